@@ -1,0 +1,236 @@
+/**
+ * Writes lib/pve/api-contract.json: for every Proxmox VE endpoint this project calls (and the simulator
+ * serves), the facts from the official API schema that a client or a validator needs. Facts only: method,
+ * path template, parameters (type, format, enum, bounds, pattern, length, optional, default), whether the
+ * call returns a UPID, allowtoken and the permission check.
+ *
+ * Usage: node dist/bin/extract-contract.js [path/to/pve-api]   (default ../shared/pve-api)
+ * The 9.1 schema is the source; a parameter missing from the 8.4 schema is marked `since: "9"`.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { projectRoot } from '../lib/paths.ts';
+
+/** The endpoints we use. Adding one here and re-running the script is how the contract grows. */
+export const CONTRACT_ENDPOINTS: readonly string[] = [
+  'GET /version',
+  'GET /cluster/status',
+  'GET /cluster/resources',
+  'GET /cluster/nextid',
+  'GET /cluster/tasks',
+  'GET /cluster/ha/status/current',
+  'GET /cluster/ha/resources',
+  'GET /cluster/backup',
+  'GET /cluster/config/nodes',
+  'DELETE /cluster/config/nodes/{node}',
+  'GET /pools',
+  'GET /nodes',
+  'GET /nodes/{node}/status',
+  'GET /nodes/{node}/version',
+  'GET /nodes/{node}/tasks',
+  'GET /nodes/{node}/tasks/{upid}/status',
+  'GET /nodes/{node}/tasks/{upid}/log',
+  'DELETE /nodes/{node}/tasks/{upid}',
+  'GET /nodes/{node}/apt/update',
+  'POST /nodes/{node}/vzdump',
+  // QEMU
+  'GET /nodes/{node}/qemu',
+  'POST /nodes/{node}/qemu',
+  'DELETE /nodes/{node}/qemu/{vmid}',
+  'GET /nodes/{node}/qemu/{vmid}/status/current',
+  'POST /nodes/{node}/qemu/{vmid}/status/start',
+  'POST /nodes/{node}/qemu/{vmid}/status/stop',
+  'POST /nodes/{node}/qemu/{vmid}/status/shutdown',
+  'POST /nodes/{node}/qemu/{vmid}/status/reboot',
+  'POST /nodes/{node}/qemu/{vmid}/status/reset',
+  'POST /nodes/{node}/qemu/{vmid}/status/suspend',
+  'POST /nodes/{node}/qemu/{vmid}/status/resume',
+  'GET /nodes/{node}/qemu/{vmid}/config',
+  'PUT /nodes/{node}/qemu/{vmid}/config',
+  'POST /nodes/{node}/qemu/{vmid}/config',
+  'GET /nodes/{node}/qemu/{vmid}/pending',
+  'GET /nodes/{node}/qemu/{vmid}/snapshot',
+  'POST /nodes/{node}/qemu/{vmid}/snapshot',
+  'DELETE /nodes/{node}/qemu/{vmid}/snapshot/{snapname}',
+  'GET /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/config',
+  'POST /nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback',
+  'POST /nodes/{node}/qemu/{vmid}/clone',
+  'GET /nodes/{node}/qemu/{vmid}/migrate',
+  'POST /nodes/{node}/qemu/{vmid}/migrate',
+  'POST /nodes/{node}/qemu/{vmid}/template',
+  'PUT /nodes/{node}/qemu/{vmid}/resize',
+  'GET /nodes/{node}/qemu/{vmid}/agent/network-get-interfaces',
+  'GET /nodes/{node}/qemu/{vmid}/agent/get-osinfo',
+  'POST /nodes/{node}/qemu/{vmid}/agent/ping',
+  'POST /nodes/{node}/qemu/{vmid}/agent/exec',
+  'GET /nodes/{node}/qemu/{vmid}/agent/exec-status',
+  // LXC
+  'GET /nodes/{node}/lxc',
+  'POST /nodes/{node}/lxc',
+  'DELETE /nodes/{node}/lxc/{vmid}',
+  'GET /nodes/{node}/lxc/{vmid}/status/current',
+  'POST /nodes/{node}/lxc/{vmid}/status/start',
+  'POST /nodes/{node}/lxc/{vmid}/status/stop',
+  'POST /nodes/{node}/lxc/{vmid}/status/shutdown',
+  'POST /nodes/{node}/lxc/{vmid}/status/reboot',
+  'POST /nodes/{node}/lxc/{vmid}/status/suspend',
+  'POST /nodes/{node}/lxc/{vmid}/status/resume',
+  'GET /nodes/{node}/lxc/{vmid}/config',
+  'PUT /nodes/{node}/lxc/{vmid}/config',
+  'GET /nodes/{node}/lxc/{vmid}/pending',
+  'GET /nodes/{node}/lxc/{vmid}/snapshot',
+  'POST /nodes/{node}/lxc/{vmid}/snapshot',
+  'DELETE /nodes/{node}/lxc/{vmid}/snapshot/{snapname}',
+  'GET /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/config',
+  'POST /nodes/{node}/lxc/{vmid}/snapshot/{snapname}/rollback',
+  'POST /nodes/{node}/lxc/{vmid}/clone',
+  'POST /nodes/{node}/lxc/{vmid}/migrate',
+  'POST /nodes/{node}/lxc/{vmid}/template',
+  'PUT /nodes/{node}/lxc/{vmid}/resize',
+  'GET /nodes/{node}/lxc/{vmid}/interfaces',
+  // Storage
+  'GET /storage',
+  'GET /storage/{storage}',
+  'GET /nodes/{node}/storage',
+  'GET /nodes/{node}/storage/{storage}/status',
+  'GET /nodes/{node}/storage/{storage}/content',
+  'GET /nodes/{node}/storage/{storage}/content/{volume}',
+  'DELETE /nodes/{node}/storage/{storage}/content/{volume}',
+  'POST /nodes/{node}/storage/{storage}/download-url',
+  // Network
+  'GET /nodes/{node}/network',
+  'POST /nodes/{node}/network',
+  'PUT /nodes/{node}/network',
+  'DELETE /nodes/{node}/network',
+  'GET /nodes/{node}/network/{iface}',
+  'PUT /nodes/{node}/network/{iface}',
+  'DELETE /nodes/{node}/network/{iface}',
+  // Access control
+  'GET /access/users',
+  'POST /access/users',
+  'GET /access/users/{userid}',
+  'PUT /access/users/{userid}',
+  'DELETE /access/users/{userid}',
+  'GET /access/users/{userid}/token',
+  'GET /access/users/{userid}/token/{tokenid}',
+  'POST /access/users/{userid}/token/{tokenid}',
+  'PUT /access/users/{userid}/token/{tokenid}',
+  'DELETE /access/users/{userid}/token/{tokenid}',
+  'GET /access/groups',
+  'POST /access/groups',
+  'GET /access/groups/{groupid}',
+  'PUT /access/groups/{groupid}',
+  'DELETE /access/groups/{groupid}',
+  'GET /access/roles',
+  'POST /access/roles',
+  'GET /access/roles/{roleid}',
+  'PUT /access/roles/{roleid}',
+  'DELETE /access/roles/{roleid}',
+  'GET /access/acl',
+  'PUT /access/acl',
+  'GET /access/permissions',
+  'PUT /access/password',
+];
+
+interface SchemaNode {
+  path: string;
+  info?: Record<string, SchemaMethod>;
+  children?: SchemaNode[];
+}
+interface SchemaMethod {
+  allowtoken?: number;
+  parameters?: { properties?: Record<string, Record<string, unknown>> };
+  permissions?: Record<string, unknown> | null;
+  returns?: Record<string, unknown>;
+  protected?: number;
+}
+
+export function indexSchema(tree: SchemaNode[]): Map<string, SchemaMethod> {
+  const out = new Map<string, SchemaMethod>();
+  const visit = (node: SchemaNode) => {
+    for (const [method, info] of Object.entries(node.info ?? {})) out.set(`${method} ${node.path}`, info);
+    for (const child of node.children ?? []) visit(child);
+  };
+  for (const root of tree) visit(root);
+  return out;
+}
+
+const KEPT_KEYS = ['type', 'enum', 'minimum', 'maximum', 'pattern', 'maxLength', 'minLength', 'default'] as const;
+
+function indexedCategory(path: string): string | undefined {
+  if (path.startsWith('/nodes/{node}/qemu')) return 'qemu';
+  if (path.startsWith('/nodes/{node}/lxc')) return 'lxc';
+  return undefined;
+}
+
+function main(): void {
+  const apiDir = resolve(process.argv[2] ?? join(projectRoot, '..', 'shared', 'pve-api'));
+  const s91 = indexSchema(JSON.parse(readFileSync(join(apiDir, 'schema-9.1.json'), 'utf8')));
+  const s84 = indexSchema(JSON.parse(readFileSync(join(apiDir, 'schema-8.4.json'), 'utf8')));
+  const indexed = JSON.parse(readFileSync(join(apiDir, 'indexed-params.json'), 'utf8')) as Record<string, Record<string, [number, number]>>;
+  const upidColumn = new Map<string, string>();
+  for (const line of readFileSync(join(apiDir, 'endpoints-9.1.tsv'), 'utf8').split('\n')) {
+    if (!line || line.startsWith('#')) continue;
+    const [method, path, returnsUpid] = line.split('\t');
+    upidColumn.set(`${method} ${path}`, returnsUpid);
+  }
+
+  const endpoints: Record<string, unknown> = {};
+  for (const key of CONTRACT_ENDPOINTS) {
+    const info = s91.get(key);
+    if (!info) throw new Error(`${key} is not in the PVE 9.1 schema`);
+    const old = s84.get(key);
+    const path = key.slice(key.indexOf(' ') + 1);
+    const category = indexedCategory(path);
+    const params: Record<string, Record<string, unknown>> = {};
+    for (const [name, spec] of Object.entries(info.parameters?.properties ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
+      const p: Record<string, unknown> = {};
+      for (const k of KEPT_KEYS) if (spec[k] !== undefined) p[k] = spec[k];
+      if (typeof spec.format === 'string') p.format = spec.format;
+      else if (spec.format && typeof spec.format === 'object') p.format = 'property-string';
+      if (spec.type === 'array' && spec.items && typeof spec.items === 'object') {
+        const items = spec.items as Record<string, unknown>;
+        p.items = { type: items.type ?? 'string', ...(typeof items.format === 'string' ? { format: items.format } : {}) };
+      }
+      if (spec.optional) p.optional = 1;
+      if (name.endsWith('[n]')) {
+        const range = category ? indexed[category]?.[name] : undefined;
+        if (!range) throw new Error(`no index range for ${name} on ${key}`);
+        p.index = range;
+      }
+      if (old && !old.parameters?.properties?.[name]) p.since = '9';
+      params[name] = p;
+    }
+    const returnsUpid = upidColumn.get(key) ?? 'no';
+    endpoints[key] = {
+      returns_upid: returnsUpid === 'yes' ? true : returnsUpid === 'no' ? false : returnsUpid,
+      returns: info.returns?.type ?? null,
+      ...(info.allowtoken === 0 ? { allowtoken: 0 } : {}),
+      permissions: info.permissions ? compactPermissions(info.permissions) : null,
+      ...(old ? {} : { since: '9' }),
+      params,
+    };
+  }
+  const contract = {
+    _about:
+      'Proxmox VE API endpoints proxmox-mcp calls, with facts from the official schema (pve-docs api-viewer apidata.js, PVE 9.1; params absent in 8.4 carry since:"9"). Generated by bin/extract-contract.ts; do not edit by hand. Indexed params like net[n] carry their inclusive index range.',
+    endpoints,
+  };
+  const target = join(projectRoot, 'lib', 'pve', 'api-contract.json');
+  // One endpoint per line: compact, and a diff shows which endpoint changed.
+  const lines = Object.entries(endpoints).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
+  writeFileSync(target, `{\n "_about": ${JSON.stringify(contract._about)},\n "endpoints": {\n${lines.join(',\n')}\n }\n}\n`);
+  console.log(`wrote ${Object.keys(endpoints).length} endpoints to ${target}`);
+}
+
+function compactPermissions(perm: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (perm.check !== undefined) out.check = perm.check;
+  if (perm.user !== undefined) out.user = perm.user;
+  if (perm.description !== undefined && perm.check === undefined) out.description = perm.description;
+  return out;
+}
+
+if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('extract-contract.ts') || process.argv[1]?.endsWith('extract-contract.js')) {
+  main();
+}
