@@ -164,7 +164,7 @@ function parseHostMap(value: string | undefined): Record<string, string> {
   return map;
 }
 
-const knownVariables = Object.keys(envSchema.innerType().shape);
+const knownVariables = Object.keys(envSchema.shape);
 
 /**
  * Build the config from an environment. `env` defaults to process.env merged under a .env file found in

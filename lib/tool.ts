@@ -15,6 +15,7 @@ export type Effect = 'read' | 'write' | 'destructive';
 export type Mode = 'read-only' | 'safe' | 'normal';
 export type Role = 'admin' | 'operator' | 'viewer';
 export type Door = 'mcp' | 'rest' | 'internal';
+export type ConfirmationPolicy = 'mode' | 'always' | 'human' | 'none';
 
 /** The client token behind a call, as the runtime resolved it. */
 export interface Caller {
@@ -142,6 +143,13 @@ export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extend
   roles?: Role[];
   /** Proxmox privileges this call needs, checked against the token's permissions before running. */
   privileges?: (input: z.output<In>, ctx: ToolContext) => PrivilegeNeed[] | Promise<PrivilegeNeed[]>;
+  /**
+   * Who must say yes before this call runs. 'mode' (default): a human, in safe mode, for changes.
+   * 'always': a human, in every mode (self_update, restore_config). 'human': only a real human answer
+   * through elicitation counts, a confirmation id passed back by the agent does not (raising the mode).
+   * 'none': never (the tool checks what it needs itself).
+   */
+  confirmation?: (input: z.output<In>, ctx: ToolContext) => ConfirmationPolicy;
   /** What it would do, without doing it. */
   explain?: (input: z.output<In>, ctx: ToolContext) => Plan | Promise<Plan>;
   run: (input: z.output<In>, ctx: ToolContext) => Promise<ToolOutcome<z.output<Out>>>;

@@ -1,0 +1,75 @@
+/**
+ * The libSQL tables, as drizzle sees them. The SQL that creates them is in db/migrations/ (applied at
+ * start-up by lib/store/migrate.ts); keep the two in step.
+ */
+import { index, integer, sqliteTable, text } from 'drizzle-orm/sqlite-core';
+
+/** One row per client (Claude Code on a laptop, a CI job...). Only the SHA-256 of the token is kept. */
+export const clientTokens = sqliteTable('client_tokens', {
+  id: text('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  role: text('role', { enum: ['admin', 'operator', 'viewer'] }).notNull(),
+  mode: text('mode', { enum: ['read-only', 'safe', 'normal'] }).notNull(),
+  ceiling: text('ceiling', { enum: ['read-only', 'safe', 'normal'] }).notNull(),
+  learning: integer('learning', { mode: 'boolean' }).notNull().default(false),
+  tokenHash: text('token_hash').notNull().unique(),
+  /** The first characters of the token, so a person can tell tokens apart in a list. */
+  tokenHint: text('token_hint').notNull(),
+  createdAt: integer('created_at').notNull(),
+  lastUsedAt: integer('last_used_at'),
+  expiresAt: integer('expires_at'),
+  revokedAt: integer('revoked_at'),
+  /** 'bootstrap-env' for the token that comes from MCP_ADMIN_TOKEN. */
+  source: text('source').notNull().default('cli'),
+});
+
+/** Every call through every door. Written when the call starts and completed when it ends. */
+export const history = sqliteTable(
+  'history',
+  {
+    id: integer('id').primaryKey({ autoIncrement: true }),
+    /** One per call; the row is written when a change starts and completed when it ends. */
+    callId: text('call_id').notNull().unique(),
+    startedAt: integer('started_at').notNull(),
+    client: text('client').notNull(),
+    door: text('door').notNull(),
+    tool: text('tool').notNull(),
+    args: text('args').notNull(),
+    mode: text('mode').notNull(),
+    outcome: text('outcome').notNull(),
+    errorCode: text('error_code'),
+    message: text('message'),
+    durationMs: integer('duration_ms'),
+    upids: text('upids'),
+    node: text('node'),
+    vmid: integer('vmid'),
+    requestId: text('request_id').notNull(),
+  },
+  (table) => [
+    index('history_started_at').on(table.startedAt),
+    index('history_tool').on(table.tool, table.startedAt),
+    index('history_client').on(table.client, table.startedAt),
+    index('history_node').on(table.node, table.startedAt),
+    index('history_vmid').on(table.vmid, table.startedAt),
+    index('history_outcome').on(table.outcome, table.startedAt),
+  ],
+);
+
+/** Pending human confirmations: single use, short-lived, bound to token + tool + exact arguments. */
+export const confirmations = sqliteTable('confirmations', {
+  id: text('id').primaryKey(),
+  tokenId: text('token_id').notNull(),
+  tool: text('tool').notNull(),
+  argsHash: text('args_hash').notNull(),
+  plan: text('plan').notNull(),
+  createdAt: integer('created_at').notNull(),
+  expiresAt: integer('expires_at').notNull(),
+  usedAt: integer('used_at'),
+});
+
+/** Small server-wide settings (JSON values). */
+export const settings = sqliteTable('settings', {
+  key: text('key').primaryKey(),
+  value: text('value').notNull(),
+  updatedAt: integer('updated_at').notNull(),
+});

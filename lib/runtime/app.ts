@@ -1,0 +1,149 @@
+/**
+ * The HTTP surface: one Hono app for every runtime (Node through @hono/node-server, Deno.serve).
+ * /health, /mcp, the REST routes from routes.json and the OpenAPI document. Host and Origin are checked
+ * before anything else (DNS rebinding), then the client token, the same way for every door.
+ */
+import { Hono, type Context } from 'hono';
+import { createMcpHandler, validateHostHeader, validateOriginHeader, localhostAllowedHostnames, localhostAllowedOrigins, type McpServer } from '@modelcontextprotocol/server';
+import { authenticate, FailureThrottle, LastUsedTracker } from '../auth/authenticate.ts';
+import type { ClientToken } from '../store/tokens.ts';
+import { modeRank } from '../store/tokens.ts';
+import type { Caller, Door, Mode } from '../tool.ts';
+import { createMcpServerFactory, type McpExtension } from './mcp.ts';
+import { mountRest } from './rest.ts';
+import type { Runtime } from './runtime.ts';
+import { corsHeaders, isPreflight } from './cors.ts';
+
+export interface AppOptions {
+  name: string;
+  version: string;
+  instructions: string;
+  startedAt: Date;
+  extensions?: McpExtension[];
+  /** Full health report (token holders). */
+  health: () => Promise<unknown>;
+  simulated: boolean;
+}
+
+const loopbackHosts = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+export function isLoopback(host: string): boolean {
+  return loopbackHosts.has(host) || host.startsWith('127.');
+}
+
+export function allowedHostnames(runtime: Runtime): string[] {
+  const hosts = new Set([...localhostAllowedHostnames(), ...runtime.config.allowedHosts]);
+  const bound = runtime.config.host;
+  if (bound !== '0.0.0.0' && bound !== '::') hosts.add(bound.includes(':') ? `[${bound}]` : bound);
+  return [...hosts];
+}
+
+export function allowedOriginHostnames(runtime: Runtime): string[] {
+  return [...new Set([...localhostAllowedOrigins(), ...runtime.config.allowedOrigins.map(originHostname)])];
+}
+
+function originHostname(entry: string): string {
+  try {
+    return entry.includes('://') && !entry.endsWith('://*') ? new URL(entry).hostname : entry;
+  } catch {
+    return entry;
+  }
+}
+
+export function callerFromToken(token: ClientToken, door: Door, requestId: string): Caller {
+  const mode: Mode = modeRank[token.mode] <= modeRank[token.ceiling] ? token.mode : token.ceiling;
+  return { tokenId: token.id, name: token.name, role: token.role, mode, ceiling: token.ceiling, learning: token.learning, door, requestId, canElicit: false };
+}
+
+function remoteAddress(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } }; remoteAddr?: { hostname?: string } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? env?.remoteAddr?.hostname ?? 'unknown';
+}
+
+function jsonError(status: number, code: string, message: string, extraHeaders: Record<string, string> = {}): Response {
+  return new Response(JSON.stringify({ success: false, error: { code, message } }), {
+    status,
+    headers: { 'content-type': 'application/json', ...extraHeaders },
+  });
+}
+
+export function createApp(runtime: Runtime, options: AppOptions) {
+  const app = new Hono();
+  const throttle = new FailureThrottle();
+  const lastUsed = new LastUsedTracker(runtime.store);
+  const hosts = allowedHostnames(runtime);
+  const origins = allowedOriginHostnames(runtime);
+  const noAuth = runtime.config.testNoAuth && isLoopback(runtime.config.host);
+  const mcpHandler = createMcpHandler(createMcpServerFactory(runtime, options) as (context: { authInfo?: unknown }) => McpServer, {
+    onerror: (error) => runtime.log.debug('MCP request rejected', { error: error.message }),
+  });
+
+  /** Resolve the caller of a request, or the 401 response to send. */
+  async function resolveCaller(c: Context, door: Door, requestId: string): Promise<Caller | Response> {
+    if (noAuth) {
+      return { tokenId: 'no-auth-test', name: 'no-auth-test', role: 'viewer', mode: 'read-only', ceiling: 'read-only', learning: false, door, requestId, canElicit: false };
+    }
+    const address = remoteAddress(c);
+    const delay = throttle.delayFor(address);
+    const result = await authenticate(runtime.store, c.req.header('authorization'));
+    if (!result.ok) {
+      throttle.fail(address);
+      if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+      runtime.log.info('Client authentication failed', { door, reason: result.reason, address, requestId });
+      return jsonError(401, 'unauthenticated', result.message, {
+        'www-authenticate': `Bearer realm="proxmox-mcp", error="invalid_token", error_description="${result.reason}"`,
+      });
+    }
+    throttle.succeed(address);
+    lastUsed.touch(result.token.id);
+    return callerFromToken(result.token, door, requestId);
+  }
+
+  app.use('*', async (c, next) => {
+    const requestId = c.req.header('x-request-id')?.slice(0, 64) || crypto.randomUUID();
+    c.set('requestId' as never, requestId as never);
+    const host = validateHostHeader(c.req.header('host'), hosts);
+    if (!host.ok) {
+      return jsonError(403, 'forbidden', `Host '${c.req.header('host') ?? ''}' is not allowed. Add it to MCP_ALLOWED_HOSTS if this server should answer to that name.`);
+    }
+    const originHeader = c.req.header('origin');
+    const origin = validateOriginHeader(originHeader, origins);
+    if (!origin.ok) {
+      return jsonError(403, 'forbidden', `Origin '${originHeader ?? ''}' is not allowed. Add it to MCP_ALLOWED_ORIGINS to let that web client in.`);
+    }
+    if (originHeader && isPreflight(c.req.raw)) {
+      return new Response(null, { status: 204, headers: corsHeaders(originHeader, true) });
+    }
+    await next();
+    c.header('x-request-id', requestId);
+    if (originHeader) for (const [name, value] of Object.entries(corsHeaders(originHeader, false))) c.header(name, value);
+  });
+
+  app.get('/health', async (c) => {
+    const basic = { status: 'ok', name: options.name, version: options.version, uptime_s: Math.round((Date.now() - options.startedAt.getTime()) / 1000), simulated: options.simulated };
+    if (!c.req.header('authorization')) return c.json(basic);
+    const caller = await resolveCaller(c, 'rest', c.get('requestId' as never) as string);
+    if (caller instanceof Response) return caller;
+    const report = (await options.health()) as { status?: string };
+    return c.json(report, report.status === 'down' ? 503 : 200);
+  });
+
+  app.all('/mcp', async (c) => {
+    const requestId = c.get('requestId' as never) as string;
+    const caller = await resolveCaller(c, 'mcp', requestId);
+    if (caller instanceof Response) return caller;
+    return mcpHandler.fetch(c.req.raw, {
+      authInfo: { token: '[redacted]', clientId: caller.name, scopes: [caller.role], extra: { caller } },
+    });
+  });
+
+  mountRest(app, runtime, { resolveCaller: (c, requestId) => resolveCaller(c, 'rest', requestId), name: options.name, version: options.version });
+
+  app.notFound((c) => jsonError(404, 'not_found', `No route ${c.req.method} ${c.req.path}. MCP is at POST /mcp, tools at POST /v1/tools/<name>, the API description at GET /v1/openapi.json.`));
+  app.onError((error, c) => {
+    runtime.log.error('Unhandled error in request', { path: c.req.path, error: error.stack ?? error.message });
+    return jsonError(500, 'internal', 'Internal error; the server log has the details (request id ' + (c.get('requestId' as never) ?? '?') + ').');
+  });
+
+  return { app, mcpHandler };
+}

@@ -1,0 +1,4 @@
+/** MCP features beyond tools (resources, prompts), registered on every per-request server instance. */
+import type { McpExtension } from './mcp.ts';
+
+export const mcpExtensions: McpExtension[] = [];

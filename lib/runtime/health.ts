@@ -1,0 +1,151 @@
+/**
+ * The full health report (/health with a token, and the health_check tool). Each check says what it
+ * measured and, when it fails, what to do. Checks run in parallel, each with its own time limit, so one
+ * unreachable dependency cannot make the report itself hang.
+ */
+import { statfsSync, mkdirSync } from 'node:fs';
+import type { Config } from '../config.ts';
+import type { CommandExecutor } from '../exec/executor.ts';
+import type { PveClient } from '../pve/types.ts';
+import type { Store } from '../store/store.ts';
+import { toToolError } from '../errors.ts';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skipped';
+
+export interface HealthCheck {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  latency_ms?: number;
+  /** What to do about it, when it is not ok. */
+  action?: string;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'degraded' | 'down';
+  name: string;
+  version: string;
+  uptime_s: number;
+  simulated: boolean;
+  notice?: string;
+  checks: HealthCheck[];
+  checked_at: string;
+}
+
+export interface HealthDeps {
+  name: string;
+  version: string;
+  startedAt: Date;
+  config: Config;
+  store: Store;
+  pve: PveClient;
+  exec?: CommandExecutor;
+  simulated: boolean;
+  /** Free space under which the backup directory is reported (bytes). */
+  minFreeBytes?: number;
+}
+
+async function timed<T>(work: () => Promise<T>, timeoutMs: number): Promise<{ value: T; ms: number }> {
+  const started = performance.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  });
+  try {
+    const value = await Promise.race([work(), timeout]);
+    return { value, ms: Math.round(performance.now() - started) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function checkProxmox(deps: HealthDeps): Promise<HealthCheck[]> {
+  try {
+    const { value, ms } = await timed(() => deps.pve.get<{ version?: string; release?: string }>('/version', undefined, { timeoutMs: 5000 }), 6000);
+    const checks: HealthCheck[] = [
+      { name: 'proxmox_api', status: ms > 2000 ? 'warn' : 'ok', detail: `Proxmox VE ${value.version ?? '?'} at ${deps.pve.baseUrl}`, latency_ms: ms, ...(ms > 2000 ? { action: 'The API answers slowly; check the node load and the network between this server and the node.' } : {}) },
+    ];
+    try {
+      const permissions = await deps.pve.get<Record<string, Record<string, number>>>('/access/permissions', undefined, { timeoutMs: 5000 });
+      const paths = Object.keys(permissions).length;
+      checks.push({ name: 'proxmox_token', status: paths > 0 ? 'ok' : 'warn', detail: `token ${deps.pve.tokenId} is valid, with privileges on ${paths} path(s)`, ...(paths === 0 ? { action: 'The token has no privileges: grant it a role with `pveum acl modify / --tokens <id> --roles PVEAuditor` (setup.sh does this).' } : {}) });
+    } catch (error) {
+      checks.push({ name: 'proxmox_token', status: 'fail', detail: toToolError(error).message, action: 'Check PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET, or re-run ./setup.sh to create a new token.' });
+    }
+    return checks;
+  } catch (error) {
+    const problem = toToolError(error);
+    return [
+      { name: 'proxmox_api', status: 'fail', detail: problem.message, action: problem.code === 'unauthenticated' ? 'Check PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET.' : 'Check PROXMOX_URL, that pveproxy runs (`systemctl status pveproxy`) and the TLS settings.' },
+      { name: 'proxmox_token', status: 'skipped', detail: 'the API could not be reached' },
+    ];
+  }
+}
+
+async function checkDatabase(deps: HealthDeps): Promise<HealthCheck> {
+  try {
+    const { ms } = await timed(() => deps.store.ping(), 3000);
+    const dropped = deps.store.history.dropped;
+    return {
+      name: 'database',
+      status: dropped > 0 ? 'warn' : 'ok',
+      detail: `${deps.store.url.startsWith('file:') ? 'embedded libSQL' : 'libSQL server'} answers${dropped > 0 ? `; ${dropped} history rows could not be written` : ''}`,
+      latency_ms: ms,
+      ...(dropped > 0 ? { action: 'Check free disk space in the data directory and the server log.' } : {}),
+    };
+  } catch (error) {
+    return { name: 'database', status: 'fail', detail: toToolError(error).message, action: 'Check DATABASE_URL, that the data directory is writable, and free disk space.' };
+  }
+}
+
+function checkBackupSpace(deps: HealthDeps): HealthCheck {
+  try {
+    mkdirSync(deps.config.backupDir, { recursive: true });
+    const stats = statfsSync(deps.config.backupDir);
+    const free = stats.bavail * stats.bsize;
+    const min = deps.minFreeBytes ?? 200 * 1024 * 1024;
+    const freeMb = Math.round(free / 1024 / 1024);
+    return free < min
+      ? { name: 'backup_space', status: 'warn', detail: `${freeMb} MiB free in ${deps.config.backupDir}`, action: 'Free some space or point MCP_BACKUP_DIR at a larger volume; backup_config keeps the newest MCP_BACKUP_KEEP bundles.' }
+      : { name: 'backup_space', status: 'ok', detail: `${freeMb} MiB free in ${deps.config.backupDir}` };
+  } catch (error) {
+    return { name: 'backup_space', status: 'fail', detail: `cannot use ${deps.config.backupDir}: ${(error as Error).message}`, action: 'Create the backup directory and make it writable by the server user.' };
+  }
+}
+
+async function checkSsh(deps: HealthDeps): Promise<HealthCheck[]> {
+  if (!deps.exec) {
+    return [{ name: 'ssh', status: 'skipped', detail: deps.simulated ? 'simulated cluster: no SSH' : 'SSH is not configured (SSH_KEY_FILE, SSH_KNOWN_HOSTS); execute_command is unavailable', ...(deps.simulated ? {} : { action: 'Run ./setup.sh to create the key and pin the host key.' }) }];
+  }
+  let nodes: string[] = [];
+  try {
+    nodes = (await deps.pve.clusterResources('node')).filter((node) => node.status === 'online').map((node) => String(node.node));
+  } catch {
+    return [{ name: 'ssh', status: 'skipped', detail: 'node list unavailable (Proxmox API down)' }];
+  }
+  return Promise.all(
+    nodes.map(async (node): Promise<HealthCheck> => {
+      const result = await deps.exec!.check(node, { timeoutMs: 5000 });
+      return result.ok
+        ? { name: `ssh_${node}`, status: 'ok', detail: `SSH to ${node} works`, latency_ms: result.latencyMs }
+        : { name: `ssh_${node}`, status: 'fail', detail: result.error ?? 'failed', action: 'Check that sshd runs on the node, the proxmox-mcp user has the key in authorized_keys, and the pinned host key is current.' };
+    }),
+  );
+}
+
+export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
+  const [proxmox, database, ssh] = await Promise.all([checkProxmox(deps), checkDatabase(deps), checkSsh(deps)]);
+  const checks = [...proxmox, database, checkBackupSpace(deps), ...ssh];
+  const failed = checks.filter((check) => check.status === 'fail').map((check) => check.name);
+  const status = failed.includes('database') ? 'down' : failed.length > 0 || checks.some((check) => check.status === 'warn') ? 'degraded' : 'ok';
+  return {
+    status,
+    name: deps.name,
+    version: deps.version,
+    uptime_s: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+    simulated: deps.simulated,
+    ...(deps.simulated ? { notice: 'Running against the built-in SIMULATED Proxmox cluster: nothing here is real. Set PROXMOX_URL (./setup.sh does) to manage a real cluster.' } : {}),
+    checks,
+    checked_at: new Date().toISOString(),
+  };
+}

@@ -1,0 +1,12 @@
+/** The server's `instructions` for MCP clients: how to work with this server, in a few lines. */
+import type { RuntimeInfo } from '../tool.ts';
+
+export function serverInstructions(info: RuntimeInfo): string {
+  return [
+    `${info.name} ${info.version}: manage a Proxmox VE cluster${info.simulated ? ' (this instance runs on a SIMULATED cluster)' : ''}.`,
+    'Start with help_llm for a guide to the tools, modes and protections, or get_system_info for the cluster at a glance.',
+    'Each client has a mode: read-only (no changes), safe (every change needs the user to confirm), normal (changes run, with warnings).',
+    'When a call answers "confirmation required", show its plan to the user and repeat the call with the confirmation_id only if they agree.',
+    'root@pam, the main node, this server\'s own Proxmox token and protected guests cannot be changed in any mode.',
+  ].join('\n');
+}

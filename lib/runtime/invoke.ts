@@ -1,0 +1,288 @@
+/**
+ * One call, whichever door it came through: parse the arguments -> role -> mode -> Proxmox privileges
+ * -> confirmation -> run (with protections on every Proxmox request) -> history -> response envelope.
+ * No handler repeats any of this, and no door does it differently.
+ */
+import { z } from 'zod';
+import { ToolError, toToolError } from '../errors.ts';
+import { effectOfCall, type AnyTool, type Caller, type Effect, type Mode, type Plan, type Progress, type ToolContext, type ToolOutcome } from '../tool.ts';
+import type { CallRecord } from '../store/history.ts';
+import { redactArgs } from './redact-args.ts';
+import type { Runtime } from './runtime.ts';
+
+/** The response envelope (DESIGN.md), the same through MCP (structuredContent) and REST (JSON body). */
+export interface Envelope {
+  success: boolean;
+  data: unknown;
+  stdout?: string;
+  stderr?: string;
+  /** Milliseconds. */
+  execution_time: number;
+  timestamp: string;
+  mode: Mode;
+  explanation?: string;
+  warnings: string[];
+  suggestions: string[];
+  error?: { code: string; message: string; details?: Record<string, unknown> };
+  /** Learning mode only: what was done in plain words, the equivalent CLI command, what to look at next. */
+  learning?: { explanation: string; cli_equivalent?: string; next?: string[] };
+}
+
+export type CallResult =
+  | { kind: 'ok'; envelope: Envelope; summary: string }
+  | { kind: 'error'; envelope: Envelope; error: ToolError }
+  | { kind: 'needs_confirmation'; envelope: Envelope; error: ToolError; confirmationId: string; plan: Plan; humanOnly: boolean };
+
+export interface InvokeOptions {
+  signal?: AbortSignal;
+  progress?: (update: Progress) => void;
+  /** A confirmation id the caller passes back (argument `confirmation_id`, or accepted elicitation). */
+  confirmationId?: string;
+  /** True when confirmationId comes from a human's answer to an elicitation, not from the agent. */
+  confirmedByHuman?: boolean;
+}
+
+export const confirmationArgument = 'confirmation_id';
+
+const modeAllows: Record<Mode, (effect: Effect) => boolean> = {
+  'read-only': (effect) => effect === 'read',
+  safe: () => true,
+  normal: () => true,
+};
+
+/** Object arguments that arrive as JSON strings (some clients do that) are parsed before validation. */
+function parseJsonStrings(tool: AnyTool, args: Record<string, unknown>): Record<string, unknown> {
+  const shape = tool.input.shape as Record<string, z.ZodType>;
+  const out: Record<string, unknown> = { ...args };
+  for (const [key, value] of Object.entries(args)) {
+    if (typeof value !== 'string' || !shape[key]) continue;
+    const trimmed = value.trim();
+    if (!(trimmed.startsWith('{') || trimmed.startsWith('['))) continue;
+    if (shape[key].safeParse(value).success) continue;
+    try {
+      out[key] = JSON.parse(trimmed);
+    } catch {
+      // leave it; validation will say what is wrong
+    }
+  }
+  return out;
+}
+
+export function formatIssues(issues: z.core.$ZodIssue[]): string {
+  return issues
+    .map((issue) => {
+      const where = issue.path.length ? issue.path.join('.') : 'arguments';
+      return `${where}: ${issue.message}`;
+    })
+    .join('; ');
+}
+
+export function parseArguments(tool: AnyTool, raw: unknown): { input: Record<string, unknown>; confirmationId?: string } {
+  let args: unknown = raw ?? {};
+  if (typeof args === 'string') {
+    try {
+      args = JSON.parse(args);
+    } catch {
+      throw new ToolError('invalid_input', `The arguments of ${tool.name} are not valid JSON. Send an object such as {"vmid": 101}.`);
+    }
+  }
+  if (typeof args !== 'object' || args === null || Array.isArray(args)) {
+    throw new ToolError('invalid_input', `The arguments of ${tool.name} must be a JSON object.`);
+  }
+  const { [confirmationArgument]: confirmation, ...rest } = args as Record<string, unknown>;
+  const parsed = tool.input.safeParse(parseJsonStrings(tool, rest));
+  if (!parsed.success) {
+    throw new ToolError('invalid_input', `Invalid arguments for ${tool.name}: ${formatIssues(parsed.error.issues)}`, {
+      details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
+    });
+  }
+  return { input: parsed.data as Record<string, unknown>, confirmationId: typeof confirmation === 'string' && confirmation ? confirmation : undefined };
+}
+
+/** A stable hash of the arguments, so a confirmation covers exactly these. */
+export async function hashArguments(tool: string, input: unknown): Promise<string> {
+  const canonical = JSON.stringify(input, (_key, value: unknown) =>
+    value && typeof value === 'object' && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => a.localeCompare(b)))
+      : value,
+  );
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(`${tool}\n${canonical}`));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+function fallbackPlan(tool: AnyTool, input: unknown, effect: Effect): Plan {
+  return {
+    summary: `${tool.title}: ${JSON.stringify(redactArgs(input))}`,
+    risk: effect === 'destructive' ? 'high' : effect === 'write' ? 'medium' : 'none',
+    reversible: effect !== 'destructive',
+  };
+}
+
+function pickTarget(input: Record<string, unknown>): { node?: string; vmid?: number } {
+  const node = typeof input.node === 'string' ? input.node : undefined;
+  const vmid = typeof input.vmid === 'number' ? input.vmid : undefined;
+  return { node, vmid };
+}
+
+function baseEnvelope(mode: Mode, startedAt: number): Omit<Envelope, 'success' | 'data'> {
+  return { execution_time: Math.round(performance.now() - startedAt), timestamp: new Date().toISOString(), mode, warnings: [], suggestions: [] };
+}
+
+function errorEnvelope(error: ToolError, mode: Mode, startedAt: number, plan?: Plan): Envelope {
+  return {
+    success: false,
+    data: null,
+    ...baseEnvelope(mode, startedAt),
+    explanation: plan?.summary,
+    warnings: plan?.warnings ?? [],
+    suggestions: error.suggestions,
+    error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
+  };
+}
+
+export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unknown, caller: Caller, options: InvokeOptions = {}): Promise<CallResult> {
+  const startedAt = performance.now();
+  const startedAtMs = Date.now();
+  const callId = crypto.randomUUID();
+  let input: Record<string, unknown> = {};
+  let plan: Plan | undefined;
+  let record: CallRecord | undefined;
+  let begun = false;
+  const abort = new AbortController();
+  const onAbort = () => abort.abort(options.signal?.reason);
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => abort.abort(new DOMException('call timed out', 'TimeoutError')), runtime.callTimeoutMs);
+
+  const finishError = (error: ToolError, outcome: 'error' | 'refused' | 'confirmation_required'): Envelope => {
+    const envelope = errorEnvelope(error, caller.mode, startedAt, plan);
+    const end = { outcome, errorCode: error.code, message: error.message.slice(0, 1000), durationMs: envelope.execution_time };
+    if (!record) {
+      record = makeRecord();
+    }
+    if (begun) runtime.store.history.complete(callId, end);
+    else runtime.store.history.record(record, end);
+    return envelope;
+  };
+
+  const makeRecord = (): CallRecord => ({
+    callId,
+    startedAt: startedAtMs,
+    client: caller.name,
+    door: caller.door,
+    tool: tool.name,
+    args: JSON.stringify(redactArgs(input)),
+    mode: caller.mode,
+    ...pickTarget(input),
+    requestId: caller.requestId,
+  });
+
+  try {
+    const parsed = parseArguments(tool, rawArgs);
+    input = parsed.input;
+    const confirmationId = options.confirmationId ?? parsed.confirmationId;
+    record = makeRecord();
+
+    if (tool.roles && !tool.roles.includes(caller.role)) {
+      throw new ToolError('forbidden', `${tool.name} needs a client token with role ${tool.roles.join(' or ')}; this one (${caller.name}) is ${caller.role}.`);
+    }
+    const effect = effectOfCall(tool, input);
+    if (!modeAllows[caller.mode](effect)) {
+      throw new ToolError('mode_denied', `This client is in read-only mode, so ${tool.name} (${effect}) cannot run. Nothing was changed.`, {
+        suggestions: ['Use the read tools, or raise the mode with toggle_mode (a human must confirm it).'],
+      });
+    }
+
+    const pve = runtime.guardFor ? runtime.pve.withGuard(runtime.guardFor(caller, effect)) : runtime.pve;
+    const ctx: ToolContext = {
+      pve,
+      config: runtime.config,
+      log: runtime.log.child({ tool: tool.name, requestId: caller.requestId }),
+      signal: abort.signal,
+      caller,
+      progress: options.progress ?? (() => undefined),
+      services: runtime.services,
+    };
+
+    if (tool.privileges && runtime.permissions) {
+      const needs = await tool.privileges(input as never, ctx);
+      const verdict = await runtime.permissions.check(needs, abort.signal);
+      if (!verdict.ok) throw new ToolError('forbidden', verdict.message, { suggestions: ['Grant the Proxmox token the missing privilege (see best_practices topic api-tokens), or use a tool that needs less.'] });
+    }
+
+    const policy = tool.confirmation ? tool.confirmation(input as never, ctx) : 'mode';
+    const needsHuman = policy === 'always' || policy === 'human' || (policy === 'mode' && caller.mode === 'safe' && effect !== 'read');
+    if (needsHuman || effect !== 'read' || caller.learning) {
+      plan = tool.explain ? await tool.explain(input as never, ctx) : fallbackPlan(tool, input, effect);
+    }
+    if (needsHuman && plan) {
+      const argsHash = await hashArguments(tool.name, input);
+      const humanOnly = policy === 'human';
+      const acceptable = confirmationId !== undefined && (!humanOnly || options.confirmedByHuman === true);
+      if (acceptable) {
+        const redeemed = await runtime.store.confirmations.redeem(confirmationId, { tokenId: caller.tokenId, tool: tool.name, argsHash });
+        if (!redeemed.ok) {
+          const why = {
+            unknown: 'is not known',
+            expired: 'has expired',
+            used: 'was already used',
+            mismatch: 'was issued for another client, tool or other arguments',
+          }[redeemed.reason];
+          throw new ToolError('invalid_input', `Confirmation ${confirmationId} ${why}. Call ${tool.name} again without it to get a new one.`);
+        }
+      } else {
+        const issued = await runtime.store.confirmations.issue({ tokenId: caller.tokenId, tool: tool.name, argsHash, plan, ttlMs: runtime.confirmationTtlMs });
+        const minutes = Math.round(runtime.confirmationTtlMs / 60_000);
+        const message = humanOnly
+          ? `${plan.summary}. This needs a human's yes through the client's confirmation prompt (or an admin token); the agent's word is not enough.`
+          : `Confirmation needed (${caller.mode === 'safe' ? 'safe mode' : 'this action is always confirmed'}): ${plan.summary}. ` +
+            `Show this plan to the user; if they agree, call ${tool.name} again with the same arguments and "${confirmationArgument}": "${issued.id}" (valid ${minutes} min, once).`;
+        const error = new ToolError('confirmation_required', message, {
+          details: { confirmation_id: humanOnly ? undefined : issued.id, expires_at: new Date(issued.expiresAt).toISOString(), plan },
+        });
+        return { kind: 'needs_confirmation', envelope: finishError(error, 'confirmation_required'), error, confirmationId: issued.id, plan, humanOnly };
+      }
+    }
+
+    if (effect !== 'read') {
+      await runtime.store.history.begin(record);
+      begun = true;
+    }
+    const outcome: ToolOutcome<unknown> = await tool.run(input as never, ctx);
+    const envelope: Envelope = {
+      success: true,
+      data: outcome.data,
+      ...(outcome.stdout !== undefined ? { stdout: outcome.stdout } : {}),
+      ...(outcome.stderr !== undefined ? { stderr: outcome.stderr } : {}),
+      ...baseEnvelope(caller.mode, startedAt),
+      explanation: outcome.explanation ?? (effect !== 'read' ? plan?.summary : undefined),
+      warnings: [...(caller.mode === 'normal' ? (plan?.warnings ?? []) : []), ...(outcome.warnings ?? [])],
+      suggestions: outcome.suggestions ?? [],
+    };
+    if (caller.learning) {
+      envelope.learning = {
+        explanation: outcome.explanation ?? plan?.summary ?? tool.description,
+        cli_equivalent: outcome.cliEquivalent ?? plan?.cliEquivalent,
+        next: outcome.suggestions,
+      };
+    }
+    const end = {
+      outcome: 'ok' as const,
+      durationMs: envelope.execution_time,
+      upids: outcome.upids,
+      node: outcome.node ?? null,
+      vmid: outcome.vmid ?? null,
+    };
+    if (begun) runtime.store.history.complete(callId, end);
+    else runtime.store.history.record({ ...record, node: outcome.node ?? record.node, vmid: outcome.vmid ?? record.vmid }, end);
+    return { kind: 'ok', envelope, summary: outcome.summary ?? `${tool.name}: done` };
+  } catch (thrown) {
+    let error = toToolError(thrown);
+    if (abort.signal.aborted && error.code === 'internal') error = new ToolError('timeout', `${tool.name} was cancelled or ran out of time.`);
+    if (error.code === 'internal') runtime.log.error('Tool failed unexpectedly', { tool: tool.name, requestId: caller.requestId, error: (thrown as Error)?.stack ?? String(thrown) });
+    const refused = ['invalid_input', 'forbidden', 'protected', 'mode_denied'].includes(error.code) && !begun;
+    return { kind: 'error', envelope: finishError(error, refused ? 'refused' : 'error'), error };
+  } finally {
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The MCP door: Streamable HTTP through the official SDK (v2), serving the 2026-07-28 revision and the
+ * 2025 revisions (stateless) on one endpoint.
+ *
+ * About "build the server once": SDK v2 serves each HTTP exchange on its own McpServer instance and
+ * refuses to reuse one that is still serving (assertNotServing), so instances cannot be shared between
+ * concurrent requests. What we build once is everything that costs anything: the tool catalog with
+ * its JSON Schemas computed at start-up, annotations, and the bound call handlers. The per-request
+ * factory only hands those prebuilt registrations to a fresh, empty McpServer shell.
+ */
+import { z } from 'zod';
+import { McpServer, acceptedContent, inputRequired, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import type { AnyTool, Caller } from '../tool.ts';
+import { invokeTool, confirmationArgument, type CallResult } from './invoke.ts';
+import { envelopeSchema } from './envelope-schema.ts';
+import type { Runtime } from './runtime.ts';
+
+/** Where the resources/prompts features plug in (issue 9): called for every per-request instance. */
+export type McpExtension = (server: McpServer, runtime: Runtime, caller: Caller | undefined) => void;
+
+interface StandardJson {
+  readonly '~standard': {
+    version: 1;
+    vendor: string;
+    validate: (value: unknown) => { value: unknown };
+    jsonSchema: { input: () => Record<string, unknown>; output: () => Record<string, unknown> };
+  };
+}
+
+/**
+ * A schema the SDK advertises but does not validate with: arguments are validated by invokeTool (which
+ * also accepts object arguments sent as JSON strings and words its errors for people), and the
+ * envelope we return is built by us.
+ */
+function prebuiltSchema(json: Record<string, unknown>): StandardJson {
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'proxmox-mcp',
+      validate: (value) => ({ value }),
+      jsonSchema: { input: () => json, output: () => json },
+    },
+  };
+}
+
+export function inputJsonSchema(tool: AnyTool): Record<string, unknown> {
+  const schema = tool.effect === 'read' ? tool.input : tool.input.extend({
+    [confirmationArgument]: z
+      .string()
+      .optional()
+      .describe('Only when a previous call answered "confirmation required": the id it gave, after the user agreed.'),
+  });
+  const json = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+export function outputJsonSchema(tool: AnyTool): Record<string, unknown> {
+  const json = z.toJSONSchema(envelopeSchema(tool.output), { io: 'output', target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
+  delete json.$schema;
+  return json;
+}
+
+export function annotationsFor(tool: AnyTool) {
+  return {
+    title: tool.title,
+    readOnlyHint: tool.effect === 'read',
+    destructiveHint: tool.effect === 'destructive',
+    idempotentHint: tool.idempotent ?? tool.effect === 'read',
+    openWorldHint: tool.openWorld ?? false,
+  };
+}
+
+export function toCallToolResult(result: CallResult): CallToolResult {
+  const envelope = result.envelope as unknown as Record<string, unknown>;
+  const headline = result.kind === 'ok' ? result.summary : `${result.error.code}: ${result.error.message}`;
+  return {
+    content: [{ type: 'text', text: `${headline}\n\n${JSON.stringify(envelope)}` }],
+    structuredContent: envelope,
+    ...(result.kind === 'ok' ? {} : { isError: true }),
+  };
+}
+
+interface CatalogEntry {
+  tool: AnyTool;
+  input: StandardJson;
+  output: StandardJson;
+  annotations: ReturnType<typeof annotationsFor>;
+}
+
+const confirmSchema = {
+  type: 'object' as const,
+  properties: { confirm: { type: 'boolean' as const, title: 'Run it?', description: 'Yes runs exactly what is described above.' } },
+  required: ['confirm'],
+};
+
+export interface McpDoorOptions {
+  name: string;
+  version: string;
+  instructions: string;
+  extensions?: McpExtension[];
+}
+
+export function callerFromContext(ctx: ServerContext, server: McpServer): Caller | undefined {
+  const caller = (ctx as { authInfo?: { extra?: { caller?: Caller } } }).authInfo?.extra?.caller;
+  if (!caller) return undefined;
+  const canElicit = Boolean(server.server.getClientCapabilities()?.elicitation);
+  return { ...caller, canElicit };
+}
+
+export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions) {
+  const catalog: CatalogEntry[] = [...runtime.tools.values()].map((tool) => ({
+    tool,
+    input: prebuiltSchema(inputJsonSchema(tool)),
+    output: prebuiltSchema(outputJsonSchema(tool)),
+    annotations: annotationsFor(tool),
+  }));
+
+  async function handleCall(entry: CatalogEntry, args: unknown, ctx: ServerContext, server: McpServer): Promise<CallToolResult> {
+    const caller = callerFromContext(ctx, server);
+    if (!caller) return { content: [{ type: 'text', text: 'Not authenticated.' }], isError: true };
+    const progressToken = ctx.mcpReq._meta?.progressToken;
+    const progress = progressToken === undefined
+      ? undefined
+      : (update: { progress: number; total?: number; message?: string }) => {
+          void ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken, ...update } }).catch(() => undefined);
+        };
+
+    // A retry after the user answered our elicitation: the answer and the confirmation id we issued.
+    const answer = acceptedContent<{ confirm?: boolean }>(ctx.mcpReq.inputResponses, 'confirm');
+    const state = ctx.mcpReq.requestState();
+    const issuedId = typeof state === 'string' ? state : undefined;
+    if (issuedId && ctx.mcpReq.inputResponses && answer?.confirm !== true) {
+      const declined = await invokeDeclined(entry.tool, issuedId);
+      return declined;
+    }
+    const result = await invokeTool(runtime, entry.tool, args, caller, {
+      signal: ctx.mcpReq.signal,
+      progress,
+      ...(issuedId && answer?.confirm === true ? { confirmationId: issuedId, confirmedByHuman: true } : {}),
+    });
+    if (result.kind === 'needs_confirmation' && caller.canElicit) {
+      return inputRequired({
+        inputRequests: {
+          confirm: inputRequired.elicit({ message: `${result.plan.summary}\n\n${planDetails(result)}`, requestedSchema: confirmSchema }),
+        },
+        requestState: result.confirmationId,
+      }) as unknown as CallToolResult;
+    }
+    return toCallToolResult(result);
+  }
+
+  async function invokeDeclined(tool: AnyTool, confirmationId: string): Promise<CallToolResult> {
+    runtime.log.info('A confirmation was declined', { tool: tool.name, confirmationId });
+    return {
+      content: [{ type: 'text', text: `The user declined ${tool.name}. Nothing was changed.` }],
+      structuredContent: { success: false, data: null, execution_time: 0, timestamp: new Date().toISOString(), mode: 'safe', warnings: [], suggestions: [], error: { code: 'refused', message: 'The user declined. Nothing was changed.' } },
+      isError: true,
+    };
+  }
+
+  return function factory(context: { authInfo?: unknown }): McpServer {
+    const server = new McpServer(
+      { name: options.name, version: options.version, title: 'Proxmox VE' },
+      {
+        capabilities: { tools: {}, ...(options.extensions?.length ? { resources: {}, prompts: {} } : {}) },
+        instructions: options.instructions,
+      },
+    );
+    for (const entry of catalog) {
+      server.registerTool(
+        entry.tool.name,
+        { title: entry.tool.title, description: entry.tool.description, inputSchema: entry.input as never, outputSchema: entry.output as never, annotations: entry.annotations },
+        ((args: unknown, ctx: ServerContext) => handleCall(entry, args, ctx, server)) as never,
+      );
+    }
+    const caller = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;
+    for (const extend of options.extensions ?? []) extend(server, runtime, caller);
+    return server;
+  };
+}
+
+function planDetails(result: Extract<CallResult, { kind: 'needs_confirmation' }>): string {
+  const plan = result.plan;
+  const lines = [`Risk: ${plan.risk}. ${plan.reversible ? `Can be undone${plan.undo ? `: ${plan.undo}` : ''}.` : 'Cannot be undone.'}`];
+  if (plan.apiCalls?.length) lines.push(`Proxmox calls: ${plan.apiCalls.join(', ')}`);
+  if (plan.warnings?.length) lines.push(`Warnings: ${plan.warnings.join(' ')}`);
+  return lines.join('\n');
+}

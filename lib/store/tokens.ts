@@ -1,0 +1,136 @@
+/**
+ * Client tokens: created with a random secret shown once, stored as SHA-256, looked up by hash and then
+ * compared in constant time. A token is `pmcp_` + 43 base64url characters (256 bits).
+ */
+import { eq, isNull } from 'drizzle-orm';
+import type { LibSQLDatabase } from 'drizzle-orm/libsql';
+import { clientTokens } from '../../db/schema.ts';
+import type { Mode, Role } from '../tool.ts';
+
+export type ClientToken = typeof clientTokens.$inferSelect;
+
+export const modeRank: Record<Mode, number> = { 'read-only': 0, safe: 1, normal: 2 };
+
+export function generateTokenSecret(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  return 'pmcp_' + base64url(bytes);
+}
+
+function base64url(bytes: Uint8Array): string {
+  let binary = '';
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export async function hashToken(secret: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret));
+  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** Constant-time comparison of two equal-length hex strings. */
+export function constantTimeEqual(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
+}
+
+export interface CreateTokenInput {
+  name: string;
+  role: Role;
+  ceiling?: Mode;
+  mode?: Mode;
+  expiresAt?: number | null;
+  /** Use this secret instead of a random one (MCP_ADMIN_TOKEN bootstrap). */
+  secret?: string;
+  source?: string;
+}
+
+export const tokenNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+export class TokenRepo {
+  constructor(private readonly db: LibSQLDatabase) {}
+
+  async create(input: CreateTokenInput): Promise<{ token: ClientToken; secret: string }> {
+    if (!tokenNamePattern.test(input.name)) {
+      throw new Error(`Token name '${input.name}' is not valid: use 1-64 letters, digits, dot, dash or underscore.`);
+    }
+    const ceiling = input.ceiling ?? (input.role === 'viewer' ? 'read-only' : 'normal');
+    // New tokens start in safe mode (or lower, when the ceiling is lower).
+    const requested = input.mode ?? 'safe';
+    const mode = modeRank[requested] <= modeRank[ceiling] ? requested : ceiling;
+    const secret = input.secret ?? generateTokenSecret();
+    const row: ClientToken = {
+      id: crypto.randomUUID(),
+      name: input.name,
+      role: input.role,
+      mode,
+      ceiling,
+      learning: false,
+      tokenHash: await hashToken(secret),
+      tokenHint: secret.slice(0, 9),
+      createdAt: Date.now(),
+      lastUsedAt: null,
+      expiresAt: input.expiresAt ?? null,
+      revokedAt: null,
+      source: input.source ?? 'cli',
+    };
+    await this.db.insert(clientTokens).values(row);
+    return { token: row, secret };
+  }
+
+  /** The token row for a presented secret, whatever its state (the caller decides on expiry/revocation). */
+  async findBySecret(secret: string): Promise<ClientToken | undefined> {
+    const hash = await hashToken(secret);
+    const [row] = await this.db.select().from(clientTokens).where(eq(clientTokens.tokenHash, hash)).limit(1);
+    if (!row || !constantTimeEqual(row.tokenHash, hash)) return undefined;
+    return row;
+  }
+
+  async byName(name: string): Promise<ClientToken | undefined> {
+    const [row] = await this.db.select().from(clientTokens).where(eq(clientTokens.name, name)).limit(1);
+    return row;
+  }
+
+  async byId(id: string): Promise<ClientToken | undefined> {
+    const [row] = await this.db.select().from(clientTokens).where(eq(clientTokens.id, id)).limit(1);
+    return row;
+  }
+
+  async list(includeRevoked = false): Promise<ClientToken[]> {
+    const query = this.db.select().from(clientTokens);
+    return includeRevoked ? query.orderBy(clientTokens.createdAt) : query.where(isNull(clientTokens.revokedAt)).orderBy(clientTokens.createdAt);
+  }
+
+  async revoke(name: string): Promise<boolean> {
+    const result = await this.db.update(clientTokens).set({ revokedAt: Date.now() }).where(eq(clientTokens.name, name));
+    return result.rowsAffected > 0;
+  }
+
+  /** A new secret for the same client; the old one stops working at once. */
+  async rotate(name: string): Promise<string | undefined> {
+    const secret = generateTokenSecret();
+    const result = await this.db
+      .update(clientTokens)
+      .set({ tokenHash: await hashToken(secret), tokenHint: secret.slice(0, 9), revokedAt: null })
+      .where(eq(clientTokens.name, name));
+    return result.rowsAffected > 0 ? secret : undefined;
+  }
+
+  async setMode(id: string, mode: Mode): Promise<void> {
+    await this.db.update(clientTokens).set({ mode }).where(eq(clientTokens.id, id));
+  }
+
+  async setLearning(id: string, learning: boolean): Promise<void> {
+    await this.db.update(clientTokens).set({ learning }).where(eq(clientTokens.id, id));
+  }
+
+  async touch(id: string, at = Date.now()): Promise<void> {
+    await this.db.update(clientTokens).set({ lastUsedAt: at }).where(eq(clientTokens.id, id));
+  }
+
+  /** Replace the stored secret (bootstrap token whose MCP_ADMIN_TOKEN changed). */
+  async replaceSecret(id: string, secret: string): Promise<void> {
+    await this.db.update(clientTokens).set({ tokenHash: await hashToken(secret), tokenHint: secret.slice(0, 9), revokedAt: null }).where(eq(clientTokens.id, id));
+  }
+}
