@@ -9,7 +9,7 @@ import { projectPath, projectRoot } from '../paths.ts';
 import { openStore, type Store } from '../store/store.ts';
 import { bootstrapAdminToken } from '../auth/bootstrap.ts';
 import { createPveClient } from '../pve/client.ts';
-import { createPermissionChecker } from '../pve/permissions.ts';
+import { createPermissionChecker, missingPrivilegesMessage } from '../pve/permissions.ts';
 import type { PveClient } from '../pve/types.ts';
 import { createSimulator, type Simulator } from '../simulator/index.ts';
 import { createExecutorFromConfig } from '../exec/from-config.ts';
@@ -61,6 +61,17 @@ export interface BuildOptions {
   exec?: Services['exec'];
 }
 
+/** Checks a call's privileges against the token's cached /access/permissions before it runs. */
+function permissionCheck(pve: PveClient): Runtime['permissions'] {
+  const checker = createPermissionChecker(pve, 30_000);
+  return {
+    async check(needs, signal) {
+      const verdict = await checker.check(needs, { signal });
+      return verdict.ok ? verdict : { ok: false, message: missingPrivilegesMessage(verdict.missing) };
+    },
+  };
+}
+
 /** Build the whole server without listening (tests call app.fetch directly; start() listens). */
 export async function buildServer(options: BuildOptions = {}): Promise<Server> {
   const config = options.config ?? loadConfig();
@@ -104,7 +115,7 @@ export async function buildServer(options: BuildOptions = {}): Promise<Server> {
     pve,
     tools: new Map(tools.map((tool) => [tool.name, tool])),
     services,
-    permissions: createPermissionChecker(pve, 30_000),
+    permissions: permissionCheck(pve),
     guardFor: createGuardFactory({ config, pve }),
     confirmationTtlMs: 10 * 60_000,
     callTimeoutMs: 15 * 60_000,

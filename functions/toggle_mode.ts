@@ -1,0 +1,68 @@
+import { z } from 'zod';
+import { defineTool, type Mode } from '../lib/tool.ts';
+import { ToolError } from '../lib/errors.ts';
+
+const modes = ['read-only', 'safe', 'normal'] as const;
+const rank: Record<Mode, number> = { 'read-only': 0, safe: 1, normal: 2 };
+
+export default defineTool({
+  name: 'toggle_mode',
+  title: 'Change this client\'s mode or learning mode',
+  description:
+    'Set this client\'s operating mode: read-only (no changes at all), safe (every change needs the user\'s confirmation) or normal (changes run with warnings). ' +
+    'Lowering is always allowed. Raising needs the user to confirm in the client (or an admin token), never just the agent, and never above the token\'s ceiling. ' +
+    'Also turns learning mode on or off (every answer then explains what was done and the equivalent qm/pct/pvesh command). Without arguments it reports the current settings.',
+  input: z.object({
+    mode: z.enum(modes).optional().describe('The mode to switch to'),
+    learning: z.boolean().optional().describe('Turn learning mode on or off'),
+  }),
+  output: z.object({
+    mode: z.enum(modes),
+    previous_mode: z.enum(modes),
+    ceiling: z.enum(modes),
+    learning: z.boolean(),
+    changed: z.boolean(),
+  }),
+  effect: 'write',
+  // It changes this server's view of the client, never the cluster: read-only callers may still lower.
+  effectOf: () => 'read',
+  idempotent: true,
+  confirmation: (input, ctx) => {
+    const raising = input.mode !== undefined && rank[input.mode] > rank[ctx.caller.mode];
+    if (!raising) return 'none';
+    return ctx.caller.role === 'admin' ? 'none' : 'human';
+  },
+  explain: (input, ctx) => ({
+    summary: input.mode
+      ? `Switch client '${ctx.caller.name}' from ${ctx.caller.mode} to ${input.mode} mode`
+      : `Turn learning mode ${input.learning ? 'on' : 'off'} for client '${ctx.caller.name}'`,
+    risk: input.mode === 'normal' ? 'medium' : 'low',
+    reversible: true,
+    undo: `toggle_mode with mode ${ctx.caller.mode}`,
+    warnings: input.mode === 'normal' ? ['In normal mode changes run without asking; destructive ones still carry warnings.'] : [],
+  }),
+  async run(input, ctx) {
+    const { caller } = ctx;
+    const store = ctx.services.store;
+    const previous = caller.mode;
+    let mode = previous;
+    if (input.mode !== undefined && input.mode !== previous) {
+      if (rank[input.mode] > rank[caller.ceiling]) {
+        throw new ToolError('forbidden', `This client's token has the ceiling ${caller.ceiling}; it cannot be put in ${input.mode} mode. An admin can create a token with a higher ceiling.`);
+      }
+      await store.tokens.setMode(caller.tokenId, input.mode);
+      mode = input.mode;
+    }
+    let learning = caller.learning;
+    if (input.learning !== undefined && input.learning !== caller.learning) {
+      await store.tokens.setLearning(caller.tokenId, input.learning);
+      learning = input.learning;
+    }
+    const changed = mode !== previous || learning !== caller.learning;
+    return {
+      data: { mode, previous_mode: previous, ceiling: caller.ceiling, learning, changed },
+      summary: changed ? `Mode ${mode}${learning ? ', learning on' : ''} (was ${previous})` : `Mode is ${mode}${learning ? ', learning on' : ''}; nothing changed`,
+      suggestions: mode === 'read-only' ? ['Read tools still work: list_vms, node_status, get_system_info.'] : [],
+    };
+  },
+});
