@@ -1,0 +1,77 @@
+/**
+ * The MCP door end to end with the official v2 client, in both eras, and the REST door giving the same
+ * data for the same call.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callRest, connectClient, startTestServer, type TestServer } from './helpers/server.ts';
+
+let ts: TestServer;
+
+beforeAll(async () => {
+  ts = await startTestServer();
+});
+afterAll(async () => {
+  await ts?.close();
+});
+
+describe.each(['auto', 'legacy', 'modern'] as const)('MCP over HTTP (%s era)', (era) => {
+  it('lists tools with annotations and output schemas, and calls one', async () => {
+    const client = await connectClient(ts.mcpUrl, ts.adminToken, era);
+    try {
+      const { tools } = await client.listTools();
+      const names = tools.map((tool) => tool.name);
+      expect(names).toContain('toggle_mode');
+      expect(names).toContain('get_command_history');
+      for (const tool of tools) {
+        expect(tool.name).toMatch(/^[a-z][a-z0-9_]{0,63}$/);
+        expect(tool.inputSchema.type).toBe('object');
+        expect(tool.outputSchema?.type).toBe('object');
+        expect(typeof tool.annotations?.readOnlyHint).toBe('boolean');
+        expect(typeof tool.annotations?.destructiveHint).toBe('boolean');
+      }
+      const history = tools.find((tool) => tool.name === 'get_command_history');
+      expect(history?.annotations?.readOnlyHint).toBe(true);
+
+      const result = await client.callTool({ name: 'toggle_mode', arguments: {} });
+      expect(result.isError).toBeFalsy();
+      const envelope = result.structuredContent as Record<string, any>;
+      expect(envelope.success).toBe(true);
+      expect(envelope.data.mode).toBe('safe');
+      expect(envelope.mode).toBe('safe');
+      expect(typeof envelope.execution_time).toBe('number');
+      expect(envelope.timestamp).toMatch(/^\d{4}-\d\d-\d\dT/);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('the same call through both doors', () => {
+  it('gives the same data over MCP and REST', async () => {
+    const client = await connectClient(ts.mcpUrl, ts.adminToken, 'auto');
+    try {
+      const viaMcp = (await client.callTool({ name: 'toggle_mode', arguments: {} })).structuredContent as Record<string, any>;
+      const viaRest = await callRest(ts.url, ts.adminToken, 'toggle_mode', {});
+      expect(viaRest.status).toBe(200);
+      expect(viaRest.body.data).toEqual(viaMcp.data);
+      expect(Object.keys(viaRest.body).sort()).toEqual(Object.keys(viaMcp).sort());
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('records both calls in history with their door', async () => {
+    await callRest(ts.url, ts.adminToken, 'toggle_mode', {});
+    const history = await callRest(ts.url, ts.adminToken, 'get_command_history', { tool: 'toggle_mode' });
+    const doors = new Set(history.body.data.entries.map((entry: { door: string }) => entry.door));
+    expect(doors.has('mcp')).toBe(true);
+    expect(doors.has('rest')).toBe(true);
+  });
+
+  it('serves an OpenAPI document generated from the same schemas', async () => {
+    const response = await fetch(`${ts.url}/v1/openapi.json`, { headers: { authorization: `Bearer ${ts.adminToken}` } });
+    const doc = (await response.json()) as { openapi: string; paths: Record<string, unknown> };
+    expect(doc.openapi).toBe('3.1.0');
+    expect(Object.keys(doc.paths)).toContain('/v1/tools/toggle_mode');
+  });
+});
