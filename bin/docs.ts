@@ -1,0 +1,10 @@
+/** Rewrite the README's tool table from the tool definitions: npm run docs. */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { replaceToolTable } from '../lib/docs.ts';
+import { projectPath } from '../lib/paths.ts';
+import { discoverTools } from '../lib/runtime/registry.ts';
+
+const file = projectPath('README.md');
+const tools = await discoverTools();
+writeFileSync(file, replaceToolTable(readFileSync(file, 'utf8'), tools));
+process.stdout.write(`README.md: tool table updated (${tools.length} tools)\n`);
