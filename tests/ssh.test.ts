@@ -64,15 +64,23 @@ async function refusal(promise: Promise<unknown>): Promise<ToolError> {
 // root login; as root (CI) the remote sleep therefore survives the kill and is cleaned up here.
 const LINGERING = ['sleep 29.517', 'sleep 29.518', 'sleep 29.519'];
 
+function runningAsRoot(): boolean {
+  return process.getuid?.() === 0;
+}
+
+async function pids(command: string): Promise<number[]> {
+  const found = await run('pgrep', ['-x', '-f', command]).then(
+    (r) => r.stdout,
+    () => '',
+  );
+  return found.split(/\s+/).filter(Boolean).map(Number);
+}
+
 async function killLeftovers(): Promise<void> {
   for (const command of LINGERING) {
-    const found = await run('pgrep', ['-x', '-f', command]).then(
-      (r) => r.stdout,
-      () => '',
-    );
-    for (const pid of found.split(/\s+/).filter(Boolean)) {
+    for (const pid of await pids(command)) {
       try {
-        process.kill(Number(pid), 'SIGKILL');
+        process.kill(pid, 'SIGKILL');
       } catch {
         /* already gone */
       }
@@ -134,6 +142,11 @@ describe('running commands', () => {
     expect(result).toMatchObject({ timedOut: true, cancelled: false, exitCode: null, stdout: 'started\n' });
     expect(result.durationMs).toBeGreaterThanOrEqual(500);
     expect(result.durationMs).toBeLessThan(20_000); // it did not wait for the 30 s sleep
+    if (!runningAsRoot()) {
+      // sshd honours the kill ("signal" request) for non-root users, like the proxmox-mcp service user.
+      expect(result.signal).toBe('SIGKILL');
+      expect(await pids(LINGERING[0])).toEqual([]);
+    }
   });
 
   test('an aborted signal cancels the command', async () => {
@@ -144,6 +157,7 @@ describe('running commands', () => {
     const result = await pending;
     expect(result).toMatchObject({ cancelled: true, timedOut: false, exitCode: null });
     expect(result.durationMs).toBeLessThan(20_000);
+    if (!runningAsRoot()) expect(await pids(LINGERING[1])).toEqual([]);
 
     const already = await exec.run({ node: 'pve-test', command: 'echo never', signal: AbortSignal.abort() });
     expect(already).toMatchObject({ cancelled: true, exitCode: null, stdout: '' });
@@ -174,6 +188,23 @@ describe('running commands', () => {
     const second = await exec.run({ node: 'pve-test', command: 'echo $PPID' });
     expect(second.exitCode).toBe(0);
     expect(second.stdout).not.toBe(first.stdout); // a new sshd session process: a new connection
+  });
+
+  test('a dropped connection fails the running command, and the next command reconnects', async () => {
+    const exec = executor();
+    const first = await exec.run({ node: 'pve-test', command: 'echo $PPID' });
+    const sessionProcess = Number(first.stdout.trim()); // the sshd process serving our connection
+    expect(sessionProcess).toBeGreaterThan(1);
+    const pending = exec.run({ node: 'pve-test', command: 'sleep 2; echo late' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    process.kill(sessionProcess, 'SIGKILL');
+    const error = await refusal(pending);
+    expect(error.message).toMatch(/lost while the command ran/);
+    expect(error.message).toContain('pve-test (127.0.0.1:');
+
+    const next = await exec.run({ node: 'pve-test', command: 'echo $PPID' });
+    expect(next.exitCode).toBe(0);
+    expect(next.stdout).not.toBe(first.stdout);
   });
 
   test('close() ends the connections and refuses new work', async () => {

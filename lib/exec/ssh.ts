@@ -281,6 +281,7 @@ export function createSshExecutor(options: SshExecutorOptions): CommandExecutor 
       let channel: ClientChannel | undefined;
       let exitCode: number | null = null;
       let exitSignal: string | undefined;
+      let exited = false;
       let timedOut = false;
       let cancelled = false;
       let holdingSlot = false;
@@ -349,8 +350,17 @@ export function createSshExecutor(options: SshExecutorOptions): CommandExecutor 
         if (done) return;
         if (!channel) {
           cleanup();
-          resolve('connection-lost');
-        } else finish();
+          return resolve('connection-lost');
+        }
+        if (exited || timedOut || cancelled) return finish();
+        // The command started but we will never learn how it ended: not a result anyone may trust.
+        cleanup();
+        const where = `node ${connection.node} (${connection.host}:${port})`;
+        reject(
+          new ToolError('unavailable', `The SSH connection to ${where} was lost while the command ran; whether it finished is unknown. Check the node's state before running it again.`, {
+            details: { node: connection.node, host: connection.host, port, partialStdout: stdout.text().slice(-2048), partialStderr: stderr.text().slice(-2048) },
+          }),
+        );
       }
       function onSlot(usable: boolean) {
         if (done) {
@@ -400,6 +410,7 @@ export function createSshExecutor(options: SshExecutorOptions): CommandExecutor 
             opened.on('data', (chunk: Buffer) => stdout.push(chunk));
             opened.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
             opened.on('exit', (code: number | null, signalName?: string) => {
+              exited = true;
               if (typeof code === 'number') exitCode = code;
               else if (signalName) exitSignal = signalName.startsWith('SIG') ? signalName : `SIG${signalName}`;
             });
