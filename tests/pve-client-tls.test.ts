@@ -269,6 +269,19 @@ describe('plain HTTP: timeouts, cancellation, refused connections', () => {
     }
   });
 
+  it('https:// pointed at a plain-HTTP port says to check http versus https, without retrying', async () => {
+    const server = await startHttp();
+    try {
+      const pve = client(server.url.replace('http:', 'https:'), { tls: { fingerprint: selfSigned.fingerprint } });
+      const error = await failure(pve.get('/version'));
+      expect(error.code).toBe('unavailable');
+      expect(error.message).toMatch(/http:\/\/ versus https:\/\//);
+      expect(server.requests).toHaveLength(0);
+    } finally {
+      await server.close();
+    }
+  });
+
   it('a refused connection is unavailable, naming the URL', async () => {
     const server = await startHttp();
     const url = server.url;

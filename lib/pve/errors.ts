@@ -230,6 +230,8 @@ const networkCodes: Record<string, string> = {
   UND_ERR_SOCKET: 'connection closed',
   UND_ERR_CONNECT_TIMEOUT: 'connection timed out',
   ERR_STREAM_PREMATURE_CLOSE: 'connection closed early',
+  ERR_SSL_WRONG_VERSION_NUMBER: 'the server does not speak TLS there; check http:// versus https:// in PROXMOX_URL',
+  EPROTO: 'TLS protocol error; check http:// versus https:// in PROXMOX_URL',
 };
 
 /** Walk an error's cause chain (fetch wraps network errors in TypeError('fetch failed')). */
