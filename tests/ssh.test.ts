@@ -229,6 +229,14 @@ describe('refusals', () => {
     expect(error.details).toMatchObject({ seenFingerprint: sshd.hostKeyFingerprint, expectedFingerprints: [otherHostKey.fingerprint] });
   });
 
+  test('a pinned key of a type the host does not offer is refused', async () => {
+    const ecdsa = await generateKeyPair(sshd.dir, 'other_host_ecdsa', 'ecdsa');
+    const error = await refusal(executor({ knownHosts: `[127.0.0.1]:${sshd.port} ${ecdsa.publicKey}\n` }).run({ node: 'pve-test', command: 'echo hi' }));
+    expect(error.message).toContain('none of the pinned host key types (ecdsa-sha2-nistp256)');
+    expect(error.message).toMatch(/host key changed/);
+    expect(error.message).toContain('ssh-keyscan');
+  });
+
   test('a host with no pinned key is refused', async () => {
     const elsewhere = `10.9.9.9 ${sshd.hostPublicKey}\n`;
     const error = await refusal(executor({ knownHosts: elsewhere }).run({ node: 'pve-test', command: 'echo hi' }));

@@ -134,6 +134,8 @@ export async function startSshd(): Promise<RunningSshd> {
         child.kill('SIGTERM');
       });
     }
+    // Session processes of still-open connections inherited sshd's stderr: stop reading it.
+    child.stderr?.destroy();
     await rm(dir, { recursive: true, force: true });
   };
 
