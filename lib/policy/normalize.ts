@@ -1,11 +1,22 @@
 /**
  * Paths and parameters as Proxmox will understand them, so a rule cannot be dodged by spelling:
  * percent-encoding (also double), case, repeated slashes, dot segments, a trailing slash, the /api2/json
- * prefix, and parameters given in the query string instead of the body.
+ * prefix, control characters, `;` path parameters, and parameters given in the query string instead of
+ * the body.
+ *
+ * Two different jobs live here:
+ *  - normalizeRequest: the view a protection JUDGES. It is deliberately more suspicious than pveproxy
+ *    (it decodes until nothing changes, lower-cases everything, treats an encoded slash as a slash), so
+ *    that every spelling Proxmox could read as a protected object is read that way here too.
+ *  - canonicalApiPath: the path proxmox_api SENDS. It removes the tricks (prefix, dot segments, doubled
+ *    slashes, a query string in the path) but keeps the caller's case and re-encodes each segment once,
+ *    so what leaves is exactly what was judged, spelled plainly.
  */
+import { ToolError } from '../errors.ts';
+
 export function decodeFully(value: string): string {
   let current = value;
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < 8; i++) {
     let next: string;
     try {
       next = decodeURIComponent(current);
@@ -27,29 +38,114 @@ export interface NormalizedRequest {
   params: Record<string, string[]>;
 }
 
-export function normalizePath(rawPath: string): { path: string; query: string } {
+// eslint-disable-next-line no-control-regex
+const controlCharacters = /[\x00-\x1f\x7f]/g;
+
+/** One path segment as judged: decoded, without control characters or `;params`, trimmed, lower-case. */
+function judgedSegment(segment: string): string {
+  return segment.replace(controlCharacters, '').split(';')[0].trim().toLowerCase();
+}
+
+/**
+ * `dots: 'resolve'` (default) lets `..` remove the segment before it, as a URL parser would; `'drop'`
+ * ignores `..` segments, as a server that routes literal segments would see the rest. A protection is
+ * judged on both views, so neither reading can hide a protected object.
+ */
+export function normalizePath(rawPath: string, dots: 'resolve' | 'drop' = 'resolve'): { path: string; query: string } {
   const [pathPart, ...queryParts] = rawPath.split('?');
-  const decoded = decodeFully(pathPart).replace(/\\/g, '/').toLowerCase();
+  const decoded = decodeFully(pathPart.split('#')[0]).replace(/\\/g, '/');
   const stack: string[] = [];
-  for (const segment of decoded.split('/')) {
+  for (const raw of decoded.split('/')) {
+    const segment = judgedSegment(raw);
     if (segment === '' || segment === '.') continue;
-    if (segment === '..') stack.pop();
-    else stack.push(segment.trim());
+    if (segment === '..') {
+      if (dots === 'resolve') stack.pop();
+    } else stack.push(segment);
   }
   while (stack[0] === 'api2' || stack[0] === 'json' || stack[0] === 'extjs') stack.shift();
   return { path: '/' + stack.join('/'), query: queryParts.join('?') };
 }
 
-export function normalizeRequest(method: string, rawPath: string, params: Record<string, unknown> = {}): NormalizedRequest {
-  const { path, query } = normalizePath(rawPath);
+export function normalizeRequest(method: string, rawPath: string, params: Record<string, unknown> = {}, dots: 'resolve' | 'drop' = 'resolve'): NormalizedRequest {
+  const { path, query } = normalizePath(rawPath, dots);
   const merged: Record<string, string[]> = {};
   const add = (key: string, value: unknown) => {
     if (value === undefined || value === null) return;
-    const name = decodeFully(key).toLowerCase();
+    const name = decodeFully(key).replace(controlCharacters, '').trim().toLowerCase();
     const values = Array.isArray(value) ? value : [value];
-    merged[name] = [...(merged[name] ?? []), ...values.map((item) => decodeFully(String(item)).toLowerCase())];
+    const texts = values.map((item) => (typeof item === 'boolean' ? (item ? '1' : '0') : decodeFully(String(item)).replace(controlCharacters, '').trim().toLowerCase()));
+    merged[name] = [...(merged[name] ?? []), ...texts];
   };
   for (const [key, value] of Object.entries(params)) add(key, value);
   if (query) for (const [key, value] of new URLSearchParams(query)) add(key, value);
   return { method: method.toUpperCase(), path, segments: path.split('/').filter(Boolean), params: merged };
+}
+
+/** Every distinct reading of one request a protection must judge (see normalizePath). */
+export function requestViews(method: string, rawPath: string, params: Record<string, unknown> = {}): NormalizedRequest[] {
+  const resolved = normalizeRequest(method, rawPath, params, 'resolve');
+  const dropped = normalizeRequest(method, rawPath, params, 'drop');
+  return dropped.path === resolved.path ? [resolved] : [resolved, dropped];
+}
+
+/** Proxmox's boolean spellings (PVE::JSONSchema parse_boolean). */
+export function isFalse(value: string): boolean {
+  return ['0', 'false', 'no', 'off'].includes(value.trim().toLowerCase());
+}
+
+export function isTrue(value: string): boolean {
+  return ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
+}
+
+/** Characters left as they are in a sent segment (Proxmox ids use them: root@pam!tok, local:iso/x). */
+function encodeSegment(segment: string): string {
+  return encodeURIComponent(segment).replace(/%40/g, '@').replace(/%3A/gi, ':').replace(/%21/g, '!').replace(/%2C/gi, ',').replace(/%3D/gi, '=');
+}
+
+export interface CanonicalApiPath {
+  /** Starts with `/`, no /api2/json prefix, no dot segments, single slashes, no trailing slash. */
+  path: string;
+  /** Parameters that came in a query string inside the path. */
+  queryParams: Record<string, string | string[]>;
+}
+
+/**
+ * The path proxmox_api sends. Refuses what is not a path below /api2/json; keeps the caller's case;
+ * resolves `.` and `..` (also encoded ones) so nothing is resolved after the guard looked; moves a query
+ * string into parameters; re-encodes each segment once (a segment that decodes to text with a slash, like
+ * a volume id, keeps it as %2F).
+ */
+export function canonicalApiPath(rawPath: string): CanonicalApiPath {
+  const trimmed = rawPath.trim();
+  if (!trimmed.startsWith('/')) {
+    throw new ToolError('invalid_input', `The API path "${rawPath}" must start with "/" (a path below /api2/json, e.g. /nodes/pve1/status).`);
+  }
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed)) {
+    throw new ToolError('invalid_input', `The API path "${rawPath}" must be a path such as /cluster/resources, not a URL.`);
+  }
+  const hashAt = trimmed.indexOf('#');
+  const withoutFragment = hashAt >= 0 ? trimmed.slice(0, hashAt) : trimmed;
+  const queryAt = withoutFragment.indexOf('?');
+  const pathPart = queryAt >= 0 ? withoutFragment.slice(0, queryAt) : withoutFragment;
+  const query = queryAt >= 0 ? withoutFragment.slice(queryAt + 1) : '';
+  const stack: string[] = [];
+  for (const raw of pathPart.split('/')) {
+    const decoded = decodeFully(raw).replace(controlCharacters, '');
+    if (/[\\]/.test(decoded)) throw new ToolError('invalid_input', `The API path "${rawPath}" contains a backslash; Proxmox paths use "/".`);
+    if (decoded.trim() === '' || decoded.trim() === '.') continue;
+    if (decoded.trim() === '..') {
+      stack.pop();
+      continue;
+    }
+    stack.push(decoded);
+  }
+  if (stack[0]?.toLowerCase() === 'api2' && stack[1]?.toLowerCase() === 'json') stack.splice(0, 2);
+  const queryParams: Record<string, string | string[]> = {};
+  if (query) {
+    for (const [key, value] of new URLSearchParams(query)) {
+      const previous = queryParams[key];
+      queryParams[key] = previous === undefined ? value : Array.isArray(previous) ? [...previous, value] : [previous, value];
+    }
+  }
+  return { path: '/' + stack.map(encodeSegment).join('/'), queryParams };
 }

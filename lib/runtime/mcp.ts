@@ -102,7 +102,9 @@ export interface McpDoorOptions {
 }
 
 export function callerFromContext(ctx: ServerContext, server: McpServer): Caller | undefined {
-  const caller = (ctx as { authInfo?: { extra?: { caller?: Caller } } }).authInfo?.extra?.caller;
+  // SDK v2 hands the authInfo given to handler.fetch to tool handlers as ctx.http.authInfo.
+  const withAuth = ctx as { http?: { authInfo?: { extra?: { caller?: Caller } } }; authInfo?: { extra?: { caller?: Caller } } };
+  const caller = (withAuth.http?.authInfo ?? withAuth.authInfo)?.extra?.caller;
   if (!caller) return undefined;
   const canElicit = Boolean(server.server.getClientCapabilities()?.elicitation);
   return { ...caller, canElicit };
