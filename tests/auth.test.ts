@@ -1,4 +1,5 @@
 /** Client authentication on every door, and Host/Origin checks. */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -104,8 +105,17 @@ describe('health', () => {
 
 describe('Host and Origin', () => {
   it('403 for a Host that is not allowed (DNS rebinding)', async () => {
-    const response = await postMcp(ts.adminToken, { host: 'evil.example.com' });
-    expect(response.status).toBe(403);
+    // fetch() will not send a Host header of our choosing; node:http will.
+    const status = await new Promise<number>((resolve, reject) => {
+      const url = new URL(ts.mcpUrl);
+      const req = request({ host: '127.0.0.1', port: url.port, path: '/mcp', method: 'POST', headers: { host: 'evil.example.com', authorization: `Bearer ${ts.adminToken}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' } }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(JSON.stringify(initialize));
+    });
+    expect(status).toBe(403);
   });
 
   it('403 for a foreign Origin, allowed for localhost', async () => {
