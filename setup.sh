@@ -44,7 +44,7 @@ LOG_DIR="${LOG_DIR:-$ROOT/var/log/proxmox-mcp}"
 BACKUP_DIR="${BACKUP_DIR:-$ROOT/var/backups/proxmox-mcp}"
 SUDOERS_DIR="${SUDOERS_DIR:-$ROOT/etc/sudoers.d}"
 SYSTEMD_DIR="${SYSTEMD_DIR:-$ROOT/etc/systemd/system}"
-LIBEXEC_DIR="${LIBEXEC_DIR:-$ROOT/usr/local/libexec/proxmox-mcp}"
+LIBEXEC_DIR="${LIBEXEC_DIR:-$ROOT/usr/local/lib/proxmox-mcp}"
 PVE_SSL_CERT="${PVE_SSL_CERT:-$ROOT/etc/pve/local/pve-ssl.pem}"
 PVEPROXY_SSL_CERT="${PVEPROXY_SSL_CERT:-$ROOT/etc/pve/local/pveproxy-ssl.pem}"
 SSH_HOST_KEY_PUB="${SSH_HOST_KEY_PUB:-$ROOT/etc/ssh/ssh_host_ed25519_key.pub}"
@@ -209,6 +209,7 @@ ensure_host_user() {
     ok "user $SERVICE_USER exists"
   else
     run useradd --create-home --shell /bin/bash --comment "proxmox-mcp (SSH from the proxmox-mcp container)" "$SERVICE_USER"
+    ((DRY_RUN)) || ok "created user $SERVICE_USER"
   fi
   # '*' = no password can ever match, yet the account is not "locked" ('!'), which sshd refuses even for keys.
   if [[ "$(getent shadow "$SERVICE_USER" 2>/dev/null | cut -d: -f2)" != '*' ]]; then
@@ -311,6 +312,7 @@ ensure_ssh() {
     ok "$key exists (kept)"
   else
     run ssh-keygen -q -t ed25519 -N '' -C "$KEY_MARKER@$(hostname)" -f "$key"
+    ((DRY_RUN)) || ok "generated $key"
   fi
   # The server reads it as the container user; nobody else may.
   if ! ((DRY_RUN)) || [[ -e "$key" ]]; then
@@ -322,7 +324,7 @@ ensure_ssh() {
 
   # authorized_keys: only from loopback (the container uses host networking), no pty, no forwarding.
   local home
-  home="$(getent passwd "$SERVICE_USER" | cut -d: -f6)"
+  home="$(getent passwd "$SERVICE_USER" | cut -d: -f6 || true)"
   [[ -n "$home" ]] || home="/home/$SERVICE_USER"
   local auth="$home/.ssh/authorized_keys" pub
   if [[ -s "$key.pub" ]]; then pub="$(cut -d' ' -f1,2 "$key.pub")"; else pub="ssh-ed25519 <generated-key>"; fi
@@ -397,6 +399,7 @@ ensure_proxmox_access() {
     ok "user $PVE_USER exists"
   else
     run pveum user add "$PVE_USER" --comment "proxmox-mcp service user (setup.sh)"
+    ((DRY_RUN)) || ok "created Proxmox user $PVE_USER"
   fi
 
   local role
