@@ -213,6 +213,11 @@ if ((SUDO_TABLE)); then
 fi
 
 section "the server, started with the .env setup.sh wrote, against the simulator"
+token_auth="Authorization: PVEAPIToken=$(env_value PROXMOX_TOKEN_ID)=$(env_value PROXMOX_TOKEN_SECRET)"
+check "the new Proxmox token reads the cluster (privsep: user and token both granted)" \
+  bash -c "curl -ksf -H '$token_auth' '$SHIM_PVE_URL/api2/json/cluster/resources' | grep -q '\"vmid\"'"
+check "the new Proxmox token cannot create users (no User.Modify)" \
+  bash -c "! curl -ksf -H '$token_auth' -X POST --data-urlencode userid=evil@pve '$SHIM_PVE_URL/api2/json/access/users'"
 # shellcheck source=/dev/null
 (set -a && . "$ENV_FILE" && set +a && exec node "$REPO/dist/server.js") >"$T/server.log" 2>&1 &
 PIDS+=($!)
