@@ -8,6 +8,8 @@ import { ToolError, toToolError } from '../errors.ts';
 import { effectOfCall, type AnyTool, type Caller, type Effect, type Mode, type Plan, type Progress, type ToolContext, type ToolOutcome } from '../tool.ts';
 import type { CallRecord } from '../store/history.ts';
 import { redactArgs } from './redact-args.ts';
+import { normalModeWarnings, planText } from '../policy/plan-text.ts';
+import { registerToolCatalog } from '../policy/catalog.ts';
 import type { Runtime } from './runtime.ts';
 
 /** The response envelope (DESIGN.md), the same through MCP (structuredContent) and REST (JSON body). */
@@ -133,7 +135,8 @@ function errorEnvelope(error: ToolError, mode: Mode, startedAt: number, plan?: P
     success: false,
     data: null,
     ...baseEnvelope(mode, startedAt),
-    explanation: plan?.summary,
+    // A call waiting for a yes carries the whole plan in words: what, to what, risk, undo, API calls.
+    explanation: plan ? (error.code === 'confirmation_required' ? planText(plan) : plan.summary) : undefined,
     warnings: plan?.warnings ?? [],
     suggestions: error.suggestions,
     error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
@@ -176,6 +179,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     requestId: caller.requestId,
   });
 
+  registerToolCatalog(runtime.services, runtime.tools);
   try {
     const parsed = parseArguments(tool, rawArgs);
     input = parsed.input;
@@ -255,7 +259,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
       ...(outcome.stderr !== undefined ? { stderr: outcome.stderr } : {}),
       ...baseEnvelope(caller.mode, startedAt),
       explanation: outcome.explanation ?? (effect !== 'read' ? plan?.summary : undefined),
-      warnings: [...(caller.mode === 'normal' ? (plan?.warnings ?? []) : []), ...(outcome.warnings ?? [])],
+      warnings: [...(caller.mode === 'normal' ? normalModeWarnings(plan, effect) : []), ...(outcome.warnings ?? [])],
       suggestions: outcome.suggestions ?? [],
     };
     if (caller.learning) {
@@ -285,4 +289,37 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
   }
+}
+
+/**
+ * The user said no to an elicitation (MCP): nothing runs, the confirmation id it was issued under can
+ * no longer be used, and the refusal is on record like every other call.
+ */
+export async function recordDeclined(runtime: Runtime, tool: AnyTool, rawArgs: unknown, caller: Caller, confirmationId: string): Promise<Envelope> {
+  const startedAt = performance.now();
+  let input: Record<string, unknown> = {};
+  try {
+    input = parseArguments(tool, rawArgs).input;
+    await runtime.store.confirmations.redeem(confirmationId, { tokenId: caller.tokenId, tool: tool.name, argsHash: await hashArguments(tool.name, input) });
+  } catch {
+    // arguments that do not parse were never confirmable; the id then expires unused
+  }
+  const error = new ToolError('confirmation_required', `The user declined ${tool.name}. Nothing was changed.`, { details: { declined: true } });
+  const envelope = errorEnvelope(error, caller.mode, startedAt);
+  envelope.error = { code: 'declined', message: error.message };
+  runtime.store.history.record(
+    {
+      callId: crypto.randomUUID(),
+      startedAt: Date.now(),
+      client: caller.name,
+      door: caller.door,
+      tool: tool.name,
+      args: JSON.stringify(redactArgs(input)),
+      mode: caller.mode,
+      ...pickTarget(input),
+      requestId: caller.requestId,
+    },
+    { outcome: 'refused', errorCode: 'declined', message: error.message, durationMs: envelope.execution_time },
+  );
+  return envelope;
 }

@@ -11,7 +11,8 @@
 import { z } from 'zod';
 import { McpServer, acceptedContent, inputRequired, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import type { AnyTool, Caller } from '../tool.ts';
-import { invokeTool, confirmationArgument, type CallResult } from './invoke.ts';
+import { invokeTool, confirmationArgument, recordDeclined, type CallResult } from './invoke.ts';
+import { planText } from '../policy/plan-text.ts';
 import { envelopeSchema } from './envelope-schema.ts';
 import type { Runtime } from './runtime.ts';
 
@@ -101,12 +102,27 @@ export interface McpDoorOptions {
   extensions?: McpExtension[];
 }
 
-export function callerFromContext(ctx: ServerContext, server: McpServer): Caller | undefined {
+/**
+ * Who is calling, and whether a human can be asked directly.
+ *
+ * Only the current revision (2026-07-28, era 'modern') can ask: the handler returns an input_required
+ * result, the client asks its user and retries the call with the answer; nothing has to survive between
+ * the two HTTP requests except the confirmation id, which rides in requestState and lives in the DB.
+ *
+ * The 2025 revisions (era 'legacy') are served statelessly, one fresh McpServer per HTTP request. The
+ * SDK's legacy shim would turn input_required into an `elicitation/create` request to the client, but
+ * (a) a per-request instance never saw the client's `initialize`, so it knows no client capabilities and
+ * the shim refuses ("per-request legacy serving cannot receive server-to-client requests"), and (b) even
+ * if it sent the request, the client's answer would arrive as a new HTTP POST served by another fresh
+ * instance that cannot route it back. So legacy callers get the confirmation-id flow instead, which
+ * works on any replica.
+ */
+export function callerFromContext(ctx: ServerContext, server: McpServer, era: 'legacy' | 'modern' = 'modern'): Caller | undefined {
   // SDK v2 hands the authInfo given to handler.fetch to tool handlers as ctx.http.authInfo.
   const withAuth = ctx as { http?: { authInfo?: { extra?: { caller?: Caller } } }; authInfo?: { extra?: { caller?: Caller } } };
   const caller = (withAuth.http?.authInfo ?? withAuth.authInfo)?.extra?.caller;
   if (!caller) return undefined;
-  const canElicit = Boolean(server.server.getClientCapabilities()?.elicitation);
+  const canElicit = era === 'modern' && Boolean(server.server.getClientCapabilities()?.elicitation);
   return { ...caller, canElicit };
 }
 
@@ -118,8 +134,8 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
     annotations: annotationsFor(tool),
   }));
 
-  async function handleCall(entry: CatalogEntry, args: unknown, ctx: ServerContext, server: McpServer): Promise<CallToolResult> {
-    const caller = callerFromContext(ctx, server);
+  async function handleCall(entry: CatalogEntry, args: unknown, ctx: ServerContext, server: McpServer, era: 'legacy' | 'modern'): Promise<CallToolResult> {
+    const caller = callerFromContext(ctx, server, era);
     if (!caller) return { content: [{ type: 'text', text: 'Not authenticated.' }], isError: true };
     const progressToken = ctx.mcpReq._meta?.progressToken;
     const progress = progressToken === undefined
@@ -133,8 +149,13 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
     const state = ctx.mcpReq.requestState();
     const issuedId = typeof state === 'string' ? state : undefined;
     if (issuedId && ctx.mcpReq.inputResponses && answer?.confirm !== true) {
-      const declined = await invokeDeclined(entry.tool, issuedId);
-      return declined;
+      runtime.log.info('A confirmation was declined', { tool: entry.tool.name, confirmationId: issuedId });
+      const envelope = await recordDeclined(runtime, entry.tool, args, caller, issuedId);
+      return {
+        content: [{ type: 'text', text: `The user declined ${entry.tool.name}. Nothing was changed.\n\n${JSON.stringify(envelope)}` }],
+        structuredContent: envelope as unknown as Record<string, unknown>,
+        isError: true,
+      };
     }
     const result = await invokeTool(runtime, entry.tool, args, caller, {
       signal: ctx.mcpReq.signal,
@@ -144,7 +165,7 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
     if (result.kind === 'needs_confirmation' && caller.canElicit) {
       return inputRequired({
         inputRequests: {
-          confirm: inputRequired.elicit({ message: `${result.plan.summary}\n\n${planDetails(result)}`, requestedSchema: confirmSchema }),
+          confirm: inputRequired.elicit({ message: planText(result.plan), requestedSchema: confirmSchema }),
         },
         requestState: result.confirmationId,
       }) as unknown as CallToolResult;
@@ -152,16 +173,8 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
     return toCallToolResult(result);
   }
 
-  async function invokeDeclined(tool: AnyTool, confirmationId: string): Promise<CallToolResult> {
-    runtime.log.info('A confirmation was declined', { tool: tool.name, confirmationId });
-    return {
-      content: [{ type: 'text', text: `The user declined ${tool.name}. Nothing was changed.` }],
-      structuredContent: { success: false, data: null, execution_time: 0, timestamp: new Date().toISOString(), mode: 'safe', warnings: [], suggestions: [], error: { code: 'refused', message: 'The user declined. Nothing was changed.' } },
-      isError: true,
-    };
-  }
-
-  return function factory(context: { authInfo?: unknown }): McpServer {
+  return function factory(context: { authInfo?: unknown; era?: 'legacy' | 'modern' }): McpServer {
+    const era = context.era ?? 'modern';
     const server = new McpServer(
       { name: options.name, version: options.version, title: 'Proxmox VE' },
       {
@@ -173,19 +186,11 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
       server.registerTool(
         entry.tool.name,
         { title: entry.tool.title, description: entry.tool.description, inputSchema: entry.input as never, outputSchema: entry.output as never, annotations: entry.annotations },
-        ((args: unknown, ctx: ServerContext) => handleCall(entry, args, ctx, server)) as never,
+        ((args: unknown, ctx: ServerContext) => handleCall(entry, args, ctx, server, era)) as never,
       );
     }
     const caller = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;
     for (const extend of options.extensions ?? []) extend(server, runtime, caller);
     return server;
   };
-}
-
-function planDetails(result: Extract<CallResult, { kind: 'needs_confirmation' }>): string {
-  const plan = result.plan;
-  const lines = [`Risk: ${plan.risk}. ${plan.reversible ? `Can be undone${plan.undo ? `: ${plan.undo}` : ''}.` : 'Cannot be undone.'}`];
-  if (plan.apiCalls?.length) lines.push(`Proxmox calls: ${plan.apiCalls.join(', ')}`);
-  if (plan.warnings?.length) lines.push(`Warnings: ${plan.warnings.join(' ')}`);
-  return lines.join('\n');
 }
