@@ -3,13 +3,14 @@
  * a random free port, the current user allowed in with the client key. Works as root (CI) and as a
  * normal user (sshd then can only log that same user in, which is all we need).
  */
-import { spawn, execFile, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { projectRoot } from '../../lib/paths.ts';
 
 const run = promisify(execFile);
 
@@ -70,6 +71,11 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startSshd(): Promise<RunningSshd> {
+  // On a fresh machine where we are root, `npm test` installs sshd itself, so the README's one test
+  // command is enough; elsewhere it says what to run.
+  if (!existsSync(SSHD_PATH) && process.getuid?.() === 0) {
+    spawnSync('bash', [join(projectRoot, '.ci', 'install-sshd.sh')], { stdio: 'inherit' });
+  }
   if (!existsSync(SSHD_PATH)) {
     throw new Error(`OpenSSH server not found at ${SSHD_PATH}: the SSH tests need a real sshd. Run \`.ci/install-sshd.sh\` (as root) to install openssh-server.`);
   }
