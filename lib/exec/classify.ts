@@ -106,7 +106,7 @@ interface Protections {
   mainNode: string | null;
 }
 
-function protectionsFrom(context: ClassifyContext): Protections {
+export function protectionsFrom(context: ClassifyContext): Protections {
   const users = new Set<string>(['root@pam', ...(context.protectedUsers ?? []).map((u) => u.trim().toLowerCase())]);
   const serviceToken = context.serviceTokenId?.trim().toLowerCase() || null;
   const serviceUser = context.serviceUser?.trim().toLowerCase() || (serviceToken?.includes('!') ? serviceToken.split('!')[0]! : null);
