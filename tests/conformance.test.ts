@@ -10,6 +10,7 @@ import { denoBin, run } from './helpers/processes.ts';
 import { startTestServer, type TestServer } from './helpers/server.ts';
 
 const cli = join(projectRoot, 'node_modules', '@modelcontextprotocol', 'conformance', 'dist', 'index.js');
+const baseline = join(projectRoot, 'tests', 'fixtures', 'conformance-expected-failures.yaml');
 const scenarios = ['server-initialize', 'tools-list', 'dns-rebinding-protection', 'http-header-validation', 'server-stateless'];
 
 let ts: TestServer;
@@ -23,10 +24,13 @@ afterAll(async () => {
 
 describe('MCP conformance suite', () => {
   it.each(scenarios)('passes %s', async (scenario) => {
-    const result = await run(denoBin, ['run', '-A', cli, 'server', '--url', ts.mcpUrl, '--scenario', scenario], { timeoutMs: 120_000 });
+    const result = await run(denoBin, ['run', '-A', cli, 'server', '--url', ts.mcpUrl, '--scenario', scenario, '--expected-failures', baseline, '--verbose'], { timeoutMs: 120_000 });
     const output = `${result.stdout}\n${result.stderr}`;
     expect(result.code, output).toBe(0);
-    expect(output).not.toMatch(/\bFAIL(ED)?\b/);
+    // The only failures allowed are the baseline's, and only because a suite-specific diagnostic tool is absent.
+    const failures = [...output.matchAll(/"status": "FAILURE",[\s\S]*?"errorMessage": "([^"]*)"/g)].map((match) => match[1]);
+    for (const message of failures) expect(message).toMatch(/^Not testable: server does not list the diagnostic tool/);
+    expect(output).not.toMatch(/Unexpected failures detected/);
   }, 150_000);
 
   it('refuses the no-auth switch when not bound to loopback', async () => {

@@ -178,7 +178,9 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
     const server = new McpServer(
       { name: options.name, version: options.version, title: 'Proxmox VE' },
       {
-        capabilities: { tools: {}, ...(options.extensions?.length ? { resources: {}, prompts: {} } : {}) },
+        // The tool, resource and prompt lists never change while the server runs: say so, rather than
+        // promise list_changed notifications that would never come.
+        capabilities: { tools: { listChanged: false }, ...(options.extensions?.length ? { resources: { listChanged: false }, prompts: { listChanged: false } } : {}) },
         instructions: options.instructions,
       },
     );
