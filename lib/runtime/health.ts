@@ -3,12 +3,14 @@
  * measured and, when it fails, what to do. Checks run in parallel, each with its own time limit, so one
  * unreachable dependency cannot make the report itself hang.
  */
-import { statfsSync, mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { Config } from '../config.ts';
 import type { CommandExecutor } from '../exec/executor.ts';
 import type { PveClient } from '../pve/types.ts';
 import type { Store } from '../store/store.ts';
 import { toToolError } from '../errors.ts';
+import { readUpdateRequest, readUpdateResult } from '../self/update-protocol.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skipped';
 
@@ -60,6 +62,7 @@ async function timed<T>(work: () => Promise<T>, timeoutMs: number): Promise<{ va
 }
 
 async function checkProxmox(deps: HealthDeps): Promise<HealthCheck[]> {
+  const tokenAction = 'Check PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET (the token may be deleted, expired or mistyped), or re-run ./setup.sh to create a new token.';
   try {
     const { value, ms } = await timed(() => deps.pve.get<{ version?: string; release?: string }>('/version', undefined, { timeoutMs: 5000 }), 6000);
     const checks: HealthCheck[] = [
@@ -70,47 +73,93 @@ async function checkProxmox(deps: HealthDeps): Promise<HealthCheck[]> {
       const paths = Object.keys(permissions).length;
       checks.push({ name: 'proxmox_token', status: paths > 0 ? 'ok' : 'warn', detail: `token ${deps.pve.tokenId} is valid, with privileges on ${paths} path(s)`, ...(paths === 0 ? { action: 'The token has no privileges: grant it a role with `pveum acl modify / --tokens <id> --roles PVEAuditor` (setup.sh does this).' } : {}) });
     } catch (error) {
-      checks.push({ name: 'proxmox_token', status: 'fail', detail: toToolError(error).message, action: 'Check PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET, or re-run ./setup.sh to create a new token.' });
+      checks.push({ name: 'proxmox_token', status: 'fail', detail: toToolError(error).message, action: tokenAction });
     }
     return checks;
   } catch (error) {
     const problem = toToolError(error);
+    if (problem.code === 'unauthenticated') {
+      // The API answered, it just refused us: the address is right, the token is not.
+      return [
+        { name: 'proxmox_api', status: 'ok', detail: `${deps.pve.baseUrl} answers, but refuses the token` },
+        { name: 'proxmox_token', status: 'fail', detail: problem.message, action: tokenAction },
+      ];
+    }
     return [
-      { name: 'proxmox_api', status: 'fail', detail: problem.message, action: problem.code === 'unauthenticated' ? 'Check PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET.' : 'Check PROXMOX_URL, that pveproxy runs (`systemctl status pveproxy`) and the TLS settings.' },
+      { name: 'proxmox_api', status: 'fail', detail: problem.message, action: problem.code === 'timeout' ? 'The API did not answer in time: check that the node is up, the network to it, and PROXMOX_URL.' : 'Check PROXMOX_URL, that pveproxy runs (`systemctl status pveproxy`) and the TLS settings (PROXMOX_TLS_FINGERPRINT or PROXMOX_CA_FILE).' },
       { name: 'proxmox_token', status: 'skipped', detail: 'the API could not be reached' },
     ];
   }
 }
 
+/** A write whose net effect is nothing (one transaction inserts and deletes a probe row): proves the database takes writes. */
+async function probeWrite(store: Store): Promise<void> {
+  await store.client.batch(
+    [
+      { sql: 'INSERT OR REPLACE INTO settings (key, value, updated_at) VALUES (?, ?, ?)', args: ['health.write_probe', '"probe"', Date.now()] },
+      { sql: 'DELETE FROM settings WHERE key = ?', args: ['health.write_probe'] },
+    ],
+    'write',
+  );
+}
+
 async function checkDatabase(deps: HealthDeps): Promise<HealthCheck> {
+  const action = 'Check DATABASE_URL, that the data directory is writable by the server user, and free disk space there.';
+  let ms: number;
   try {
-    const { ms } = await timed(() => deps.store.ping(), 3000);
-    const dropped = deps.store.history.dropped;
-    return {
-      name: 'database',
-      status: dropped > 0 ? 'warn' : 'ok',
-      detail: `${deps.store.url.startsWith('file:') ? 'embedded libSQL' : 'libSQL server'} answers${dropped > 0 ? `; ${dropped} history rows could not be written` : ''}`,
-      latency_ms: ms,
-      ...(dropped > 0 ? { action: 'Check free disk space in the data directory and the server log.' } : {}),
-    };
+    ms = (await timed(() => deps.store.ping(), 3000)).ms;
   } catch (error) {
-    return { name: 'database', status: 'fail', detail: toToolError(error).message, action: 'Check DATABASE_URL, that the data directory is writable, and free disk space.' };
+    return { name: 'database', status: 'fail', detail: `the database does not answer: ${toToolError(error).message.replace(/^Internal error: /, '')}`, action };
   }
+  try {
+    await timed(() => probeWrite(deps.store), 5000);
+  } catch (error) {
+    return { name: 'database', status: 'fail', detail: `the database answers but cannot be written: ${toToolError(error).message.replace(/^Internal error: /, '')}`, latency_ms: ms, action };
+  }
+  const dropped = deps.store.history.dropped;
+  const size = deps.store.sizeBytes();
+  return {
+    name: 'database',
+    status: dropped > 0 ? 'warn' : 'ok',
+    detail: `${deps.store.url.startsWith('file:') ? 'embedded libSQL' : 'libSQL server'} answers and takes writes${size !== undefined ? ` (${Math.round(size / 1024)} KiB)` : ''}${dropped > 0 ? `; ${dropped} history rows could not be written` : ''}`,
+    latency_ms: ms,
+    ...(dropped > 0 ? { action: 'Check free disk space in the data directory and the server log.' } : {}),
+  };
 }
 
 function checkBackupSpace(deps: HealthDeps): HealthCheck {
+  const dir = deps.config.backupDir;
   try {
-    mkdirSync(deps.config.backupDir, { recursive: true });
-    const stats = statfsSync(deps.config.backupDir);
+    mkdirSync(dir, { recursive: true });
+    const probe = join(dir, `.health-probe-${process.pid}`);
+    writeFileSync(probe, 'ok');
+    rmSync(probe, { force: true });
+    const stats = statfsSync(dir);
     const free = stats.bavail * stats.bsize;
     const min = deps.minFreeBytes ?? 200 * 1024 * 1024;
     const freeMb = Math.round(free / 1024 / 1024);
     return free < min
-      ? { name: 'backup_space', status: 'warn', detail: `${freeMb} MiB free in ${deps.config.backupDir}`, action: 'Free some space or point MCP_BACKUP_DIR at a larger volume; backup_config keeps the newest MCP_BACKUP_KEEP bundles.' }
-      : { name: 'backup_space', status: 'ok', detail: `${freeMb} MiB free in ${deps.config.backupDir}` };
+      ? { name: 'backup_space', status: 'warn', detail: `${freeMb} MiB free in ${dir}, less than the ${Math.round(min / 1024 / 1024)} MiB wanted`, action: 'Free some space or point MCP_BACKUP_DIR at a larger volume; backup_config keeps the newest MCP_BACKUP_KEEP bundles.' }
+      : { name: 'backup_space', status: 'ok', detail: `${freeMb} MiB free in ${dir}` };
   } catch (error) {
-    return { name: 'backup_space', status: 'fail', detail: `cannot use ${deps.config.backupDir}: ${(error as Error).message}`, action: 'Create the backup directory and make it writable by the server user.' };
+    return { name: 'backup_space', status: 'fail', detail: `cannot write to ${dir}: ${(error as Error).message}`, action: 'Create the backup directory (MCP_BACKUP_DIR) and make it writable by the server user; setup.sh does this for the container.' };
   }
+}
+
+/** An update request the host-side updater has not answered for a long time. */
+function checkUpdater(deps: HealthDeps): HealthCheck | undefined {
+  const request = readUpdateRequest(deps.config.updateDir);
+  if (!request) return undefined;
+  const result = readUpdateResult(deps.config.updateDir);
+  if (result?.id === request.id) return undefined;
+  const ageMin = Math.round((Date.now() - Date.parse(request.requested_at)) / 60_000);
+  if (!(ageMin >= 15)) return undefined;
+  return {
+    name: 'updater',
+    status: 'warn',
+    detail: `the update to ${request.target_tag} requested ${ageMin} min ago has no answer from the host-side updater`,
+    action: 'On the host: `systemctl status proxmox-mcp-update.path proxmox-mcp-update.service` and its journal; re-run ./setup.sh to install the updater.',
+  };
 }
 
 async function checkSsh(deps: HealthDeps): Promise<HealthCheck[]> {
@@ -135,7 +184,8 @@ async function checkSsh(deps: HealthDeps): Promise<HealthCheck[]> {
 
 export async function healthReport(deps: HealthDeps): Promise<HealthReport> {
   const [proxmox, database, ssh] = await Promise.all([checkProxmox(deps), checkDatabase(deps), checkSsh(deps)]);
-  const checks = [...proxmox, database, checkBackupSpace(deps), ...ssh];
+  const updater = checkUpdater(deps);
+  const checks = [...proxmox, database, checkBackupSpace(deps), ...ssh, ...(updater ? [updater] : [])];
   const failed = checks.filter((check) => check.status === 'fail').map((check) => check.name);
   const status = failed.includes('database') ? 'down' : failed.length > 0 || checks.some((check) => check.status === 'warn') ? 'degraded' : 'ok';
   return {

@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { defineTool } from '../lib/tool.ts';
+import { healthReport, type HealthReport } from '../lib/runtime/health.ts';
+import { identity } from '../lib/self/context.ts';
+
+const check = z.object({
+  name: z.string(),
+  status: z.enum(['ok', 'warn', 'fail', 'skipped']),
+  detail: z.string(),
+  latency_ms: z.number().optional(),
+  action: z.string().optional(),
+});
+
+export default defineTool({
+  name: 'health_check',
+  title: 'Health of this server and what it depends on',
+  description:
+    'The full health report of proxmox-mcp: overall status (ok, degraded, down), version, uptime, Proxmox API reachability and latency, Proxmox token validity, ' +
+    'the database (answers and takes writes), SSH to each online node, free space for backups, and whether the cluster is the built-in simulation. ' +
+    'Every check that is not ok says what to do about it. Use it first when calls fail for reasons that are not about the arguments.',
+  input: z.object({}),
+  output: z.object({
+    status: z.enum(['ok', 'degraded', 'down']),
+    name: z.string(),
+    version: z.string(),
+    uptime_s: z.number(),
+    simulated: z.boolean(),
+    notice: z.string().optional(),
+    checks: z.array(check),
+    checked_at: z.string(),
+  }),
+  effect: 'read',
+  async run(_input, ctx) {
+    const runtime = ctx.services.runtime;
+    let report: HealthReport;
+    if (runtime) {
+      report = (await runtime.health()) as HealthReport;
+    } else {
+      const me = await identity(ctx);
+      report = await healthReport({ name: me.name, version: me.version, startedAt: new Date(), config: ctx.config, store: ctx.services.store, pve: ctx.pve, exec: ctx.services.exec, simulated: !ctx.config.proxmox.url });
+    }
+    const bad = report.checks.filter((item) => item.status === 'fail' || item.status === 'warn');
+    return {
+      data: report,
+      summary: bad.length === 0 ? `${report.name} ${report.version}: ${report.status}, all ${report.checks.length} checks fine` : `${report.status}: ${bad.map((item) => `${item.name} ${item.status}`).join(', ')}`,
+      warnings: [...bad.map((item) => `${item.name}: ${item.detail}`), ...(report.notice ? [report.notice] : [])],
+      suggestions: bad.map((item) => item.action).filter((action): action is string => Boolean(action)),
+    };
+  },
+});

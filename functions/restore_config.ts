@@ -1,0 +1,126 @@
+import { z } from 'zod';
+import { defineTool, type ToolContext } from '../lib/tool.ts';
+import { ToolError } from '../lib/errors.ts';
+import { BundleError } from '../lib/self/bundle.ts';
+import { backupFromContext, packageInfo, runningInContainer } from '../lib/self/context.ts';
+import { applyRestore, loadVerifiedBundle, planRestore, resolveBundlePath, type RestorePlan } from '../lib/self/restore.ts';
+import { bootstrapAdminToken } from '../lib/auth/bootstrap.ts';
+
+const change = z.enum(['added', 'removed', 'changed']);
+const planSchema = z.object({
+  bundle: z.object({
+    file: z.string(),
+    created_at: z.string(),
+    server_version: z.string(),
+    encrypted: z.boolean(),
+    contents: z.object({ secrets: z.boolean(), history: z.boolean(), cluster: z.boolean() }),
+  }),
+  tokens: z.array(z.object({ name: z.string(), change, fields: z.array(z.string()).optional() })),
+  settings: z.array(z.object({ key: z.string(), change })),
+  history: z.object({ in_bundle: z.number(), would_add: z.number() }).nullable(),
+  env: z.object({ in_bundle: z.boolean(), will_restore: z.boolean(), changed_variables: z.array(z.string()), target: z.string().optional() }),
+  warnings: z.array(z.string()),
+  changes: z.number(),
+});
+
+const input = z.object({
+  file: z.string().min(1).max(200).default('latest').describe('Bundle file name in the backup directory (as backup_config reported it), or "latest"'),
+  passphrase: z.string().max(1024).optional().describe('The bundle\'s passphrase, when it is encrypted'),
+  dry_run: z.boolean().default(false).describe('Only verify the bundle and show what would change'),
+  restore_env: z.boolean().default(false).describe('Also write the env file from the bundle (needs a bundle made with include_secrets)'),
+});
+type Input = z.output<typeof input>;
+
+function bundleProblem(error: unknown): never {
+  if (error instanceof BundleError) {
+    throw new ToolError(error.problem === 'not_a_bundle' && /^No bundle|There is no/.test(error.message) ? 'not_found' : 'invalid_input', `Restore refused, nothing was changed: ${error.message}`, {
+      details: { problem: error.problem },
+      suggestions: error.problem === 'wrong_passphrase_or_tampered' ? ['Check the passphrase; if it is right, the file was changed: use another bundle.'] : ['Use another bundle (the backup directory keeps several).'],
+    });
+  }
+  throw error;
+}
+
+async function prepare(args: Input, ctx: ToolContext): Promise<{ plan: RestorePlan; contents: Awaited<ReturnType<typeof loadVerifiedBundle>> }> {
+  try {
+    const path = resolveBundlePath(ctx.config, args.file);
+    const version = ctx.services.runtime?.version ?? packageInfo().version;
+    const contents = await loadVerifiedBundle(ctx.services.store, path, args.passphrase, version);
+    const plan = await planRestore(ctx.services.store, ctx.config, path, contents, { restoreEnv: args.restore_env, inContainer: runningInContainer(), callerTokenId: ctx.caller.tokenId });
+    return { plan, contents };
+  } catch (error) {
+    bundleProblem(error);
+  }
+}
+
+function describe(plan: RestorePlan): string {
+  const tokens = plan.tokens.map((token) => `${token.name} ${token.change}${token.fields ? ` (${token.fields.join(', ')})` : ''}`);
+  const settings = plan.settings.map((setting) => `${setting.key} ${setting.change}`);
+  const parts = [
+    tokens.length ? `tokens: ${tokens.join(', ')}` : 'tokens unchanged',
+    settings.length ? `settings: ${settings.join(', ')}` : 'settings unchanged',
+    plan.history ? `${plan.history.would_add} history rows added` : 'history untouched',
+    plan.env.will_restore ? `env file written (${plan.env.changed_variables.length} variables differ)` : plan.env.in_bundle ? 'env file not restored (restore_env false)' : '',
+  ].filter(Boolean);
+  return parts.join('; ');
+}
+
+export default defineTool({
+  name: 'restore_config',
+  title: 'Restore this server\'s configuration from a backup',
+  description:
+    'Brings back a bundle made by backup_config: client tokens (with their modes and ceilings), settings, the command history when the bundle has it (merged: nothing newer is lost), ' +
+    'and, only with restore_env, the env file. The bundle is verified completely first (manifest, every SHA-256, passphrase, format and server version); a tampered, truncated, ' +
+    'wrong-passphrase or incompatible bundle is refused with the reason and nothing changes. Use dry_run to see what would change. A backup of the current state is taken before restoring; ' +
+    'the database part is one transaction. Always needs the user\'s confirmation.',
+  input,
+  output: z.object({
+    dry_run: z.boolean(),
+    restored: z.boolean(),
+    plan: planSchema,
+    pre_restore_backup: z.string().nullable(),
+    history_added: z.number().nullable(),
+    env_written: z.string().nullable(),
+  }),
+  effect: 'destructive',
+  effectOf: (args) => (args.dry_run ? 'read' : 'destructive'),
+  roles: ['admin'],
+  confirmation: (args) => (args.dry_run ? 'none' : 'always'),
+  async explain(args, ctx) {
+    const { plan } = await prepare(args, ctx);
+    return {
+      summary: `Restore ${plan.bundle.file} (made ${plan.bundle.created_at} by ${plan.bundle.server_version}): ${describe(plan)}; a backup of the current state is taken first`,
+      risk: 'high',
+      reversible: true,
+      undo: 'restore_config with the pre-restore bundle this call reports',
+      warnings: plan.warnings,
+    };
+  },
+  async run(args, ctx) {
+    const { plan, contents } = await prepare(args, ctx);
+    if (args.restore_env && !contents.entries.has('env')) {
+      throw new ToolError('invalid_input', 'restore_env was asked for, but this bundle has no env file (it was made without include_secrets). Nothing was changed.');
+    }
+    if (args.dry_run) {
+      return {
+        data: { dry_run: true, restored: false, plan, pre_restore_backup: null, history_added: null, env_written: null },
+        summary: `Dry run, nothing changed. Restoring ${plan.bundle.file} would change: ${describe(plan)}`,
+        warnings: plan.warnings,
+      };
+    }
+    const before = await backupFromContext(ctx, {
+      includeHistory: true,
+      includeCluster: false,
+      ...(args.restore_env && args.passphrase ? { includeSecrets: true, passphrase: args.passphrase } : {}),
+    });
+    const applied = await applyRestore(ctx.services.store, ctx.config, contents, { restoreEnv: args.restore_env, inContainer: runningInContainer() });
+    if (ctx.config.adminToken) await bootstrapAdminToken(ctx.services.store, ctx.config, ctx.log);
+    const preRestore = before.file.split(/[\\/]/).pop() as string;
+    return {
+      data: { dry_run: false, restored: true, plan, pre_restore_backup: preRestore, history_added: applied.historyAdded, env_written: applied.envWritten ?? null },
+      summary: `Restored ${plan.bundle.file}: ${describe(plan)}. The state before is in ${preRestore}.`,
+      warnings: plan.warnings,
+      suggestions: [`To undo: restore_config {"file": "${preRestore}"}.`],
+    };
+  },
+});

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { defineTool } from '../lib/tool.ts';
+import { runSelfUpdate } from '../lib/self/update-service.ts';
+import { runningInContainer, updateState } from '../lib/self/context.ts';
+
+const status = z.enum(['ok', 'rolled_back', 'failed', 'pending', 'up_to_date']);
+
+export default defineTool({
+  name: 'self_update',
+  title: 'Update proxmox-mcp to a release (admin)',
+  description:
+    'Installs a release of proxmox-mcp (default: the newest vX.Y.Z tag on the install\'s git remote; check_updates lists them). First a backup_config of the current state, ' +
+    'then the tag is verified (it exists, the checkout is clean, its package.json has the tag\'s version). In the container the host-side updater rebuilds and restarts it and reports back; ' +
+    'otherwise the server builds the new version, checks its health on a spare port, and restarts into it, or rolls back to the previous tag when it is unhealthy. ' +
+    'Always needs the user\'s confirmation. action "status" shows the last update request and the host\'s answer (no confirmation).',
+  input: z.object({
+    action: z.enum(['update', 'status']).default('update'),
+    target_tag: z.string().regex(/^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'must be a release tag such as v0.2.0').optional().describe('Release tag to install; default the newest'),
+    include_prereleases: z.boolean().default(false).describe('Let "newest" include pre-release tags'),
+    allow_downgrade: z.boolean().default(false).describe('Allow installing a release older than the running one'),
+    wait_seconds: z.number().int().min(0).max(840).optional().describe('Container: how long to wait for the host updater\'s answer (default 600)'),
+    backup_passphrase: z.string().min(12).max(1024).optional().describe('Also put the env file (secrets) in the pre-update backup, encrypted with this'),
+  }),
+  output: z.object({
+    action: z.enum(['update', 'status']),
+    status: status.nullable(),
+    mode: z.enum(['container', 'local']),
+    previous_version: z.string().optional(),
+    target_tag: z.string().optional(),
+    version: z.string().optional(),
+    backup_file: z.string().optional(),
+    request_id: z.string().optional(),
+    restarting: z.boolean(),
+    message: z.string(),
+    steps: z.array(z.string()),
+    pending_request: z.unknown().nullable(),
+    last_result: z.unknown().nullable(),
+  }),
+  effect: 'destructive',
+  effectOf: (input) => (input.action === 'status' ? 'read' : 'destructive'),
+  idempotent: false,
+  openWorld: true,
+  roles: ['admin'],
+  confirmation: (input) => (input.action === 'status' ? 'none' : 'always'),
+  explain: (input, ctx) => ({
+    summary: `Update proxmox-mcp ${ctx.services.runtime?.version ?? ''} in ${ctx.config.installDir} to ${input.target_tag ?? 'the newest release tag'}${
+      runningInContainer() ? ' through the host-side updater (the container is rebuilt and restarted)' : ' (build, health check on a spare port, restart; roll back when unhealthy)'
+    }; a configuration backup is taken first. Calls in flight are cut off by the restart.`,
+    risk: 'high',
+    reversible: true,
+    undo: `self_update with target_tag "v${ctx.services.runtime?.version ?? '<previous>'}" and allow_downgrade true, or restore_config with the pre-update backup`,
+    warnings: ['The server restarts: every client reconnects, and calls running at that moment are cut off.'],
+  }),
+  async run(input, ctx) {
+    const mode = runningInContainer() ? ('container' as const) : ('local' as const);
+    if (input.action === 'status') {
+      const state = updateState(ctx);
+      const last = state.last_result;
+      return {
+        data: {
+          action: 'status' as const,
+          status: last?.status ?? null,
+          mode,
+          ...(last ? { version: last.version } : {}),
+          restarting: false,
+          message: state.pending_request
+            ? `Update to ${state.pending_request.target_tag} requested at ${state.pending_request.requested_at}; no answer from the host yet.`
+            : last
+              ? `Last update (${last.id}) finished ${last.finished_at}: ${last.status}: ${last.message}`
+              : 'No update has been requested here.',
+          steps: [],
+          pending_request: state.pending_request,
+          last_result: last,
+        },
+        summary: last ? `Last update: ${last.status} (${last.version})` : state.pending_request ? 'Update pending' : 'No update recorded',
+      };
+    }
+    const outcome = await runSelfUpdate(ctx, {
+      targetTag: input.target_tag,
+      includePrereleases: input.include_prereleases,
+      allowDowngrade: input.allow_downgrade,
+      waitSeconds: input.wait_seconds,
+      backupPassphrase: input.backup_passphrase,
+    });
+    const bad = outcome.status === 'rolled_back' || outcome.status === 'failed';
+    return {
+      data: { action: 'update' as const, ...outcome, pending_request: null, last_result: null },
+      summary: outcome.message,
+      warnings: bad ? [outcome.message] : [],
+      suggestions:
+        outcome.status === 'ok'
+          ? ['After the restart: health_check, and get_changelog with since the previous version.']
+          : outcome.status === 'pending'
+            ? ['Call self_update with action "status" in a minute.']
+            : [],
+    };
+  },
+});

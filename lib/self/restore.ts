@@ -1,0 +1,201 @@
+/**
+ * Restoring a configuration backup, in three steps that each stop at the first problem:
+ *   1. read: the bundle is verified completely (lib/self/bundle.ts) and checked against this server
+ *      (version, database schema, table columns); nothing is touched yet;
+ *   2. plan: what would change (tokens added/removed/changed, settings, history rows, env variables),
+ *      shown by explain and dry_run;
+ *   3. apply: a backup of the current state first, then settings and tokens replaced and history merged
+ *      in ONE transaction, then (only when asked) the env file written.
+ * History is merged, never replaced: the audit trail of what happened since the backup stays.
+ */
+import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import type { Config } from '../config.ts';
+import type { Store } from '../store/store.ts';
+import { BundleError, bundleFilePattern, entryJson, readBundle, type BundleContents } from './bundle.ts';
+import { appliedMigrations, readTable, replaceState, tableColumns, type BackedUpTable, type Row } from './db-state.ts';
+import { envFilePath, envVariables, currentEnvFile } from './env-file.ts';
+import { listBundles } from './backup.ts';
+import { parseSemVer } from './semver.ts';
+
+/** A bundle by name in the backup directory ('latest' = the newest). Never a path outside it. */
+export function resolveBundlePath(config: Config, name: string): string {
+  if (name === 'latest') {
+    const newest = listBundles(config.backupDir)[0];
+    if (!newest) throw new BundleError('not_a_bundle', `There is no backup bundle in ${config.backupDir}; make one with backup_config.`);
+    return newest.path;
+  }
+  const file = basename(name);
+  if (file !== name || !bundleFilePattern.test(file)) {
+    throw new BundleError('not_a_bundle', `'${name}' is not a bundle name; give a file name from the backup directory as backup_config reports it (proxmox-mcp-config-<time>-<id>.json) or 'latest'.`);
+  }
+  const path = join(config.backupDir, file);
+  if (!existsSync(path)) throw new BundleError('not_a_bundle', `No bundle '${file}' in ${config.backupDir}.`);
+  return path;
+}
+
+/** Is a bundle from `bundleVersion` (with these migrations) usable by this server? Throws when not. */
+export async function checkCompatible(store: Store, contents: BundleContents, serverVersion: string): Promise<void> {
+  const made = parseSemVer(contents.manifest.server.version);
+  const running = parseSemVer(serverVersion);
+  if (!made || !running) throw new BundleError('incompatible', `The bundle's server version '${contents.manifest.server.version}' is not a version this server can compare.`);
+  if (made.major !== running.major) {
+    throw new BundleError('incompatible', `The bundle was made by proxmox-mcp ${made.raw}; this server is ${running.raw} (another major version). Restore it with a ${made.major}.x server.`);
+  }
+  const newer = made.minor > running.minor || (made.minor === running.minor && made.patch > running.patch);
+  if (newer) {
+    throw new BundleError('incompatible', `The bundle was made by proxmox-mcp ${made.raw}, newer than this server (${running.raw}). Update this server first (self_update), then restore.`);
+  }
+  const known = new Set(await appliedMigrations(store));
+  const unknown = contents.manifest.schema.filter((id) => !known.has(id));
+  if (unknown.length > 0) throw new BundleError('incompatible', `The bundle's database has migrations this server does not know (${unknown.join(', ')}). Update this server first.`);
+  for (const [entry, table] of [['settings.json', 'settings'], ['client_tokens.json', 'client_tokens'], ['history.json', 'history']] as const) {
+    const rows = entryJson<unknown>(contents, entry);
+    if (rows === undefined) {
+      if (entry !== 'history.json') throw new BundleError('missing_entry', `The bundle has no ${entry}.`);
+      continue;
+    }
+    if (!Array.isArray(rows) || rows.some((row) => !row || typeof row !== 'object' || Array.isArray(row))) {
+      throw new BundleError('corrupt', `${entry} is not a list of rows.`);
+    }
+    const columns = new Set(await tableColumns(store, table));
+    for (const row of rows as Row[]) {
+      const extra = Object.keys(row).filter((column) => !columns.has(column));
+      if (extra.length > 0) throw new BundleError('incompatible', `${entry} has columns this server's ${table} table does not (${extra.join(', ')}).`);
+    }
+  }
+}
+
+export interface TokenChange {
+  name: string;
+  change: 'added' | 'removed' | 'changed';
+  fields?: string[];
+}
+
+export interface RestorePlan {
+  bundle: { file: string; created_at: string; server_version: string; encrypted: boolean; contents: BundleContents['manifest']['contents'] };
+  tokens: TokenChange[];
+  settings: { key: string; change: 'added' | 'removed' | 'changed' }[];
+  history: { in_bundle: number; would_add: number } | null;
+  env: { in_bundle: boolean; will_restore: boolean; changed_variables: string[]; target?: string };
+  warnings: string[];
+  changes: number;
+}
+
+const tokenFieldLabels: Record<string, string> = { token_hash: 'secret', revoked_at: 'revoked', expires_at: 'expiry' };
+
+function diffRows(current: Row[], wanted: Row[], key: string): { added: Row[]; removed: Row[]; changed: { row: Row; fields: string[] }[] } {
+  const before = new Map(current.map((row) => [String(row[key]), row]));
+  const after = new Map(wanted.map((row) => [String(row[key]), row]));
+  const added = wanted.filter((row) => !before.has(String(row[key])));
+  const removed = current.filter((row) => !after.has(String(row[key])));
+  const changed: { row: Row; fields: string[] }[] = [];
+  for (const row of wanted) {
+    const old = before.get(String(row[key]));
+    if (!old) continue;
+    const fields = [...new Set([...Object.keys(old), ...Object.keys(row)])].filter((field) => (old[field] ?? null) !== (row[field] ?? null));
+    if (fields.length > 0) changed.push({ row, fields });
+  }
+  return { added, removed, changed };
+}
+
+export interface RestoreOptions {
+  restoreEnv?: boolean;
+  inContainer: boolean;
+  callerTokenId?: string;
+}
+
+export function envTarget(config: Config, inContainer: boolean): string {
+  return inContainer ? join(config.dataDir, 'restored.env') : envFilePath(config);
+}
+
+export async function planRestore(store: Store, config: Config, file: string, contents: BundleContents, options: RestoreOptions): Promise<RestorePlan> {
+  const warnings: string[] = [];
+  const wantedTokens = entryJson<Row[]>(contents, 'client_tokens.json') ?? [];
+  const currentTokens = await readTable(store, 'client_tokens');
+  const tokens = diffRows(currentTokens, wantedTokens, 'id');
+  const tokenChanges: TokenChange[] = [
+    ...tokens.added.map((row) => ({ name: String(row.name), change: 'added' as const })),
+    ...tokens.removed.map((row) => ({ name: String(row.name), change: 'removed' as const })),
+    ...tokens.changed.map(({ row, fields }) => ({ name: String(row.name), change: 'changed' as const, fields: fields.map((field) => tokenFieldLabels[field] ?? field) })),
+  ];
+  if (options.callerTokenId && !wantedTokens.some((row) => row.id === options.callerTokenId)) {
+    warnings.push('The token making this call is not in the bundle: it stops working after the restore.');
+  }
+  if (!wantedTokens.some((row) => row.role === 'admin' && row.revoked_at === null)) {
+    warnings.push('The bundle has no active admin token: only MCP_ADMIN_TOKEN (or `npm run token`) can administer the server afterwards.');
+  }
+  const settings = diffRows(await readTable(store, 'settings'), entryJson<Row[]>(contents, 'settings.json') ?? [], 'key');
+  const history = entryJson<Row[]>(contents, 'history.json');
+  let historyPlan: RestorePlan['history'] = null;
+  if (history) {
+    const present = new Set((await readTable(store, 'history')).map((row) => String(row.call_id)));
+    historyPlan = { in_bundle: history.length, would_add: history.filter((row) => !present.has(String(row.call_id))).length };
+  }
+  const envBytes = contents.entries.get('env');
+  const env: RestorePlan['env'] = { in_bundle: Boolean(envBytes), will_restore: Boolean(envBytes && options.restoreEnv), changed_variables: [] };
+  if (envBytes) {
+    const wanted = envVariables(new TextDecoder().decode(envBytes));
+    const current = envVariables(currentEnvFile(config).text);
+    env.changed_variables = [...new Set([...wanted.keys(), ...current.keys()])].filter((name) => wanted.get(name) !== current.get(name)).sort();
+    if (options.restoreEnv) {
+      env.target = envTarget(config, options.inContainer);
+      warnings.push(
+        options.inContainer
+          ? `The env file goes to ${env.target}; copy it over the host's .env (in the install directory) and run \`docker compose up -d\` for it to take effect.`
+          : `The env file replaces ${env.target} (the old one is kept beside it); restart the server for it to take effect.`,
+      );
+    }
+  } else if (options.restoreEnv) {
+    warnings.push('restore_env was asked for, but the bundle holds no env file (it was made without include_secrets).');
+  }
+  const changes =
+    tokenChanges.length + settings.added.length + settings.removed.length + settings.changed.length + (historyPlan?.would_add ?? 0) + (env.will_restore && env.changed_variables.length > 0 ? 1 : 0);
+  return {
+    bundle: { file: basename(file), created_at: contents.manifest.created_at, server_version: contents.manifest.server.version, encrypted: contents.encrypted, contents: contents.manifest.contents },
+    tokens: tokenChanges,
+    settings: [
+      ...settings.added.map((row) => ({ key: String(row.key), change: 'added' as const })),
+      ...settings.removed.map((row) => ({ key: String(row.key), change: 'removed' as const })),
+      ...settings.changed.map(({ row }) => ({ key: String(row.key), change: 'changed' as const })),
+    ],
+    history: historyPlan,
+    env,
+    warnings,
+    changes,
+  };
+}
+
+/** Read, verify and check a bundle; throws BundleError with the reason. Touches nothing. */
+export async function loadVerifiedBundle(store: Store, path: string, passphrase: string | undefined, serverVersion: string): Promise<BundleContents> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new BundleError('not_a_bundle', `Cannot read ${basename(path)}: ${(error as Error).message}`);
+  }
+  const contents = await readBundle(text, passphrase);
+  await checkCompatible(store, contents, serverVersion);
+  return contents;
+}
+
+/** Apply a verified bundle: one transaction for the database, then the env file when asked. */
+export async function applyRestore(store: Store, config: Config, contents: BundleContents, options: RestoreOptions): Promise<{ historyAdded: number; envWritten?: string }> {
+  const rows = (name: 'settings.json' | 'client_tokens.json' | 'history.json') => entryJson<Row[]>(contents, name);
+  const { historyAdded } = await replaceState(store, {
+    settings: rows('settings.json') ?? [],
+    client_tokens: rows('client_tokens.json') ?? [],
+    history: rows('history.json'),
+  });
+  const env = contents.entries.get('env');
+  if (!env || !options.restoreEnv) return { historyAdded };
+  const target = envTarget(config, options.inContainer);
+  if (existsSync(target)) copyFileSync(target, `${target}.before-restore-${Date.now()}`);
+  const temporary = `${target}.tmp-${process.pid}`;
+  writeFileSync(temporary, env, { mode: 0o600 });
+  chmodSync(temporary, 0o600);
+  renameSync(temporary, target);
+  return { historyAdded, envWritten: target };
+}
+
+export type { BackedUpTable };
