@@ -1,0 +1,140 @@
+import { z } from 'zod';
+import { defineTool, type Effect, type Plan, type ToolContext } from '../lib/tool.ts';
+import { ToolError } from '../lib/errors.ts';
+import { nodeName } from '../lib/schemas.ts';
+import { classifyCommandLine, type Classification } from '../lib/exec/classify.ts';
+import { commandProtectionFindings } from '../lib/policy/command-guard.ts';
+import { mainNodeResolver, protectedUser } from '../lib/policy/protections.ts';
+
+const effectByLevel: Record<Classification['level'], Effect> = { read: 'read', write: 'write', destructive: 'destructive', forbidden: 'destructive' };
+
+interface Vetted {
+  classification: Classification;
+}
+
+/** Parse, classify with everything the cluster knows, apply the protections; refuse what must not run. */
+async function vet(input: { node: string; command: string }, ctx: ToolContext): Promise<Vetted> {
+  const serviceTokenId = ctx.pve.tokenId;
+  const mainNode = await mainNodeResolver(ctx.pve, ctx.config.mainNode)();
+  const classification = classifyCommandLine(input.command, {
+    mainNode,
+    protectedUsers: [protectedUser],
+    serviceUser: serviceTokenId.split('!')[0],
+    serviceTokenId,
+    knowledge: ctx.services.knowledge,
+  });
+  if (classification.parseError) {
+    throw new ToolError('invalid_input', `The command line cannot be parsed, so it will not be run: ${classification.parseError}`, {
+      suggestions: ['Check the quoting (every quote closed, every $( and ` closed) and send it again.'],
+    });
+  }
+  const findings = await commandProtectionFindings(input.command, { node: input.node, mainNode: async () => mainNode, serviceTokenId, pve: ctx.pve });
+  if (classification.level === 'forbidden' || findings.length > 0) {
+    const reasons = [...new Set([...findings, ...classification.reasons.filter((reason) => reason.startsWith('forbidden'))])];
+    throw new ToolError('protected', `This command will not be run, in any mode: ${reasons.join('; ')}`, {
+      details: { reasons, level: 'forbidden' },
+      suggestions: ['Use a typed tool or a narrower command; what is protected must be changed by hand on the host.'],
+    });
+  }
+  return { classification };
+}
+
+function planFor(input: { node: string; command: string }, classification: Classification): Plan {
+  const level = classification.level;
+  const parts = classification.commands.map((command) => `${command.argv.join(' ')}: ${command.explanation}${command.known ? '' : ' (not in the knowledge base)'}`);
+  return {
+    summary: `Run \`${input.command}\` on node ${input.node} as the proxmox-mcp user (${level === 'read' ? 'reads only' : level === 'write' ? 'changes state' : 'destructive'})`,
+    cliEquivalent: input.command,
+    risk: level === 'read' ? 'none' : level === 'write' ? 'medium' : 'high',
+    reversible: level !== 'destructive',
+    warnings: [...classification.reasons, ...(parts.length > 1 || level !== 'read' ? parts.map((part) => `Part: ${part}`) : [])],
+  };
+}
+
+export default defineTool({
+  name: 'execute_command',
+  title: 'Run a shell command on a Proxmox node',
+  description:
+    'Run one command line on a cluster node over SSH, as the restricted proxmox-mcp user (host key pinned, time and output bounded). ' +
+    'The line is parsed and every command in it classified: read-only commands run in every mode, changes follow the mode (safe mode asks first, read-only refuses), ' +
+    'and commands that touch what is protected (root@pam, the main node, this server\'s own user and token, protected guests, disks in use) never run. ' +
+    'Returns exit code, stdout, stderr, duration and whether output was cut or the time ran out. Prefer the typed tools when one fits.',
+  input: z.object({
+    node: nodeName.describe('The node to run it on, e.g. pve1'),
+    command: z.string().min(1).max(8192).describe('One shell command line, e.g. "pvesm status" or "zpool status -x"'),
+    timeout_seconds: z.coerce.number().int().min(1).max(3600).default(60).describe('Kill the command after this many seconds (default 60)'),
+    max_output_bytes: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024).describe('Keep at most this many bytes of stdout and of stderr (default 1 MiB)'),
+  }),
+  output: z.object({
+    node: z.string(),
+    host: z.string(),
+    command: z.string(),
+    level: z.enum(['read', 'write', 'destructive']),
+    exit_code: z.number().nullable(),
+    signal: z.string().nullable(),
+    stdout: z.string(),
+    stderr: z.string(),
+    stdout_truncated: z.boolean(),
+    stderr_truncated: z.boolean(),
+    duration_ms: z.number(),
+    timed_out: z.boolean(),
+    cancelled: z.boolean(),
+  }),
+  effect: 'destructive',
+  effectOf: (input) => {
+    try {
+      return effectByLevel[classifyCommandLine(input.command, { protectedUsers: [protectedUser] }).level];
+    } catch {
+      return 'destructive';
+    }
+  },
+  idempotent: false,
+  async explain(input, ctx) {
+    const { classification } = await vet(input, ctx);
+    return planFor(input, classification);
+  },
+  async run(input, ctx) {
+    const { classification } = await vet(input, ctx);
+    const exec = ctx.services.exec;
+    if (!exec) {
+      throw new ToolError('unavailable', 'Running host commands is not set up on this server: SSH_KEY_FILE and SSH_KNOWN_HOSTS are not configured (or not readable).', {
+        suggestions: ['Run ./setup.sh on the Proxmox host: it creates the restricted proxmox-mcp user, its SSH key and the pinned host keys.', 'Or use the typed tools and proxmox_api, which need no SSH.'],
+      });
+    }
+    const result = await exec.run({
+      node: input.node,
+      command: input.command,
+      timeoutMs: input.timeout_seconds * 1000,
+      maxOutputBytes: input.max_output_bytes,
+      signal: ctx.signal,
+    });
+    const warnings: string[] = [];
+    if (result.timedOut) warnings.push(`The command was killed after ${input.timeout_seconds} s (timeout_seconds).`);
+    if (result.cancelled) warnings.push('The call was cancelled; the command was killed.');
+    if (result.stdoutTruncated || result.stderrTruncated) warnings.push(`Output was cut at ${input.max_output_bytes} bytes per stream (max_output_bytes).`);
+    if (result.exitCode !== null && result.exitCode !== 0) warnings.push(`The command exited with code ${result.exitCode}; see stderr.`);
+    const level = classification.level === 'forbidden' ? 'destructive' : classification.level;
+    return {
+      data: {
+        node: result.node,
+        host: result.host,
+        command: input.command,
+        level,
+        exit_code: result.exitCode,
+        signal: result.signal ?? null,
+        stdout: result.stdout,
+        stderr: result.stderr,
+        stdout_truncated: result.stdoutTruncated,
+        stderr_truncated: result.stderrTruncated,
+        duration_ms: result.durationMs,
+        timed_out: result.timedOut,
+        cancelled: result.cancelled,
+      },
+      stdout: result.stdout,
+      stderr: result.stderr,
+      summary: result.timedOut ? `${input.node}: timed out after ${input.timeout_seconds} s` : `${input.node}: exit ${result.exitCode ?? result.signal ?? '?'} in ${result.durationMs} ms`,
+      warnings,
+      node: input.node,
+    };
+  },
+});
