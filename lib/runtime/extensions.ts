@@ -1,4 +1,5 @@
 /** MCP features beyond tools (resources, prompts), registered on every per-request server instance. */
 import type { McpExtension } from './mcp.ts';
+import { registerResources } from '../resources/index.ts';
 
-export const mcpExtensions: McpExtension[] = [];
+export const mcpExtensions: McpExtension[] = [registerResources];
