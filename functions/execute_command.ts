@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { defineTool, type Effect, type Plan, type ToolContext } from '../lib/tool.ts';
 import { ToolError } from '../lib/errors.ts';
 import { nodeName } from '../lib/schemas.ts';
-import { classifyCommandLine, type Classification } from '../lib/exec/classify.ts';
+import { classifyCommandLine, type Classification, type ClassifyContext } from '../lib/exec/classify.ts';
+import { explainCommandLine } from '../lib/exec/explain.ts';
+import { loadKnowledge } from '../lib/knowledge.ts';
 import { commandProtectionFindings } from '../lib/policy/command-guard.ts';
 import { mainNodeResolver, protectedUser } from '../lib/policy/protections.ts';
 
@@ -10,19 +12,21 @@ const effectByLevel: Record<Classification['level'], Effect> = { read: 'read', w
 
 interface Vetted {
   classification: Classification;
+  context: ClassifyContext;
 }
 
 /** Parse, classify with everything the cluster knows, apply the protections; refuse what must not run. */
 async function vet(input: { node: string; command: string }, ctx: ToolContext): Promise<Vetted> {
   const serviceTokenId = ctx.pve.tokenId;
   const mainNode = await mainNodeResolver(ctx.pve, ctx.config.mainNode)();
-  const classification = classifyCommandLine(input.command, {
+  const context: ClassifyContext = {
     mainNode,
     protectedUsers: [protectedUser],
     serviceUser: serviceTokenId.split('!')[0],
     serviceTokenId,
     knowledge: ctx.services.knowledge,
-  });
+  };
+  const classification = classifyCommandLine(input.command, context);
   if (classification.parseError) {
     throw new ToolError('invalid_input', `The command line cannot be parsed, so it will not be run: ${classification.parseError}`, {
       suggestions: ['Check the quoting (every quote closed, every $( and ` closed) and send it again.'],
@@ -36,18 +40,28 @@ async function vet(input: { node: string; command: string }, ctx: ToolContext): 
       suggestions: ['Use a typed tool or a narrower command; what is protected must be changed by hand on the host.'],
     });
   }
-  return { classification };
+  return { classification, context };
 }
 
-function planFor(input: { node: string; command: string }, classification: Classification): Plan {
-  const level = classification.level;
-  const parts = classification.commands.map((command) => `${command.argv.join(' ')}: ${command.explanation}${command.known ? '' : ' (not in the knowledge base)'}`);
+/** The plan a person confirms: the explanation lib/exec/explain.ts gives, from the same verdict. */
+function planFor(input: { node: string; command: string }, vetted: Vetted, ctx: ToolContext): Plan {
+  const knowledge = ctx.services.knowledge ?? loadKnowledge();
+  const explanation = explainCommandLine(input.command, knowledge, vetted.context);
+  const level = vetted.classification.level;
+  const parts = explanation.parts.map((part) => `${part.text}: ${part.what}${part.recognised ? '' : ' (not in the knowledge base)'}`);
   return {
-    summary: `Run \`${input.command}\` on node ${input.node} as the proxmox-mcp user (${level === 'read' ? 'reads only' : level === 'write' ? 'changes state' : 'destructive'})`,
+    summary: `Run \`${input.command}\` on node ${input.node} as the proxmox-mcp user. ${explanation.summary}`,
     cliEquivalent: input.command,
-    risk: level === 'read' ? 'none' : level === 'write' ? 'medium' : 'high',
-    reversible: level !== 'destructive',
-    warnings: [...classification.reasons, ...(parts.length > 1 || level !== 'read' ? parts.map((part) => `Part: ${part}`) : [])],
+    apiCalls: explanation.parts.map((part) => part.api).filter((api): api is string => Boolean(api)),
+    risk: explanation.risk,
+    reversible: explanation.reversible ?? level !== 'destructive',
+    ...(explanation.undo.length ? { undo: explanation.undo.join(' ') } : {}),
+    warnings: [
+      ...vetted.classification.reasons,
+      ...(parts.length > 1 ? parts.map((part) => `Part: ${part}`) : []),
+      ...explanation.saferAlternatives.map((alternative) => `Safer: ${alternative}`),
+      ...(explanation.unrecognised.length ? [`Not in the knowledge base: ${explanation.unrecognised.join(', ')}`] : []),
+    ],
   };
 }
 
@@ -90,8 +104,7 @@ export default defineTool({
   },
   idempotent: false,
   async explain(input, ctx) {
-    const { classification } = await vet(input, ctx);
-    return planFor(input, classification);
+    return planFor(input, await vet(input, ctx), ctx);
   },
   async run(input, ctx) {
     const { classification } = await vet(input, ctx);
