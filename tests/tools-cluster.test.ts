@@ -1,0 +1,194 @@
+/**
+ * The cluster tools called directly with a test ctx against the simulator: node_status, get_system_info,
+ * task_status. Every request they send must be a route of the endpoint contract (the simulator serves
+ * only those), and get_system_info stays within 4 requests.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ToolError } from '../lib/errors.ts';
+import { createSimulator, SIMULATOR_ROUTES, type Simulator } from '../lib/simulator/index.ts';
+import nodeStatus from '../functions/node_status.ts';
+import getSystemInfo from '../functions/get_system_info.ts';
+import { createPveClient } from '../lib/pve/client.ts';
+import { loadConfig } from '../lib/config.ts';
+import { silentLogger } from '../lib/log.ts';
+import type { Caller, Services, ToolContext, ToolDefinition, ToolOutcome } from '../lib/tool.ts';
+import type { z } from 'zod';
+
+// ---------- a small test ctx (direct handler calls, no runtime) ----------
+
+interface TestCtx {
+  ctx: ToolContext;
+  requests: string[];
+  progress: string[];
+}
+
+const config = loadConfig({ MCP_DATA_DIR: '/tmp/pmcp-tools-cluster' }, { envFile: null });
+
+function makeCtx(simulator: Simulator, token: { tokenId: string; secret: string } = simulator.defaultToken, signal?: AbortSignal): TestCtx {
+  const requests: string[] = [];
+  const progress: string[] = [];
+  const pve = createPveClient({
+    baseUrl: 'https://simulated-cluster:8006',
+    tokenId: token.tokenId,
+    tokenSecret: token.secret,
+    retries: 0,
+    fetch: (request) => {
+      requests.push(`${request.method} ${new URL(request.url).pathname.replace(/^\/api2\/json/, '')}`);
+      return simulator.fetch(request);
+    },
+  });
+  const caller: Caller = { tokenId: 'test', name: 'test', role: 'admin', mode: 'normal', ceiling: 'normal', learning: false, door: 'internal', requestId: 'test', canElicit: false };
+  const ctx: ToolContext = {
+    pve,
+    config,
+    log: silentLogger,
+    signal: signal ?? new AbortController().signal,
+    caller,
+    progress: (update) => progress.push(update.message ?? ''),
+    services: {} as Services,
+  };
+  return { ctx, requests, progress };
+}
+
+/** Parse the input like the runtime does, then run. */
+async function run<In extends z.ZodObject, Out extends z.ZodType>(tool: ToolDefinition<In, Out>, args: z.input<In>, ctx: ToolContext): Promise<ToolOutcome<z.output<Out>>> {
+  const input = tool.input.parse(args);
+  const outcome = await tool.run(input, ctx);
+  const checked = tool.output.safeParse(outcome.data);
+  if (!checked.success) throw new Error(`${tool.name} returned data that does not match its output schema: ${checked.error.message}`);
+  return outcome;
+}
+
+async function expectToolError(promise: Promise<unknown>, code: string): Promise<ToolError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(ToolError);
+    expect((error as ToolError).code, (error as Error).message).toBe(code);
+    return error as ToolError;
+  }
+  throw new Error(`expected a ToolError ${code}, but the call succeeded`);
+}
+
+
+let sim: Simulator;
+let t: TestCtx;
+
+beforeEach(() => {
+  sim = createSimulator({ taskDurationMs: 5 });
+  t = makeCtx(sim);
+});
+afterEach(() => {
+  expect([...sim.stats.byEndpoint.keys()].filter((key) => !SIMULATOR_ROUTES.includes(key))).toEqual([]);
+  sim.close();
+});
+
+describe('node_status', () => {
+  it('lists every node with CPU, memory, load, kernel, version and storage', async () => {
+    const out = await run(nodeStatus, {}, t.ctx);
+    expect(out.data.nodes.map((n) => n.node)).toEqual(['pve1', 'pve2', 'pve3']);
+    const pve1 = out.data.nodes[0];
+    expect(pve1.status).toBe('online');
+    expect(pve1.cores).toBeGreaterThan(0);
+    expect(pve1.memory!.total).toBeGreaterThan(0);
+    expect(pve1.loadavg).toHaveLength(3);
+    expect(pve1.kernel).toMatch(/pve/);
+    expect(pve1.pve_version).toMatch(/^pve-manager\//);
+    expect(pve1.rootfs!.percent).toBeGreaterThan(0);
+    expect(pve1.storage.map((s) => s.storage)).toContain('local-lvm');
+    expect(out.data.offline).toEqual([]);
+  });
+
+  it('reports an offline node as offline and still lists the others', async () => {
+    sim.faults.setNodeOnline('pve2', false);
+    const out = await run(nodeStatus, {}, t.ctx);
+    expect(out.data.nodes.find((n) => n.node === 'pve2')!.status).toBe('offline');
+    expect(out.data.nodes.find((n) => n.node === 'pve1')!.status).toBe('online');
+    expect(out.data.offline).toEqual(['pve2']);
+    expect(out.warnings!.join(' ')).toMatch(/pve2 is offline/);
+  });
+
+  it('one node: detail; an offline one answers offline, not an error', async () => {
+    const one = await run(nodeStatus, { node: 'pve3' }, t.ctx);
+    expect(one.data.nodes).toHaveLength(1);
+    expect(one.data.nodes[0].uptime).toBeTruthy();
+    sim.faults.setNodeOnline('pve3', false);
+    t.ctx.pve.invalidate();
+    const offline = await run(nodeStatus, { node: 'pve3' }, t.ctx);
+    expect(offline.data.nodes[0].status).toBe('offline');
+  });
+
+  it('a node whose status call fails is reported, not fatal', async () => {
+    sim.faults.fail('500', { path: '/nodes/pve2/status' }, { message: 'pvestatd not responding' });
+    const out = await run(nodeStatus, {}, t.ctx);
+    expect(out.data.nodes.find((n) => n.node === 'pve2')!.error).toMatch(/pvestatd/);
+    expect(out.data.nodes.find((n) => n.node === 'pve1')!.pve_version).toBeTruthy();
+  });
+
+  it('names the known nodes for an unknown one', async () => {
+    const error = await expectToolError(run(nodeStatus, { node: 'pve9' }, t.ctx), 'not_found');
+    expect(error.message).toMatch(/pve9.*pve1/);
+  });
+});
+
+describe('get_system_info', () => {
+  it('gives the cluster at a glance in at most 4 parallel requests', async () => {
+    t.ctx.pve.invalidate();
+    sim.stats.reset();
+    const out = await run(getSystemInfo, {}, t.ctx);
+    expect(sim.stats.requests).toBeLessThanOrEqual(4);
+    expect(out.data.cluster).toMatchObject({ name: 'simcluster', quorate: true, nodes_total: 3, nodes_online: 3, standalone: false });
+    expect(out.data.version!.version).toBe('9.1.2');
+    expect(out.data.totals.vms.total + out.data.totals.containers.total).toBeGreaterThan(0);
+    expect(out.data.totals.vms.templates).toBe(1);
+    expect(out.data.totals.memory.total).toBeGreaterThan(0);
+    expect(out.data.ha.services.map((s) => s.sid)).toContain('vm:101');
+    expect(out.data.storage.filter((s) => s.storage === 'nfs-backup')).toHaveLength(1);
+    expect(out.data.storage.filter((s) => s.storage === 'local')).toHaveLength(3);
+    expect(out.data.problems).toEqual([]);
+  });
+
+  it('the requests run in parallel', async () => {
+    t.ctx.pve.invalidate();
+    sim.faults.latency(60);
+    const started = Date.now();
+    await run(getSystemInfo, {}, t.ctx);
+    expect(Date.now() - started).toBeLessThan(4 * 60);
+  });
+
+  it('finds what looks wrong: offline node, full storage, locked guest', async () => {
+    sim.faults.setNodeOnline('pve3', false);
+    sim.state.guests.get(100)!.lock = 'backup';
+    const tank = sim.state.storages.get('tank')!;
+    tank.total = 1024 ** 3; // the guest disks on it now overfill it
+    const out = await run(getSystemInfo, {}, t.ctx);
+    const kinds = out.data.problems.map((p) => p.kind);
+    expect(kinds).toContain('offline_node');
+    expect(kinds).toContain('guest_locked');
+    expect(out.data.problems[0].severity).toBe('critical');
+    expect(out.data.cluster.nodes_online).toBe(2);
+    expect(out.data.cluster.quorate).toBe(true);
+    expect(out.summary).toMatch(/2\/3 nodes online/);
+  });
+
+  it('loses quorum with two of three nodes down', async () => {
+    sim.faults.setNodeOnline('pve2', false);
+    sim.faults.setNodeOnline('pve3', false);
+    const out = await run(getSystemInfo, {}, t.ctx);
+    expect(out.data.cluster.quorate).toBe(false);
+    expect(out.data.problems.map((p) => p.kind)).toContain('no_quorum');
+  });
+
+  it('a failing HA status is a warning, not a failure', async () => {
+    sim.faults.fail('500', { path: '/cluster/ha/status/current' });
+    const out = await run(getSystemInfo, {}, t.ctx);
+    expect(out.data.ha.available).toBe(false);
+    expect(out.warnings!.join(' ')).toMatch(/HA status/);
+  });
+
+  it('fails clearly when Proxmox cannot be read at all', async () => {
+    sim.faults.fail('595', /^\/(cluster|version)/);
+    await expectToolError(run(getSystemInfo, {}, t.ctx), 'unavailable');
+  });
+});
+
