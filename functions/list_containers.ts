@@ -1,0 +1,32 @@
+import { defineTool } from '../lib/tool.ts';
+import { LXC } from '../lib/guests/kinds.ts';
+import { listGuests, listInput, listOutput, listSummary } from '../lib/guests/listing.ts';
+
+export default defineTool({
+  name: 'list_containers',
+  title: 'List LXC containers',
+  description:
+    'List the LXC containers of the whole cluster in one call: vmid, name (hostname), node, status, CPU %, memory, disk, uptime, tags, pool, template, lock, HA state. ' +
+    'Filter by node, status, name (substring or glob), tag, pool; templates included by default (templates: exclude|only). ' +
+    'Offline nodes are reported as a warning (their containers show status unknown). VMs: list_vms. One container in depth: container_status.',
+  input: listInput,
+  output: listOutput,
+  effect: 'read',
+  explain: () => ({
+    summary: 'List LXC containers cluster-wide from one /cluster/resources call',
+    apiCalls: ['GET /cluster/resources?type=vm'],
+    cliEquivalent: 'pvesh get /cluster/resources --type vm',
+    risk: 'none',
+    reversible: true,
+  }),
+  async run(input, ctx) {
+    const { data, warnings } = await listGuests(ctx.pve, 'lxc', LXC, input, ctx.signal);
+    return {
+      data,
+      summary: listSummary(LXC, data),
+      warnings,
+      suggestions: data.total === 0 ? ['No container matched: loosen the filters, or check the token has VM.Audit on /vms.'] : [],
+      cliEquivalent: 'pct list (per node) or pvesh get /cluster/resources --type vm',
+    };
+  },
+});

@@ -1,0 +1,33 @@
+import { defineTool } from '../lib/tool.ts';
+import { QEMU } from '../lib/guests/kinds.ts';
+import { listGuests, listInput, listOutput, listSummary } from '../lib/guests/listing.ts';
+
+export default defineTool({
+  name: 'list_vms',
+  title: 'List QEMU VMs',
+  description:
+    'List the QEMU virtual machines of the whole cluster in one call: vmid, name, node, status, CPU %, memory, disk, uptime, tags, pool, template, lock, HA state. ' +
+    'Filter by node, status, name (substring or glob like web*), tag, pool; templates included by default (templates: exclude|only). ' +
+    'Offline nodes are reported as a warning (their VMs show status unknown). Containers: list_containers. One VM in depth: vm_status.',
+  input: listInput,
+  output: listOutput,
+  effect: 'read',
+  // Proxmox lists only the guests the token has VM.Audit on; nothing to check beforehand.
+  explain: () => ({
+    summary: 'List QEMU VMs cluster-wide from one /cluster/resources call',
+    apiCalls: ['GET /cluster/resources?type=vm'],
+    cliEquivalent: 'pvesh get /cluster/resources --type vm',
+    risk: 'none',
+    reversible: true,
+  }),
+  async run(input, ctx) {
+    const { data, warnings } = await listGuests(ctx.pve, 'qemu', QEMU, input, ctx.signal);
+    return {
+      data,
+      summary: listSummary(QEMU, data),
+      warnings,
+      suggestions: data.total === 0 ? ['No VM matched: loosen the filters, or check the token has VM.Audit on /vms.'] : [],
+      cliEquivalent: 'pvesh get /cluster/resources --type vm',
+    };
+  },
+});

@@ -1,0 +1,132 @@
+/**
+ * Guest listings from ONE /cluster/resources?type=vm call, whatever the cluster size (never one call per
+ * node): filters, rows shaped for people and agents, and offline nodes reported as warnings (their
+ * guests show status `unknown`), never as an error.
+ */
+import { z } from 'zod';
+import { nodeName } from '../schemas.ts';
+import type { ClusterResource, GuestType, PveClient } from '../pve/types.ts';
+import { splitTags, tagMatcher, textMatcher } from './props.ts';
+import type { GuestKind } from './kinds.ts';
+
+export const listInput = z.object({
+  node: nodeName.optional().describe('Only guests on this node'),
+  status: z.enum(['running', 'stopped', 'unknown']).optional().describe('Only guests in this state (unknown = on an offline node)'),
+  name: z.string().min(1).max(128).optional().describe('Name filter: a substring (case-insensitive) or a glob such as web* or db-0?'),
+  tag: z.string().min(1).max(128).optional().describe('Tag filter: an exact tag or a glob such as prod*'),
+  pool: z.string().min(1).max(128).optional().describe('Only guests in this resource pool'),
+  templates: z.enum(['include', 'exclude', 'only']).default('include').describe('Templates: include (default), exclude, or only templates'),
+  limit: z.coerce.number().int().min(1).max(10000).default(500).describe('At most this many rows (default 500); total says how many matched'),
+});
+
+export type ListInput = z.output<typeof listInput>;
+
+export const guestRowSchema = z.object({
+  vmid: z.number(),
+  name: z.string().optional(),
+  node: z.string(),
+  status: z.string(),
+  cpu_percent: z.number().optional().describe('CPU use in percent of the guest\'s cores'),
+  maxcpu: z.number().optional(),
+  mem: z.number().optional().describe('bytes'),
+  maxmem: z.number().optional().describe('bytes'),
+  disk: z.number().optional().describe('bytes'),
+  maxdisk: z.number().optional().describe('bytes'),
+  uptime: z.number().optional().describe('seconds'),
+  tags: z.array(z.string()),
+  pool: z.string().optional(),
+  template: z.boolean(),
+  lock: z.string().optional(),
+  hastate: z.string().optional(),
+});
+
+export type GuestRow = z.output<typeof guestRowSchema>;
+
+export const listOutput = z.object({
+  total: z.number().describe('How many guests matched the filters'),
+  returned: z.number(),
+  truncated: z.boolean(),
+  counts: z.object({ running: z.number(), stopped: z.number(), other: z.number(), templates: z.number() }),
+  offline_nodes: z.array(z.string()).describe('Nodes that did not answer; their guests have status unknown'),
+  guests: z.array(guestRowSchema),
+});
+
+export type ListOutput = z.output<typeof listOutput>;
+
+function rowOf(resource: ClusterResource): GuestRow {
+  const round = (value: number) => Math.round(value * 10) / 10;
+  const status = typeof resource.status === 'string' ? resource.status : 'unknown';
+  const row: GuestRow = {
+    vmid: Number(resource.vmid),
+    name: typeof resource.name === 'string' && resource.name !== '' ? resource.name : undefined,
+    node: String(resource.node ?? ''),
+    status,
+    tags: splitTags(resource.tags),
+    template: resource.template === true,
+  };
+  if (status !== 'unknown') {
+    if (typeof resource.cpu === 'number') row.cpu_percent = round(resource.cpu * 100);
+    if (typeof resource.maxcpu === 'number') row.maxcpu = resource.maxcpu;
+    if (typeof resource.mem === 'number') row.mem = resource.mem;
+    if (typeof resource.maxmem === 'number') row.maxmem = resource.maxmem;
+    if (typeof resource.disk === 'number') row.disk = resource.disk;
+    if (typeof resource.maxdisk === 'number') row.maxdisk = resource.maxdisk;
+    if (typeof resource.uptime === 'number') row.uptime = resource.uptime;
+  }
+  if (typeof resource.pool === 'string' && resource.pool) row.pool = resource.pool;
+  if (typeof resource.lock === 'string' && resource.lock) row.lock = resource.lock;
+  if (typeof resource.hastate === 'string' && resource.hastate) row.hastate = resource.hastate;
+  return row;
+}
+
+export interface Listing {
+  data: ListOutput;
+  warnings: string[];
+}
+
+/** One request: GET /cluster/resources?type=vm (shared, briefly cached by the client). */
+export async function listGuests(pve: PveClient, type: GuestType, kind: GuestKind, input: ListInput, signal?: AbortSignal): Promise<Listing> {
+  const resources = await pve.clusterResources('vm', { signal });
+  const all = resources.filter((resource) => resource.type === type && typeof resource.vmid === 'number');
+
+  const offline = [...new Set(all.filter((resource) => resource.status === 'unknown').map((resource) => String(resource.node)))].sort();
+  const nameMatches = input.name ? textMatcher(input.name) : undefined;
+  const tagMatches = input.tag ? tagMatcher(input.tag) : undefined;
+
+  const rows = all
+    .map(rowOf)
+    .filter((row) => !input.node || row.node === input.node)
+    .filter((row) => !input.status || row.status === input.status)
+    .filter((row) => !nameMatches || nameMatches(row.name))
+    .filter((row) => !tagMatches || tagMatches(row.tags))
+    .filter((row) => !input.pool || row.pool === input.pool)
+    .filter((row) => (input.templates === 'include' ? true : input.templates === 'only' ? row.template : !row.template))
+    .sort((a, b) => a.vmid - b.vmid);
+
+  const counts = { running: 0, stopped: 0, other: 0, templates: 0 };
+  for (const row of rows) {
+    if (row.template) counts.templates++;
+    else if (row.status === 'running') counts.running++;
+    else if (row.status === 'stopped') counts.stopped++;
+    else counts.other++;
+  }
+  const guests = rows.slice(0, input.limit);
+  const warnings: string[] = [];
+  for (const node of offline) {
+    const affected = all.filter((resource) => resource.node === node).length;
+    warnings.push(`Node ${node} is offline or unreachable: the state of its ${affected} ${affected === 1 ? kind.noun : `${kind.noun}s`} is unknown (status "unknown").`);
+  }
+  if (rows.length > guests.length) warnings.push(`Showing ${guests.length} of ${rows.length} ${kind.noun}s; narrow the filters or raise limit.`);
+  return {
+    data: { total: rows.length, returned: guests.length, truncated: rows.length > guests.length, counts, offline_nodes: offline, guests },
+    warnings,
+  };
+}
+
+export function listSummary(kind: GuestKind, data: ListOutput): string {
+  const plural = `${kind.noun}s`;
+  const parts = [`${data.total} ${data.total === 1 ? kind.noun : plural}`];
+  parts.push(`${data.counts.running} running, ${data.counts.stopped} stopped${data.counts.templates ? `, ${data.counts.templates} templates` : ''}${data.counts.other ? `, ${data.counts.other} unknown` : ''}`);
+  if (data.offline_nodes.length) parts.push(`offline: ${data.offline_nodes.join(', ')}`);
+  return parts.join('; ');
+}
