@@ -8,6 +8,7 @@ import { ToolError } from '../lib/errors.ts';
 import { createSimulator, SIMULATOR_ROUTES, type Simulator } from '../lib/simulator/index.ts';
 import nodeStatus from '../functions/node_status.ts';
 import getSystemInfo from '../functions/get_system_info.ts';
+import taskStatus from '../functions/task_status.ts';
 import { createPveClient } from '../lib/pve/client.ts';
 import { loadConfig } from '../lib/config.ts';
 import { silentLogger } from '../lib/log.ts';
@@ -192,3 +193,65 @@ describe('get_system_info', () => {
   });
 });
 
+
+describe('task_status', () => {
+  const startVm = async (ctx: ToolContext, vmid: number, node: string) => ctx.pve.post<string>(`/nodes/${node}/qemu/${vmid}/status/start`);
+
+  it('status, wait and log of a task', async () => {
+    const upid = await startVm(t.ctx, 105, 'pve1');
+    const status = await run(taskStatus, { action: 'status', upid }, t.ctx);
+    expect(status.data.task).toMatchObject({ upid, node: 'pve1', type: 'qmstart', id: '105' });
+    const waited = await run(taskStatus, { action: 'wait', upid, timeout: 10 }, t.ctx);
+    expect(waited.data.task).toMatchObject({ status: 'stopped', exitstatus: 'OK', ok: true });
+    const log = await run(taskStatus, { action: 'log', upid, lines: 5 }, t.ctx);
+    expect(log.data.log!.at(-1)).toBe('TASK OK');
+  });
+
+  it('a failed task: status carries the log tail, wait fails with task_failed', async () => {
+    const upid = await startVm(t.ctx, 100, 'pve1'); // already running
+    const error = await expectToolError(run(taskStatus, { action: 'wait', upid }, t.ctx), 'task_failed');
+    expect(error.message).toMatch(/already running/);
+    const status = await run(taskStatus, { action: 'status', upid }, t.ctx);
+    expect(status.data.task!.ok).toBe(false);
+    expect(status.data.log!.join('\n')).toMatch(/TASK ERROR/);
+  });
+
+  it('wait times out and says the task goes on', async () => {
+    const slow = createSimulator({ taskDurationMs: 60_000 });
+    try {
+      const s = makeCtx(slow);
+      const upid = await startVm(s.ctx, 105, 'pve1');
+      const error = await expectToolError(run(taskStatus, { action: 'wait', upid, timeout: 1 }, s.ctx), 'timeout');
+      expect(error.message).toMatch(/still running/);
+      const stopped = await run(taskStatus, { action: 'stop', upid }, s.ctx);
+      expect(stopped.data.task!.status).toBe('stopped');
+      expect(stopped.data.task!.exitstatus).toMatch(/interrupt/);
+      await expectToolError(run(taskStatus, { action: 'stop', upid }, s.ctx), 'conflict');
+    } finally {
+      slow.close();
+    }
+  });
+
+  it('lists tasks cluster-wide and per node, with filters', async () => {
+    const ok = await startVm(t.ctx, 105, 'pve1');
+    const bad = await startVm(t.ctx, 100, 'pve1');
+    await t.ctx.pve.waitForTask(ok);
+    await t.ctx.pve.waitForTask(bad).catch(() => undefined);
+    const all = await run(taskStatus, { action: 'list' }, t.ctx);
+    expect(all.data.tasks!.map((task) => task.upid)).toEqual(expect.arrayContaining([ok, bad]));
+    const errors = await run(taskStatus, { action: 'list', node: 'pve1', errors_only: true }, t.ctx);
+    expect(errors.data.tasks!.map((task) => task.upid)).toEqual([bad]);
+    const byVm = await run(taskStatus, { action: 'list', vmid: 105 }, t.ctx);
+    expect(byVm.data.tasks!.every((task) => task.id === '105')).toBe(true);
+  });
+
+  it('unhappy paths: bad upid, unknown task, unknown or offline node', async () => {
+    expect(taskStatus.input.safeParse({ action: 'status', upid: 'nope' }).success).toBe(false);
+    await expectToolError(run(taskStatus, { action: 'status' }, t.ctx), 'invalid_input');
+    await expectToolError(run(taskStatus, { action: 'status', upid: 'UPID:pve1:00000001:00000001:00000001:qmstart:100:root@pam:' }, t.ctx), 'not_found');
+    await expectToolError(run(taskStatus, { action: 'list', node: 'nosuch' }, t.ctx), 'not_found');
+    sim.faults.setNodeOnline('pve2', false);
+    t.ctx.pve.invalidate();
+    await expectToolError(run(taskStatus, { action: 'list', node: 'pve2' }, t.ctx), 'unavailable');
+  });
+});
