@@ -832,6 +832,7 @@ function checkRedirection(r: Redirection, f: Findings, state: LineState): void {
     f.add('destructive', `redirects output to "${r.target}", which is only known at run time`);
     return;
   }
+  if (SAFE_DEVICES.test(r.target)) return;
   const ctx: ProtectionCtx = { changes: true, recursive: false, method: null, findings: f, state, options: [] };
   const before = f.list.length;
   checkFilePath('write-path', r.target, r.target, false, ctx);
