@@ -153,7 +153,7 @@ export default defineTool({
         let log: string[] | undefined;
         if (info.ok === false) log = await ctx.pve.taskLogTail(task.upid, 20, { signal: ctx.signal }).catch(() => undefined);
         return {
-          data: { action: 'status', task: info, ...(log ? { log } : {}) },
+          data: { action: input.action, task: info, ...(log ? { log } : {}) },
           summary: `${info.type}${info.id ? ` ${info.id}` : ''} on ${info.node}: ${info.status}${info.exitstatus ? ` (${info.exitstatus})` : ''}`,
           warnings: info.ok === false ? [`The task failed: ${info.exitstatus}`] : [],
           suggestions: info.status === 'running' ? ['task_status action wait follows it to the end.'] : [],
@@ -164,7 +164,7 @@ export default defineTool({
         const task = requireUpidArg(input.upid, 'log');
         const [info, log] = await Promise.all([readStatus(ctx, task), ctx.pve.taskLogTail(task.upid, input.lines, { signal: ctx.signal })]);
         return {
-          data: { action: 'log', task: info, log },
+          data: { action: input.action, task: info, log },
           summary: `${log.length} log line${log.length === 1 ? '' : 's'} of ${info.type} on ${info.node} (${info.status}${info.exitstatus ? `: ${info.exitstatus}` : ''})`,
           stdout: log.join('\n'),
           node: info.node,
@@ -184,7 +184,7 @@ export default defineTool({
         const info = await readStatus(ctx, task).catch(() => undefined);
         const final: TaskInfo = info ?? { ...toInfo({ upid: task.upid, status: 'stopped', exitstatus: result.exitstatus }, task) };
         return {
-          data: { action: 'wait', task: final },
+          data: { action: input.action, task: final },
           summary: `${final.type}${final.id ? ` ${final.id}` : ''} on ${final.node} finished: ${result.exitstatus}`,
           warnings: result.exitstatus.startsWith('WARNINGS') ? [`The task finished with ${result.exitstatus}; read its log (action log).`] : [],
           node: final.node,
@@ -218,7 +218,7 @@ export default defineTool({
         const failed = tasks.filter((task) => task.ok === false).length;
         const running = tasks.filter((task) => task.status === 'running').length;
         return {
-          data: { action: 'list', tasks },
+          data: { action: input.action, tasks },
           summary: `${tasks.length} task${tasks.length === 1 ? '' : 's'}${input.node ? ` on ${input.node}` : ''}: ${running} running, ${failed} failed`,
           suggestions: failed ? ['task_status action log with a failed task\'s upid shows why it failed.'] : [],
           ...(input.node ? { node: input.node } : {}),
@@ -235,7 +235,7 @@ export default defineTool({
         await ctx.pve.delete(taskPath(task), undefined, { signal: ctx.signal });
         const after = await readStatus(ctx, task).catch(() => info);
         return {
-          data: { action: 'stop', task: after },
+          data: { action: input.action, task: after },
           summary: `Stopped ${info.type}${info.id ? ` ${info.id}` : ''} on ${info.node}${after.exitstatus ? ` (${after.exitstatus})` : ''}`,
           warnings: ['The task was interrupted: check what it left behind (task log, guest lock: a guest may stay locked until `qm unlock`).'],
           node: info.node,
