@@ -10,6 +10,7 @@ import type { CallRecord } from '../store/history.ts';
 import { redactArgs } from './redact-args.ts';
 import { normalModeWarnings, planText } from '../policy/plan-text.ts';
 import { registerToolCatalog } from '../policy/catalog.ts';
+import { redactStrings, redactText } from '../policy/redact-text.ts';
 import type { Runtime } from './runtime.ts';
 
 /** The response envelope (DESIGN.md), the same through MCP (structuredContent) and REST (JSON body). */
@@ -120,9 +121,20 @@ function fallbackPlan(tool: AnyTool, input: unknown, effect: Effect): Plan {
   };
 }
 
+/**
+ * The node and guest a call is about, for history filters, known before it runs: arguments named node
+ * and vmid, or a Proxmox API path argument (proxmox_api) naming /nodes/{node}/{qemu|lxc}/{vmid}.
+ */
 function pickTarget(input: Record<string, unknown>): { node?: string; vmid?: number } {
-  const node = typeof input.node === 'string' ? input.node : undefined;
-  const vmid = typeof input.vmid === 'number' ? input.vmid : undefined;
+  let node = typeof input.node === 'string' ? input.node : undefined;
+  let vmid = typeof input.vmid === 'number' ? input.vmid : undefined;
+  if (typeof input.path === 'string') {
+    const match = /^\/*(?:api2\/json\/+)?nodes\/+([^/?]+)(?:\/+(?:qemu|lxc)\/+(\d+))?/i.exec(input.path);
+    if (match) {
+      node ??= match[1];
+      if (vmid === undefined && match[2]) vmid = Number(match[2]);
+    }
+  }
   return { node, vmid };
 }
 
@@ -158,7 +170,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
 
   const finishError = (error: ToolError, outcome: 'error' | 'refused' | 'confirmation_required'): Envelope => {
     const envelope = errorEnvelope(error, caller.mode, startedAt, plan);
-    const end = { outcome, errorCode: error.code, message: error.message.slice(0, 1000), durationMs: envelope.execution_time };
+    const end = { outcome, errorCode: error.code, message: redactText(error.message).slice(0, 1000), durationMs: envelope.execution_time };
     if (!record) {
       record = makeRecord();
     }
@@ -173,7 +185,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     client: caller.name,
     door: caller.door,
     tool: tool.name,
-    args: JSON.stringify(redactArgs(input)),
+    args: JSON.stringify(redactStrings(redactArgs(input))),
     mode: caller.mode,
     ...pickTarget(input),
     requestId: caller.requestId,
@@ -283,7 +295,9 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     let error = toToolError(thrown);
     if (abort.signal.aborted && error.code === 'internal') error = new ToolError('timeout', `${tool.name} was cancelled or ran out of time.`);
     if (error.code === 'internal') runtime.log.error('Tool failed unexpectedly', { tool: tool.name, requestId: caller.requestId, error: (thrown as Error)?.stack ?? String(thrown) });
-    const refused = ['invalid_input', 'forbidden', 'protected', 'mode_denied'].includes(error.code) && !begun;
+    // The guard refuses (protected, mode_denied) before a request leaves, so those are refusals even
+    // for a change already on record as running.
+    const refused = (['invalid_input', 'forbidden'].includes(error.code) && !begun) || ['protected', 'mode_denied'].includes(error.code);
     return { kind: 'error', envelope: finishError(error, refused ? 'refused' : 'error'), error };
   } finally {
     clearTimeout(timer);
@@ -314,7 +328,7 @@ export async function recordDeclined(runtime: Runtime, tool: AnyTool, rawArgs: u
       client: caller.name,
       door: caller.door,
       tool: tool.name,
-      args: JSON.stringify(redactArgs(input)),
+      args: JSON.stringify(redactStrings(redactArgs(input))),
       mode: caller.mode,
       ...pickTarget(input),
       requestId: caller.requestId,
