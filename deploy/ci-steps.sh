@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # CI fragment for the deployment (called from .ci/run): installs what the deployment tests need, then
 #   1. shellcheck on every shell script we ship
-#   2. deploy/test-setup.sh      setup.sh end to end in a throwaway root, against the simulator
-#   3. deploy/test-container.sh  the image built with buildah from local bases, run, /health + MCP tools/list
+#   2. deploy/test-host-update.sh  the host-side updater: update, rollback, refusals
+#   3. deploy/test-setup.sh      setup.sh end to end in a throwaway root, against the simulator
+#   4. deploy/test-container.sh  the image built with buildah from local bases, run, /health + MCP tools/list
 # Each prints its own 'N passed, N failed' line; this exits non-zero when any step failed.
 # Needs root (apt-get, mount namespaces, buildah). Skip the container build with DEPLOY_SKIP_CONTAINER=1.
 set -euo pipefail
@@ -18,6 +19,7 @@ command -v visudo >/dev/null 2>&1 || need+=(sudo)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v git >/dev/null 2>&1 || need+=(git)
 if ((${#need[@]})); then
   echo "deploy: installing ${need[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -29,6 +31,9 @@ failed=()
 echo "== deploy: shellcheck"
 scripts=(setup.sh deploy/*.sh deploy/shims/*)
 if shellcheck "${scripts[@]}"; then echo "shellcheck: ${#scripts[@]} scripts clean"; else failed+=(shellcheck); fi
+
+echo "== deploy: test-host-update.sh"
+bash deploy/test-host-update.sh || failed+=(test-host-update)
 
 echo "== deploy: test-setup.sh"
 bash deploy/test-setup.sh || failed+=(test-setup)
