@@ -30,7 +30,7 @@ export async function identity(ctx: ToolContext): Promise<Identity> {
   const runtime = ctx.services.runtime;
   const root = runtime?.projectRoot ?? projectRoot;
   const pkg = runtime ? { name: runtime.name, version: runtime.version } : packageInfo(root);
-  const commit = (await headCommit(ctx.config.installDir)) ?? (root !== ctx.config.installDir ? await headCommit(root) : undefined) ?? null;
+  const commit = (await headCommit(ctx.config.installDir)) ?? null;
   return { ...pkg, commit, root };
 }
 
