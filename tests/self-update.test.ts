@@ -245,6 +245,23 @@ describe('self_update inside a container (host-side updater protocol)', () => {
     await expect(selfUpdate(deps(install, { inContainer: true, updateDir, waitMs: 100 }), {})).rejects.toMatchObject({ code: 'conflict' });
   });
 
+  it('understands a result in the host updater\'s older dialect (succeeded/rejected, from/to)', async () => {
+    const { install, root } = makeRepos([{ tag: 'v0.1.0' }, { tag: 'v0.2.0' }], 'v0.1.0');
+    const updateDir = join(root, 'update');
+    const timer = setInterval(() => {
+      const request = readUpdateRequest(updateDir);
+      if (!request) return;
+      rmSync(join(updateDir, requestFileName));
+      writeFileSync(join(updateDir, 'result.json'), JSON.stringify({ id: request.id, status: 'succeeded', from: 'v0.1.0', to: 'v0.2.0', message: 'updated v0.1.0 -> v0.2.0', started_at: 'x', finished_at: 'y' }));
+    }, 20);
+    try {
+      const outcome = await selfUpdate(deps(install, { inContainer: true, updateDir, waitMs: 5000, pollMs: 20 }), {});
+      expect(outcome).toMatchObject({ status: 'ok', version: '0.2.0', message: 'Host updater: updated v0.1.0 -> v0.2.0' });
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
   it('needs an explicit tag when the container has no git checkout', async () => {
     const empty = mkdtempSync(join(tmpdir(), 'pmcp-image-'));
     roots.push(empty);

@@ -65,8 +65,32 @@ export function readUpdateRequest(updateDir: string): UpdateRequest | undefined 
 }
 
 export function readUpdateResult(updateDir: string): UpdateResult | undefined {
-  return readJson(join(updateDir, resultFileName), updateResultSchema);
+  return readJson(join(updateDir, resultFileName), updateResultSchema) ?? readJson(join(updateDir, resultFileName), legacyHostResult);
 }
+
+/**
+ * The result as deploy/host-update.sh wrote it before it followed this protocol
+ * (`status: succeeded | rolled_back | failed | rejected`, `from`/`to` tags instead of `version`),
+ * mapped onto UpdateResult so that an answer from such a host is never lost.
+ */
+const legacyHostResult = z
+  .object({
+    id: z.string().min(1),
+    status: z.enum(['succeeded', 'rolled_back', 'failed', 'rejected']),
+    from: z.string().default(''),
+    to: z.string().default(''),
+    message: z.string().default(''),
+    finished_at: z.string().default(''),
+  })
+  .transform(
+    (legacy): UpdateResult => ({
+      id: legacy.id,
+      status: legacy.status === 'succeeded' ? 'ok' : legacy.status === 'rejected' ? 'failed' : legacy.status,
+      version: (legacy.status === 'succeeded' ? legacy.to : legacy.from).replace(/^v/, ''),
+      message: legacy.message,
+      finished_at: legacy.finished_at,
+    }),
+  );
 
 /** For the host side and tests: write the result the way the host updater does. */
 export function writeUpdateResult(updateDir: string, result: UpdateResult): void {
@@ -75,7 +99,7 @@ export function writeUpdateResult(updateDir: string, result: UpdateResult): void
   rmSync(join(updateDir, requestFileName), { force: true });
 }
 
-function readJson<T>(path: string, schema: z.ZodType<T>): T | undefined {
+function readJson<T>(path: string, schema: z.ZodType<T, any>): T | undefined {
   if (!existsSync(path)) return undefined;
   try {
     const parsed = schema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
