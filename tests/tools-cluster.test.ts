@@ -9,6 +9,8 @@ import { createSimulator, SIMULATOR_ROUTES, type Simulator } from '../lib/simula
 import nodeStatus from '../functions/node_status.ts';
 import getSystemInfo from '../functions/get_system_info.ts';
 import taskStatus from '../functions/task_status.ts';
+import guestSnapshot from '../functions/guest_snapshot.ts';
+import guestBackup from '../functions/guest_backup.ts';
 import { createPveClient } from '../lib/pve/client.ts';
 import { loadConfig } from '../lib/config.ts';
 import { silentLogger } from '../lib/log.ts';
@@ -253,5 +255,149 @@ describe('task_status', () => {
     sim.faults.setNodeOnline('pve2', false);
     t.ctx.pve.invalidate();
     await expectToolError(run(taskStatus, { action: 'list', node: 'pve2' }, t.ctx), 'unavailable');
+  });
+});
+
+describe('guest_snapshot', () => {
+  it('lists without the current pseudo-entry, with age and the current parent', async () => {
+    const out = await run(guestSnapshot, { action: 'list', vmid: 100 }, t.ctx);
+    expect(out.data.type).toBe('qemu');
+    expect(out.data.snapshots!.map((s) => s.name)).toEqual(['pre-upgrade', 'post-upgrade']);
+    expect(out.data.snapshots!.find((s) => s.current_parent)!.name).toBe('post-upgrade');
+    expect(out.data.snapshots![0].age).toMatch(/d/);
+    const ct = await run(guestSnapshot, { action: 'list', vmid: 103 }, t.ctx);
+    expect(ct.data).toMatchObject({ type: 'lxc', node: 'pve3' });
+  });
+
+  it('creates, rolls back and deletes, waiting for each task', async () => {
+    const created = await run(guestSnapshot, { action: 'create', vmid: 104, snapname: 'before_test', description: 'test' }, t.ctx);
+    expect(created.data.task!.ok).toBe(true);
+    expect(sim.state.guests.get(104)!.snapshots.has('before_test')).toBe(true);
+    sim.state.guests.get(104)!.config.memory = 4096;
+    const rolled = await run(guestSnapshot, { action: 'rollback', vmid: 104, snapname: 'before_test' }, t.ctx);
+    expect(rolled.data.task!.ok).toBe(true);
+    expect(sim.state.guests.get(104)!.config.memory).toBe(2048);
+    await run(guestSnapshot, { action: 'delete', vmid: 104, snapname: 'before_test' }, t.ctx);
+    expect(sim.state.guests.get(104)!.snapshots.has('before_test')).toBe(false);
+    expect(t.progress.length).toBeGreaterThan(0);
+  });
+
+  it('vmstate for a running VM; refused for a container', async () => {
+    const out = await run(guestSnapshot, { action: 'create', vmid: 100, snapname: 'with_ram', vmstate: true }, t.ctx);
+    expect(out.data.task!.ok).toBe(true);
+    expect(sim.state.guests.get(100)!.snapshots.get('with_ram')!.vmstate).toBe(1);
+    await expectToolError(run(guestSnapshot, { action: 'create', vmid: 103, snapname: 'x1', vmstate: true }, t.ctx), 'invalid_input');
+  });
+
+  it('unhappy paths: unknown guest, unknown snapshot, duplicate name, missing snapname, failing task, bad name', async () => {
+    await expectToolError(run(guestSnapshot, { action: 'list', vmid: 999 }, t.ctx), 'not_found');
+    const missing = await expectToolError(run(guestSnapshot, { action: 'rollback', vmid: 100, snapname: 'nope' }, t.ctx), 'not_found');
+    expect(missing.message).toMatch(/pre-upgrade/);
+    await expectToolError(run(guestSnapshot, { action: 'create', vmid: 100, snapname: 'pre-upgrade' }, t.ctx), 'conflict');
+    await expectToolError(run(guestSnapshot, { action: 'delete', vmid: 100 }, t.ctx), 'invalid_input');
+    expect(guestSnapshot.input.safeParse({ action: 'create', vmid: 100, snapname: '1bad name' }).success).toBe(false);
+    sim.state.guests.get(105)!.lock = 'backup';
+    const failed = await expectToolError(run(guestSnapshot, { action: 'create', vmid: 105, snapname: 'locked_one' }, t.ctx), 'task_failed');
+    expect(failed.message).toMatch(/locked/);
+  });
+
+  it('an offline node: the guest cannot be reached', async () => {
+    sim.faults.setNodeOnline('pve3', false);
+    t.ctx.pve.invalidate();
+    await expectToolError(run(guestSnapshot, { action: 'list', vmid: 103 }, t.ctx), 'unavailable');
+  });
+
+  it('effect per action', () => {
+    expect(guestSnapshot.effectOf!({ action: 'list' } as never)).toBe('read');
+    expect(guestSnapshot.effectOf!({ action: 'create' } as never)).toBe('write');
+    expect(guestSnapshot.effectOf!({ action: 'rollback' } as never)).toBe('destructive');
+    expect(guestSnapshot.effectOf!({ action: 'delete' } as never)).toBe('destructive');
+  });
+});
+
+describe('guest_backup', () => {
+  it('lists backups across storages with age, and guests without a recent backup', async () => {
+    const out = await run(guestBackup, { action: 'list' }, t.ctx);
+    const of100 = out.data.backups!.filter((b) => b.vmid === 100);
+    expect(of100).toHaveLength(2);
+    expect(of100[0].storage).toBe('nfs-backup');
+    expect(of100[0].age_seconds).toBeLessThan(of100[1].age_seconds!);
+    expect(out.data.guests!.find((g) => g.vmid === 100)!.stale).toBe(false);
+    const stale = out.data.guests!.filter((g) => g.stale).map((g) => g.vmid);
+    expect(stale).toContain(106);
+    expect(out.data.findings!.join(' ')).toMatch(/106.*no backup/);
+    const one = await run(guestBackup, { action: 'list', vmid: 101, stale_days: 1 }, t.ctx);
+    expect(one.data.backups!.every((b) => b.vmid === 101)).toBe(true);
+    expect(one.data.guests!).toHaveLength(1);
+  });
+
+  it('creates a backup of guests on two nodes (one vzdump per node) and restores one to a new id', async () => {
+    const created = await run(guestBackup, { action: 'create', vmids: [104, 105], storage: 'nfs-backup', notes: '{{guestname}} test' }, t.ctx);
+    expect(created.data.tasks).toHaveLength(2);
+    expect(created.data.tasks!.every((task) => task.ok)).toBe(true);
+    expect(t.requests.filter((r) => r.endsWith('/vzdump'))).toHaveLength(2);
+    const listed = await run(guestBackup, { action: 'list', vmid: 105 }, t.ctx);
+    expect(listed.data.backups).toHaveLength(3);
+    const newest = listed.data.backups![0];
+    expect(newest.notes).toBe('win-test test');
+
+    const restored = await run(guestBackup, { action: 'restore', volume: newest.volid }, t.ctx);
+    const id = restored.data.restored!.vmid;
+    expect(id).not.toBe(105);
+    expect(restored.data.restored).toMatchObject({ type: 'qemu', node: 'pve1', overwrote: false });
+    expect(sim.state.guests.get(id)!.config.name).toBe('win-test');
+
+    const ctBackup = (await run(guestBackup, { action: 'list', vmid: 104 }, t.ctx)).data.backups![0];
+    const ct = await run(guestBackup, { action: 'restore', volume: ctBackup.volid, vmid: 950, node: 'pve3' }, t.ctx);
+    expect(ct.data.restored).toMatchObject({ vmid: 950, type: 'lxc', node: 'pve3' });
+    expect(sim.state.guests.get(950)!.type).toBe('lxc');
+  });
+
+  it('defaults to a shared backup storage; refuses a storage without backup content', async () => {
+    const out = await run(guestBackup, { action: 'create', vmid: 104 }, t.ctx);
+    expect(out.data.storage).toBe('nfs-backup');
+    const error = await expectToolError(run(guestBackup, { action: 'create', vmid: 104, storage: 'local-lvm' }, t.ctx), 'invalid_input');
+    expect(error.message).toMatch(/images, rootdir/);
+    await expectToolError(run(guestBackup, { action: 'create', vmid: 104, storage: 'nosuch' }, t.ctx), 'not_found');
+    await expectToolError(run(guestBackup, { action: 'create' }, t.ctx), 'invalid_input');
+    await expectToolError(run(guestBackup, { action: 'create', vmid: 998 }, t.ctx), 'not_found');
+  });
+
+  it('restoring over an existing guest needs force, and the guest must be stopped', async () => {
+    const volume = (await run(guestBackup, { action: 'list', vmid: 104 }, t.ctx)).data.backups![0].volid;
+    await expectToolError(run(guestBackup, { action: 'restore', volume, vmid: 104 }, t.ctx), 'conflict');
+    expect(guestBackup.effectOf!(guestBackup.input.parse({ action: 'restore', volume, vmid: 104, force: true }))).toBe('destructive');
+    expect(guestBackup.effectOf!(guestBackup.input.parse({ action: 'restore', volume }))).toBe('write');
+    const over = await run(guestBackup, { action: 'restore', volume, vmid: 104, force: true }, t.ctx);
+    expect(over.data.restored!.overwrote).toBe(true);
+    const running = (await run(guestBackup, { action: 'list', vmid: 103 }, t.ctx)).data.backups![0].volid;
+    await expectToolError(run(guestBackup, { action: 'restore', volume: running, vmid: 103, force: true }, t.ctx), 'conflict');
+    await expectToolError(run(guestBackup, { action: 'restore', volume: 'nfs-backup:backup/vzdump-qemu-100-2001_01_01-00_00_00.vma.zst' }, t.ctx), 'not_found');
+    await expectToolError(run(guestBackup, { action: 'restore', volume: 'nonsense' }, t.ctx), 'invalid_input');
+  });
+
+  it('a failing backup task and a timeout', async () => {
+    const slow = createSimulator({ taskDurationMs: 60_000 });
+    try {
+      const s = makeCtx(slow);
+      const error = await expectToolError(run(guestBackup, { action: 'create', vmid: 105, timeout: 1 }, s.ctx), 'timeout');
+      expect(error.message).toMatch(/still running/);
+      const started = await run(guestBackup, { action: 'create', vmid: 104, wait: false }, s.ctx);
+      expect(started.data.tasks![0].status).toBe('running');
+    } finally {
+      slow.close();
+    }
+    // the guest disappears before the worker runs: vzdump ends with an error
+    const vzdump = createSimulator({ taskDurationMs: 50 });
+    try {
+      const s = makeCtx(vzdump);
+      const pending = run(guestBackup, { action: 'create', vmid: 104 }, s.ctx);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      vzdump.state.guests.delete(104);
+      const error = await expectToolError(pending, 'task_failed');
+      expect(JSON.stringify(error.details)).toMatch(/unable to find VM/);
+    } finally {
+      vzdump.close();
+    }
   });
 });
