@@ -4,7 +4,7 @@
  * before anything else (DNS rebinding), then the client token, the same way for every door.
  */
 import { Hono, type Context } from 'hono';
-import { createMcpHandler, validateHostHeader, validateOriginHeader, localhostAllowedHostnames, localhostAllowedOrigins, type McpServer } from '@modelcontextprotocol/server';
+import { createMcpHandler, validateHostHeader, localhostAllowedHostnames, type McpServer } from '@modelcontextprotocol/server';
 import { authenticate, FailureThrottle, LastUsedTracker } from '../auth/authenticate.ts';
 import type { ClientToken } from '../store/tokens.ts';
 import { modeRank } from '../store/tokens.ts';
@@ -12,7 +12,7 @@ import type { Caller, Door, Mode } from '../tool.ts';
 import { createMcpServerFactory, type McpExtension } from './mcp.ts';
 import { mountRest } from './rest.ts';
 import type { Runtime } from './runtime.ts';
-import { corsHeaders, isPreflight } from './cors.ts';
+import { checkOrigin, corsHeaders, isPreflight, originPolicy, type OriginPolicy } from './cors.ts';
 
 export interface AppOptions {
   name: string;
@@ -38,16 +38,13 @@ export function allowedHostnames(runtime: Runtime): string[] {
   return [...hosts];
 }
 
-export function allowedOriginHostnames(runtime: Runtime): string[] {
-  return [...new Set([...localhostAllowedOrigins(), ...runtime.config.allowedOrigins.map(originHostname)])];
-}
-
-function originHostname(entry: string): string {
-  try {
-    return entry.includes('://') && !entry.endsWith('://*') ? new URL(entry).hostname : entry;
-  } catch {
-    return entry;
+/** Browser origins allowed (MCP_ALLOWED_ORIGINS plus localhost); the rules are in cors.ts. */
+export function allowedOrigins(runtime: Runtime): OriginPolicy {
+  const policy = originPolicy(runtime.config.allowedOrigins);
+  if (policy.invalid.length) {
+    runtime.log.warn('Ignoring MCP_ALLOWED_ORIGINS entries that are not origins (use https://host[:port], a host name, or scheme://*)', { entries: policy.invalid });
   }
+  return policy;
 }
 
 export function callerFromToken(token: ClientToken, door: Door, requestId: string): Caller {
@@ -72,7 +69,7 @@ export function createApp(runtime: Runtime, options: AppOptions) {
   const throttle = new FailureThrottle();
   const lastUsed = new LastUsedTracker(runtime.store);
   const hosts = allowedHostnames(runtime);
-  const origins = allowedOriginHostnames(runtime);
+  const origins = allowedOrigins(runtime);
   const noAuth = runtime.config.testNoAuth && isLoopback(runtime.config.host);
   const mcpHandler = createMcpHandler(createMcpServerFactory(runtime, options) as (context: { authInfo?: unknown }) => McpServer, {
     onerror: (error) => runtime.log.debug('MCP request rejected', { error: error.message }),
@@ -106,17 +103,15 @@ export function createApp(runtime: Runtime, options: AppOptions) {
     if (!host.ok) {
       return jsonError(403, 'forbidden', `Host '${c.req.header('host') ?? ''}' is not allowed. Add it to MCP_ALLOWED_HOSTS if this server should answer to that name.`);
     }
-    const originHeader = c.req.header('origin');
-    const origin = validateOriginHeader(originHeader, origins);
-    if (!origin.ok) {
-      return jsonError(403, 'forbidden', `Origin '${originHeader ?? ''}' is not allowed. Add it to MCP_ALLOWED_ORIGINS to let that web client in.`);
-    }
-    if (originHeader && isPreflight(c.req.raw)) {
-      return new Response(null, { status: 204, headers: corsHeaders(originHeader, true) });
+    const origin = checkOrigin(c.req.header('origin'), origins);
+    if (!origin.ok) return jsonError(403, 'forbidden', origin.message, { vary: 'Origin' });
+    if (origin.origin && isPreflight(c.req.raw)) {
+      return new Response(null, { status: 204, headers: corsHeaders(origin.origin, true, c.req.raw) });
     }
     await next();
     c.header('x-request-id', requestId);
-    if (originHeader) for (const [name, value] of Object.entries(corsHeaders(originHeader, false))) c.header(name, value);
+    if (origin.origin) for (const [name, value] of Object.entries(corsHeaders(origin.origin, false))) c.header(name, value, { append: name === 'vary' });
+    else c.header('vary', 'Origin', { append: true });
   });
 
   app.get('/health', async (c) => {
