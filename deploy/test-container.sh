@@ -100,6 +100,10 @@ check "starts node dist/server.js" bash -c "[[ \"\$(buildah inspect --type image
 printf '        image size: %s\n' "$(buildah images --format '{{.Size}}' "$IMAGE" 2>/dev/null | head -n 1)"
 
 CTR="$(buildah from --pull=never "$IMAGE")"
+# buildah run mounts volumes of its own at the image's VOLUME paths, over the --volume binds given below;
+# the working containers forget them, so the host directories are what the server sees (as with compose).
+unvolume() { buildah config --volume /var/lib/proxmox-mcp- --volume /var/log/proxmox-mcp- --volume /var/backups/proxmox-mcp- "$1"; }
+unvolume "$CTR"
 in_image() { buildah run --isolation=chroot --user 0:0 "$CTR" -- "$@"; }
 check "only run-time files: no npm, sources, tests, .env, .git" \
   in_image sh -c '! test -e /usr/local/bin/npm && ! test -e /usr/local/lib/node_modules/npm && cd /opt/proxmox-mcp && ! test -e server.ts && ! test -e tests && ! test -e .env && ! test -e .git && ! test -e tsconfig.json && test -f dist/server.js && test -d knowledge && test -f package.json'
@@ -121,6 +125,7 @@ run_args=(--isolation=chroot --user 10001:10001
 # A second container of the same image plays `docker compose exec` (token CLI, health probe): buildah does
 # not support two concurrent runs in one working container.
 CTR2="$(buildah from --pull=never "$IMAGE")"
+unvolume "$CTR2"
 # A marker older than anything the server writes, to find writes outside the volumes afterwards.
 buildah run --isolation=chroot --user 0:0 "$CTR" -- sh -c 'date > /opt/.pmcp-before-start' >/dev/null
 sleep 1.1
@@ -172,9 +177,9 @@ SERVER_PGID=''
 
 check "the server made its database in the data volume" bash -c "ls '$T/data' | grep -q ."
 # Anything newer than the marker outside the volumes, /tmp and the kernel/runtime mounts would break read_only: true.
-written="$(in_image find / -xdev -newer /opt/.pmcp-before-start \
+written="$(in_image find / -xdev \
   \( -path /proc -o -path /sys -o -path /dev -o -path /run -o -path /tmp -o -path /var/lib/proxmox-mcp -o -path /var/log/proxmox-mcp -o -path /var/backups/proxmox-mcp \) -prune -o \
-  ! -path /etc/hosts ! -path /etc/resolv.conf ! -path /etc/hostname ! -path / ! -path /opt/.pmcp-before-start -print 2>/dev/null || true)"
+  -newer /opt/.pmcp-before-start ! -path /etc/hosts ! -path /etc/resolv.conf ! -path /etc/hostname ! -path / ! -path /opt/.pmcp-before-start -print 2>/dev/null || true)"
 if [[ -z "$written" ]]; then
   pass "wrote nothing outside its volumes and /tmp (read-only root filesystem is fine)"
 else
