@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle, bundleFileName, readBundle, type EntryName } from '../lib/self/bundle.ts';
 import { sha256Hex, toBase64, fromBase64 } from '../lib/self/crypto.ts';
-import { readTable } from '../lib/self/db-state.ts';
+import { readTable, replaceState } from '../lib/self/db-state.ts';
+import { openStore } from '../lib/store/store.ts';
 import { callRest, connectClient, startTestServer, type TestServer } from './helpers/server.ts';
 
 const passphrase = 'correct horse battery staple';
@@ -59,6 +60,29 @@ describe('the bundle format', () => {
     const b = bundleFileName(new Date('2026-01-01T00:00:00.002Z'));
     expect(a < b).toBe(true);
     expect(a).toMatch(/^proxmox-mcp-config-20260101T000000001Z-[0-9a-f]{6}\.json$/);
+  });
+});
+
+describe('restoring history', () => {
+  it('merges: keeps what is there, adds what is missing, and never loses a row whose id is taken', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pmcp-merge-'));
+    const store = await openStore(`file:${join(dir, 'db.sqlite')}`);
+    try {
+      const row = (id: number, callId: string) => ({
+        id, call_id: callId, started_at: 1000 + id, client: 'c', door: 'rest', tool: 't', args: '{}', mode: 'safe', outcome: 'ok',
+        error_code: null, message: null, duration_ms: 1, upids: null, node: null, vmid: null, request_id: 'r',
+      });
+      await replaceState(store, { settings: [], client_tokens: [], history: [row(1, 'here-1'), row(2, 'here-2')] });
+      const { historyAdded } = await replaceState(store, { settings: [], client_tokens: [], history: [row(2, 'here-2'), row(1, 'other-1'), row(7, 'other-7')] });
+      expect(historyAdded).toBe(2);
+      const rows = await readTable(store, 'history');
+      expect(rows.map((r) => r.call_id).sort()).toEqual(['here-1', 'here-2', 'other-1', 'other-7']);
+      expect(rows.find((r) => r.call_id === 'other-7')?.id).toBe(7);
+      expect(rows.find((r) => r.call_id === 'other-1')?.id).not.toBe(1);
+    } finally {
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -2,6 +2,12 @@
  * The full health report (/health with a token, and the health_check tool). Each check says what it
  * measured and, when it fails, what to do. Checks run in parallel, each with its own time limit, so one
  * unreachable dependency cannot make the report itself hang.
+ *
+ * Checks: proxmox_api (reachable, latency; a refused token is reported as a token problem, not an
+ * unreachable API), proxmox_token, database (answers, and takes a write that leaves nothing behind),
+ * backup_space (writable, free space), ssh_<node> for each online node, and updater (only when an
+ * update request has waited 15+ minutes for the host-side updater). A failing database is `down`; any
+ * other failure or warning is `degraded`.
  */
 import { mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

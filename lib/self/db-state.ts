@@ -46,6 +46,23 @@ function insertStatement(table: BackedUpTable, row: Row, verb = 'INSERT'): InSta
   };
 }
 
+/**
+ * A history row goes in unless its call is already there. It keeps its id when that id is free; when
+ * the id is taken by another call (a bundle from another database), it gets a new one rather than
+ * being lost.
+ */
+function mergeHistoryRow(row: Row): InStatement[] {
+  const { id: _id, ...rest } = row;
+  const columns = Object.keys(rest);
+  return [
+    insertStatement('history', row, 'INSERT OR IGNORE'),
+    {
+      sql: `INSERT INTO history (${columns.map((column) => `"${column}"`).join(', ')}) SELECT ${columns.map(() => '?').join(', ')} WHERE NOT EXISTS (SELECT 1 FROM history WHERE call_id = ?)`,
+      args: [...columns.map((column) => rest[column]), row.call_id],
+    },
+  ];
+}
+
 export interface Replacement {
   settings: Row[];
   client_tokens: Row[];
@@ -62,7 +79,7 @@ export async function replaceState(store: Store, state: Replacement): Promise<{ 
     ...state.settings.map((row) => insertStatement('settings', row)),
     'DELETE FROM client_tokens',
     ...state.client_tokens.map((row) => insertStatement('client_tokens', row)),
-    ...(state.history ?? []).map((row) => insertStatement('history', row, 'INSERT OR IGNORE')),
+    ...(state.history ?? []).flatMap((row) => mergeHistoryRow(row)),
   ];
   await store.client.batch(statements, 'write');
   const after = state.history ? await store.history.count() : 0;

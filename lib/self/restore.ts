@@ -13,7 +13,7 @@ import { basename, join } from 'node:path';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/store.ts';
 import { BundleError, bundleFilePattern, entryJson, readBundle, type BundleContents } from './bundle.ts';
-import { appliedMigrations, readTable, replaceState, tableColumns, type BackedUpTable, type Row } from './db-state.ts';
+import { appliedMigrations, readTable, replaceState, tableColumns, type Row } from './db-state.ts';
 import { envFilePath, envVariables, currentEnvFile } from './env-file.ts';
 import { listBundles } from './backup.ts';
 import { parseSemVer } from './semver.ts';
@@ -198,4 +198,3 @@ export async function applyRestore(store: Store, config: Config, contents: Bundl
   return { historyAdded, envWritten: target };
 }
 
-export type { BackedUpTable };
