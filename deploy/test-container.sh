@@ -81,9 +81,20 @@ build_args=(--isolation=chroot --format docker --layers --pull=never
 ca_bundle="${NODE_EXTRA_CA_CERTS:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}"
 [[ -s "$ca_bundle" ]] && build_args+=(--secret "id=ca_bundle,src=$ca_bundle")
 t0=$SECONDS
+# buildah bud can leave working containers behind (a stage used only by COPY --from, a failed step):
+# remove exactly the ones this build made.
+mapfile -t containers_before < <(buildah containers -q 2>/dev/null || true)
+remove_build_leftovers() {
+  local id
+  while IFS= read -r id; do
+    if [[ -n "$id" && " ${containers_before[*]} " != *" $id "* ]]; then buildah rm "$id" >/dev/null 2>&1 || true; fi
+  done < <(buildah containers -q 2>/dev/null || true)
+}
 if buildah bud "${build_args[@]}" "$context" >"$T/build.log" 2>&1; then
+  remove_build_leftovers
   pass "built $IMAGE ($((SECONDS - t0)) s)"
 else
+  remove_build_leftovers
   tail -n 40 "$T/build.log"
   fail "the image did not build (log above)"
   finish
