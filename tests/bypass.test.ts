@@ -13,6 +13,7 @@ import { clusterSnapshot, protectedGuest, startSafetyServer, type SafetyServer }
 let ts: SafetyServer;
 let admin: string;
 let client: Client;
+let legacyClient: Client;
 
 beforeAll(async () => {
   ts = await startSafetyServer({ env: { MCP_MAIN_NODE: 'pve1' } });
@@ -24,9 +25,11 @@ beforeAll(async () => {
   container.status = 'stopped';
   protectedGuest(ts.sim).status = 'stopped';
   client = await connectClient(ts.mcpUrl, admin, 'modern');
+  legacyClient = await connectClient(ts.mcpUrl, admin, 'legacy');
 });
 afterAll(async () => {
   await client?.close();
+  await legacyClient?.close();
   await ts?.close();
 });
 
@@ -151,7 +154,7 @@ const attempts: Attempt[] = [
   ['typed: container_action delete protected container', 'container_action', () => ({ vmid: protectedContainer().vmid, action: 'delete' })],
 ];
 
-describe.each(['rest', 'mcp'] as const)('through %s', (door) => {
+describe.each(['rest', 'mcp', 'mcp-legacy'] as const)('through %s', (door) => {
   it.each(attempts)('%s', async (_label, tool, makeArgs) => {
     const before = clusterSnapshot(ts.sim);
     const args = makeArgs();
@@ -162,7 +165,7 @@ describe.each(['rest', 'mcp'] as const)('through %s', (door) => {
       status = response.status;
       code = response.body.error?.code;
     } else {
-      const result = await client.callTool({ name: tool, arguments: args });
+      const result = await (door === 'mcp' ? client : legacyClient).callTool({ name: tool, arguments: args });
       expect(result.isError, JSON.stringify(result.structuredContent)).toBe(true);
       code = (result.structuredContent as { error?: { code?: string } }).error?.code;
     }
