@@ -42,12 +42,17 @@ export interface Located {
  * instead of a 595 from the first call on that node.
  */
 export async function locate(pve: PveClient, vmid: number, kind: GuestKind, options: { node?: string; signal?: AbortSignal } = {}): Promise<Located> {
-  if (options.node) return { vmid, type: kind.type, node: options.node, template: false };
-  const found: GuestLocation = await pve.locateGuest(vmid, { type: kind.type, signal: options.signal });
+  return locateAny(pve, vmid, { ...options, type: kind.type });
+}
+
+/** locate() when the caller may not know whether the id is a VM or a container. */
+export async function locateAny(pve: PveClient, vmid: number, options: { node?: string; type?: GuestType; signal?: AbortSignal } = {}): Promise<Located> {
+  if (options.node && options.type) return { vmid, type: options.type, node: options.node, template: false };
+  const found: GuestLocation = await pve.locateGuest(vmid, { type: options.type, signal: options.signal });
   if (found.status === 'unknown') {
     throw new ToolError(
       'unavailable',
-      `${kind.label} ${vmid}${found.name ? ` (${found.name})` : ''} is on node ${found.node}, which is offline or unreachable, so its state is unknown and it cannot be reached. ` +
+      `${kindOf(found.type).label} ${vmid}${found.name ? ` (${found.name})` : ''} is on node ${found.node}, which is offline or unreachable, so its state is unknown and it cannot be reached. ` +
         `Bring ${found.node} back (check it with \`pvecm status\`), then try again.`,
       { details: { vmid, node: found.node, nodeOffline: true } },
     );
