@@ -292,6 +292,22 @@ describe('no secrets in resource output', () => {
   });
 });
 
+describe('when Proxmox fails', () => {
+  it('a read says what Proxmox answered, without a stack trace', async () => {
+    const sim = ts.server.simulator!;
+    sim.faults.failNext(1, '500', /\/nodes\/pve2\/status$/);
+    const client = await connectClient(ts.mcpUrl, ts.adminToken, 'modern');
+    try {
+      const error = await readError(client, 'proxmox://nodes/pve2/status');
+      expect(error.message).toMatch(/^(upstream|unavailable): /);
+      expect(error.message).not.toMatch(/\bat .*\.ts:\d+/);
+    } finally {
+      sim.faults.clear();
+      await client.close();
+    }
+  });
+});
+
 describe('a node that is offline', () => {
   it('still lists, and its status says it is offline instead of failing', async () => {
     const sim = ts.server.simulator!;

@@ -53,7 +53,12 @@ export function asProtocolError(uri: URL | string, thrown: unknown): Error {
   if (thrown instanceof ProtocolError) return thrown;
   const error = toToolError(thrown);
   if (error.code === 'not_found') return new ResourceNotFoundError(String(uri), error.message);
-  const code = error.code === 'invalid_input' ? ProtocolErrorCode.InvalidParams : ProtocolErrorCode.InternalError;
+  const code =
+    error.code === 'invalid_input'
+      ? ProtocolErrorCode.InvalidParams
+      : ['forbidden', 'protected', 'mode_denied', 'unauthenticated'].includes(error.code)
+        ? ProtocolErrorCode.InvalidRequest
+        : ProtocolErrorCode.InternalError;
   return new ProtocolError(code, `${error.code}: ${error.message}`, { uri: String(uri), code: error.code });
 }
 
