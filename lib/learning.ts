@@ -106,6 +106,16 @@ function str(value: unknown): string | undefined {
   return typeof value === 'string' && value ? value : typeof value === 'number' ? String(value) : undefined;
 }
 
+function guestAction(program: 'qm' | 'pct', input: Record<string, unknown>): string | undefined {
+  const vmid = str(input.vmid);
+  const action = str(input.action);
+  if (!vmid || !action) return undefined;
+  if (guestPowerActions.has(action)) return `${program} ${action} ${vmid}`;
+  if (action === 'delete') return `${program} destroy ${vmid}`;
+  if (action === 'migrate' && str(input.target)) return `${program} migrate ${vmid} ${shellQuote(str(input.target)!)}`;
+  return undefined;
+}
+
 /** Commands for tools whose plans name none, from their arguments. */
 const commandByTool: Record<string, (input: Record<string, unknown>) => string | undefined> = {
   list_vms: (input) => (str(input.node) ? `qm list   # on node ${str(input.node)}` : 'pvesh get /cluster/resources --type vm'),
@@ -126,6 +136,8 @@ const commandByTool: Record<string, (input: Record<string, unknown>) => string |
     for (const [key, value] of Object.entries((input.params as Record<string, unknown> | undefined) ?? {})) params[key] = Array.isArray(value) ? value.join(',') : String(value);
     return commandForRequest(method, bare, params);
   },
+  vm_action: (input) => guestAction('qm', input),
+  container_action: (input) => guestAction('pct', input),
   execute_command: (input) => str(input.command),
   explain_command: (input) => str(input.command),
 };
@@ -209,7 +221,7 @@ function sentence(text: string): string {
 }
 
 function effectSentence(input: LearningInput): string {
-  if (input.effect === 'read') return 'This only read information; nothing was changed.';
+  if (input.effect === 'read') return 'This only read information; nothing in the cluster was changed.';
   const task = input.outcome?.upids?.length ? ` Proxmox ran it as task ${input.outcome.upids[0]}.` : '';
   const undo = input.plan?.undo ? ` To undo it: ${sentence(input.plan.undo)}` : input.plan?.reversible === false ? ' It cannot be undone.' : '';
   const what = input.effect === 'destructive' ? 'This removed or overwrote something.' : 'This changed something.';
@@ -261,11 +273,26 @@ const whyByCode: Record<string, string> = {
   internal: 'A bug in this server; its log has the details under the request id.',
 };
 
+/** Codes where nothing was sent to Proxmox: the call was stopped before it ran. */
+const stoppedBefore = new Set(['confirmation_required', 'mode_denied', 'protected', 'forbidden', 'not_found', 'invalid_input', 'unauthenticated']);
+
+const nextByCode: Record<string, string[]> = {
+  confirmation_required: ['Show the plan to the user; repeat the same call with the confirmation_id only if they say yes.'],
+  mode_denied: ['Use a read tool instead, or ask the user to raise the mode with toggle_mode.'],
+  protected: ['Choose another target; this one cannot be changed through this server.'],
+  not_found: ['list_vms, list_containers or node_status show the names and ids that exist.'],
+  invalid_input: ['Correct the argument the message names and call it again.'],
+  unavailable: ['health_check shows what cannot be reached.'],
+  timeout: ['task_status shows whether the Proxmox task is still running or has finished.'],
+  task_failed: ['Read the task log in the message, fix the cause, then run it again.'],
+};
+
 export function learningForError(input: LearningErrorInput): Learning {
   const { tool, plan, error } = input;
-  const wouldHave = !isFallbackPlan(plan, tool) ? ` It would have done: ${sentence(plan!.summary)}` : '';
-  const explanation = `${tool.name} did not run to the end: ${sentence(error.message)}${wouldHave} ${whyByCode[error.code] ?? ''}`.trim();
+  const verb = stoppedBefore.has(error.code) ? 'was stopped before it ran' : 'did not complete';
+  const wouldHave = !isFallbackPlan(plan, tool) && !error.message.includes(plan!.summary) ? ` It would have done: ${sentence(plan!.summary)}` : '';
+  const explanation = `${tool.name} ${verb}: ${sentence(error.message)}${wouldHave} ${whyByCode[error.code] ?? ''}`.trim();
   const cli = cliEquivalentFor({ tool, input: input.input, plan });
-  const next = error.suggestions?.length ? error.suggestions : [whyByCode[error.code] ? 'Fix what the message says and call it again.' : 'Check the arguments and call it again.'];
+  const next = error.suggestions?.length ? error.suggestions : (nextByCode[error.code] ?? ['Check the message and the arguments, then call it again.']);
   return { explanation, ...(cli ? { cli_equivalent: cli } : {}), next };
 }

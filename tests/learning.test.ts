@@ -136,7 +136,7 @@ describe('learningFor: always an explanation, a command where Proxmox has one, a
       plan: { summary: 'List QEMU VMs cluster-wide', risk: 'none', reversible: true, cliEquivalent: 'pvesh get /cluster/resources --type vm' },
       outcome: { summary: '6 VMs', suggestions: ['vm_status 100'] },
     });
-    expect(learning.explanation).toContain('nothing was changed');
+    expect(learning.explanation).toContain('nothing in the cluster was changed');
     expect(learning.next).toEqual(['vm_status 100']);
   });
 
@@ -164,11 +164,24 @@ describe('learningFor: always an explanation, a command where Proxmox has one, a
       input: { vmid: 101, action: 'stop' },
       effect: 'write',
       plan: { summary: 'Stop VM 101 on pve2', apiCalls: ['POST /nodes/pve2/qemu/101/status/stop'], risk: 'medium', reversible: true },
-      error: { code: 'confirmation_required', message: 'Confirmation needed (safe mode): Stop VM 101 on pve2', suggestions: [] },
+      error: { code: 'confirmation_required', message: 'Confirmation needed (safe mode)', suggestions: [] },
     });
+    expect(learning.explanation).toContain('vm_action was stopped before it ran: Confirmation needed (safe mode).');
     expect(learning.explanation).toContain('It would have done: Stop VM 101 on pve2.');
     expect(learning.explanation).toContain('Safe mode asks a human');
     expect(learning.cli_equivalent).toBe('qm stop 101');
-    expect(learning.next.length).toBeGreaterThan(0);
+    expect(learning.next).toEqual(['Show the plan to the user; repeat the same call with the confirmation_id only if they say yes.']);
+  });
+
+  it('names the command even when the call was refused before a plan was made', () => {
+    const learning = learningForError({
+      tool: tool('container_action'),
+      input: { vmid: 103, action: 'reboot' },
+      effect: 'write',
+      error: { code: 'mode_denied', message: 'This client is in read-only mode, so container_action (write) cannot run. Nothing was changed.' },
+    });
+    expect(learning.cli_equivalent).toBe('pct reboot 103');
+    expect(learning.explanation).toContain('read-only mode, which lets only reads through');
+    expect(learning.next[0]).toContain('toggle_mode');
   });
 });
