@@ -13,6 +13,7 @@ import guestSnapshot from '../functions/guest_snapshot.ts';
 import guestBackup from '../functions/guest_backup.ts';
 import storageOps from '../functions/storage_operations.ts';
 import networkConfig from '../functions/network_config.ts';
+import userManagement from '../functions/user_management.ts';
 import { createPveClient } from '../lib/pve/client.ts';
 import { loadConfig } from '../lib/config.ts';
 import { silentLogger } from '../lib/log.ts';
@@ -559,5 +560,103 @@ describe('network_config', () => {
       },
     });
     await expectToolError(run(networkConfig, { action: 'apply', node: 'pve1' }, t.ctx), 'task_failed');
+  });
+});
+
+describe('user_management', () => {
+  it('lists and reads users, groups, roles, ACLs and tokens', async () => {
+    const users = await run(userManagement, { kind: 'user', action: 'list' }, t.ctx);
+    expect(users.data.users!.map((u) => u.userid)).toEqual(expect.arrayContaining(['root@pam', 'alice@pve', 'proxmox-mcp@pve']));
+    expect(users.data.users!.find((u) => u.userid === 'root@pam')!.protected).toBe(true);
+    const alice = await run(userManagement, { kind: 'user', action: 'get', userid: 'alice@pve' }, t.ctx);
+    expect(alice.data.user!.groups).toEqual(['admins']);
+    const groups = await run(userManagement, { kind: 'group', action: 'list' }, t.ctx);
+    expect(groups.data.groups!.find((g) => g.groupid === 'admins')!.members).toEqual(['alice@pve']);
+    const roles = await run(userManagement, { kind: 'role', action: 'list' }, t.ctx);
+    expect(roles.data.roles!.find((r) => r.roleid === 'ProxmoxMCP')!.builtin).toBe(false);
+    const role = await run(userManagement, { kind: 'role', action: 'get', roleid: 'PVEAuditor' }, t.ctx);
+    expect(role.data.role!.privs).toContain('Sys.Audit');
+    const acl = await run(userManagement, { kind: 'acl', action: 'list', path: '/pool/dev' }, t.ctx);
+    expect(acl.data.acl).toEqual([{ path: '/pool/dev', type: 'group', ugid: 'ops', roleid: 'PVEVMUser', propagate: true }]);
+    const tokens = await run(userManagement, { kind: 'token', action: 'list' }, t.ctx);
+    expect(tokens.data.tokens!.map((tk) => tk.full_tokenid)).toEqual(expect.arrayContaining(['proxmox-mcp@pve!mcp', 'auditor@pve!ro']));
+    expect(tokens.warnings!.join(' ')).toMatch(/mallory@pve!old has no privilege separation/);
+  });
+
+  it('creates, updates and deletes a user with groups; the password never comes back', async () => {
+    const created = await run(userManagement, { kind: 'user', action: 'create', userid: 'carol@pve', email: 'carol@example.invalid', groups: ['ops'], password: 'correct horse battery', expire: '2030-01-01' }, t.ctx);
+    expect(JSON.stringify(created)).not.toContain('correct horse');
+    expect(sim.state.users.get('carol@pve')!.groups.has('ops')).toBe(true);
+    expect(sim.state.users.get('carol@pve')!.expire).toBe(Date.UTC(2030, 0, 1) / 1000);
+    await run(userManagement, { kind: 'user', action: 'update', userid: 'carol@pve', groups: ['admins'], append_groups: true, enable: false }, t.ctx);
+    expect([...sim.state.users.get('carol@pve')!.groups].sort()).toEqual(['admins', 'ops']);
+    expect(sim.state.users.get('carol@pve')!.enable).toBe(0);
+    const password = await expectToolError(run(userManagement, { kind: 'user', action: 'update', userid: 'carol@pve', password: 'another-password' }, t.ctx), 'forbidden');
+    expect(password.message).toMatch(/pveum passwd carol@pve/);
+    expect(password.message).not.toContain('another-password');
+    await run(userManagement, { kind: 'user', action: 'delete', userid: 'carol@pve' }, t.ctx);
+    expect(sim.state.users.has('carol@pve')).toBe(false);
+  });
+
+  it('groups, roles and ACLs: create, grant, revoke, delete', async () => {
+    await run(userManagement, { kind: 'group', action: 'create', groupid: 'auditors', comment: 'read only' }, t.ctx);
+    await run(userManagement, { kind: 'role', action: 'create', roleid: 'VMOperator', privs: ['VM.Audit', 'VM.PowerMgmt'] }, t.ctx);
+    await run(userManagement, { kind: 'role', action: 'update', roleid: 'VMOperator', privs: ['VM.Console'], append_privs: true }, t.ctx);
+    expect([...sim.state.roles.get('VMOperator')!.privs].sort()).toEqual(['VM.Audit', 'VM.Console', 'VM.PowerMgmt']);
+    await run(userManagement, { kind: 'acl', action: 'create', path: '/vms/105', roles: ['VMOperator'], groups: ['auditors'], users: ['bob@pve'] }, t.ctx);
+    expect(sim.state.acl.filter((a) => a.path === '/vms/105')).toHaveLength(2);
+    await run(userManagement, { kind: 'acl', action: 'delete', path: '/vms/105', roles: ['VMOperator'], users: ['bob@pve'] }, t.ctx);
+    expect(sim.state.acl.filter((a) => a.path === '/vms/105').map((a) => a.ugid)).toEqual(['auditors']);
+    await run(userManagement, { kind: 'role', action: 'delete', roleid: 'VMOperator' }, t.ctx);
+    await run(userManagement, { kind: 'group', action: 'delete', groupid: 'auditors' }, t.ctx);
+    expect(sim.state.acl.filter((a) => a.path === '/vms/105')).toEqual([]);
+  });
+
+  it('a new token returns its secret once, with a warning to store it', async () => {
+    const out = await run(userManagement, { kind: 'token', action: 'create', userid: 'alice@pve', tokenid: 'ci', comment: 'pipeline' }, t.ctx);
+    const secret = sim.state.users.get('alice@pve')!.tokens.get('ci')!.secret;
+    expect(out.data.token).toMatchObject({ full_tokenid: 'alice@pve!ci', privsep: true, value: secret });
+    expect(out.summary).not.toContain(secret);
+    expect(out.warnings!.join(' ')).toMatch(/only this once/);
+    const read = await run(userManagement, { kind: 'token', action: 'get', userid: 'alice@pve', tokenid: 'ci' }, t.ctx);
+    expect(read.data.token!.value).toBeUndefined();
+    await run(userManagement, { kind: 'token', action: 'update', userid: 'alice@pve', tokenid: 'ci', comment: 'changed' }, t.ctx);
+    expect(sim.state.users.get('alice@pve')!.tokens.get('ci')).toMatchObject({ comment: 'changed', privsep: 1 });
+    await run(userManagement, { kind: 'token', action: 'delete', userid: 'alice@pve', tokenid: 'ci' }, t.ctx);
+    expect(sim.state.users.get('alice@pve')!.tokens.has('ci')).toBe(false);
+  });
+
+  it('protects root@pam and the server\'s own user and token, early and in plain words', async () => {
+    const before = JSON.stringify([...sim.state.users.keys()]);
+    for (const args of [
+      { kind: 'user', action: 'delete', userid: 'root@pam' },
+      { kind: 'user', action: 'update', userid: 'root@pam', comment: 'x' },
+      { kind: 'token', action: 'create', userid: 'root@pam', tokenid: 'backdoor' },
+      { kind: 'acl', action: 'create', path: '/', roles: ['NoAccess'], users: ['root@pam'] },
+      { kind: 'user', action: 'delete', userid: 'proxmox-mcp@pve' },
+      { kind: 'user', action: 'update', userid: 'proxmox-mcp@pve', enable: false },
+      { kind: 'token', action: 'delete', userid: 'proxmox-mcp@pve', tokenid: 'mcp' },
+      { kind: 'acl', action: 'delete', path: '/', roles: ['ProxmoxMCP'], tokens: ['proxmox-mcp@pve!mcp'] },
+    ] as const) {
+      const error = await expectToolError(run(userManagement, args as never, t.ctx), 'protected');
+      expect(error.message).toMatch(/root@pam|proxmox-mcp@pve/);
+    }
+    expect(JSON.stringify([...sim.state.users.keys()])).toBe(before);
+    expect(t.requests.filter((r) => !r.startsWith('GET'))).toEqual([]);
+  });
+
+  it('unhappy paths: unknown user/group/role, duplicates, missing fields, bad ids', async () => {
+    await expectToolError(run(userManagement, { kind: 'user', action: 'get', userid: 'nobody@pve' }, t.ctx), 'not_found');
+    await expectToolError(run(userManagement, { kind: 'group', action: 'get', groupid: 'nogroup' }, t.ctx), 'not_found');
+    await expectToolError(run(userManagement, { kind: 'role', action: 'get', roleid: 'NoRole' }, t.ctx), 'not_found');
+    await expectToolError(run(userManagement, { kind: 'user', action: 'create', userid: 'alice@pve' }, t.ctx), 'conflict');
+    await expectToolError(run(userManagement, { kind: 'user', action: 'create', userid: 'dave@pve', groups: ['nogroup'] }, t.ctx), 'not_found');
+    await expectToolError(run(userManagement, { kind: 'acl', action: 'create', path: '/', roles: ['PVEAuditor'] }, t.ctx), 'invalid_input');
+    await expectToolError(run(userManagement, { kind: 'token', action: 'create', userid: 'alice@pve' }, t.ctx), 'invalid_input');
+    await expectToolError(run(userManagement, { kind: 'user', action: 'update', userid: 'alice@pve' }, t.ctx), 'invalid_input');
+    expect(userManagement.input.safeParse({ kind: 'user', action: 'get', userid: 'alice' }).success).toBe(false);
+    expect(userManagement.input.safeParse({ kind: 'role', action: 'create', roleid: 'X', privs: ['not a priv'] }).success).toBe(false);
+    expect(userManagement.effectOf!(userManagement.input.parse({ kind: 'token', action: 'delete' }))).toBe('destructive');
+    expect(userManagement.effectOf!(userManagement.input.parse({ kind: 'acl', action: 'create' }))).toBe('write');
   });
 });
