@@ -12,6 +12,7 @@ import { normalModeWarnings, planText } from '../policy/plan-text.ts';
 import { registerToolCatalog } from '../policy/catalog.ts';
 import { redactStrings, redactText } from '../policy/redact-text.ts';
 import type { Runtime } from './runtime.ts';
+import { learningFor, learningForError } from '../learning.ts';
 
 /** The response envelope (DESIGN.md), the same through MCP (structuredContent) and REST (JSON body). */
 export interface Envelope {
@@ -163,6 +164,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
   let plan: Plan | undefined;
   let record: CallRecord | undefined;
   let begun = false;
+  let callEffect: Effect = tool.effect;
   const abort = new AbortController();
   const onAbort = () => abort.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -170,6 +172,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
 
   const finishError = (error: ToolError, outcome: 'error' | 'refused' | 'confirmation_required'): Envelope => {
     const envelope = errorEnvelope(error, caller.mode, startedAt, plan);
+    if (caller.learning) envelope.learning = learningForError({ tool, input, effect: callEffect, plan, error });
     const end = { outcome, errorCode: error.code, message: redactText(error.message).slice(0, 1000), durationMs: envelope.execution_time };
     if (!record) {
       record = makeRecord();
@@ -202,6 +205,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
       throw new ToolError('forbidden', `${tool.name} needs a client token with role ${tool.roles.join(' or ')}; this one (${caller.name}) is ${caller.role}.`);
     }
     const effect = effectOfCall(tool, input);
+    callEffect = effect;
     if (!modeAllows[caller.mode](effect)) {
       throw new ToolError('mode_denied', `This client is in read-only mode, so ${tool.name} (${effect}) cannot run. Nothing was changed.`, {
         suggestions: ['Use the read tools, or raise the mode with toggle_mode (a human must confirm it).'],
@@ -274,13 +278,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
       warnings: [...(caller.mode === 'normal' ? normalModeWarnings(plan, effect) : []), ...(outcome.warnings ?? [])],
       suggestions: outcome.suggestions ?? [],
     };
-    if (caller.learning) {
-      envelope.learning = {
-        explanation: outcome.explanation ?? plan?.summary ?? tool.description,
-        cli_equivalent: outcome.cliEquivalent ?? plan?.cliEquivalent,
-        next: outcome.suggestions,
-      };
-    }
+    if (caller.learning) envelope.learning = learningFor({ tool, input, effect, plan, outcome });
     const end = {
       outcome: 'ok' as const,
       durationMs: envelope.execution_time,

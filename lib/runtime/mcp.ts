@@ -182,6 +182,13 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
         // promise list_changed notifications that would never come.
         capabilities: { tools: { listChanged: false }, ...(options.extensions?.length ? { resources: { listChanged: false }, prompts: { listChanged: false } } : {}) },
         instructions: options.instructions,
+        // 2026-07-28 caching: the lists are fixed for the life of the process; resources set their own.
+        cacheHints: {
+          'tools/list': { ttlMs: 3_600_000, cacheScope: 'public' },
+          'prompts/list': { ttlMs: 3_600_000, cacheScope: 'public' },
+          'resources/templates/list': { ttlMs: 3_600_000, cacheScope: 'public' },
+          'resources/list': { ttlMs: 10_000, cacheScope: 'public' },
+        },
       },
     );
     for (const entry of catalog) {
