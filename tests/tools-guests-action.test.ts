@@ -184,6 +184,24 @@ describe('container_action', () => {
     expect(down.upids![0]).toMatch(/:vzshutdown:104:/);
   });
 
+  it('reports a failed container task and a timeout', async () => {
+    t = testContext();
+    t.sim.state.guests.get(104)!.lock = 'mounted';
+    await expect(callTool(containerAction, { vmid: 104, action: 'start' }, t.ctx)).rejects.toMatchObject({ code: 'task_failed', message: expect.stringMatching(/locked/) });
+    t.close();
+    t = testContext({ simOptions: { taskDurationMs: 10_000 } });
+    await expect(callTool(containerAction, { vmid: 104, action: 'start', timeout: 1 }, t.ctx)).rejects.toMatchObject({ code: 'timeout' });
+  });
+
+  it('names an offline node and a token without the privilege', async () => {
+    t = testContext({ token: 'auditor' });
+    await expect(callTool(containerAction, { vmid: 104, action: 'start' }, t.ctx)).rejects.toMatchObject({ code: 'forbidden', message: expect.stringMatching(/VM\.PowerMgmt on \/vms\/104/) });
+    t.close();
+    t = testContext();
+    t.sim.faults.setNodeOnline('pve3', false);
+    await expect(callTool(containerAction, { vmid: 103, action: 'stop' }, t.ctx)).rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/pve3/) });
+  });
+
   it('has no reset', () => {
     expect(() => containerAction.input.parse({ vmid: 103, action: 'reset' })).toThrow();
   });

@@ -143,6 +143,13 @@ describe('guest_config update', () => {
     await expect(callTool(guestConfig, { vmid: 105, swap: 1 }, t.ctx)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/only to containers/) });
   });
 
+  it('answers a locked guest with a conflict, and times out on a slow resize', async () => {
+    t = testContext({ simOptions: { taskDurationMs: 10_000 } });
+    t.sim.state.guests.get(104)!.lock = 'backup';
+    await expect(callTool(guestConfig, { vmid: 104, cores: 2 }, t.ctx)).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/locked \(backup\)/) });
+    await expect(callTool(guestConfig, { vmid: 105, resize: [{ disk: 'scsi0', size: '+1G' }], timeout: 1 }, t.ctx)).rejects.toMatchObject({ code: 'timeout', message: expect.stringMatching(/still running/) });
+  });
+
   it('declares the privileges per key group', async () => {
     t = testContext();
     expect(await privilegesOf(guestConfig, { vmid: 100 }, t.ctx)).toEqual([{ path: '/vms/100', privileges: ['VM.Audit'] }]);

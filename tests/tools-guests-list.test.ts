@@ -77,6 +77,14 @@ describe('list_vms', () => {
     expect(out.data.guests.find((row) => row.vmid === 100)!.status).toBe('running');
   });
 
+  it('gives up on a hanging Proxmox when the call is cancelled', async () => {
+    const controller = new AbortController();
+    t = testContext({ signal: controller.signal });
+    t.sim.faults.fail('hang', { path: '/cluster/resources' });
+    setTimeout(() => controller.abort(), 100);
+    await expect(callTool(listVms, {}, t.ctx)).rejects.toMatchObject({ code: 'timeout' });
+  });
+
   it('rejects bad filters with a message a person can act on', () => {
     expect(() => listVms.input.parse({ node: 'bad node!' })).toThrow(/node must be a Proxmox node name/);
     expect(() => listVms.input.parse({ status: 'asleep' })).toThrow();
