@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
 import { ToolError, toToolError } from '../lib/errors.ts';
 import { nodeName, storageId, timeoutSeconds, vmid as vmidSchema, waitForTask } from '../lib/schemas.ts';
@@ -185,7 +186,10 @@ export default defineTool({
   effect: 'destructive',
   effectOf,
   idempotent: false,
-  privileges: (args) => needs(args),
+  privileges: (args, ctx) => {
+    requireRoleFor(ctx, 'guest_backup', effectOf(args));
+    return needs(args);
+  },
   explain(args): Plan {
     const privileges = needs(args);
     if (args.action === 'list') {
@@ -219,6 +223,7 @@ export default defineTool({
     };
   },
   async run(args, ctx) {
+    requireRoleFor(ctx, 'guest_backup', effectOf(args));
     if (args.action === 'list') return list(args, ctx);
     if (args.action === 'create') return create(args, ctx);
     return restore(args, ctx);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
 import { ToolError } from '../lib/errors.ts';
 import { snapshotName, timeoutSeconds, vmid as vmidSchema, waitForTask } from '../lib/schemas.ts';
@@ -103,7 +104,10 @@ export default defineTool({
   effect: 'destructive',
   effectOf: (input) => effectByAction[input.action],
   idempotent: false,
-  privileges: (input) => needs(input.action, input.vmid),
+  privileges: (input, ctx) => {
+    requireRoleFor(ctx, 'guest_snapshot', effectByAction[input.action]);
+    return needs(input.action, input.vmid);
+  },
   async explain(input, ctx): Promise<Plan> {
     const guest = await locateForPlan(ctx, input.vmid);
     const base = guest ? guestBase(guest) : `/nodes/{node}/{qemu|lxc}/${input.vmid}`;
@@ -151,6 +155,7 @@ export default defineTool({
     }
   },
   async run(input, ctx) {
+    requireRoleFor(ctx, 'guest_snapshot', effectByAction[input.action]);
     const guest = await ctx.pve.locateGuest(input.vmid, { signal: ctx.signal });
     const base = guestBase(guest);
     const label = guestLabel(guest);

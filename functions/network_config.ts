@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
 import { ToolError, toToolError } from '../lib/errors.ts';
 import { nodeName, timeoutSeconds, waitForTask } from '../lib/schemas.ts';
@@ -255,7 +256,10 @@ export default defineTool({
   effect: 'destructive',
   effectOf: (args) => effectByAction[args.action],
   idempotent: false,
-  privileges: (args) => needs(args),
+  privileges: (args, ctx) => {
+    requireRoleFor(ctx, 'network_config', effectByAction[args.action]);
+    return needs(args);
+  },
   async explain(args, ctx): Promise<Plan> {
     const privileges = needs(args);
     const base = `/nodes/${args.node}/network`;
@@ -324,6 +328,7 @@ export default defineTool({
     }
   },
   async run(args, ctx) {
+    requireRoleFor(ctx, 'network_config', effectByAction[args.action]);
     const node = (await requireNode(ctx, args.node, { online: true })).node;
     const target = { node };
     const view = await networkView(ctx, node);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
 import { ToolError, toToolError } from '../lib/errors.ts';
 import { nodeName, storageId, timeoutSeconds, vmid as vmidSchema, waitForTask } from '../lib/schemas.ts';
@@ -218,7 +219,10 @@ export default defineTool({
   effectOf: (args) => effectByAction[args.action],
   idempotent: false,
   openWorld: true,
-  privileges: (args) => needs(args),
+  privileges: (args, ctx) => {
+    requireRoleFor(ctx, 'storage_operations', effectByAction[args.action]);
+    return needs(args);
+  },
   async explain(args, ctx): Promise<Plan> {
     const privileges = needs(args);
     const storage = args.storage ?? '<storage>';
@@ -270,6 +274,7 @@ export default defineTool({
     }
   },
   async run(args, ctx) {
+    requireRoleFor(ctx, 'storage_operations', effectByAction[args.action]);
     switch (args.action) {
       case 'list':
         return listStorages(args, ctx);

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Plan, type ToolContext } from '../lib/tool.ts';
 import { ToolError } from '../lib/errors.ts';
 import { nodeName, vmid as vmidSchema } from '../lib/schemas.ts';
@@ -113,7 +114,10 @@ export default defineTool({
   effectOf: (input) => (input.action === 'stop' ? 'write' : 'read'),
   idempotent: false,
   // Everyone may read and stop their own tasks; other users' tasks need Sys.Audit / Sys.Modify on the node, which Proxmox checks.
-  privileges: () => [],
+  privileges: (input, ctx) => {
+    requireRoleFor(ctx, 'task_status', input.action === 'stop' ? 'write' : 'read');
+    return [];
+  },
   explain(input): Plan {
     const task = input.upid ? parseUpid(input.upid) : undefined;
     const where = task ? `/nodes/${task.node}/tasks/${task.upid}` : '/nodes/{node}/tasks/{upid}';
@@ -146,6 +150,7 @@ export default defineTool({
     }
   },
   async run(input, ctx) {
+    requireRoleFor(ctx, 'task_status', input.action === 'stop' ? 'write' : 'read');
     switch (input.action) {
       case 'status': {
         const task = requireUpidArg(input.upid, 'status');

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
 import { ToolError } from '../lib/errors.ts';
 import { num } from '../lib/pve/parse.ts';
@@ -288,7 +289,10 @@ export default defineTool({
   effect: 'destructive',
   effectOf,
   idempotent: false,
-  privileges: (args, ctx) => needs(args, ctx),
+  privileges: (args, ctx) => {
+    requireRoleFor(ctx, 'user_management', effectOf(args), ['admin']);
+    return needs(args, ctx);
+  },
   explain(args, ctx): Plan {
     const plan = describe(args);
     const write = effectOf(args) !== 'read';
@@ -304,6 +308,7 @@ export default defineTool({
     };
   },
   async run(args, ctx) {
+    requireRoleFor(ctx, 'user_management', effectOf(args), ['admin']);
     checkProtected(args, ctx);
     const options = { signal: ctx.signal };
     const ownUser = ctx.pve.tokenId.split('!')[0];

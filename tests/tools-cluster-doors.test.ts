@@ -195,9 +195,19 @@ describe('cluster tools over REST', () => {
     expect((await callRest(ts.url, readOnly, 'network_config', { action: 'pending', node: 'pve1' })).status).toBe(200);
   });
 
-  it('a viewer token reads but cannot change', async () => {
+  it('a viewer token reads but cannot change; user changes are for admins', async () => {
     const viewer = await ts.createToken({ role: 'viewer', mode: 'normal', ceiling: 'normal' });
     expect((await callRest(ts.url, viewer, 'get_system_info', {})).status).toBe(200);
+    expect((await callRest(ts.url, viewer, 'storage_operations', { action: 'list' })).status).toBe(200);
+    const refused = await callRest(ts.url, viewer, 'guest_snapshot', { action: 'create', vmid: 104, snapname: 'viewer_snap' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toMatch(/role admin or operator/);
+    expect(sim.state.guests.get(104)!.snapshots.has('viewer_snap')).toBe(false);
+    const operator = await ts.createToken({ role: 'operator', mode: 'normal', ceiling: 'normal' });
+    expect((await callRest(ts.url, operator, 'user_management', { kind: 'user', action: 'list' })).status).toBe(200);
+    const noUsers = await callRest(ts.url, operator, 'user_management', { kind: 'group', action: 'create', groupid: 'opgroup' });
+    expect(noUsers.status).toBe(403);
+    expect(noUsers.body.error.message).toMatch(/role admin/);
   });
 
   it('get_system_info issues at most 4 Proxmox requests, and only contract endpoints were used', async () => {
