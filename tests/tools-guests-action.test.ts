@@ -146,8 +146,12 @@ describe('vm_action clone, migrate, delete', () => {
     expect(t.sim.state.guests.has(105)).toBe(false);
   });
 
-  it('refuses to delete a running VM', async () => {
+  it('refuses to delete a running VM or a protected one', async () => {
     t = testContext();
+    t.sim.state.guests.get(105)!.config.protection = 1;
+    await expect(callTool(vmAction, { vmid: 105, action: 'delete' }, t.ctx)).rejects.toMatchObject({ code: 'protected', message: expect.stringMatching(/protection flag/) });
+    expect((await explainTool(vmAction, { vmid: 105, action: 'delete' }, t.ctx)).warnings!.join(' ')).toMatch(/protection flag/);
+    expect(t.sim.state.guests.has(105)).toBe(true);
     await expect(callTool(vmAction, { vmid: 100, action: 'delete' }, t.ctx)).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/running; stop or shut it down first/) });
   });
 

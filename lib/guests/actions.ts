@@ -241,7 +241,7 @@ export async function explainAction(kind: GuestKind, input: ActionInput, ctx: To
         risk: 'low',
         reversible: true,
         undo: `Delete the copy (${kind.cli} destroy ${newid}).`,
-        warnings: where.template ? [] : [`${who} is not a template: the copy gets new MACs but the same OS identity (hostname, SSH host keys, machine-id); change them before using both.`],
+        warnings: where.template || input.node ? [] : [`${who} is not a template: the copy gets new MACs but the same OS identity (hostname, SSH host keys, machine-id); change them before using both.`],
       };
     }
     case 'migrate': {
@@ -495,7 +495,12 @@ async function destroy(kind: GuestKind, input: ActionInput, where: Located, ctx:
   const { pve, signal } = ctx;
   const id = input.vmid;
   const who = label(kind, where);
-  const status = await readStatus(pve, kind, where.node, id, signal, input.node);
+  const [status, config] = await Promise.all([readStatus(pve, kind, where.node, id, signal, input.node), readConfig(pve, kind, where.node, id, signal)]);
+  if (bool(config.protection, false)) {
+    throw new ToolError('protected', `${who} has the Proxmox protection flag set, so it is not deleted. If it really must go, a person clears the flag deliberately first (\`${kind.cli} set ${id} --protection 0\`).`, {
+      details: { vmid: id, protection: true },
+    });
+  }
   if (status.status === 'running') {
     throw new ToolError('conflict', `${who} is running; stop or shut it down first, then delete it.`, {
       details: { vmid: id, status: 'running' },
