@@ -46,6 +46,9 @@ async function prepare(args: Input, ctx: ToolContext): Promise<{ plan: RestorePl
     const path = resolveBundlePath(ctx.config, args.file);
     const version = ctx.services.runtime?.version ?? packageInfo().version;
     const contents = await loadVerifiedBundle(ctx.services.store, path, args.passphrase, version);
+    if (args.restore_env && !contents.entries.has('env')) {
+      throw new ToolError('invalid_input', 'restore_env was asked for, but this bundle has no env file (it was made without include_secrets). Nothing was changed.');
+    }
     const plan = await planRestore(ctx.services.store, ctx.config, path, contents, { restoreEnv: args.restore_env, inContainer: runningInContainer(), callerTokenId: ctx.caller.tokenId });
     return { plan, contents };
   } catch (error) {
@@ -98,9 +101,6 @@ export default defineTool({
   },
   async run(args, ctx) {
     const { plan, contents } = await prepare(args, ctx);
-    if (args.restore_env && !contents.entries.has('env')) {
-      throw new ToolError('invalid_input', 'restore_env was asked for, but this bundle has no env file (it was made without include_secrets). Nothing was changed.');
-    }
     if (args.dry_run) {
       return {
         data: { dry_run: true, restored: false, plan, pre_restore_backup: null, history_added: null, env_written: null },

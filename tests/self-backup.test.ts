@@ -239,6 +239,11 @@ describe('backup_config and restore_config through the doors', () => {
     expect(done.body.data.env_written).toBe(join(installDir, '.env'));
     expect(readFileSync(join(installDir, '.env'), 'utf8')).toContain('file-secret-0123456789');
     expect(readdirSync(installDir).some((name) => name.startsWith('.env.before-restore-'))).toBe(true);
+
+    const plain = await callRest(ts.url, ts.adminToken, 'backup_config', { include_cluster: false });
+    const refused = await callRest(ts.url, ts.adminToken, 'restore_config', { file: plain.body.data.file, restore_env: true });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/no env file/);
   });
 
   describe('refuses every kind of bad bundle, changing nothing', () => {

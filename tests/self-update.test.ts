@@ -197,11 +197,12 @@ describe('self_update outside a container', () => {
 });
 
 describe('self_update inside a container (host-side updater protocol)', () => {
-  /** Plays the host updater: answers the request with `status`. */
-  function fakeHost(updateDir: string, status: 'ok' | 'rolled_back' | 'failed', version: string): () => void {
+  /** Plays the host updater: answers the request with `status`; `seen` holds the raw requests it took. */
+  function fakeHost(updateDir: string, status: 'ok' | 'rolled_back' | 'failed', version: string, seen: unknown[] = []): () => void {
     const timer = setInterval(() => {
       const request = readUpdateRequest(updateDir);
       if (!request) return;
+      seen.push(JSON.parse(readFileSync(join(updateDir, requestFileName), 'utf8')));
       writeUpdateResult(updateDir, { id: request.id, status, version, message: `${status} after ${request.target_tag}`, finished_at: new Date().toISOString() });
     }, 20);
     return () => clearInterval(timer);
@@ -210,22 +211,19 @@ describe('self_update inside a container (host-side updater protocol)', () => {
   it('writes request.json as the protocol says and reports what the host answered', async () => {
     const { install, root } = makeRepos([{ tag: 'v0.1.0' }, { tag: 'v0.2.0' }], 'v0.1.0');
     const updateDir = join(root, 'update');
-    let seen: unknown;
-    const timer = setInterval(() => {
-      seen ??= readUpdateRequest(updateDir);
-    }, 5);
-    const stop = fakeHost(updateDir, 'ok', '0.2.0');
+    const requests: unknown[] = [];
+    const stop = fakeHost(updateDir, 'ok', '0.2.0', requests);
     try {
       const d = deps(install, { inContainer: true, updateDir, waitMs: 5000, pollMs: 20 });
       const outcome = await selfUpdate(d, {});
       expect(outcome).toMatchObject({ status: 'ok', mode: 'container', version: '0.2.0', target_tag: 'v0.2.0' });
       expect(d.calls).toEqual(['backup']);
-      expect(seen).toMatchObject({ action: 'update', target_tag: 'v0.2.0', previous_tag: 'v0.1.0', requested_by: 'tester' });
-      expect(Object.keys(seen as object).sort()).toEqual(['action', 'id', 'previous_tag', 'requested_at', 'requested_by', 'target_tag']);
+      expect(requests).toHaveLength(1);
+      expect(requests[0]).toMatchObject({ action: 'update', target_tag: 'v0.2.0', previous_tag: 'v0.1.0', requested_by: 'tester' });
+      expect(Object.keys(requests[0] as object).sort()).toEqual(['action', 'id', 'previous_tag', 'requested_at', 'requested_by', 'target_tag']);
       expect(headTag(install)).toBe('v0.1.0'); // the host does the checkout, not the container
     } finally {
       stop();
-      clearInterval(timer);
     }
   });
 
