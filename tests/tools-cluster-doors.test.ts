@@ -147,6 +147,16 @@ describe('cluster tools over REST', () => {
     }
   });
 
+  it('GET /v1/cluster and /v1/nodes (routes.json) reach get_system_info and node_status', async () => {
+    const get = (path: string) => fetch(`${ts.url}${path}`, { headers: { authorization: `Bearer ${normal}` } }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
+    const cluster = await get('/v1/cluster');
+    expect(cluster.status).toBe(200);
+    expect(cluster.body.data.cluster.name).toBe('simcluster');
+    const node = await get('/v1/nodes?node=pve2');
+    expect(node.status).toBe(200);
+    expect(node.body.data.nodes.map((n: { node: string }) => n.node)).toEqual(['pve2']);
+  });
+
   it('changes with a normal-mode token: snapshot, backup, then follow the task', async () => {
     const snap = await callRest(ts.url, normal, 'guest_snapshot', { action: 'create', vmid: 104, snapname: 'rest_snap' });
     expect(snap.status).toBe(200);
