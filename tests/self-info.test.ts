@@ -128,7 +128,7 @@ describe('help_llm', () => {
   it('groups tools by task from their names, whatever tools exist, and stays short with many', () => {
     const tools = [
       'list_vms', 'vm_status', 'vm_action', 'container_action', 'create_vm', 'vm_config', 'snapshot_vm', 'storage_operations', 'network_config',
-      'user_management', 'proxmox_api', 'execute_command', 'explain_command', 'health_check', 'self_update', 'something_new',
+      'user_management', 'proxmox_api', 'execute_command', 'explain_command', 'guest_exec', 'task_status', 'health_check', 'self_update', 'something_new',
     ].map((name) => ({ name, title: `Title of ${name}`, effect: 'read' as const, description: '' }));
     const groups = Object.fromEntries(groupTools(tools).map((group) => [group.title, group.tools.map((tool) => tool.name)]));
     expect(groups['Power and lifecycle (start, stop, reboot, ...)']).toEqual(['container_action', 'vm_action']);
@@ -137,9 +137,9 @@ describe('help_llm', () => {
     expect(groups['Network']).toEqual(['network_config']);
     expect(groups['Users, groups, roles, ACLs, API tokens']).toEqual(['user_management']);
     expect(groups['Raw Proxmox API (any endpoint; same protections)']).toEqual(['proxmox_api']);
-    expect(groups['Host commands over SSH']).toEqual(['execute_command', 'explain_command']);
+    expect(groups['Commands: on hosts over SSH, in guests through the agent']).toEqual(['execute_command', 'explain_command', 'guest_exec']);
     expect(groups['Guest configuration (create, clone, change, migrate, delete)']).toEqual(['create_vm', 'vm_config']);
-    expect(groups['Inventory and status']).toEqual(['list_vms', 'vm_status']);
+    expect(groups['Inventory, status and tasks']).toEqual(['list_vms', 'task_status', 'vm_status']);
     expect(groups['Other']).toEqual(['something_new']);
 
     const caller: Caller = { tokenId: 't', name: 'c', role: 'operator', mode: 'normal', ceiling: 'normal', learning: false, door: 'mcp', requestId: 'r', canElicit: false };

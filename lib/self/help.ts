@@ -24,14 +24,14 @@ const has = (...parts: string[]) => (name: string) => parts.some((part) => name.
 export const categories: Category[] = [
   { title: 'Self-management, modes, history and guidance', match: (name) => selfTools.has(name) },
   { title: 'Raw Proxmox API (any endpoint; same protections)', match: has('proxmox_api') },
-  { title: 'Host commands over SSH', match: has('command', 'shell', 'ssh') },
+  { title: 'Commands: on hosts over SSH, in guests through the agent', match: has('command', 'shell', 'ssh', 'exec') },
   { title: 'Users, groups, roles, ACLs, API tokens', match: has('user', 'group', 'role', 'acl', 'permission', 'token') },
   { title: 'Network', match: has('network', 'firewall', 'sdn', 'bridge', 'vlan') },
   { title: 'Storage', match: has('storage', 'disk', 'volume', 'iso', 'upload', 'download') },
   { title: 'Snapshots and backups', match: has('snapshot', 'backup', 'restore', 'vzdump') },
   { title: 'Power and lifecycle (start, stop, reboot, ...)', match: has('action', 'power', 'start', 'stop', 'shutdown', 'reboot', 'suspend', 'resume') },
   { title: 'Guest configuration (create, clone, change, migrate, delete)', match: has('config', 'create', 'clone', 'resize', 'migrate', 'delete', 'destroy', 'template') },
-  { title: 'Inventory and status', match: (name) => name.startsWith('list_') || name.startsWith('get_') || name.endsWith('_status') || name.endsWith('_info') },
+  { title: 'Inventory, status and tasks', match: (name) => name.startsWith('list_') || name.startsWith('get_') || name.endsWith('_status') || name.endsWith('_info') || name.includes('task') },
 ];
 
 export function groupTools(tools: ToolSummary[]): { title: string; tools: ToolSummary[] }[] {
