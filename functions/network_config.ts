@@ -139,15 +139,10 @@ interface NetworkView {
   warnings: string[];
 }
 
-/** Proxmox puts the staged diff beside `data` (`changes`); read it when the client exposes the envelope. */
+/** Proxmox puts the staged diff beside `data` (`changes`), so this read takes the whole envelope. */
 async function readNetwork(ctx: ToolContext, node: string): Promise<{ rows: Record<string, unknown>[]; changes?: string }> {
-  const reader = ctx.pve as unknown as { getEnvelope?: (path: string, params?: unknown, options?: unknown) => Promise<{ data: unknown; changes?: unknown }> };
-  if (typeof reader.getEnvelope === 'function') {
-    const envelope = await reader.getEnvelope(networkPath(node), undefined, { signal: ctx.signal });
-    return { rows: Array.isArray(envelope.data) ? (envelope.data as Record<string, unknown>[]) : [], changes: typeof envelope.changes === 'string' ? envelope.changes : undefined };
-  }
-  const rows = await ctx.pve.get<Record<string, unknown>[]>(networkPath(node), undefined, { signal: ctx.signal });
-  return { rows: Array.isArray(rows) ? rows : [] };
+  const envelope = await ctx.pve.getEnvelope<Record<string, unknown>[]>(networkPath(node), undefined, { signal: ctx.signal });
+  return { rows: Array.isArray(envelope.data) ? envelope.data : [], changes: envelope.changes };
 }
 
 async function networkView(ctx: ToolContext, node: string): Promise<NetworkView> {

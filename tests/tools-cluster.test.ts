@@ -507,6 +507,10 @@ describe('network_config', () => {
     await run(networkConfig, { action: 'create', node: 'pve2', iface: 'vlan70', type: 'vlan', vlan_raw_device: 'vmbr2', vlan_id: 70 }, t.ctx);
     const pending = await run(networkConfig, { action: 'pending', node: 'pve2' }, t.ctx);
     expect(pending.data.pending!.new_interfaces).toEqual(expect.arrayContaining(['bond1', 'vmbr2', 'vlan70']));
+    // The staged diff Proxmox sends beside the list reaches the tool, so changes to existing
+    // interfaces show too, not only new ones.
+    expect(pending.data.pending!.complete).toBe(true);
+    expect(pending.data.pending!.changes).toMatch(/vmbr2/);
     const applied = await run(networkConfig, { action: 'apply', node: 'pve2' }, t.ctx);
     expect(applied.data.task!.ok).toBe(true);
     expect(applied.warnings!.join(' ')).toMatch(/console/);

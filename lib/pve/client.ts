@@ -184,6 +184,7 @@ function makeView(core: Core, guards: PveRequestGuard[]): PveClient {
     post: (path, params, options) => request('POST', path, params, options),
     put: (path, params, options) => request('PUT', path, params, options),
     delete: (path, params, options) => request('DELETE', path, params, options),
+    getEnvelope: (path, params, options) => requestEnvelope('GET', path, params, options),
     waitForTask: (upid: string, options?: WaitOptions): Promise<TaskResult> => waitForTask(requestEnvelope, upid, options),
     taskLogTail: async (upid: string, lines = 20, options?: PveRequestOptions) => (await readTaskLogTail(requestEnvelope, requireUpid(upid), lines, options)).lines,
     clusterResources,

@@ -27,6 +27,8 @@ export interface Envelope<T> {
   data: T;
   /** `total` that some list calls add (task lists, task logs). */
   total?: number;
+  /** `changes` that the network list adds: the diff to the staged /etc/network/interfaces.new. */
+  changes?: string;
 }
 
 export interface Transport {
@@ -206,9 +208,13 @@ export function createTransport(options: TransportOptions): Transport {
         false,
       );
     }
-    const envelope = parsed as { data: T; total?: unknown };
+    const envelope = parsed as { data: T; total?: unknown; changes?: unknown };
     const total = num(envelope.total);
-    return total === undefined ? { data: envelope.data } : { data: envelope.data, total };
+    return {
+      data: envelope.data,
+      ...(total === undefined ? {} : { total }),
+      ...(typeof envelope.changes === 'string' ? { changes: envelope.changes } : {}),
+    };
   }
 
   async function send<T>(method: HttpMethod, rawPath: string, params: PveParams | undefined, requestOptions: PveRequestOptions = {}): Promise<Envelope<T>> {

@@ -103,6 +103,9 @@ export interface PveClient {
   put<T = unknown>(path: string, params?: PveParams, options?: PveRequestOptions): Promise<T>;
   delete<T = unknown>(path: string, params?: PveParams, options?: PveRequestOptions): Promise<T>;
 
+  /** A GET with the whole envelope: `data` plus the `total` or `changes` some lists add beside it. */
+  getEnvelope<T = unknown>(path: string, params?: PveParams, options?: PveRequestOptions): Promise<{ data: T; total?: number; changes?: string }>;
+
   /** Poll a task until it stops; throws ToolError('task_failed') with the log tail when it failed. */
   waitForTask(upid: string, options?: WaitOptions): Promise<TaskResult>;
   /** The last `lines` lines of a task's log. */

@@ -10,7 +10,9 @@ export function redactArgs(value: unknown, depth = 0): unknown {
   if (value && typeof value === 'object') {
     const out: Record<string, unknown> = {};
     for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
-      out[key] = secretKey.test(key) && inner !== undefined && inner !== null && inner !== '' ? '[redacted]' : redactArgs(inner, depth + 1);
+      // A flag such as include_secrets: true names secrets but holds none; keep it readable.
+      const holdsValue = inner !== undefined && inner !== null && inner !== '' && typeof inner !== 'boolean';
+      out[key] = secretKey.test(key) && holdsValue ? '[redacted]' : redactArgs(inner, depth + 1);
     }
     return out;
   }
