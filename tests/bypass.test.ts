@@ -148,7 +148,15 @@ const attempts: Attempt[] = [
   ['sh: delete protection key', 'execute_command', sh(() => `qm set ${guest().vmid} --delete protection`)],
   ['sh: forced restore over protected guest', 'execute_command', sh(() => `qmrestore /var/lib/vz/dump/x.vma.zst ${guest().vmid} --force 1`)],
 
-  // the typed tools (user_management is not written yet: add root@pam, own-user and ACL attempts here when it lands)
+  // the typed tools
+  ['typed: user_management delete root@pam', 'user_management', () => ({ kind: 'user', action: 'delete', userid: 'root@pam' })],
+  ['typed: user_management disable root@pam', 'user_management', () => ({ kind: 'user', action: 'update', userid: 'root@pam', enable: false })],
+  ['typed: user_management root@pam, other case', 'user_management', () => ({ kind: 'user', action: 'update', userid: 'ROOT@PAM', comment: 'x' })],
+  ['typed: user_management root@pam token', 'user_management', () => ({ kind: 'token', action: 'create', userid: 'root@pam', tokenid: 'evil' })],
+  ['typed: user_management root@pam ACL', 'user_management', () => ({ kind: 'acl', action: 'create', path: '/', roles: ['NoAccess'], users: ['root@pam'] })],
+  ['typed: user_management delete own user', 'user_management', () => ({ kind: 'user', action: 'delete', userid: 'proxmox-mcp@pve' })],
+  ['typed: user_management delete own token', 'user_management', () => ({ kind: 'token', action: 'delete', userid: 'proxmox-mcp@pve', tokenid: 'mcp' })],
+  ['typed: user_management strip own token ACL', 'user_management', () => ({ kind: 'acl', action: 'delete', path: '/', roles: ['ProxmoxMCP'], tokens: ['proxmox-mcp@pve!mcp'] })],
   ['typed: vm_action delete protected VM', 'vm_action', () => ({ vmid: guest().vmid, action: 'delete' })],
   ['typed: vm_action delete protected VM, node given', 'vm_action', () => ({ vmid: guest().vmid, node: guest().node, action: 'delete' })],
   ['typed: container_action delete protected container', 'container_action', () => ({ vmid: protectedContainer().vmid, action: 'delete' })],
