@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
 import { ToolError, toToolError } from '../lib/errors.ts';
 import { nodeName, storageId, timeoutSeconds, vmid as vmidSchema, waitForTask } from '../lib/schemas.ts';
@@ -186,8 +185,8 @@ export default defineTool({
   effect: 'destructive',
   effectOf,
   idempotent: false,
+  changeRoles: ['admin', 'operator'],
   privileges: (args, ctx) => {
-    requireRoleFor(ctx, 'guest_backup', effectOf(args));
     return needs(args);
   },
   explain(args): Plan {
@@ -223,7 +222,6 @@ export default defineTool({
     };
   },
   async run(args, ctx) {
-    requireRoleFor(ctx, 'guest_backup', effectOf(args));
     if (args.action === 'list') return list(args, ctx);
     if (args.action === 'create') return create(args, ctx);
     return restore(args, ctx);

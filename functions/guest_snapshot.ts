@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
 import { ToolError } from '../lib/errors.ts';
 import { snapshotName, timeoutSeconds, vmid as vmidSchema, waitForTask } from '../lib/schemas.ts';
@@ -104,8 +103,8 @@ export default defineTool({
   effect: 'destructive',
   effectOf: (input) => effectByAction[input.action],
   idempotent: false,
+  changeRoles: ['admin', 'operator'],
   privileges: (input, ctx) => {
-    requireRoleFor(ctx, 'guest_snapshot', effectByAction[input.action]);
     return needs(input.action, input.vmid);
   },
   async explain(input, ctx): Promise<Plan> {
@@ -155,7 +154,6 @@ export default defineTool({
     }
   },
   async run(input, ctx) {
-    requireRoleFor(ctx, 'guest_snapshot', effectByAction[input.action]);
     const guest = await ctx.pve.locateGuest(input.vmid, { signal: ctx.signal });
     const base = guestBase(guest);
     const label = guestLabel(guest);

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
 import { ToolError, toToolError } from '../lib/errors.ts';
 import { nodeName, timeoutSeconds, waitForTask } from '../lib/schemas.ts';
@@ -251,8 +250,8 @@ export default defineTool({
   effect: 'destructive',
   effectOf: (args) => effectByAction[args.action],
   idempotent: false,
+  changeRoles: ['admin', 'operator'],
   privileges: (args, ctx) => {
-    requireRoleFor(ctx, 'network_config', effectByAction[args.action]);
     return needs(args);
   },
   async explain(args, ctx): Promise<Plan> {
@@ -323,7 +322,6 @@ export default defineTool({
     }
   },
   async run(args, ctx) {
-    requireRoleFor(ctx, 'network_config', effectByAction[args.action]);
     const node = (await requireNode(ctx, args.node, { online: true })).node;
     const target = { node };
     const view = await networkView(ctx, node);

@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
 import { ToolError, toToolError } from '../lib/errors.ts';
 import { nodeName, storageId, timeoutSeconds, vmid as vmidSchema, waitForTask } from '../lib/schemas.ts';
@@ -218,9 +217,9 @@ export default defineTool({
   effect: 'destructive',
   effectOf: (args) => effectByAction[args.action],
   idempotent: false,
+  changeRoles: ['admin', 'operator'],
   openWorld: true,
   privileges: (args, ctx) => {
-    requireRoleFor(ctx, 'storage_operations', effectByAction[args.action]);
     return needs(args);
   },
   async explain(args, ctx): Promise<Plan> {
@@ -274,7 +273,6 @@ export default defineTool({
     }
   },
   async run(args, ctx) {
-    requireRoleFor(ctx, 'storage_operations', effectByAction[args.action]);
     switch (args.action) {
       case 'list':
         return listStorages(args, ctx);

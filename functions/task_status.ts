@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Plan, type ToolContext } from '../lib/tool.ts';
 import { ToolError } from '../lib/errors.ts';
 import { nodeName, vmid as vmidSchema } from '../lib/schemas.ts';
@@ -113,9 +112,9 @@ export default defineTool({
   effect: 'write',
   effectOf: (input) => (input.action === 'stop' ? 'write' : 'read'),
   idempotent: false,
+  changeRoles: ['admin', 'operator'],
   // Everyone may read and stop their own tasks; other users' tasks need Sys.Audit / Sys.Modify on the node, which Proxmox checks.
   privileges: (input, ctx) => {
-    requireRoleFor(ctx, 'task_status', input.action === 'stop' ? 'write' : 'read');
     return [];
   },
   explain(input): Plan {
@@ -150,7 +149,6 @@ export default defineTool({
     }
   },
   async run(input, ctx) {
-    requireRoleFor(ctx, 'task_status', input.action === 'stop' ? 'write' : 'read');
     switch (input.action) {
       case 'status': {
         const task = requireUpidArg(input.upid, 'status');

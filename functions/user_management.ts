@@ -1,5 +1,4 @@
 import { z } from 'zod';
-import { requireRoleFor } from '../lib/cluster/roles.ts';
 import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
 import { ToolError } from '../lib/errors.ts';
 import { num } from '../lib/pve/parse.ts';
@@ -289,8 +288,8 @@ export default defineTool({
   effect: 'destructive',
   effectOf,
   idempotent: false,
+  changeRoles: ['admin'],
   privileges: (args, ctx) => {
-    requireRoleFor(ctx, 'user_management', effectOf(args), ['admin']);
     return needs(args, ctx);
   },
   explain(args, ctx): Plan {
@@ -308,7 +307,6 @@ export default defineTool({
     };
   },
   async run(args, ctx) {
-    requireRoleFor(ctx, 'user_management', effectOf(args), ['admin']);
     checkProtected(args, ctx);
     const options = { signal: ctx.signal };
     const ownUser = ctx.pve.tokenId.split('!')[0];

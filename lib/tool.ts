@@ -141,6 +141,11 @@ export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extend
   openWorld?: boolean;
   /** Roles that may call it. Default: every role (the mode still applies). */
   roles?: Role[];
+  /**
+   * Roles that may make the calls of this tool that change something (effectOf is not 'read'), for
+   * tools that mix reads and changes: everyone in `roles` may still list and look.
+   */
+  changeRoles?: Role[];
   /** Proxmox privileges this call needs, checked against the token's permissions before running. */
   privileges?: (input: z.output<In>, ctx: ToolContext) => PrivilegeNeed[] | Promise<PrivilegeNeed[]>;
   /**

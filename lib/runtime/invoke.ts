@@ -206,6 +206,12 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     }
     const effect = effectOfCall(tool, input);
     callEffect = effect;
+    if (effect !== 'read' && tool.changeRoles && !tool.changeRoles.includes(caller.role)) {
+      throw new ToolError(
+        'forbidden',
+        `This ${tool.name} call changes the cluster and needs a client token with role ${tool.changeRoles.join(' or ')}; this one (${caller.name}) is ${caller.role}. The read actions stay available.`,
+      );
+    }
     if (!modeAllows[caller.mode](effect)) {
       throw new ToolError('mode_denied', `This client is in read-only mode, so ${tool.name} (${effect}) cannot run. Nothing was changed.`, {
         suggestions: ['Use the read tools, or raise the mode with toggle_mode (a human must confirm it).'],
