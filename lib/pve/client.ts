@@ -4,6 +4,7 @@
  * callers should not each redo: task waiting, a short shared cache of /cluster/resources, and finding
  * the node a guest is on.
  */
+import { raceAbort } from '../abort.ts';
 import type { Config } from '../config.ts';
 import { ToolError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -62,23 +63,7 @@ interface Core {
 }
 
 function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
-  if (!signal) return promise;
-  const cancelled = () => new ToolError('timeout', `The call was cancelled while waiting for ${what}.`, { details: { cancelled: true } });
-  if (signal.aborted) return Promise.reject(cancelled());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(cancelled());
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
+  return raceAbort(promise, signal, () => new ToolError('timeout', `The call was cancelled while waiting for ${what}.`, { details: { cancelled: true } }));
 }
 
 function guestLabel(type: GuestType | undefined): string {

@@ -3,6 +3,7 @@
  * the API token, apply the timeout and the caller's signal, retry only what is safe to retry (GET on
  * network errors, 502, 503, 595 and timeouts), unwrap `{data}`, and map every failure to a ToolError.
  */
+import { raceAbort } from '../abort.ts';
 import { ofetch, type $Fetch } from 'ofetch';
 import { ToolError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -115,23 +116,6 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 /** Settle with `promise`, or reject as soon as `signal` aborts (for fetch functions that ignore it). */
-function raceSignal<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
 
 export function createTransport(options: TransportOptions): Transport {
   const baseUrl = normalizeBaseUrl(options.baseUrl);
@@ -156,7 +140,7 @@ export function createTransport(options: TransportOptions): Transport {
     const started = Date.now();
     let response: Response & { _data?: unknown };
     try {
-      response = await raceSignal($fetch.raw(url, { method, headers, body, signal }), signal);
+      response = await raceAbort($fetch.raw(url, { method, headers, body, signal }), signal);
     } catch (error) {
       if (callerSignal?.aborted) {
         throw new AttemptFailure(

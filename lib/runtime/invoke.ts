@@ -139,6 +139,21 @@ function pickTarget(input: Record<string, unknown>): { node?: string; vmid?: num
   return { node, vmid };
 }
 
+/** The history row of a call: who, which door, which tool, the arguments with secrets redacted. */
+function callRecord(callId: string, startedAt: number, tool: AnyTool, input: Record<string, unknown>, caller: Caller): CallRecord {
+  return {
+    callId,
+    startedAt,
+    client: caller.name,
+    door: caller.door,
+    tool: tool.name,
+    args: JSON.stringify(redactStrings(redactArgs(input))),
+    mode: caller.mode,
+    ...pickTarget(input),
+    requestId: caller.requestId,
+  };
+}
+
 function baseEnvelope(mode: Mode, startedAt: number): Omit<Envelope, 'success' | 'data'> {
   return { execution_time: Math.round(performance.now() - startedAt), timestamp: new Date().toISOString(), mode, warnings: [], suggestions: [] };
 }
@@ -182,17 +197,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     return envelope;
   };
 
-  const makeRecord = (): CallRecord => ({
-    callId,
-    startedAt: startedAtMs,
-    client: caller.name,
-    door: caller.door,
-    tool: tool.name,
-    args: JSON.stringify(redactStrings(redactArgs(input))),
-    mode: caller.mode,
-    ...pickTarget(input),
-    requestId: caller.requestId,
-  });
+  const makeRecord = (): CallRecord => callRecord(callId, startedAtMs, tool, input, caller);
 
   registerToolCatalog(runtime.services, runtime.tools);
   try {
@@ -325,19 +330,11 @@ export async function recordDeclined(runtime: Runtime, tool: AnyTool, rawArgs: u
   const error = new ToolError('confirmation_required', `The user declined ${tool.name}. Nothing was changed.`, { details: { declined: true } });
   const envelope = errorEnvelope(error, caller.mode, startedAt);
   envelope.error = { code: 'declined', message: error.message };
-  runtime.store.history.record(
-    {
-      callId: crypto.randomUUID(),
-      startedAt: Date.now(),
-      client: caller.name,
-      door: caller.door,
-      tool: tool.name,
-      args: JSON.stringify(redactStrings(redactArgs(input))),
-      mode: caller.mode,
-      ...pickTarget(input),
-      requestId: caller.requestId,
-    },
-    { outcome: 'refused', errorCode: 'declined', message: error.message, durationMs: envelope.execution_time },
-  );
+  runtime.store.history.record(callRecord(crypto.randomUUID(), Date.now(), tool, input, caller), {
+    outcome: 'refused',
+    errorCode: 'declined',
+    message: error.message,
+    durationMs: envelope.execution_time,
+  });
   return envelope;
 }

@@ -6,11 +6,13 @@
 import { spawn, spawnSync, execFile, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer, connect } from 'node:net';
+import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { projectRoot } from '../../lib/paths.ts';
+import { freePort } from '../../lib/free-port.ts';
+export { freePort };
 
 const run = promisify(execFile);
 
@@ -58,17 +60,6 @@ export async function generateKeyPair(dir: string, name: string, type: 'ed25519'
   return { privateKey, publicKey: publicKey.trim(), fingerprint };
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startSshd(): Promise<RunningSshd> {
   // On a fresh machine where we are root, `npm test` installs sshd itself, so the README's one test
