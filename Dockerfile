@@ -69,14 +69,24 @@ RUN groupadd --system --gid "${APP_GID}" proxmox-mcp \
 COPY --from=build /out /opt/proxmox-mcp
 WORKDIR /opt/proxmox-mcp
 
+# The checkout this image is built from (there is no .git in it), for get_mcp_info: docker-compose.yml passes
+# them from the environment, which deploy/host-update.sh sets (GIT_COMMIT=$(git rev-parse HEAD), GIT_TAG).
+# Declared this late so a new commit only changes the last, metadata-only layers.
+ARG GIT_COMMIT=unknown
+ARG GIT_TAG=
+
 # Everything the server writes goes to these volumes (or /tmp, a tmpfs in docker-compose.yml), so the root
 # filesystem can be read-only. The .env from setup.sh arrives as environment (env_file), not as a file.
+# MCP_IN_CONTAINER: self_update and check_updates go through the host-side updater (lib/self/update-protocol.ts).
 ENV NODE_ENV=production \
     MCP_PORT=3001 \
     MCP_HOST=0.0.0.0 \
     MCP_DATA_DIR=/var/lib/proxmox-mcp \
     MCP_BACKUP_DIR=/var/backups/proxmox-mcp \
-    MCP_UPDATE_DIR=/var/lib/proxmox-mcp/update
+    MCP_UPDATE_DIR=/var/lib/proxmox-mcp/update \
+    MCP_IN_CONTAINER=1 \
+    MCP_GIT_COMMIT=${GIT_COMMIT} \
+    MCP_GIT_TAG=${GIT_TAG}
 VOLUME ["/var/lib/proxmox-mcp", "/var/log/proxmox-mcp", "/var/backups/proxmox-mcp"]
 EXPOSE 3001
 

@@ -2,7 +2,7 @@
 # proxmox-mcp setup: prepares a Proxmox VE host for the proxmox-mcp container.
 #
 #   git clone <repo> /opt/proxmox-mcp && cd /opt/proxmox-mcp
-#   ./setup.sh                      # then: docker compose up -d --build
+#   ./setup.sh                      # then: docker compose up -d --build (with GIT_COMMIT/GIT_TAG; it prints how)
 #
 # Run as root on the Proxmox host. Safe to run again (it converges; secrets already made are kept).
 #
@@ -623,8 +623,9 @@ install_all() {
   fi
   cat <<EOF
 
-    Start (or rebuild) the server:
-      cd $INSTALL_DIR && docker compose up -d --build
+    Start (or rebuild) the server; GIT_COMMIT and GIT_TAG tell the image which checkout it is (get_mcp_info):
+      cd $INSTALL_DIR && export GIT_COMMIT="\$(git rev-parse HEAD)" GIT_TAG="\$(git describe --tags --exact-match 2>/dev/null)"
+      docker compose up -d --build
       curl -s http://$host:$MCP_PORT_VALUE/health
 
     Connect Claude Code (the admin token is in $ENV_FILE as MCP_ADMIN_TOKEN$( ((ADMIN_TOKEN_NEW)) && printf ', new' )):

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { defineTool } from '../lib/tool.ts';
-import { checkForUpdates } from '../lib/self/updates.ts';
+import { checkForUpdates, checkForUpdatesViaHost } from '../lib/self/updates.ts';
 import { packageInfo } from '../lib/self/context.ts';
 
 export default defineTool({
@@ -8,13 +8,16 @@ export default defineTool({
   title: 'Is a newer proxmox-mcp release available?',
   description:
     'Compares the running version with the newest release tag (vX.Y.Z, semantic versioning) on the install\'s git remote (origin). ' +
-    'Pre-releases (v1.2.0-rc.1) are ignored unless include_prereleases is true. Works offline: when the remote cannot be reached the answer says so ' +
+    'In the container (no .git) the host-side updater fetches the tags in the host\'s checkout and answers (waiting at most wait_seconds); outside it, git ls-remote. ' +
+    'Pre-releases (v1.2.0-rc.1) are ignored unless include_prereleases is true. Works offline: when the remote (or the host-side updater) cannot be reached the answer says so ' +
     '(reachable: false, with the reason) instead of failing. Changes nothing; self_update installs an update (admin).',
   input: z.object({
     include_prereleases: z.boolean().default(false).describe('Also consider pre-release tags such as v1.2.0-rc.1'),
+    wait_seconds: z.number().int().min(1).max(120).default(30).describe('In the container: how long to wait for the host-side updater\'s answer'),
   }),
   output: z.object({
     current_version: z.string(),
+    source: z.enum(['git', 'host']),
     reachable: z.boolean(),
     reason: z.string().optional(),
     remote: z.string().optional(),
@@ -23,18 +26,24 @@ export default defineTool({
     update_available: z.boolean(),
     newer: z.array(z.string()),
     tags: z.array(z.string()),
+    host_checkout: z.object({ tag: z.string().nullable(), commit: z.string().nullable() }).optional(),
   }),
   effect: 'read',
   openWorld: true,
   async run(input, ctx) {
     const current = ctx.services.runtime?.version ?? packageInfo().version;
-    const result = await checkForUpdates(ctx.config.installDir, current, { includePrereleases: input.include_prereleases });
+    const result = ctx.config.container.inside
+      ? await checkForUpdatesViaHost(ctx.config.updateDir, current, { includePrereleases: input.include_prereleases, requestedBy: ctx.caller.name, timeoutMs: input.wait_seconds * 1000, signal: ctx.signal })
+      : await checkForUpdates(ctx.config.installDir, current, { includePrereleases: input.include_prereleases });
     if (!result.reachable) {
       return {
         data: result,
-        summary: `Cannot reach the remote; running ${current}`,
+        summary: result.source === 'host' ? `No release list from the host-side updater; running ${current}` : `Cannot reach the remote; running ${current}`,
         warnings: [result.reason ?? 'The remote cannot be reached.'],
-        suggestions: ['Check the network and the remote URL (git -C <install dir> remote -v), then try again.'],
+        suggestions:
+          result.source === 'host'
+            ? ['On the host: systemctl status proxmox-mcp-update.path proxmox-mcp-update.service, and journalctl -u proxmox-mcp-update.service.']
+            : ['Check the network and the remote URL (git -C <install dir> remote -v), then try again.'],
       };
     }
     return {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../lib/tool.ts';
 import { redactedConfig } from '../lib/config.ts';
-import { backupsInfo, databaseInfo, identity, runningInContainer, updateState } from '../lib/self/context.ts';
+import { backupsInfo, databaseInfo, identity, updateState } from '../lib/self/context.ts';
 
 const effect = z.enum(['read', 'write', 'destructive']);
 const mode = z.enum(['read-only', 'safe', 'normal']);
@@ -12,12 +12,13 @@ export default defineTool({
   description:
     'What this server is and how it is set up: version (package.json) and git commit, install path, runtime (Node or Deno) and whether it runs in a container, ' +
     'the configuration with every secret redacted, the database location and size, the backup directory, the last self-update, every tool with its effect, ' +
-    'this client\'s role, mode and ceiling, and the uptime. For the health of its dependencies use health_check; for a guide to working with it, help_llm.',
+    'this client\'s role, mode and ceiling, and the uptime. In the container (no .git) the commit and git_tag are the ones the image was built from. For the health of its dependencies use health_check; for a guide to working with it, help_llm.',
   input: z.object({}),
   output: z.object({
     name: z.string(),
     version: z.string(),
     commit: z.string(),
+    git_tag: z.string().nullable(),
     install_dir: z.string(),
     code_dir: z.string(),
     runtime: z.string(),
@@ -43,10 +44,11 @@ export default defineTool({
       name: me.name,
       version: me.version,
       commit: me.commit ?? 'unknown',
+      git_tag: me.tag,
       install_dir: ctx.config.installDir,
       code_dir: me.root,
       runtime: runtime?.runtime ?? 'unknown',
-      in_container: runningInContainer(),
+      in_container: ctx.config.container.inside,
       simulated: runtime?.simulated ?? !ctx.config.proxmox.url,
       started_at: runtime?.startedAt.toISOString() ?? null,
       uptime_s: uptime,

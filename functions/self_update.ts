@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../lib/tool.ts';
 import { runSelfUpdate } from '../lib/self/update-service.ts';
-import { runningInContainer, updateState } from '../lib/self/context.ts';
+import { updateState } from '../lib/self/context.ts';
 
 const status = z.enum(['ok', 'rolled_back', 'failed', 'pending', 'up_to_date']);
 
@@ -10,7 +10,7 @@ export default defineTool({
   title: 'Update proxmox-mcp to a release (admin)',
   description:
     'Installs a release of proxmox-mcp (default: the newest vX.Y.Z tag on the install\'s git remote; check_updates lists them). First a backup_config of the current state, ' +
-    'then the tag is verified (it exists, the checkout is clean, its package.json has the tag\'s version). In the container the host-side updater rebuilds and restarts it and reports back; ' +
+    'then the tag is verified (it exists, the checkout is clean, its package.json has the tag\'s version). In the container the host-side updater lists the tags, then checks the tag out in the host\'s checkout, rebuilds and restarts the container, and reports back (any release, older ones with allow_downgrade); ' +
     'otherwise the server builds the new version, checks its health on a spare port, and restarts into it, or rolls back to the previous tag when it is unhealthy. ' +
     'Always needs the user\'s confirmation. action "status" shows the last update request and the host\'s answer (no confirmation).',
   input: z.object({
@@ -44,7 +44,7 @@ export default defineTool({
   confirmation: (input) => (input.action === 'status' ? 'none' : 'always'),
   explain: (input, ctx) => ({
     summary: `Update proxmox-mcp ${ctx.services.runtime?.version ?? ''} in ${ctx.config.installDir} to ${input.target_tag ?? 'the newest release tag'}${
-      runningInContainer() ? ' through the host-side updater (the container is rebuilt and restarted)' : ' (build, health check on a spare port, restart; roll back when unhealthy)'
+      ctx.config.container.inside ? ' through the host-side updater (the container is rebuilt and restarted)' : ' (build, health check on a spare port, restart; roll back when unhealthy)'
     }; a configuration backup is taken first. Calls in flight are cut off by the restart.`,
     risk: 'high',
     reversible: true,
@@ -52,7 +52,7 @@ export default defineTool({
     warnings: ['The server restarts: every client reconnects, and calls running at that moment are cut off.'],
   }),
   async run(input, ctx) {
-    const mode = runningInContainer() ? ('container' as const) : ('local' as const);
+    const mode = ctx.config.container.inside ? ('container' as const) : ('local' as const);
     if (input.action === 'status') {
       const state = updateState(ctx);
       const last = state.last_result;

@@ -47,6 +47,16 @@ const envSchema = z
     MCP_UPDATE_DIR: z.string().optional(),
     MCP_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
     MCP_TEST_NO_AUTH: booleanFlag,
+    MCP_IN_CONTAINER: z
+      .enum(['true', 'false', '1', '0', 'yes', 'no'])
+      .optional()
+      .transform((value) => (value === undefined ? undefined : value === 'true' || value === '1' || value === 'yes')),
+    MCP_GIT_COMMIT: z
+      .string()
+      .regex(/^([0-9a-fA-F]{7,64}|unknown)$/, 'must be a git commit hash (or "unknown"), as the image build sets it')
+      .optional()
+      .transform((value) => (value === undefined || value === 'unknown' ? undefined : value.toLowerCase())),
+    MCP_GIT_TAG: z.string().regex(/^[^\s]{1,200}$/, 'must be a git tag name such as v0.2.0').optional(),
     DATABASE_URL: z.string().optional(),
     DATABASE_AUTH_TOKEN: z.string().optional(),
     PROXMOX_URL: z
@@ -105,6 +115,13 @@ export interface Config {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** Only for the protocol conformance suite: accept calls without a token. Refused unless bound to loopback. */
   testNoAuth: boolean;
+  /**
+   * Where this server runs. `inside`: MCP_IN_CONTAINER (the image sets 1); when unset, and only for the
+   * real process environment, whether /.dockerenv or /run/.containerenv exists. `gitCommit`/`gitTag`: the
+   * checkout the image was built from (MCP_GIT_COMMIT/MCP_GIT_TAG, baked in from the GIT_COMMIT/GIT_TAG
+   * build args), since the image has no .git.
+   */
+  container: { inside: boolean; gitCommit?: string; gitTag?: string };
   databaseUrl: string;
   databaseAuthToken?: string;
   proxmox: {
@@ -166,11 +183,16 @@ function parseHostMap(value: string | undefined): Record<string, string> {
 
 const knownVariables = Object.keys(envSchema.shape);
 
+/** The fallback when MCP_IN_CONTAINER is unset: the marker files Docker and Podman put in a container. */
+function containerMarkerExists(): boolean {
+  return existsSync('/.dockerenv') || existsSync('/run/.containerenv');
+}
+
 /**
  * Build the config from an environment. `env` defaults to process.env merged under a .env file found in
  * `envFile` (default: <project>/.env); values in the real environment win.
  */
-export function loadConfig(env?: Record<string, string | undefined>, options: { envFile?: string | null } = {}): Config {
+export function loadConfig(env?: Record<string, string | undefined>, options: { envFile?: string | null; containerProbe?: () => boolean } = {}): Config {
   let source: Record<string, string | undefined> = env ?? process.env;
   if (env === undefined && options.envFile !== null) {
     const envFile = options.envFile ?? join(projectRoot, '.env');
@@ -207,6 +229,11 @@ export function loadConfig(env?: Record<string, string | undefined>, options: { 
     updateDir: e.MCP_UPDATE_DIR ? resolve(projectRoot, e.MCP_UPDATE_DIR) : join(dataDir, 'update'),
     logLevel: e.MCP_LOG_LEVEL,
     testNoAuth: e.MCP_TEST_NO_AUTH,
+    container: {
+      inside: e.MCP_IN_CONTAINER ?? (options.containerProbe ?? (env === undefined ? containerMarkerExists : () => false))(),
+      ...(e.MCP_GIT_COMMIT ? { gitCommit: e.MCP_GIT_COMMIT } : {}),
+      ...(e.MCP_GIT_TAG ? { gitTag: e.MCP_GIT_TAG } : {}),
+    },
     databaseUrl: e.DATABASE_URL ?? `file:${join(dataDir, 'proxmox-mcp.db')}`,
     databaseAuthToken: e.DATABASE_AUTH_TOKEN,
     proxmox: {

@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../lib/config.ts';
 import { helpText, groupTools } from '../lib/self/help.ts';
 import type { Caller } from '../lib/tool.ts';
 import { callRest, connectClient, startTestServer, type TestServer } from './helpers/server.ts';
@@ -70,16 +71,44 @@ describe('get_mcp_info', () => {
     }
   });
 
+  it('takes the commit and tag from the image (MCP_GIT_COMMIT, MCP_GIT_TAG) and "in a container" from the config', async () => {
+    const notGit = mkdtempSync(join(tmpdir(), 'pmcp-nogit-'));
+    const commit = '0123456789abcdef0123456789abcdef01234567';
+    const image = await startTestServer({ env: { MCP_INSTALL_DIR: notGit, MCP_IN_CONTAINER: '1', MCP_GIT_COMMIT: commit.toUpperCase(), MCP_GIT_TAG: 'v0.2.0' } });
+    try {
+      const info = await callRest(image.url, image.adminToken, 'get_mcp_info', {});
+      expect(info.body.data).toMatchObject({ commit, git_tag: 'v0.2.0', in_container: true });
+    } finally {
+      await image.close();
+      rmSync(notGit, { recursive: true, force: true });
+    }
+  });
+
   it('says "unknown" for the commit outside git', async () => {
     const notGit = mkdtempSync(join(tmpdir(), 'pmcp-nogit-'));
     const plain = await startTestServer({ env: { MCP_INSTALL_DIR: notGit } });
     try {
       const info = await callRest(plain.url, plain.adminToken, 'get_mcp_info', {});
-      expect(info.body.data.commit).toBe('unknown');
+      expect(info.body.data).toMatchObject({ commit: 'unknown', git_tag: null, in_container: false });
     } finally {
       await plain.close();
       rmSync(notGit, { recursive: true, force: true });
     }
+  });
+});
+
+describe('the container settings in the config (MCP_IN_CONTAINER, MCP_GIT_COMMIT, MCP_GIT_TAG)', () => {
+  it('parses them, treats "unknown" as no commit, and refuses a commit that is not a hash', () => {
+    expect(loadConfig({ MCP_IN_CONTAINER: 'true', MCP_GIT_COMMIT: 'unknown', MCP_GIT_TAG: '' }, { envFile: null }).container).toEqual({ inside: true });
+    expect(loadConfig({ MCP_IN_CONTAINER: '0', MCP_GIT_COMMIT: 'ABCDEF0', MCP_GIT_TAG: 'v1.2.3' }, { envFile: null }).container).toEqual({ inside: false, gitCommit: 'abcdef0', gitTag: 'v1.2.3' });
+    expect(() => loadConfig({ MCP_GIT_COMMIT: 'main; rm -rf /' }, { envFile: null })).toThrow(/MCP_GIT_COMMIT: must be a git commit hash/);
+    expect(() => loadConfig({ MCP_IN_CONTAINER: 'maybe' }, { envFile: null })).toThrow(/MCP_IN_CONTAINER/);
+  });
+
+  it('falls back to the marker files (/.dockerenv) only when MCP_IN_CONTAINER is unset', () => {
+    expect(loadConfig({}, { envFile: null }).container.inside).toBe(false); // an explicit environment: no probing
+    expect(loadConfig({}, { envFile: null, containerProbe: () => true }).container.inside).toBe(true);
+    expect(loadConfig({ MCP_IN_CONTAINER: 'false' }, { envFile: null, containerProbe: () => true }).container.inside).toBe(false);
   });
 });
 

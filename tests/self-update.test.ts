@@ -3,15 +3,29 @@
  * tags and a clone of it as the install directory. Build, health check and restart are injected, so
  * every path (update, rollback, refusals, the container handshake) runs in a second.
  */
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { checkForUpdates } from '../lib/self/updates.ts';
+import { checkForUpdates, checkForUpdatesViaHost, hostSilentReason } from '../lib/self/updates.ts';
 import { selfUpdate, trialHealthCheck, type SelfUpdateDeps } from '../lib/self/self-update.ts';
 import { compareVersions, parseSemVer, releaseTags } from '../lib/self/semver.ts';
-import { readUpdateRequest, writeUpdateResult, requestFileName } from '../lib/self/update-protocol.ts';
+import {
+  checkRequestFileName,
+  readCheckRequest,
+  readUpdateRequest,
+  releaseTagPattern,
+  RequestWaitingError,
+  requestFileName,
+  updateRequestSchema,
+  updateResultSchema,
+  waitForUpdateResult,
+  writeCheckResult,
+  writeHostRequest,
+  writeUpdateResult,
+} from '../lib/self/update-protocol.ts';
 import { setSelfUpdateOverrides } from '../lib/self/update-service.ts';
 import { callRest, connectClient, startTestServer, type TestServer } from './helpers/server.ts';
 
@@ -197,12 +211,20 @@ describe('self_update outside a container', () => {
 });
 
 describe('self_update inside a container (host-side updater protocol)', () => {
-  /** Plays the host updater: answers the request with `status`; `seen` holds the raw requests it took. */
-  function fakeHost(updateDir: string, status: 'ok' | 'rolled_back' | 'failed', version: string, seen: unknown[] = []): () => void {
+  /**
+   * Plays the host updater: answers checks with `tags` and updates with `status`; `seen` holds the raw
+   * requests it took. With `silent` it answers nothing.
+   */
+  function fakeHost(updateDir: string, status: 'ok' | 'rolled_back' | 'failed', version: string, options: { seen?: unknown[]; tags?: string[] } = {}): () => void {
     const timer = setInterval(() => {
+      const check = readCheckRequest(updateDir);
+      if (check) {
+        options.seen?.push(JSON.parse(readFileSync(join(updateDir, checkRequestFileName), 'utf8')));
+        writeCheckResult(updateDir, { id: check.id, status: 'ok', tags: options.tags ?? ['v0.2.0', 'v0.1.0'], checked_out_tag: 'v0.1.0', checked_out_commit: 'a'.repeat(40), message: 'fetched', finished_at: new Date().toISOString() });
+      }
       const request = readUpdateRequest(updateDir);
       if (!request) return;
-      seen.push(JSON.parse(readFileSync(join(updateDir, requestFileName), 'utf8')));
+      options.seen?.push(JSON.parse(readFileSync(join(updateDir, requestFileName), 'utf8')));
       writeUpdateResult(updateDir, { id: request.id, status, version, message: `${status} after ${request.target_tag}`, finished_at: new Date().toISOString() });
     }, 20);
     return () => clearInterval(timer);
@@ -212,7 +234,7 @@ describe('self_update inside a container (host-side updater protocol)', () => {
     const { install, root } = makeRepos([{ tag: 'v0.1.0' }, { tag: 'v0.2.0' }], 'v0.1.0');
     const updateDir = join(root, 'update');
     const requests: unknown[] = [];
-    const stop = fakeHost(updateDir, 'ok', '0.2.0', requests);
+    const stop = fakeHost(updateDir, 'ok', '0.2.0', { seen: requests });
     try {
       const d = deps(install, { inContainer: true, updateDir, waitMs: 5000, pollMs: 20 });
       const outcome = await selfUpdate(d, {});
@@ -243,31 +265,171 @@ describe('self_update inside a container (host-side updater protocol)', () => {
     await expect(selfUpdate(deps(install, { inContainer: true, updateDir, waitMs: 100 }), {})).rejects.toMatchObject({ code: 'conflict' });
   });
 
-  it('understands a result in the host updater\'s older dialect (succeeded/rejected, from/to)', async () => {
+  it('reports an answer in another format (an older host updater) as failed, with what to do, at once', async () => {
     const { install, root } = makeRepos([{ tag: 'v0.1.0' }, { tag: 'v0.2.0' }], 'v0.1.0');
     const updateDir = join(root, 'update');
     const timer = setInterval(() => {
       const request = readUpdateRequest(updateDir);
       if (!request) return;
       rmSync(join(updateDir, requestFileName));
-      writeFileSync(join(updateDir, 'result.json'), JSON.stringify({ id: request.id, status: 'succeeded', from: 'v0.1.0', to: 'v0.2.0', message: 'updated v0.1.0 -> v0.2.0', started_at: 'x', finished_at: 'y' }));
+      writeFileSync(join(updateDir, 'result.json'), JSON.stringify({ id: request.id, status: 'succeeded', from: 'v0.1.0', to: 'v0.2.0', message: 'updated', started_at: 'x', finished_at: 'y' }));
     }, 20);
     try {
-      const outcome = await selfUpdate(deps(install, { inContainer: true, updateDir, waitMs: 5000, pollMs: 20 }), {});
-      expect(outcome).toMatchObject({ status: 'ok', version: '0.2.0', message: 'Host updater: updated v0.1.0 -> v0.2.0' });
+      const started = Date.now();
+      const outcome = await selfUpdate(deps(install, { inContainer: true, updateDir, waitMs: 10_000, pollMs: 20 }), {});
+      expect(outcome).toMatchObject({ status: 'failed', request_id: expect.any(String) });
+      expect(outcome.message).toMatch(/does not follow the update protocol.*Run \.\/setup\.sh on the host/);
+      expect(Date.now() - started).toBeLessThan(5000);
     } finally {
       clearInterval(timer);
     }
   });
 
-  it('needs an explicit tag when the container has no git checkout', async () => {
-    const empty = mkdtempSync(join(tmpdir(), 'pmcp-image-'));
-    roots.push(empty);
-    await expect(selfUpdate(deps(empty, { inContainer: true, updateDir: join(empty, 'update'), waitMs: 50 }), {})).rejects.toMatchObject({ code: 'invalid_input' });
-    const outcome = await selfUpdate(deps(empty, { inContainer: true, updateDir: join(empty, 'update'), waitMs: 50, pollMs: 10 }), { targetTag: 'v0.2.0' });
-    expect(outcome.status).toBe('pending');
-    expect(readUpdateRequest(join(empty, 'update'))?.target_tag).toBe('v0.2.0');
+  it('without a git checkout, asks the host for the tags: the newest by default, a given one, a downgrade only when allowed', async () => {
+    const image = mkdtempSync(join(tmpdir(), 'pmcp-image-'));
+    roots.push(image);
+    const updateDir = join(image, 'update');
+    const seen: unknown[] = [];
+    const stop = fakeHost(updateDir, 'ok', '0.3.0', { seen, tags: ['v0.1.0', 'v0.3.0', 'v0.2.0', 'v0.4.0-rc.1'] });
+    try {
+      const d = (extra: Partial<SelfUpdateDeps> = {}) => deps(image, { inContainer: true, updateDir, currentVersion: '0.2.0', waitMs: 5000, pollMs: 20, ...extra });
+      expect(await selfUpdate(d(), {})).toMatchObject({ status: 'ok', target_tag: 'v0.3.0' });
+      expect(seen[0]).toMatchObject({ action: 'check', requested_by: 'tester' });
+      expect(Object.keys(seen[0] as object).sort()).toEqual(['action', 'id', 'requested_at', 'requested_by']);
+      expect(seen[1]).toMatchObject({ action: 'update', target_tag: 'v0.3.0', previous_tag: 'v0.2.0' });
+      expect(await selfUpdate(d(), { targetTag: 'v0.4.0-rc.1' })).toMatchObject({ target_tag: 'v0.4.0-rc.1' });
+      await expect(selfUpdate(d(), { targetTag: 'v0.1.0' })).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/allow_downgrade/) });
+      expect(await selfUpdate(d(), { targetTag: 'v0.1.0', allowDowngrade: true })).toMatchObject({ status: 'ok', target_tag: 'v0.1.0' });
+      expect(readUpdateRequest(updateDir)).toBeUndefined();
+      await expect(selfUpdate(d(), { targetTag: 'v9.9.9' })).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/host's checkout has no release tag 'v9\.9\.9'/) });
+    } finally {
+      stop();
+    }
   });
+
+  it('without a git checkout and a silent host: refuses before the backup, and leaves no request behind', async () => {
+    const image = mkdtempSync(join(tmpdir(), 'pmcp-image-'));
+    roots.push(image);
+    const updateDir = join(image, 'update');
+    const d = deps(image, { inContainer: true, updateDir, checkWaitMs: 100, pollMs: 10 });
+    await expect(selfUpdate(d, { targetTag: 'v0.2.0' })).rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/did not answer: is proxmox-mcp-update\.path enabled\?/) });
+    expect(d.calls).toEqual([]);
+    expect(existsSync(join(updateDir, checkRequestFileName))).toBe(false);
+    expect(existsSync(join(updateDir, requestFileName))).toBe(false);
+  });
+});
+
+describe('check_updates inside a container (through the host-side updater)', () => {
+  it('compares with the tags the host reports, and says what the host has checked out', async () => {
+    const updateDir = join(mkdtempSync(join(tmpdir(), 'pmcp-upd-')), 'update');
+    roots.push(join(updateDir, '..'));
+    const timer = setInterval(() => {
+      const check = readCheckRequest(updateDir);
+      if (check) writeCheckResult(updateDir, { id: check.id, status: 'ok', tags: ['v0.1.0', 'v0.2.0', 'v0.3.0-rc.1'], checked_out_tag: 'v0.1.0', checked_out_commit: 'b'.repeat(40), message: 'fetched', finished_at: new Date().toISOString() });
+    }, 20);
+    try {
+      const result = await checkForUpdatesViaHost(updateDir, '0.1.0', { requestedBy: 'tester', timeoutMs: 5000, pollMs: 20 });
+      expect(result).toMatchObject({ source: 'host', reachable: true, latest_tag: 'v0.2.0', update_available: true, newer: ['v0.2.0'], host_checkout: { tag: 'v0.1.0', commit: 'b'.repeat(40) } });
+      writeFileSync(join(updateDir, 'result.json'), '{"keep":"me"}');
+      expect((await checkForUpdatesViaHost(updateDir, '0.1.0', { requestedBy: 'tester', includePrereleases: true, timeoutMs: 5000, pollMs: 20 })).latest_tag).toBe('v0.3.0-rc.1');
+      expect(readFileSync(join(updateDir, 'result.json'), 'utf8')).toBe('{"keep":"me"}'); // a check never touches an update's answer
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
+  it('answers "the host-side updater did not answer" in bounded time, and a failed fetch with the host\'s reason', async () => {
+    const updateDir = join(mkdtempSync(join(tmpdir(), 'pmcp-upd-')), 'update');
+    roots.push(join(updateDir, '..'));
+    const silent = await checkForUpdatesViaHost(updateDir, '0.1.0', { requestedBy: 'tester', timeoutMs: 150, pollMs: 20 });
+    expect(silent).toMatchObject({ source: 'host', reachable: false, update_available: false, tags: [] });
+    expect(silent.reason).toBe(hostSilentReason);
+    expect(existsSync(join(updateDir, checkRequestFileName))).toBe(false);
+    const timer = setInterval(() => {
+      const check = readCheckRequest(updateDir);
+      if (check) writeCheckResult(updateDir, { id: check.id, status: 'failed', tags: ['v0.1.0'], checked_out_tag: 'v0.1.0', checked_out_commit: '', message: 'git fetch --tags failed: no route to host', finished_at: new Date().toISOString() });
+    }, 20);
+    try {
+      const offline = await checkForUpdatesViaHost(updateDir, '0.1.0', { requestedBy: 'tester', timeoutMs: 5000, pollMs: 20 });
+      expect(offline).toMatchObject({ reachable: false, reason: expect.stringMatching(/no route to host/), host_checkout: { tag: 'v0.1.0', commit: null } });
+    } finally {
+      clearInterval(timer);
+    }
+  });
+});
+
+describe('the update protocol (lib/self/update-protocol.ts)', () => {
+  const request = { id: 'r1', action: 'update' as const, target_tag: 'v0.2.0', previous_tag: 'v0.1.0', requested_at: '2026-01-01T00:00:00.000Z', requested_by: 'admin' };
+
+  it('has exactly the documented keys and forms, on both sides', () => {
+    expect(updateRequestSchema.safeParse(request).success).toBe(true);
+    expect(updateRequestSchema.safeParse({ ...request, version: 'v0.2.0' }).success).toBe(false);
+    expect(updateRequestSchema.safeParse({ ...request, target_tag: 'main' }).success).toBe(false);
+    expect(updateRequestSchema.safeParse({ ...request, target_tag: 'v0.2.0\n' }).success).toBe(false);
+    expect(updateResultSchema.safeParse({ id: 'r1', status: 'succeeded', version: '0.2.0', message: '', finished_at: '' }).success).toBe(false);
+    expect(updateResultSchema.safeParse({ id: 'r1', status: 'ok', version: '0.2.0', message: '', finished_at: '', from: 'v0.1.0' }).success).toBe(false);
+    // host-update.sh checks tags with the same expression.
+    const script = readFileSync(join(import.meta.dirname, '..', 'deploy', 'host-update.sh'), 'utf8');
+    expect(/^RELEASE_TAG_ERE='([^']+)'$/m.exec(script)?.[1]).toBe(releaseTagPattern.source);
+  });
+
+  it('never replaces a waiting request of the same kind; a check and an update wait side by side', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pmcp-proto-'));
+    roots.push(dir);
+    writeHostRequest(dir, request);
+    expect(() => writeHostRequest(dir, { ...request, id: 'r2' })).toThrow(RequestWaitingError);
+    expect(readUpdateRequest(dir)?.id).toBe('r1');
+    writeHostRequest(dir, { id: 'c1', action: 'check', requested_at: request.requested_at, requested_by: 'admin' });
+    expect(readCheckRequest(dir)?.id).toBe('c1');
+    expect(readdirSync(dir).sort()).toEqual([checkRequestFileName, requestFileName]);
+  });
+});
+
+describe('deploy/host-update.sh answers what lib/self/update-protocol.ts reads (end to end)', () => {
+  it('lists the tags, updates to a given older tag, and refuses a request outside the protocol', async () => {
+    const { install, root } = makeRepos([{ tag: 'v0.1.0' }, { tag: 'v0.2.0' }, { tag: 'v0.3.0' }], 'v0.3.0');
+    const updateDir = join(root, 'update');
+    const running = join(root, 'running');
+    writeFileSync(running, '0.3.0');
+    const health = createServer((_req, res) => res.end(JSON.stringify({ status: 'ok', version: readFileSync(running, 'utf8').trim() })));
+    await new Promise<void>((resolve) => health.listen(0, '127.0.0.1', resolve));
+    const port = (health.address() as { port: number }).port;
+    writeFileSync(join(root, 'env'), `MCP_HOST=127.0.0.1\nMCP_PORT=${port}\n`);
+    const compose = join(root, 'fake-compose');
+    writeFileSync(compose, `#!/bin/sh\nsed -n 's/.*"version": "\\([^"]*\\)".*/\\1/p' package.json >'${running}'\n`, { mode: 0o755 });
+    // Plays the systemd path unit: runs the updater whenever a request file appears.
+    const env = { ...process.env, PROXMOX_MCP_INSTALL_DIR: install, PROXMOX_MCP_UPDATE_DIR: updateDir, PROXMOX_MCP_ENV_FILE: join(root, 'env'), PROXMOX_MCP_HEALTH_TIMEOUT: '10', PROXMOX_MCP_COMPOSE: compose, TMPDIR: root };
+    let busy = false;
+    const pathUnit = setInterval(() => {
+      if (busy || !(existsSync(join(updateDir, requestFileName)) || existsSync(join(updateDir, checkRequestFileName)))) return;
+      busy = true;
+      execFile('bash', [join(import.meta.dirname, '..', 'deploy', 'host-update.sh')], { env }, () => {
+        busy = false;
+      });
+    }, 30);
+    try {
+      const image = mkdtempSync(join(tmpdir(), 'pmcp-image-'));
+      roots.push(image);
+      const check = await checkForUpdatesViaHost(updateDir, '0.3.0', { requestedBy: 'tester', timeoutMs: 15_000, pollMs: 30 });
+      expect(check).toMatchObject({ reachable: true, tags: ['v0.3.0', 'v0.2.0', 'v0.1.0'], update_available: false, host_checkout: { tag: 'v0.3.0', commit: git(install, 'rev-parse', 'HEAD').trim() } });
+
+      const d = deps(image, { inContainer: true, updateDir, currentVersion: '0.3.0', waitMs: 30_000, checkWaitMs: 15_000, pollMs: 30 });
+      const outcome = await selfUpdate(d, { targetTag: 'v0.2.0', allowDowngrade: true });
+      expect(outcome).toMatchObject({ status: 'ok', mode: 'container', target_tag: 'v0.2.0', version: '0.2.0', message: 'Host updater: updated v0.3.0 -> v0.2.0' });
+      expect(headTag(install)).toBe('v0.2.0');
+      expect(readFileSync(running, 'utf8').trim()).toBe('0.2.0');
+
+      const refusedId = 'not-the-protocol';
+      mkdirSync(updateDir, { recursive: true });
+      writeFileSync(join(updateDir, requestFileName), JSON.stringify({ id: refusedId, version: 'v0.1.0' }));
+      const refused = await waitForUpdateResult(updateDir, refusedId, { timeoutMs: 15_000, pollMs: 30 });
+      expect(refused).toMatchObject({ status: 'failed', version: '0.2.0', message: expect.stringMatching(/refused: unknown field\(s\) version/) });
+      expect(headTag(install)).toBe('v0.2.0');
+    } finally {
+      clearInterval(pathUnit);
+      await new Promise((resolve) => health.close(resolve));
+    }
+  }, 60_000);
 });
 
 describe('self_update and check_updates through both doors', () => {
@@ -347,6 +509,41 @@ describe('self_update and check_updates through both doors', () => {
     const status = await callRest(ts.url, ts.adminToken, 'self_update', { action: 'status' });
     expect(status.status).toBe(200);
     expect(status.body.data.message).toMatch(/No update has been requested/);
+  });
+});
+
+describe('check_updates and self_update in a container, through the doors (MCP_IN_CONTAINER)', () => {
+  let ts: TestServer;
+  let updateDir: string;
+  beforeAll(async () => {
+    const image = mkdtempSync(join(tmpdir(), 'pmcp-image-'));
+    roots.push(image);
+    updateDir = join(image, 'update');
+    ts = await startTestServer({ env: { MCP_INSTALL_DIR: image, MCP_UPDATE_DIR: updateDir, MCP_IN_CONTAINER: 'true' } });
+  });
+  afterAll(async () => {
+    await ts?.close();
+  });
+
+  it('asks the host-side updater, and says when it does not answer', async () => {
+    const silent = await callRest(ts.url, ts.adminToken, 'check_updates', { wait_seconds: 1 });
+    expect(silent.status).toBe(200);
+    expect(silent.body.data).toMatchObject({ source: 'host', reachable: false, reason: hostSilentReason });
+    const timer = setInterval(() => {
+      const check = readCheckRequest(updateDir);
+      if (check) writeCheckResult(updateDir, { id: check.id, status: 'ok', tags: ['v0.1.0', 'v99.0.0'], checked_out_tag: 'v0.1.0', checked_out_commit: 'c'.repeat(40), message: 'fetched', finished_at: new Date().toISOString() });
+    }, 20);
+    try {
+      const answered = await callRest(ts.url, ts.adminToken, 'check_updates', {});
+      expect(answered.body.data).toMatchObject({ source: 'host', reachable: true, latest_tag: 'v99.0.0', update_available: true, host_checkout: { tag: 'v0.1.0' } });
+    } finally {
+      clearInterval(timer);
+    }
+  });
+
+  it('self_update status says the mode from the config', async () => {
+    const status = await callRest(ts.url, ts.adminToken, 'self_update', { action: 'status' });
+    expect(status.body.data).toMatchObject({ mode: 'container', status: null });
   });
 });
 

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ToolContext } from '../tool.ts';
+import type { Config } from '../config.ts';
 import { projectRoot } from '../paths.ts';
 import { createBackup, listBundles, type BackupOptions, type BackupResult } from './backup.ts';
 import { headCommit } from './git.ts';
@@ -16,7 +17,10 @@ import { localPathOf } from '../store/store.ts';
 export interface Identity {
   name: string;
   version: string;
+  /** The commit the running code was built from (MCP_GIT_COMMIT from the image), else HEAD of the install's checkout. */
   commit: string | null;
+  /** The tag the image was built from (MCP_GIT_TAG), when known. */
+  tag: string | null;
   /** Where the running code is. */
   root: string;
 }
@@ -30,8 +34,8 @@ export async function identity(ctx: ToolContext): Promise<Identity> {
   const runtime = ctx.services.runtime;
   const root = runtime?.projectRoot ?? projectRoot;
   const pkg = runtime ? { name: runtime.name, version: runtime.version } : packageInfo(root);
-  const commit = (await headCommit(ctx.config.installDir)) ?? null;
-  return { ...pkg, commit, root };
+  const commit = ctx.config.container.gitCommit ?? (await headCommit(ctx.config.installDir)) ?? null;
+  return { ...pkg, commit, tag: ctx.config.container.gitTag ?? null, root };
 }
 
 export async function backupFromContext(ctx: ToolContext, options: BackupOptions): Promise<BackupResult> {
@@ -39,8 +43,12 @@ export async function backupFromContext(ctx: ToolContext, options: BackupOptions
   return createBackup({ store: ctx.services.store, config: ctx.config, pve: ctx.pve, server: { name: me.name, version: me.version, commit: me.commit }, signal: ctx.signal }, options);
 }
 
-export function runningInContainer(): boolean {
-  return inContainer();
+/**
+ * In a container? With the config: what it says (MCP_IN_CONTAINER, else the marker files at start-up).
+ * Without (restore_config still asks this way): the environment and the marker files, now.
+ */
+export function runningInContainer(config?: Config): boolean {
+  return config ? config.container.inside : inContainer();
 }
 
 export function changelogText(root: string): string | undefined {

@@ -1,4 +1,8 @@
-/** Where this server runs: in a container (Docker's /.dockerenv, or MCP_IN_CONTAINER=1 set by the image). */
+/**
+ * Where this server runs, asked now: MCP_IN_CONTAINER (the image sets 1), else Docker's /.dockerenv or
+ * Podman's /run/.containerenv. Prefer `config.container.inside` (the same rule, read once at start-up);
+ * this remains for restore_config, whose tests switch the variable while a server runs.
+ */
 import { existsSync } from 'node:fs';
 
 export function inContainer(env: Record<string, string | undefined> = process.env): boolean {

@@ -3,8 +3,8 @@
  *
  *   refuse early  target tag unknown on the remote, working tree dirty, already on it, update running
  *   backup        backup_config of the current state, before anything changes
- *   container     write request.json for the host-side updater (lib/self/update-protocol.ts) and wait
- *                 for its result.json; never the Docker socket
+ *   container     ask the host-side updater for the release tags (check), then write request.json for it
+ *                 (lib/self/update-protocol.ts) and wait for its result.json; never the Docker socket
  *   local         fetch the tag, verify package.json there says the tag's version, check it out,
  *                 build (`npm ci && npm run build`), start the new build on a spare port against a copy
  *                 of the database and ask its /health; healthy -> restart into it; not -> check the
@@ -18,7 +18,8 @@ import { join } from 'node:path';
 import { ToolError } from '../errors.ts';
 import { checkout, dirtyFiles, fetchTag, fileAt, GitError, headCommit, isGitCheckout, remoteTags, tagAtHead } from './git.ts';
 import { compareVersions, parseSemVer, releaseTags } from './semver.ts';
-import { readUpdateRequest, readUpdateResult, waitForUpdateResult, writeUpdateRequest, type UpdateResult } from './update-protocol.ts';
+import { answerProblem, readUpdateRequest, RequestWaitingError, waitForUpdateResult, withdrawRequest, writeHostRequest, type UpdateResult } from './update-protocol.ts';
+import { askHostForTags } from './updates.ts';
 
 export type UpdateStatus = 'ok' | 'rolled_back' | 'failed' | 'pending' | 'up_to_date';
 
@@ -57,6 +58,8 @@ export interface SelfUpdateDeps {
   restart?: () => void;
   /** Container mode: how long to wait for result.json. */
   waitMs?: number;
+  /** Container mode: how long to wait for the host's list of release tags (tags.json; default 30 s). */
+  checkWaitMs?: number;
   pollMs?: number;
   signal?: AbortSignal;
   progress?: (message: string) => void;
@@ -83,18 +86,23 @@ export async function resolveTarget(installDir: string, currentVersion: string, 
   } catch (error) {
     throw gitProblem(error, 'Cannot list the release tags of the remote (origin)');
   }
+  return chooseTarget(listed, request, 'The remote');
+}
+
+/** The requested tag among these, or the newest release; not_found when there is none. */
+export function chooseTarget(listed: { tag: string }[], request: SelfUpdateRequest, where: string): { tag: string; version: string } {
   const releases = releaseTags(listed, request.includePrereleases || Boolean(request.targetTag && parseSemVer(request.targetTag)?.prerelease.length));
   if (request.targetTag) {
     const found = releases.find((release) => release.tag === request.targetTag);
     if (!found) {
-      throw new ToolError('not_found', `The remote has no release tag '${request.targetTag}'. Release tags there: ${releases.slice(0, 8).map((r) => r.tag).join(', ') || 'none'}.`, {
+      throw new ToolError('not_found', `${where} has no release tag '${request.targetTag}'. Release tags there: ${releases.slice(0, 8).map((r) => r.tag).join(', ') || 'none'}.`, {
         suggestions: ['Call check_updates to see the release tags.'],
       });
     }
     return { tag: found.tag, version: found.version.raw };
   }
   const newest = releases[0];
-  if (!newest) throw new ToolError('not_found', 'The remote has no release tags (vX.Y.Z) at all.');
+  if (!newest) throw new ToolError('not_found', `${where} has no release tags (vX.Y.Z) at all.`);
   return { tag: newest.tag, version: newest.version.raw };
 }
 
@@ -118,30 +126,53 @@ async function updateInContainer(deps: SelfUpdateDeps, request: SelfUpdateReques
   if (isGitCheckout(deps.installDir)) {
     target = await resolveTarget(deps.installDir, deps.currentVersion, request);
     steps.push(`remote has ${target.tag}`);
-  } else if (request.targetTag) {
-    const version = parseSemVer(request.targetTag);
-    if (!version || !request.targetTag.startsWith('v')) throw new ToolError('invalid_input', `'${request.targetTag}' is not a release tag (vX.Y.Z).`);
-    target = { tag: request.targetTag, version: version.raw };
-    steps.push(`no git checkout in the container: the host updater checks that ${target.tag} exists`);
   } else {
-    throw new ToolError('invalid_input', 'Inside the container the remote\'s tags cannot be listed: give target_tag (e.g. "v0.2.0"; run `git ls-remote --tags origin` in the install directory on the host to see them).');
+    // No .git in the image: the host's checkout knows the tags. A host that does not answer a check would
+    // not answer an update either (or is older than this protocol), so nothing is requested then.
+    deps.progress?.('asking the host-side updater for the release tags');
+    const asked = await askHostForTags(deps.updateDir, deps.requestedBy, { timeoutMs: deps.checkWaitMs, pollMs: deps.pollMs, signal: deps.signal });
+    if (!asked.ok) {
+      throw new ToolError('unavailable', `Cannot update from inside the container: ${asked.reason}`, { suggestions: ['Nothing was changed. Fix the host-side updater, then try again; or update by hand on the host (docs/DEPLOYMENT.md, Upgrade).'] });
+    }
+    target = chooseTarget(asked.answer.tags.map((tag) => ({ tag })), request, 'The host\'s checkout');
+    steps.push(`the host's checkout has ${target.tag}`);
   }
   if (refuseIfNotNewer(target, deps.currentVersion, request.allowDowngrade) === 'same') {
     return { status: 'up_to_date', mode: 'container', previous_version: deps.currentVersion, target_tag: target.tag, version: deps.currentVersion, restarting: false, message: `Already running ${deps.currentVersion}; nothing to do.`, steps };
   }
+  const busy = (waiting: { target_tag: string; requested_at: string; requested_by: string }) =>
+    new ToolError('conflict', `An update to ${waiting.target_tag} was requested at ${waiting.requested_at} by ${waiting.requested_by} and the host has not answered yet. Check with self_update action "status"; if the host updater is not installed, run ./setup.sh on the host.`);
   const pending = readUpdateRequest(deps.updateDir);
-  if (pending && !readUpdateResult(deps.updateDir) && Date.now() - Date.parse(pending.requested_at) < 3600_000) {
-    throw new ToolError('conflict', `An update to ${pending.target_tag} was requested at ${pending.requested_at} by ${pending.requested_by} and the host has not answered yet. Check with self_update action "status"; if the host updater is not installed, run ./setup.sh on the host.`);
-  }
+  if (pending && Date.now() - Date.parse(pending.requested_at) < 3600_000) throw busy(pending);
+  withdrawRequest(deps.updateDir, 'update'); // an hour unanswered (or not a valid request): the host never took it
   deps.progress?.('backing up the configuration');
   const backupFile = await deps.backup();
   steps.push(`backup ${backupFile}`);
   const id = crypto.randomUUID();
-  writeUpdateRequest(deps.updateDir, { id, action: 'update', target_tag: target.tag, previous_tag: previousTag, requested_at: new Date().toISOString(), requested_by: deps.requestedBy });
+  try {
+    writeHostRequest(deps.updateDir, { id, action: 'update', target_tag: target.tag, previous_tag: previousTag, requested_at: new Date().toISOString(), requested_by: deps.requestedBy });
+  } catch (error) {
+    if (error instanceof RequestWaitingError && error.waiting?.action === 'update') throw busy(error.waiting);
+    throw error;
+  }
   steps.push(`request ${id} written to ${deps.updateDir}`);
   deps.progress?.('waiting for the host-side updater');
   const result = await waitForUpdateResult(deps.updateDir, id, { timeoutMs: deps.waitMs ?? 600_000, pollMs: deps.pollMs, signal: deps.signal });
   if (!result) {
+    const problem = answerProblem(deps.updateDir, 'update');
+    if (problem) {
+      return {
+        status: 'failed',
+        mode: 'container',
+        previous_version: deps.currentVersion,
+        target_tag: target.tag,
+        backup_file: backupFile,
+        request_id: id,
+        restarting: false,
+        message: `${problem}: the host-side updater is not the one this version expects. Run ./setup.sh on the host to install it, then check what is running (health_check).`,
+        steps,
+      };
+    }
     return {
       status: 'pending',
       mode: 'container',

@@ -1,121 +1,236 @@
 /**
- * THE definition of the self-update handshake between the server in its container and the host-side
- * updater (deploy/host-update.sh, started by the systemd path unit proxmox-mcp-update.path that watches
- * MCP_UPDATE_DIR). The container never gets the Docker socket; it only writes a request file.
+ * THE definition of the handshake between the server in its container and the host-side updater
+ * (deploy/host-update.sh, started by the systemd path unit proxmox-mcp-update.path, which watches the two
+ * request files in MCP_UPDATE_DIR). The container never gets the Docker socket; it only writes request
+ * files. host-update.sh implements exactly this; tests/self-update.test.ts runs it against these readers.
  *
- *   1. The server writes `request.json` (atomically: `request.json.tmp`, then rename):
- *        { "id": "<uuid>", "action": "update", "target_tag": "v0.2.0", "previous_tag": "v0.1.0",
- *          "requested_at": "<ISO 8601>", "requested_by": "<client token name>" }
- *      and removes any `result.json` left from an earlier request first.
- *   2. The host updater reads it, and in the install directory: `git fetch --tags`, checks out
- *      `target_tag`, `docker compose up -d --build`, waits for GET /health to answer; when the new version
- *      fails, it checks out `previous_tag`, rebuilds and starts that again.
- *   3. The host writes `result.json` (atomically, same id):
- *        { "id": "<same uuid>", "status": "ok" | "rolled_back" | "failed", "version": "0.2.0",
- *          "message": "<what happened, for a person>", "finished_at": "<ISO 8601>" }
- *      `version` is the version running afterwards. It then removes `request.json`.
+ * Requests, written by the server atomically (`<file>.<id>.tmp`, then a hard link, which fails when a
+ * request of that kind is already waiting, so one request never overwrites another). Exactly these keys,
+ * all strings; the host refuses any other key, a missing key, or a value outside these forms:
+ *   request.json        { "id", "action": "update", "target_tag": "v0.2.0", "previous_tag": "v0.1.0",
+ *                         "requested_at": "2026-01-01T12:00:00.000Z", "requested_by": "<client token name>" }
+ *   check-request.json  { "id", "action": "check", "requested_at", "requested_by" }
+ *   id: 1-100 of A-Z a-z 0-9 . _ : -    tags: releaseTagPattern (at most 64 characters)
+ *   requested_at: ISO 8601 in UTC (…Z)  requested_by: 1-100 characters, no control characters
+ * A check has its own file so that a host updater older than this protocol (which only knew request.json
+ * and read any request as "update to the newest") never sees one; self_update in a container asks for a
+ * check first, so it never sends an update to such a host either.
  *
- * Both files are JSON objects with exactly these keys; extra keys are ignored by both sides. The server
- * waits for the result for a while (its container is usually replaced meanwhile, so the answer is then
- * read by the new instance: self_update with action "status").
+ * The host takes a request (moves it aside, so it runs once; checks before updates), then:
+ *   update: `git fetch --tags`, refuses a checkout with local changes, `git checkout <target_tag>`
+ *           (any release tag, newer or older: the server decides whether a downgrade is wanted),
+ *           `docker compose up -d --build` with GIT_COMMIT/GIT_TAG of the checkout exported, and waits for
+ *           GET /health to report the target's version; on failure it checks out the commit it started
+ *           from (previous_tag is for people and logs), rebuilds, and waits for /health again.
+ *   check:  `git fetch --tags`, then lists the release tags and what is checked out.
+ *
+ * Answers, written by the host through a new file and a rename (never half-written), exactly these keys:
+ *   result.json (update)  { "id", "status": "ok" | "rolled_back" | "failed", "version": "0.2.0",
+ *                           "message": "<what happened, for a person>", "finished_at": "<ISO 8601>" }
+ *     `version`: the package.json version checked out (and so running) afterwards; "" when unknown.
+ *   tags.json (check)     { "id", "status": "ok" | "failed", "tags": ["v0.2.0", ...],
+ *                           "checked_out_tag": "v0.1.0" | "", "checked_out_commit": "<full hash>" | "",
+ *                           "message", "finished_at" }
+ *     `tags`: release tags the checkout knows after the fetch, at most 100; `failed`: the fetch failed (the
+ *     tags are then the ones known before) or the request was refused.
+ *   A request the host refuses (not JSON, a symlink, an unknown field or value) is answered `failed` with
+ *   the reason in `message`; `id` is "" when the request had no usable id.
+ *
+ * result.json stays until the next update request, so the new container can read how its update went
+ * (self_update action "status"); a check never touches it.
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 
 export const requestFileName = 'request.json';
 export const resultFileName = 'result.json';
+export const checkRequestFileName = 'check-request.json';
+export const checkResultFileName = 'tags.json';
 
-export const updateRequestSchema = z.object({
-  id: z.string().min(1),
-  action: z.literal('update'),
-  target_tag: z.string().regex(/^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/),
-  previous_tag: z.string(),
-  requested_at: z.string(),
-  requested_by: z.string(),
-});
+const files = {
+  update: { request: requestFileName, answer: resultFileName },
+  check: { request: checkRequestFileName, answer: checkResultFileName },
+} as const;
+export type RequestKind = keyof typeof files;
+
+/** A release tag: vMAJOR.MINOR.PATCH with an optional pre-release. host-update.sh has the same ERE (RELEASE_TAG_ERE). */
+export const releaseTagPattern = /^v[0-9]+\.[0-9]+\.[0-9]+(-[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$/;
+
+const releaseTag = z.string().max(64).regex(releaseTagPattern, 'must be a release tag such as v0.2.0');
+const requestId = z.string().regex(/^[A-Za-z0-9._:-]{1,100}$/);
+const timestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/);
+const requester = z.string().regex(/^[^\x00-\x1f\x7f]{1,100}$/);
+
+export const updateRequestSchema = z
+  .object({ id: requestId, action: z.literal('update'), target_tag: releaseTag, previous_tag: releaseTag, requested_at: timestamp, requested_by: requester })
+  .strict();
 export type UpdateRequest = z.infer<typeof updateRequestSchema>;
 
-export const updateResultSchema = z.object({
-  id: z.string().min(1),
-  status: z.enum(['ok', 'rolled_back', 'failed']),
-  version: z.string(),
-  message: z.string(),
-  finished_at: z.string(),
-});
+export const checkRequestSchema = z.object({ id: requestId, action: z.literal('check'), requested_at: timestamp, requested_by: requester }).strict();
+export type CheckRequest = z.infer<typeof checkRequestSchema>;
+
+export const hostRequestSchema = z.discriminatedUnion('action', [updateRequestSchema, checkRequestSchema]);
+export type HostRequest = z.infer<typeof hostRequestSchema>;
+
+export const updateResultSchema = z
+  .object({ id: z.string(), status: z.enum(['ok', 'rolled_back', 'failed']), version: z.string(), message: z.string(), finished_at: z.string() })
+  .strict();
 export type UpdateResult = z.infer<typeof updateResultSchema>;
 
-function writeAtomically(path: string, value: unknown): void {
-  const temporary = `${path}.tmp`;
-  writeFileSync(temporary, JSON.stringify(value, null, 2) + '\n', { mode: 0o640 });
-  renameSync(temporary, path);
+export const checkResultSchema = z
+  .object({
+    id: z.string(),
+    status: z.enum(['ok', 'failed']),
+    tags: z.array(releaseTag).max(100),
+    checked_out_tag: z.string(),
+    checked_out_commit: z.string(),
+    message: z.string(),
+    finished_at: z.string(),
+  })
+  .strict();
+export type CheckResult = z.infer<typeof checkResultSchema>;
+
+/** A request of the same kind is already waiting for the host (its file exists and was not taken yet). */
+export class RequestWaitingError extends Error {
+  constructor(readonly waiting: HostRequest | undefined) {
+    super(waiting ? `a ${waiting.action} request (${waiting.id}, ${waiting.requested_at}) is waiting for the host-side updater` : 'a request file is waiting that is not a valid request');
+    this.name = 'RequestWaitingError';
+  }
 }
 
-export function writeUpdateRequest(updateDir: string, request: UpdateRequest): string {
-  updateRequestSchema.parse(request);
+/**
+ * Write a request for the host. Never replaces a waiting request of the same kind (RequestWaitingError;
+ * take a stale one back first with withdrawRequest). Removes the earlier answer of the same kind first,
+ * so that only the answer to this request can appear.
+ */
+export function writeHostRequest(updateDir: string, request: HostRequest): string {
+  hostRequestSchema.parse(request);
   mkdirSync(updateDir, { recursive: true });
-  rmSync(join(updateDir, resultFileName), { force: true });
-  const path = join(updateDir, requestFileName);
-  writeAtomically(path, request);
+  const kind = files[request.action];
+  const path = join(updateDir, kind.request);
+  if (existsSync(path)) throw new RequestWaitingError(readRequest(updateDir, request.action));
+  const temporary = join(updateDir, `${kind.request}.${request.id}.tmp`);
+  writeFileSync(temporary, JSON.stringify(request, null, 2) + '\n', { mode: 0o640 });
+  try {
+    rmSync(join(updateDir, kind.answer), { force: true });
+    linkSync(temporary, path); // unlike a rename, fails when another request got there first
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new RequestWaitingError(readRequest(updateDir, request.action));
+    throw error;
+  } finally {
+    rmSync(temporary, { force: true });
+  }
   return path;
 }
 
+export function writeUpdateRequest(updateDir: string, request: UpdateRequest): string {
+  return writeHostRequest(updateDir, request);
+}
+
+function readRequest(updateDir: string, kind: RequestKind): HostRequest | undefined {
+  return kind === 'update' ? readUpdateRequest(updateDir) : readCheckRequest(updateDir);
+}
+
+/** The update request waiting for the host, if any. */
 export function readUpdateRequest(updateDir: string): UpdateRequest | undefined {
   return readJson(join(updateDir, requestFileName), updateRequestSchema);
 }
 
+/** The check request waiting for the host, if any. */
+export function readCheckRequest(updateDir: string): CheckRequest | undefined {
+  return readJson(join(updateDir, checkRequestFileName), checkRequestSchema);
+}
+
+/** Take back request `id` of this kind if the host has not taken it yet (any waiting one when `id` is undefined). */
+export function withdrawRequest(updateDir: string, kind: RequestKind, id?: string): void {
+  const path = join(updateDir, files[kind].request);
+  if (!existsSync(path)) return;
+  if (id === undefined || readRequest(updateDir, kind)?.id === id) rmSync(path, { force: true });
+}
+
 export function readUpdateResult(updateDir: string): UpdateResult | undefined {
-  return readJson(join(updateDir, resultFileName), updateResultSchema) ?? readJson(join(updateDir, resultFileName), legacyHostResult);
+  return readJson(join(updateDir, resultFileName), updateResultSchema);
+}
+
+export function readCheckResult(updateDir: string): CheckResult | undefined {
+  return readJson(join(updateDir, checkResultFileName), checkResultSchema);
 }
 
 /**
- * The result as deploy/host-update.sh wrote it before it followed this protocol
- * (`status: succeeded | rolled_back | failed | rejected`, `from`/`to` tags instead of `version`),
- * mapped onto UpdateResult so that an answer from such a host is never lost.
+ * When result.json / tags.json exists but does not follow this protocol: what is wrong with it (typically
+ * a host-update.sh older than this server: re-run ./setup.sh on the host). Undefined when it is fine or absent.
  */
-const legacyHostResult = z
-  .object({
-    id: z.string().min(1),
-    status: z.enum(['succeeded', 'rolled_back', 'failed', 'rejected']),
-    from: z.string().default(''),
-    to: z.string().default(''),
-    message: z.string().default(''),
-    finished_at: z.string().default(''),
-  })
-  .transform(
-    (legacy): UpdateResult => ({
-      id: legacy.id,
-      status: legacy.status === 'succeeded' ? 'ok' : legacy.status === 'rejected' ? 'failed' : legacy.status,
-      version: (legacy.status === 'succeeded' ? legacy.to : legacy.from).replace(/^v/, ''),
-      message: legacy.message,
-      finished_at: legacy.finished_at,
-    }),
-  );
-
-/** For the host side and tests: write the result the way the host updater does. */
-export function writeUpdateResult(updateDir: string, result: UpdateResult): void {
-  updateResultSchema.parse(result);
-  writeAtomically(join(updateDir, resultFileName), result);
-  rmSync(join(updateDir, requestFileName), { force: true });
+export function answerProblem(updateDir: string, kind: RequestKind): string | undefined {
+  const file = join(updateDir, files[kind].answer);
+  if (!existsSync(file)) return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(readFileSync(file, 'utf8'));
+  } catch {
+    return `${file} is not JSON`;
+  }
+  const parsed = (kind === 'check' ? checkResultSchema : updateResultSchema).safeParse(value);
+  if (parsed.success) return undefined;
+  return `${file} does not follow the update protocol (${parsed.error.issues
+    .slice(0, 3)
+    .map((issue) => `${issue.path.join('.') || 'object'}: ${issue.message}`)
+    .join('; ')})`;
 }
 
-function readJson<T>(path: string, schema: z.ZodType<T, any>): T | undefined {
+function writeAtomically(path: string, value: unknown): void {
+  const temporary = `${path}.tmp`;
+  writeFileSync(temporary, JSON.stringify(value, null, 2) + '\n', { mode: 0o644 });
+  renameSync(temporary, path);
+}
+
+/** For tests that play the host: answer an update the way host-update.sh does. */
+export function writeUpdateResult(updateDir: string, result: UpdateResult): void {
+  updateResultSchema.parse(result);
+  rmSync(join(updateDir, requestFileName), { force: true });
+  writeAtomically(join(updateDir, resultFileName), result);
+}
+
+/** For tests that play the host: answer a check the way host-update.sh does. */
+export function writeCheckResult(updateDir: string, result: CheckResult): void {
+  checkResultSchema.parse(result);
+  rmSync(join(updateDir, checkRequestFileName), { force: true });
+  writeAtomically(join(updateDir, checkResultFileName), result);
+}
+
+function readJson<T>(path: string, schema: z.ZodType<T>): T | undefined {
   if (!existsSync(path)) return undefined;
   try {
     const parsed = schema.safeParse(JSON.parse(readFileSync(path, 'utf8')));
     return parsed.success ? parsed.data : undefined;
   } catch {
-    return undefined; // half-written or damaged: treat as not there yet
+    return undefined; // damaged, or removed meanwhile: treat as not there
   }
 }
 
-/** Wait for the host's answer to request `id`; undefined when it did not come within `timeoutMs`. */
-export async function waitForUpdateResult(updateDir: string, id: string, options: { timeoutMs: number; pollMs?: number; signal?: AbortSignal }): Promise<UpdateResult | undefined> {
+interface WaitOptions {
+  timeoutMs: number;
+  pollMs?: number;
+  signal?: AbortSignal;
+}
+
+async function waitFor<T extends { id: string }>(read: () => T | undefined, kind: RequestKind, updateDir: string, id: string, options: WaitOptions): Promise<T | undefined> {
   const deadline = Date.now() + options.timeoutMs;
   for (;;) {
-    const result = readUpdateResult(updateDir);
-    if (result?.id === id) return result;
-    if (Date.now() >= deadline || options.signal?.aborted) return undefined;
+    const answer = read();
+    if (answer?.id === id) return answer;
+    // An answer that is not in this protocol will not turn into one: stop (the caller reads answerProblem).
+    if (Date.now() >= deadline || options.signal?.aborted || (!answer && answerProblem(updateDir, kind))) return undefined;
     await new Promise((resolve) => setTimeout(resolve, Math.min(options.pollMs ?? 1000, Math.max(0, deadline - Date.now()))));
   }
+}
+
+/** Wait for the host's answer to update request `id`; undefined when it did not come within `timeoutMs` (or is not in this protocol). */
+export function waitForUpdateResult(updateDir: string, id: string, options: WaitOptions): Promise<UpdateResult | undefined> {
+  return waitFor(() => readUpdateResult(updateDir), 'update', updateDir, id, options);
+}
+
+/** Wait for the host's answer to check request `id`; undefined when it did not come within `timeoutMs` (or is not in this protocol). */
+export function waitForCheckResult(updateDir: string, id: string, options: WaitOptions): Promise<CheckResult | undefined> {
+  return waitFor(() => readCheckResult(updateDir), 'check', updateDir, id, options);
 }

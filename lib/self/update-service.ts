@@ -6,10 +6,9 @@
 import type { ToolContext } from '../tool.ts';
 import { localPathOf } from '../store/store.ts';
 import { backupFromContext, packageInfo } from './context.ts';
-import { inContainer } from './environment.ts';
 import { selfUpdate, trialHealthCheck, type SelfUpdateDeps, type SelfUpdateOutcome, type SelfUpdateRequest } from './self-update.ts';
 
-type Overridable = Pick<SelfUpdateDeps, 'build' | 'healthCheck' | 'restart' | 'inContainer' | 'waitMs' | 'pollMs'>;
+type Overridable = Pick<SelfUpdateDeps, 'build' | 'healthCheck' | 'restart' | 'inContainer' | 'waitMs' | 'checkWaitMs' | 'pollMs'>;
 let overrides: Partial<Overridable> = {};
 
 /** For tests (and embedders): replace parts of the update machinery; `{}` restores the defaults. */
@@ -24,7 +23,7 @@ export async function runSelfUpdate(ctx: ToolContext, request: SelfUpdateRequest
     updateDir: ctx.config.updateDir,
     currentVersion: ctx.services.runtime?.version ?? packageInfo().version,
     requestedBy: ctx.caller.name,
-    inContainer: inContainer(),
+    inContainer: ctx.config.container.inside,
     backup: async () => {
       const result = await backupFromContext(ctx, {
         includeHistory: true,
