@@ -12,7 +12,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ToolError } from '../errors.ts';
@@ -309,16 +309,6 @@ export async function npmBuild(dir: string, signal?: AbortSignal): Promise<void>
   await run('npm', ['run', 'build', '--silent'], dir, 10 * 60_000, signal);
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /**
  * The default health check: start the new build (`node dist/server.js` in `dir`) on a spare loopback
