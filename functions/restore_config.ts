@@ -49,7 +49,7 @@ async function prepare(args: Input, ctx: ToolContext): Promise<{ plan: RestorePl
     if (args.restore_env && !contents.entries.has('env')) {
       throw new ToolError('invalid_input', 'restore_env was asked for, but this bundle has no env file (it was made without include_secrets). Nothing was changed.');
     }
-    const plan = await planRestore(ctx.services.store, ctx.config, path, contents, { restoreEnv: args.restore_env, inContainer: runningInContainer(), callerTokenId: ctx.caller.tokenId });
+    const plan = await planRestore(ctx.services.store, ctx.config, path, contents, { restoreEnv: args.restore_env, inContainer: runningInContainer(ctx.config), callerTokenId: ctx.caller.tokenId });
     return { plan, contents };
   } catch (error) {
     bundleProblem(error);
@@ -113,7 +113,7 @@ export default defineTool({
       includeCluster: false,
       ...(args.restore_env && args.passphrase ? { includeSecrets: true, passphrase: args.passphrase } : {}),
     });
-    const applied = await applyRestore(ctx.services.store, ctx.config, contents, { restoreEnv: args.restore_env, inContainer: runningInContainer() });
+    const applied = await applyRestore(ctx.services.store, ctx.config, contents, { restoreEnv: args.restore_env, inContainer: runningInContainer(ctx.config) });
     if (ctx.config.adminToken) await bootstrapAdminToken(ctx.services.store, ctx.config, ctx.log);
     const preRestore = before.file.split(/[\\/]/).pop() as string;
     return {

@@ -6,7 +6,7 @@
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle, bundleFileName, readBundle, type EntryName } from '../lib/self/bundle.ts';
 import { sha256Hex, toBase64, fromBase64 } from '../lib/self/crypto.ts';
 import { readTable, replaceState } from '../lib/self/db-state.ts';
@@ -99,15 +99,12 @@ describe('backup_config and restore_config through the doors', () => {
   beforeAll(async () => {
     installDir = mkdtempSync(join(tmpdir(), 'pmcp-install-'));
     writeFileSync(join(installDir, '.env'), 'PROXMOX_TOKEN_SECRET=file-secret-0123456789\nMCP_LOG_LEVEL=info\n', { mode: 0o600 });
-    ts = await startTestServer({ env: { MCP_INSTALL_DIR: installDir, MCP_BACKUP_KEEP: '50' } });
+    ts = await startTestServer({ env: { MCP_INSTALL_DIR: installDir, MCP_BACKUP_KEEP: '50', MCP_IN_CONTAINER: '0' } });
     await callRest(ts.url, ts.adminToken, 'toggle_mode', { mode: 'normal' });
   });
   afterAll(async () => {
     await ts?.close();
     rmSync(installDir, { recursive: true, force: true });
-  });
-  afterEach(() => {
-    delete process.env.MCP_IN_CONTAINER;
   });
 
   /** restore_config is always confirmed: ask, then confirm with the id. */
@@ -230,7 +227,6 @@ describe('backup_config and restore_config through the doors', () => {
   it('restores the env file only when asked, keeping the old one', async () => {
     const backup = await callRest(ts.url, ts.adminToken, 'backup_config', { include_secrets: true, passphrase, include_cluster: false });
     writeFileSync(join(installDir, '.env'), 'PROXMOX_TOKEN_SECRET=changed-secret\n');
-    process.env.MCP_IN_CONTAINER = '0';
     const plan = await callRest(ts.url, ts.adminToken, 'restore_config', { file: backup.body.data.file, passphrase, restore_env: true, dry_run: true });
     expect(plan.body.data.plan.env).toMatchObject({ will_restore: true, changed_variables: ['MCP_LOG_LEVEL', 'PROXMOX_TOKEN_SECRET'] });
     expect(JSON.stringify(plan.body)).not.toContain('file-secret');

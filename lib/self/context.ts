@@ -45,7 +45,7 @@ export async function backupFromContext(ctx: ToolContext, options: BackupOptions
 
 /**
  * In a container? With the config: what it says (MCP_IN_CONTAINER, else the marker files at start-up).
- * Without (restore_config still asks this way): the environment and the marker files, now.
+ * Without a config (scripts outside the server): the environment and the marker files, now.
  */
 export function runningInContainer(config?: Config): boolean {
   return config ? config.container.inside : inContainer();

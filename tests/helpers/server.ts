@@ -35,6 +35,8 @@ export async function startTestServer(options: { env?: Record<string, string>; b
       MCP_HOST: '127.0.0.1',
       MCP_DATA_DIR: dataDir,
       MCP_ADMIN_TOKEN: testAdminToken,
+      // The machine the tests run on may itself be a container (/.dockerenv); the server under test is not.
+      MCP_IN_CONTAINER: '0',
       ...options.env,
     },
     { envFile: null },
