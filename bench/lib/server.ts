@@ -1,7 +1,8 @@
 /**
  * The server under test, in its own process: `node dist/server.js` with a fresh data directory, an admin
  * token from MCP_ADMIN_TOKEN, bound to 127.0.0.1 on a free port. Set BENCH_CPU_PROF=<dir> to have every
- * spawned server write a V8 CPU profile there when it stops.
+ * spawned server write a V8 CPU profile there when it stops, and BENCH_SERVER_ENTRY=<file.js> to start
+ * another entry point instead (an experiment in a scratch copy, say).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -50,6 +51,8 @@ export interface ServerProcess {
   child: ChildProcess;
   /** ms from spawn to the first 200 from /health. */
   startupMs: number;
+  /** performance.now() in this process when the server was spawned (its own clocks count from about there). */
+  spawnedAt: number;
   /** Resident set size of the server process, in MB (from /proc). */
   rssMb(): number;
   /** CPU time the server process has used so far (ms). */
@@ -102,7 +105,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
   const nodeArgs = [...(options.nodeArgs ?? [])];
   if (process.env.BENCH_CPU_PROF) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`);
   const started = performance.now();
-  const child = spawn(process.execPath, [...nodeArgs, serverEntry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...nodeArgs, process.env.BENCH_SERVER_ENTRY ?? serverEntry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout?.on('data', (chunk) => (output += chunk));
   child.stderr?.on('data', (chunk) => (output += chunk));
@@ -134,6 +137,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     dataDir,
     child,
     startupMs,
+    spawnedAt: started,
     rssMb: () => rssMbOf(child.pid ?? -1),
     cpuMs: () => cpuMsOf(child.pid ?? -1),
     output: () => output,

@@ -28,7 +28,7 @@ const tools = ['list_vms', 'list_containers', 'vm_status', 'get_system_info', 's
 const clients = ['admin', 'laptop', 'ci', 'grafana', 'backup-bot'];
 
 /** Fill the history table with `rows` rows evenly spread over the 8 days before `now`, in SQLite itself. */
-async function fill(dbUrl: string, rows: number, now: number): Promise<number> {
+export async function fillHistory(dbUrl: string, rows: number, now: number): Promise<number> {
   const store = await openStore(dbUrl);
   const started = performance.now();
   const chunk = 100_000;
@@ -99,7 +99,7 @@ export const historyScenario: Scenario = {
     const details: Record<string, unknown> = { rows };
     let server: Server | undefined;
     try {
-      const fillMs = await fill(dbUrl, rows, now);
+      const fillMs = await fillHistory(dbUrl, rows, now);
       ctx.log(`filled ${rows.toLocaleString('en')} rows in ${round(fillMs / 1000, 1)} s`);
       const config = loadConfig(
         // 365 days: the server's own hourly/5 s pruning must not touch the rows this scenario measures.

@@ -4,7 +4,10 @@ import { benchAdminToken, startServer } from '../lib/server.ts';
 import { createLoadClient } from '../lib/mcp.ts';
 import { runSequential } from '../lib/load.ts';
 import { available, servedTools } from '../lib/tools.ts';
-import { summarize } from '../lib/stats.ts';
+import { round, sleep, summarize } from '../lib/stats.ts';
+
+/** Longer than the Proxmox client's shared /cluster/resources cache (2 s). */
+const cacheExpiryMs = 2_200;
 import { fmtMs, type BenchContext, type Row, type Scenario, type ScenarioResult } from '../lib/scenario.ts';
 
 export const latency20: Scenario = {
@@ -13,6 +16,7 @@ export const latency20: Scenario = {
   async run(ctx: BenchContext): Promise<ScenarioResult> {
     const latencyMs = 20;
     const calls = ctx.smoke ? 3 : 150;
+    const coldCalls = ctx.smoke ? 1 : 6;
     const sim = await startSim({ nodes: 3, guests: 12, latencyMs });
     const server = await startServer({ proxmoxUrl: sim.url });
     const client = createLoadClient(server.mcpUrl, benchAdminToken);
@@ -22,6 +26,7 @@ export const latency20: Scenario = {
       const rows: Row[] = [];
       const details: Record<string, unknown> = {};
       for (const tool of measured) {
+        let coldRequests = 0;
         await runSequential(client, tool, { calls: ctx.smoke ? 1 : 10, durationMs: 10_000 });
         await sim.reset();
         const load = await runSequential(client, tool, { calls, durationMs: 60_000 });
@@ -31,12 +36,27 @@ export const latency20: Scenario = {
         const perCall = stats.requests / load.calls;
         details[tool.tool] = { summary: s, requestsPerCall: perCall, byEndpoint: stats.byEndpoint };
         ctx.log(`${tool.tool}: p50 ${fmtMs(s.p50)} p99 ${fmtMs(s.p99)}, ${perCall} Proxmox requests/call`);
+        // Back-to-back calls mostly hit the server's 2 s /cluster/resources cache; a call after it has
+        // expired pays the full round trips, and that is the one the target is about.
+        const cold: number[] = [];
+        for (let i = 0; i < coldCalls; i++) {
+          await sleep(ctx.smoke ? 0 : cacheExpiryMs);
+          await sim.reset();
+          const outcome = await client.call(tool.tool, tool.args ?? {});
+          if (!outcome.ok) throw new Error(`${tool.tool}: ${outcome.error}`);
+          const requests = (await sim.stats()).requests;
+          cold.push(outcome.ms);
+          coldRequests = Math.max(coldRequests, requests);
+        }
+        const c = summarize(cold);
+        details[tool.tool] = { ...(details[tool.tool] as object), cold: c, coldRequests };
+        ctx.log(`${tool.tool} cold: p50 ${fmtMs(c.p50)} max ${fmtMs(c.max)}, ${coldRequests} Proxmox requests`);
         const isList = tool.tool === primary.tool;
         rows.push({
           what: `${tool.tool} with ${latencyMs} ms Proxmox latency`,
-          target: isList ? 'p50 <= 30 ms' : `its round trips (${perCall} requests/call) + a few ms`,
-          measured: `p50 ${fmtMs(s.p50)}, p99 ${fmtMs(s.p99)}, ${perCall} requests/call`,
-          met: isList ? s.p50 <= 30 : null,
+          target: isList ? 'p50 <= 30 ms' : `its round trips + a few ms`,
+          measured: `cold (cache expired, ${coldRequests} requests): p50 ${fmtMs(c.p50)}, max ${fmtMs(c.max)}; back to back (${round(perCall, 2)} requests/call): p50 ${fmtMs(s.p50)}, p99 ${fmtMs(s.p99)}`,
+          met: isList ? c.p50 <= 30 && s.p50 <= 30 : null,
           note: isList && tool.tool !== 'list_vms' ? `${tool.tool} stands in for list_vms` : undefined,
         });
       }
