@@ -47,11 +47,11 @@ export const history = sqliteTable(
   },
   (table) => [
     index('history_started_at').on(table.startedAt),
-    index('history_tool').on(table.tool, table.startedAt),
-    index('history_client').on(table.client, table.startedAt),
-    index('history_node').on(table.node, table.startedAt),
-    index('history_vmid').on(table.vmid, table.startedAt),
-    index('history_outcome').on(table.outcome, table.startedAt),
+    index('history_tool').on(table.tool, table.id, table.startedAt),
+    index('history_client').on(table.client, table.id, table.startedAt),
+    index('history_node').on(table.node, table.id, table.startedAt),
+    index('history_vmid').on(table.vmid, table.id, table.startedAt),
+    index('history_outcome').on(table.outcome, table.id, table.startedAt),
   ],
 );
 

@@ -187,6 +187,8 @@ export async function applyRestore(store: Store, config: Config, contents: Bundl
     client_tokens: rows('client_tokens.json') ?? [],
     history: rows('history.json'),
   });
+  // client_tokens was rewritten behind the token repository's back: drop what it remembers.
+  store.tokens.forget();
   const env = contents.entries.get('env');
   if (!env || !options.restoreEnv) return { historyAdded };
   const target = envTarget(config, options.inContainer);

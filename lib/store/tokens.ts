@@ -2,7 +2,8 @@
  * Client tokens: created with a random secret shown once, stored as SHA-256, looked up by hash and then
  * compared in constant time. A token is `pmcp_` + 43 base64url characters (256 bits).
  */
-import { eq, isNull } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { eq, isNull, sql } from 'drizzle-orm';
 import type { LibSQLDatabase } from 'drizzle-orm/libsql';
 import { clientTokens } from '../../db/schema.ts';
 import type { Mode, Role } from '../tool.ts';
@@ -23,8 +24,9 @@ function base64url(bytes: Uint8Array): string {
 }
 
 export async function hashToken(secret: string): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(secret));
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  // node:crypto's one-shot hash: microseconds on the calling thread; crypto.subtle.digest goes through
+  // the thread pool and a promise job, which costs far more on every authenticated request.
+  return createHash('sha256').update(secret).digest('hex');
 }
 
 /** Constant-time comparison of two equal-length hex strings. */
@@ -49,7 +51,12 @@ export interface CreateTokenInput {
 export const tokenNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export class TokenRepo {
-  constructor(private readonly db: LibSQLDatabase) {}
+  /** Built once: every authenticated request runs it. */
+  private readonly findByHash;
+
+  constructor(private readonly db: LibSQLDatabase) {
+    this.findByHash = db.select().from(clientTokens).where(eq(clientTokens.tokenHash, sql.placeholder('hash'))).limit(1).prepare();
+  }
 
   async create(input: CreateTokenInput): Promise<{ token: ClientToken; secret: string }> {
     if (!tokenNamePattern.test(input.name)) {
@@ -79,12 +86,33 @@ export class TokenRepo {
     return { token: row, secret };
   }
 
+  /**
+   * Rows recently read by findBySecret, by token hash. Every write through this repo empties it, so a
+   * revoke, rotate or mode change in this process counts at once; a change made by another process
+   * (the token CLI, another replica) counts within `cacheTtlMs`.
+   */
+  private readonly recent = new Map<string, { row: ClientToken | undefined; until: number }>();
+  cacheTtlMs = 1_000;
+
   /** The token row for a presented secret, whatever its state (the caller decides on expiry/revocation). */
   async findBySecret(secret: string): Promise<ClientToken | undefined> {
     const hash = await hashToken(secret);
-    const [row] = await this.db.select().from(clientTokens).where(eq(clientTokens.tokenHash, hash)).limit(1);
-    if (!row || !constantTimeEqual(row.tokenHash, hash)) return undefined;
+    const now = Date.now();
+    const hit = this.recent.get(hash);
+    if (hit && hit.until > now) return hit.row;
+    const [found] = await this.findByHash.all({ hash });
+    const row = found && constantTimeEqual(found.tokenHash, hash) ? found : undefined;
+    // Only known tokens are kept: random invalid secrets must not grow the map.
+    if (row) {
+      if (this.recent.size >= 1_000) this.recent.clear();
+      this.recent.set(hash, { row, until: now + this.cacheTtlMs });
+    }
     return row;
+  }
+
+  /** Drop every cached row (after writing client_tokens other than through this repo, e.g. a restore). */
+  forget(): void {
+    this.recent.clear();
   }
 
   async byName(name: string): Promise<ClientToken | undefined> {
@@ -104,25 +132,30 @@ export class TokenRepo {
 
   async revoke(name: string): Promise<boolean> {
     const result = await this.db.update(clientTokens).set({ revokedAt: Date.now() }).where(eq(clientTokens.name, name));
+    this.forget();
     return result.rowsAffected > 0;
   }
 
   /** A new secret for the same client; the old one stops working at once. */
   async rotate(name: string): Promise<string | undefined> {
+    this.forget();
     const secret = generateTokenSecret();
     const result = await this.db
       .update(clientTokens)
       .set({ tokenHash: await hashToken(secret), tokenHint: secret.slice(0, 9), revokedAt: null })
       .where(eq(clientTokens.name, name));
+    this.forget();
     return result.rowsAffected > 0 ? secret : undefined;
   }
 
   async setMode(id: string, mode: Mode): Promise<void> {
     await this.db.update(clientTokens).set({ mode }).where(eq(clientTokens.id, id));
+    this.forget();
   }
 
   async setLearning(id: string, learning: boolean): Promise<void> {
     await this.db.update(clientTokens).set({ learning }).where(eq(clientTokens.id, id));
+    this.forget();
   }
 
   async touch(id: string, at = Date.now()): Promise<void> {
@@ -131,6 +164,8 @@ export class TokenRepo {
 
   /** Replace the stored secret (bootstrap token whose MCP_ADMIN_TOKEN changed). */
   async replaceSecret(id: string, secret: string): Promise<void> {
+    this.forget();
     await this.db.update(clientTokens).set({ tokenHash: await hashToken(secret), tokenHint: secret.slice(0, 9), revokedAt: null }).where(eq(clientTokens.id, id));
+    this.forget();
   }
 }
