@@ -7,6 +7,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { machine, loadNow } from './lib/machine.ts';
 import type { Row, Scenario, ScenarioResult } from './lib/scenario.ts';
+import { productionNodeFlags } from './lib/server.ts';
 import { overhead } from './scenarios/overhead.ts';
 import { requests } from './scenarios/requests.ts';
 import { latency20 } from './scenarios/latency20.ts';
@@ -22,6 +23,8 @@ export const scenarios: Scenario[] = [overhead, throughput, requests, latency20,
 export interface BenchReport {
   machine: ReturnType<typeof machine>;
   smoke: boolean;
+  /** The node flags every spawned server ran with. */
+  serverNodeFlags: string[];
   results: Record<string, ScenarioResult & { seconds: number; loadBefore: string; loadAfter: string }>;
   failures: Record<string, string>;
 }
@@ -37,7 +40,7 @@ export async function runBench(names: string[], options: { smoke: boolean; log?:
   const unknown = names.filter((name) => !scenarios.some((s) => s.name === name));
   if (unknown.length) throw new Error(`No scenario ${unknown.join(', ')}. There are: ${scenarios.map((s) => s.name).join(', ')}`);
   const chosen = names.length ? scenarios.filter((s) => names.includes(s.name)) : scenarios;
-  const report: BenchReport = { machine: machine(), smoke: options.smoke, results: {}, failures: {} };
+  const report: BenchReport = { machine: machine(), smoke: options.smoke, serverNodeFlags: productionNodeFlags(), results: {}, failures: {} };
   for (const scenario of chosen) {
     const loadBefore = loadNow();
     log(`\n== ${scenario.name}: ${scenario.description} (load ${loadBefore})`);
@@ -67,7 +70,7 @@ async function main(): Promise<void> {
   const report = await runBench(positionals, { smoke: values.smoke ?? false });
   const m = report.machine;
   console.log(`\n## Results (${report.smoke ? 'SMOKE: tiny sizes, not comparable' : 'full'})`);
-  console.log(`${m.date}, ${m.cpuModel}, ${m.nproc} cores, ${m.memTotalGiB} GiB, Node ${m.node}, load before ${m.load.join(' ')}\n`);
+  console.log(`${m.date}, ${m.cpuModel}, ${m.nproc} cores, ${m.memTotalGiB} GiB, Node ${m.node}, load before ${m.load.join(' ')}; server: node ${report.serverNodeFlags.join(' ')} dist/server.js\n`);
   console.log(table(Object.values(report.results).flatMap((r) => r.rows)));
   for (const [name, failure] of Object.entries(report.failures)) console.log(`\n${name} FAILED: ${failure.split('\n')[0]}`);
   if (values.json) writeFileSync(values.json, JSON.stringify(report, null, 2));

@@ -1,6 +1,6 @@
 /**
  * The server under test, in its own process: `node dist/server.js` with a fresh data directory, an admin
- * token from MCP_ADMIN_TOKEN, bound to 127.0.0.1 on a free port. Set BENCH_CPU_PROF=<dir> to have every
+ * token from MCP_ADMIN_TOKEN, bound to 127.0.0.1 on a free port, with the node flags of `npm start`. Set BENCH_CPU_PROF=<dir> to have every
  * spawned server write a V8 CPU profile there when it stops, and BENCH_SERVER_ENTRY=<file.js> to start
  * another entry point instead (an experiment in a scratch copy, say).
  */
@@ -11,6 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { projectPath } from '../../lib/paths.ts';
 import { simTokenId, simTokenSecret } from './sim.ts';
 
 export const benchAdminToken = 'pmcp_bench-admin-token-0123456789abcdefghijklmnop';
@@ -73,6 +74,22 @@ export interface ServerOptions {
   pollMs?: number;
 }
 
+/**
+ * The node flags production runs the server with, read from the `start` script in package.json
+ * (`node --max-semi-space-size=4 ... dist/server.js`; the Dockerfile uses the same), so the bench
+ * measures what is deployed. BENCH_NODE_FLAGS overrides them ("" for none).
+ */
+export function productionNodeFlags(): string[] {
+  if (process.env.BENCH_NODE_FLAGS !== undefined) return process.env.BENCH_NODE_FLAGS.split(/\s+/).filter(Boolean);
+  try {
+    const pkg = JSON.parse(readFileSync(projectPath('package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    const match = /\bnode\s+((?:--\S+\s+)*)dist\/server\.js/.exec(pkg.scripts?.start ?? '');
+    return match ? match[1].split(/\s+/).filter(Boolean) : [];
+  } catch {
+    return [];
+  }
+}
+
 export function rssMbOf(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');
   const match = /VmRSS:\s+(\d+)\s+kB/.exec(status);
@@ -102,7 +119,7 @@ export async function startServer(options: ServerOptions = {}): Promise<ServerPr
     ...(options.proxmoxUrl ? { PROXMOX_TOKEN_ID: simTokenId, PROXMOX_TOKEN_SECRET: simTokenSecret } : {}),
     ...options.env,
   };
-  const nodeArgs = [...(options.nodeArgs ?? [])];
+  const nodeArgs = [...productionNodeFlags(), ...(options.nodeArgs ?? [])];
   if (process.env.BENCH_CPU_PROF) nodeArgs.push('--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`);
   const started = performance.now();
   const child = spawn(process.execPath, [...nodeArgs, process.env.BENCH_SERVER_ENTRY ?? serverEntry], { env, stdio: ['ignore', 'pipe', 'pipe'] });
