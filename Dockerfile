@@ -96,4 +96,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "/opt/proxmox-mcp/deploy/healthcheck.mjs"]
 # Smaller young generation and a ceiling on the old one: the live heap is ~40 MB, but without these V8
 # lets garbage grow the heap to ~190 MB before a full GC and keeps that memory (bench/README.md).
-CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=256", "dist/server.js"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=256", "dist/server.js"]
