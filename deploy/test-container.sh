@@ -47,12 +47,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-PASS=0
-FAIL=0
-pass() { PASS=$((PASS + 1)); printf '  ok    %s\n' "$1"; }
-fail() { FAIL=$((FAIL + 1)); printf '  FAIL  %s\n' "$1"; }
-check() { local what="$1"; shift; if "$@" >/dev/null 2>&1; then pass "$what"; else fail "$what"; fi; }
-section() { printf '\n== %s\n' "$*"; }
+# shellcheck source=deploy/test-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 finish() {
   printf '\ntest-container: %s s\n%d passed, %d failed\n' "$((SECONDS - started))" "$PASS" "$FAIL"
   ((FAIL == 0))

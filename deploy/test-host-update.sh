@@ -17,9 +17,8 @@ HEALTH_PID=''
 # shellcheck disable=SC2317 # called by the EXIT trap
 cleanup() { if [[ -n "$HEALTH_PID" ]]; then kill "$HEALTH_PID" 2>/dev/null || true; fi; rm -rf "$T"; }
 trap cleanup EXIT
-PASS=0
-FAIL=0
-check() { local what="$1"; shift; if "$@" >/dev/null 2>&1; then PASS=$((PASS + 1)); printf '  ok    %s\n' "$what"; else FAIL=$((FAIL + 1)); printf '  FAIL  %s\n' "$what"; fi; }
+# shellcheck source=deploy/test-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/test-lib.sh"
 
 # An origin with releases (v0.4.0's package.json says another version), and the install checkout at the first.
 git init -q -b main "$T/origin"
@@ -164,5 +163,5 @@ echo '// local edit' >>"$T/install/package.json"
 update "$(update_request u8 v0.1.0)"
 check "a checkout with local changes is refused" bash -c "grep -q 'local changes' '$T/update/result.json' && test \"\$(git -C '$T/install' describe --tags)\" == v0.2.0"
 
-printf '%d passed, %d failed\n' "$PASS" "$FAIL"
+summary
 ((FAIL == 0))
