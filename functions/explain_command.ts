@@ -6,7 +6,6 @@ import { explainCommandLine } from '../lib/exec/explain.ts';
 import { loadKnowledge } from '../lib/knowledge.ts';
 import { commandProtectionFindings } from '../lib/policy/command-guard.ts';
 import { mainNodeResolver, protectedUser } from '../lib/policy/protections.ts';
-import { toolCatalog } from '../lib/policy/catalog.ts';
 import { planText } from '../lib/policy/plan-text.ts';
 import { parseArguments } from '../lib/runtime/invoke.ts';
 
@@ -96,7 +95,7 @@ async function explainLine(line: string, node: string | undefined, ctx: ToolCont
 }
 
 async function explainToolCall(name: string, args: Record<string, unknown>, ctx: ToolContext) {
-  const tool = toolCatalog(ctx.services)?.get(name);
+  const tool = ctx.services.tools?.get(name);
   if (!tool) throw new ToolError('not_found', `There is no tool "${name}" on this server; list the tools to see their names.`);
   let input: Record<string, unknown>;
   try {

@@ -81,6 +81,8 @@ export interface Services {
   exec?: import('./exec/executor.ts').CommandExecutor;
   knowledge?: import('./knowledge.ts').Knowledge;
   runtime?: RuntimeInfo;
+  /** Every tool of the running server, for tools that reason about other tools' calls (explain_command). */
+  tools?: ReadonlyMap<string, AnyTool>;
 }
 
 export interface ToolSummary {

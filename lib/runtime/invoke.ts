@@ -9,7 +9,6 @@ import { effectOfCall, type AnyTool, type Caller, type Effect, type Mode, type P
 import type { CallRecord } from '../store/history.ts';
 import { redactArgs } from './redact-args.ts';
 import { normalModeWarnings, planText } from '../policy/plan-text.ts';
-import { registerToolCatalog } from '../policy/catalog.ts';
 import { redactStrings, redactText } from '../policy/redact-text.ts';
 import type { Runtime } from './runtime.ts';
 import { learningFor, learningForError } from '../learning.ts';
@@ -199,7 +198,6 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
 
   const makeRecord = (): CallRecord => callRecord(callId, startedAtMs, tool, input, caller);
 
-  registerToolCatalog(runtime.services, runtime.tools);
   try {
     const parsed = parseArguments(tool, rawArgs);
     input = parsed.input;

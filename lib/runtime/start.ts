@@ -108,12 +108,14 @@ export async function buildServer(options: BuildOptions = {}): Promise<Server> {
   const tools = options.tools ?? (await discoverTools());
   const exec = options.exec ?? (await createExecutorFromConfig(config, pve, log));
   const services: Services = { store, exec, knowledge: loadKnowledge() };
+  const toolsByName = new Map(tools.map((tool) => [tool.name, tool]));
+  services.tools = toolsByName;
   const runtime: Runtime = {
     config,
     log,
     store,
     pve,
-    tools: new Map(tools.map((tool) => [tool.name, tool])),
+    tools: toolsByName,
     services,
     permissions: permissionCheck(pve),
     guardFor: createGuardFactory({ config, pve }),
