@@ -26,15 +26,8 @@ export function guestPath(node: string, type: GuestType, vmid: number, suffix = 
   return `/nodes/${encodeURIComponent(node)}/${type}/${vmid}${suffix}`;
 }
 
-export interface Located {
-  vmid: number;
-  type: GuestType;
-  node: string;
-  name?: string;
-  /** From /cluster/resources: running, stopped, or unknown when its node is offline. */
-  status?: string;
-  template: boolean;
-}
+/** Where a guest is: the client's own answer to that question. */
+export type Located = GuestLocation;
 
 /**
  * Where a guest is. With `node` given by the caller no lookup is made (one request saved); otherwise one
