@@ -4,6 +4,8 @@
  * simulator is asked something) plus one unref'd timer for the next due task, so state changes land even
  * when nobody polls, and nothing keeps the process alive.
  */
+import { parseUpid, type Upid } from '../pve/upid.ts';
+
 export interface SimTask {
   upid: string;
   node: string;
@@ -41,12 +43,13 @@ export function encodeUpid(t: Pick<SimTask, 'node' | 'pid' | 'pstart' | 'startti
   return `UPID:${t.node}:${hex8(t.pid)}:${hex8(t.pstart)}:${hex8(t.starttime)}:${t.type}:${t.id}:${t.user}:`;
 }
 
-const UPID_RE = /^UPID:([a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?):([0-9A-Fa-f]{8}):([0-9A-Fa-f]{8,9}):([0-9A-Fa-f]{8}):([^:\s/]+):([^:\s/]*):([^:\s/]+):$/;
-
-export function decodeUpid(upid: string): { node: string; pid: number; pstart: number; starttime: number; type: string; id: string; user: string } | undefined {
-  const m = UPID_RE.exec(upid);
-  if (!m) return undefined;
-  return { node: m[1], pid: parseInt(m[3], 16), pstart: parseInt(m[4], 16), starttime: parseInt(m[5], 16), type: m[6], id: m[7], user: m[8] };
+/** The parts of a UPID exactly as given (Proxmox does not trim), with the client's parser. */
+export function decodeUpid(upid: string): Omit<Upid, 'upid'> | undefined {
+  if (upid !== upid.trim()) return undefined;
+  const parsed = parseUpid(upid);
+  if (!parsed) return undefined;
+  const { upid: _whole, ...parts } = parsed;
+  return parts;
 }
 
 export function exitStatusOf(log: string[]): string {
