@@ -4,7 +4,7 @@
  * `--json <file>` writes every number and the machine to a file. See bench/README.md.
  */
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { cliFail, parseCli, type CliSpec } from '../lib/cli.ts';
 import { machine, loadNow } from './lib/machine.ts';
 import type { Row, Scenario, ScenarioResult } from './lib/scenario.ts';
 import { productionNodeFlags } from './lib/server.ts';
@@ -59,15 +59,26 @@ export async function runBench(names: string[], options: { smoke: boolean; log?:
 }
 
 async function main(): Promise<void> {
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { smoke: { type: 'boolean', default: false }, json: { type: 'string' }, list: { type: 'boolean', default: false } },
-  });
+  const spec = {
+    command: 'npm run bench --',
+    summary: 'Run the benchmarks (all scenarios, or the ones named) against a real server process and print a table per scenario. Build and method: bench/README.md.',
+    positionals: '[SCENARIO...]',
+    options: {
+      smoke: { type: 'boolean', default: false, description: 'tiny sizes, seconds instead of minutes (keeps the harness working; its numbers mean nothing)' },
+      json: { type: 'string', value: 'FILE', description: 'also write every number and the machine to FILE' },
+      list: { type: 'boolean', default: false, description: 'list the scenarios and exit' },
+    },
+    details: [`scenarios: ${scenarios.map((s) => s.name).join(', ')}`],
+    examples: ['npm run bench', 'npm run bench -- overhead throughput --json /tmp/bench.json', 'npm run bench -- --smoke'],
+  } satisfies CliSpec;
+  const { values, positionals } = parseCli(spec);
+  const unknown = positionals.filter((name) => !scenarios.some((s) => s.name === name));
+  if (unknown.length) cliFail(spec, `no scenario ${unknown.join(', ')}`);
   if (values.list) {
     for (const s of scenarios) console.log(`${s.name.padEnd(12)} ${s.description}`);
     return;
   }
-  const report = await runBench(positionals, { smoke: values.smoke ?? false });
+  const report = await runBench(positionals, { smoke: values.smoke });
   const m = report.machine;
   console.log(`\n## Results (${report.smoke ? 'SMOKE: tiny sizes, not comparable' : 'full'})`);
   console.log(`${m.date}, ${m.cpuModel}, ${m.nproc} cores, ${m.memTotalGiB} GiB, Node ${m.node}, load before ${m.load.join(' ')}; server: node ${report.serverNodeFlags.join(' ')} dist/server.js\n`);

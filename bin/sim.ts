@@ -1,57 +1,62 @@
 /**
- * Run the Proxmox VE simulator standalone:
- *   npm run sim -- --port 8006 --nodes 3 --guests 12 [--https] [--latency 20] [--seed 1] [--task-ms 30]
+ * Run the Proxmox VE simulator standalone: `npm run sim -- --help` lists every option.
  * The API token comes from PVE_SIM_TOKEN_ID / PVE_SIM_TOKEN_SECRET, or the documented defaults.
  */
-import { parseArgs } from 'node:util';
+import { cliInteger, parseCli, type CliSpec } from '../lib/cli.ts';
 import { createSimulator, DEFAULT_TOKEN_ID, DEFAULT_TOKEN_SECRET, auditorToken } from '../lib/simulator/index.ts';
 import { serveSimulator } from '../lib/simulator/serve.ts';
 
-const { values } = parseArgs({
+const spec = {
+  command: 'npm run sim --',
+  summary: 'Serve the built-in simulated Proxmox VE cluster on its own, over HTTP(S), as /api2/json.',
   options: {
-    port: { type: 'string', default: '8006' },
-    host: { type: 'string', default: '127.0.0.1' },
-    nodes: { type: 'string', default: '3' },
-    guests: { type: 'string', default: '12' },
-    seed: { type: 'string', default: '1' },
-    latency: { type: 'string', default: '0' },
-    'task-ms': { type: 'string', default: '30' },
-    https: { type: 'boolean', default: false },
-    help: { type: 'boolean', default: false },
+    port: { type: 'string', value: 'PORT', default: '8006', description: 'TCP port (0: any free port)' },
+    host: { type: 'string', value: 'ADDRESS', default: '127.0.0.1', description: 'address to listen on' },
+    nodes: { type: 'string', value: 'N', default: '3', description: 'cluster nodes (at least 1)' },
+    guests: { type: 'string', value: 'N', default: '12', description: 'VMs and containers, mixed' },
+    seed: { type: 'string', value: 'N', default: '1', description: 'seed of the generated cluster (same seed, same cluster)' },
+    latency: { type: 'string', value: 'MS', default: '0', description: 'delay added to every answer, in milliseconds' },
+    'task-ms': { type: 'string', value: 'MS', default: '30', description: 'how long each background task runs' },
+    https: { type: 'boolean', default: false, description: 'serve HTTPS with a fresh self-signed certificate (prints its fingerprint)' },
   },
-});
+  details: [
+    'API tokens it accepts (Authorization: PVEAPIToken=ID=SECRET):',
+    `  ${DEFAULT_TOKEN_ID}=${DEFAULT_TOKEN_SECRET}   full rights (PVE_SIM_TOKEN_ID / PVE_SIM_TOKEN_SECRET change it)`,
+    `  ${auditorToken.tokenId}=${auditorToken.secret}   read-only (PVEAuditor)`,
+    'Point the server at it: PROXMOX_URL=http://127.0.0.1:8006 PROXMOX_TOKEN_ID=... PROXMOX_TOKEN_SECRET=... npm start',
+    'More: lib/simulator/README.md',
+  ],
+  examples: ['npm run sim -- --port 8006 --nodes 3 --guests 12', 'npm run sim -- --https --latency 20'],
+} satisfies CliSpec;
 
-if (values.help) {
-  console.log('usage: npm run sim -- [--port 8006] [--host 127.0.0.1] [--nodes 3] [--guests 12] [--seed 1] [--latency ms] [--task-ms ms] [--https]');
-  process.exit(0);
-}
-
-const int = (name: string, v: string | undefined): number => {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 0) {
-    console.error(`--${name} must be a non-negative integer, got '${v}'`);
-    process.exit(2);
-  }
-  return n;
-};
+const { values } = parseCli(spec);
+const int = (name: string, value: string, min = 0, max?: number): number => cliInteger(spec, name, value, { min, ...(max === undefined ? {} : { max }) });
+const port = int('port', values.port, 0, 65535);
+const nodes = int('nodes', values.nodes, 1, 64);
+const guests = int('guests', values.guests, 0, 100000);
+const seed = int('seed', values.seed);
+const latency = int('latency', values.latency, 0, 600000);
+const taskMs = int('task-ms', values['task-ms'], 0, 3600000);
 
 const tokenId = process.env.PVE_SIM_TOKEN_ID || DEFAULT_TOKEN_ID;
 const tokenSecret = process.env.PVE_SIM_TOKEN_SECRET || DEFAULT_TOKEN_SECRET;
 const sim = createSimulator({
-  nodes: Math.max(1, int('nodes', values.nodes)),
-  guests: int('guests', values.guests),
-  seed: int('seed', values.seed),
-  taskDurationMs: int('task-ms', values['task-ms']),
+  nodes,
+  guests,
+  seed,
+  taskDurationMs: taskMs,
   tokenId,
   tokenSecret,
 });
-sim.faults.latency(int('latency', values.latency));
-const served = await serveSimulator(sim, { port: int('port', values.port), host: values.host, https: values.https });
+sim.faults.latency(latency);
+const served = await serveSimulator(sim, { port, host: values.host, https: values.https });
 
 console.log(`Proxmox VE simulator listening on ${served.url}/api2/json`);
 console.log(`  nodes ${sim.state.nodes.size}, guests ${sim.state.guests.size}`);
 console.log(`  API token: ${tokenId}`);
-console.log(`  secret:    ${process.env.PVE_SIM_TOKEN_SECRET ? 'from PVE_SIM_TOKEN_SECRET' : `the built-in default (see lib/simulator/README.md)`}`);
+// The built-in default secret is public (README, --help) and only ever accepted by this simulator, so it is
+// shown; a secret from PVE_SIM_TOKEN_SECRET never is.
+console.log(`  secret:    ${process.env.PVE_SIM_TOKEN_SECRET ? 'from PVE_SIM_TOKEN_SECRET' : `${DEFAULT_TOKEN_SECRET} (the built-in default; not for production)`}`);
 console.log(`  read-only token: ${auditorToken.tokenId} (PVEAuditor on /)`);
 if (served.fingerprint) console.log(`  TLS fingerprint (SHA-256): ${served.fingerprint}`);
 if (!process.env.PVE_SIM_TOKEN_SECRET && tokenSecret !== DEFAULT_TOKEN_SECRET) console.log('  (custom secret)');
