@@ -36,7 +36,16 @@ function stubContext(options: StubOptions = {}): ProtectionContext {
       return guest?.protection ? { protection: guest.protection } : {};
     },
   } as unknown as PveClient;
-  return { mainNode: async () => ('mainNode' in options ? options.mainNode : 'pve1'), serviceTokenId: 'proxmox-mcp@pve!mcp', pve };
+  const identity = async () => ({
+    user: 'proxmox-mcp@pve',
+    tokenId: 'proxmox-mcp@pve!mcp',
+    roles: new Set(['proxmoxmcp']),
+    groups: new Set<string>(),
+    grantPaths: new Set(['/']),
+    complete: true,
+    gaps: [],
+  });
+  return { mainNode: async () => ('mainNode' in options ? options.mainNode : 'pve1'), serviceTokenId: 'proxmox-mcp@pve!mcp', pve, caller: { role: 'admin', name: 'test-admin' }, identity };
 }
 
 async function verdict(method: string, path: string, params?: Record<string, unknown>, options?: StubOptions): Promise<string> {
@@ -69,7 +78,7 @@ describe('protections', () => {
   it('leaves ordinary changes alone', async () => {
     expect(await verdict('DELETE', '/access/users/bob@pve')).toBe('allowed');
     expect(await verdict('PUT', '/access/acl', { path: '/', users: 'bob@pve', roles: 'PVEAuditor' })).toBe('allowed');
-    expect(await verdict('PUT', '/access/acl', { path: '/vms', tokens: 'proxmox-mcp@pve!mcp', roles: 'PVEVMAdmin' })).toBe('allowed');
+    expect(await verdict('PUT', '/access/acl', { path: '/vms', tokens: 'alice@pve!ci', roles: 'PVEVMAdmin' })).toBe('allowed');
     expect(await verdict('DELETE', '/nodes/pve1/qemu/102')).toBe('allowed');
     expect(await verdict('DELETE', '/nodes/pve1/qemu/999')).toBe('allowed');
     expect(await verdict('DELETE', '/cluster/config/nodes/pve3')).toBe('allowed');

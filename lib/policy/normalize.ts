@@ -4,6 +4,9 @@
  * prefix, control characters, `;` path parameters, and parameters given in the query string instead of
  * the body.
  *
+ * Values are never cleaned: control characters stay (a NUL makes Proxmox split a list on NUL only, see
+ * split-list.ts), and a rule reads every spelling of a value (as sent and each percent-decoding of it).
+ *
  * Two different jobs live here:
  *  - normalizeRequest: the view a protection JUDGES. It is deliberately more suspicious than pveproxy
  *    (it decodes until nothing changes, lower-cases everything, treats an encoded slash as a slash), so
@@ -13,6 +16,7 @@
  *    so what leaves is exactly what was judged, spelled plainly.
  */
 import { ToolError } from '../errors.ts';
+import { listItems } from './split-list.ts';
 
 export function decodeFully(value: string): string {
   let current = value;
@@ -34,16 +38,21 @@ export interface NormalizedRequest {
   /** Lower-case, decoded, no prefix, single slashes, no dot segments, no trailing slash. */
   path: string;
   segments: string[];
-  /** Query and body parameters together, names lower-case, values decoded strings. */
+  /** The same segments in the caller's case (snapshot names and volume ids are case-sensitive). */
+  originalSegments: string[];
+  /** Query and body parameters together, names lower-case, values fully decoded, trimmed, lower-case (control characters kept). */
   params: Record<string, string[]>;
+  /** The same parameters with their values exactly as they will be sent. */
+  raw: Record<string, string[]>;
 }
 
 // eslint-disable-next-line no-control-regex
 const controlCharacters = /[\x00-\x1f\x7f]/g;
 
-/** One path segment as judged: decoded, without control characters or `;params`, trimmed, lower-case. */
-function judgedSegment(segment: string): string {
-  return segment.replace(controlCharacters, '').split(';')[0].trim().toLowerCase();
+/** One path segment as judged: decoded, without control characters or `;params`, trimmed (lower-case unless asked). */
+function judgedSegment(segment: string, keepCase = false): string {
+  const judged = segment.replace(controlCharacters, '').split(';')[0].trim();
+  return keepCase ? judged : judged.toLowerCase();
 }
 
 /**
@@ -51,34 +60,92 @@ function judgedSegment(segment: string): string {
  * ignores `..` segments, as a server that routes literal segments would see the rest. A protection is
  * judged on both views, so neither reading can hide a protected object.
  */
-export function normalizePath(rawPath: string, dots: 'resolve' | 'drop' = 'resolve'): { path: string; query: string } {
+export function normalizePath(rawPath: string, dots: 'resolve' | 'drop' = 'resolve'): { path: string; query: string; original: string[] } {
   const [pathPart, ...queryParts] = rawPath.split('?');
   const decoded = decodeFully(pathPart.split('#')[0]).replace(/\\/g, '/');
   const stack: string[] = [];
+  const original: string[] = [];
   for (const raw of decoded.split('/')) {
     const segment = judgedSegment(raw);
     if (segment === '' || segment === '.') continue;
     if (segment === '..') {
-      if (dots === 'resolve') stack.pop();
-    } else stack.push(segment);
+      if (dots === 'resolve') {
+        stack.pop();
+        original.pop();
+      }
+    } else {
+      stack.push(segment);
+      original.push(judgedSegment(raw, true));
+    }
   }
-  while (stack[0] === 'api2' || stack[0] === 'json' || stack[0] === 'extjs') stack.shift();
-  return { path: '/' + stack.join('/'), query: queryParts.join('?') };
+  while (stack[0] === 'api2' || stack[0] === 'json' || stack[0] === 'extjs') {
+    stack.shift();
+    original.shift();
+  }
+  return { path: '/' + stack.join('/'), query: queryParts.join('?'), original };
 }
 
 export function normalizeRequest(method: string, rawPath: string, params: Record<string, unknown> = {}, dots: 'resolve' | 'drop' = 'resolve'): NormalizedRequest {
-  const { path, query } = normalizePath(rawPath, dots);
+  const { path, query, original } = normalizePath(rawPath, dots);
   const merged: Record<string, string[]> = {};
+  const raw: Record<string, string[]> = {};
   const add = (key: string, value: unknown) => {
     if (value === undefined || value === null) return;
     const name = decodeFully(key).replace(controlCharacters, '').trim().toLowerCase();
     const values = Array.isArray(value) ? value : [value];
-    const texts = values.map((item) => (typeof item === 'boolean' ? (item ? '1' : '0') : decodeFully(String(item)).replace(controlCharacters, '').trim().toLowerCase()));
-    merged[name] = [...(merged[name] ?? []), ...texts];
+    const sent = values.map((item) => (typeof item === 'boolean' ? (item ? '1' : '0') : String(item)));
+    raw[name] = [...(raw[name] ?? []), ...sent];
+    merged[name] = [...(merged[name] ?? []), ...sent.map((text) => decodeFully(text).trim().toLowerCase())];
   };
   for (const [key, value] of Object.entries(params)) add(key, value);
   if (query) for (const [key, value] of new URLSearchParams(query)) add(key, value);
-  return { method: method.toUpperCase(), path, segments: path.split('/').filter(Boolean), params: merged };
+  return { method: method.toUpperCase(), path, segments: path.split('/').filter(Boolean), originalSegments: original, params: merged, raw };
+}
+
+/** A value as sent and after each round of percent-decoding (any of them may be what Proxmox reads). */
+export function decodings(value: string): string[] {
+  const out = [value];
+  let current = value;
+  for (let i = 0; i < 8; i++) {
+    let next: string;
+    try {
+      next = decodeURIComponent(current);
+    } catch {
+      next = current.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+    }
+    if (next === current) break;
+    out.push(next);
+    current = next;
+  }
+  return out;
+}
+
+/** Every reading of a parameter's values (each spelling), trimmed and lower-case: for booleans and ids. */
+export function paramReadings(req: NormalizedRequest, name: string): string[] {
+  const values = req.raw[name];
+  if (!values) return [];
+  return [...new Set(values.flatMap(decodings).map((value) => value.trim().toLowerCase()))];
+}
+
+/**
+ * Every item Proxmox could read in a list parameter (split_list, with the NUL rule, over the values
+ * joined as pveproxy joins repeated values, in every spelling), trimmed and lower-case.
+ */
+export function paramItems(req: NormalizedRequest, name: string): string[] {
+  const values = req.raw[name];
+  if (!values) return [];
+  const spellings = values.map(decodings);
+  const depth = Math.max(...spellings.map((list) => list.length));
+  const items = new Set<string>();
+  for (let level = 0; level < depth; level++) {
+    const reading = spellings.map((list) => list[Math.min(level, list.length - 1)]);
+    for (const item of listItems(reading)) {
+      const judged = item.trim().toLowerCase();
+      if (judged) items.add(judged);
+    }
+  }
+  for (const list of spellings) for (const spelling of list) for (const item of listItems([spelling])) if (item.trim()) items.add(item.trim().toLowerCase());
+  return [...items];
 }
 
 /** Every distinct reading of one request a protection must judge (see normalizePath). */

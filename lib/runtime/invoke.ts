@@ -10,6 +10,7 @@ import type { CallRecord } from '../store/history.ts';
 import { redactArgs } from './redact-args.ts';
 import { normalModeWarnings, planText } from '../policy/plan-text.ts';
 import { redactStrings, redactText } from '../policy/redact-text.ts';
+import { callerScope } from '../policy/caller-scope.ts';
 import type { Runtime } from './runtime.ts';
 import { learningFor, learningForError } from '../learning.ts';
 
@@ -276,7 +277,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
       await runtime.store.history.begin(record);
       begun = true;
     }
-    const outcome: ToolOutcome<unknown> = await tool.run(input as never, ctx);
+    const outcome: ToolOutcome<unknown> = await callerScope.run({ role: caller.role, name: caller.name }, () => tool.run(input as never, ctx));
     const envelope: Envelope = {
       success: true,
       data: outcome.data,

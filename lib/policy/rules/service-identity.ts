@@ -1,0 +1,76 @@
+/**
+ * This server's own identity, fail closed: its user, every token of that user (none may be created: a
+ * privsep=0 token carries all of the user's rights), every role it holds, every group it is in, every ACL
+ * entry that names any of them, propagation changes on a path that grants them, and its realm. What the
+ * server holds is learned from Proxmox (identity.ts); when that is not known, whatever depends on it is
+ * refused.
+ */
+import { ToolError } from '../../errors.ts';
+import { serviceIdentity, aclPathKey, type ServiceIdentity } from '../identity.ts';
+import { paramItems, paramReadings, type NormalizedRequest } from '../normalize.ts';
+import { refuse, type PolicyRule, type ProtectionContext } from './common.ts';
+
+async function identityOf(ctx: ProtectionContext): Promise<ServiceIdentity> {
+  try {
+    return ctx.identity ? await ctx.identity() : await serviceIdentity(ctx.pve);
+  } catch (error) {
+    refuse(`This server could not read its own roles, groups and ACLs from Proxmox (${error instanceof ToolError ? error.message : (error as Error).message}), so it cannot tell whether this change would touch its own access; nothing was sent.`);
+  }
+}
+
+function unknown(identity: ServiceIdentity, what: string): never {
+  refuse(`This server cannot tell whether ${what} is part of its own access (${identity.gaps.join('; ')}); nothing was sent. Give its token Sys.Audit on /access, or make the change on the host.`);
+}
+
+async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<void> {
+  const [first, second, third, fourth] = req.segments;
+  if (first !== 'access') return;
+  const tokenId = ctx.serviceTokenId.toLowerCase();
+  const user = tokenId.split('!')[0];
+  const realm = user.slice(user.lastIndexOf('@') + 1);
+  const isOurs = (item: string) => item === user || item.split('!')[0] === user;
+
+  if (second === 'users' && third !== undefined && isOurs(third)) {
+    if (fourth === 'token') refuse(`${third} is this server's own Proxmox user; its tokens (${tokenId} and any new one, which could carry the user's rights) cannot be created, changed or deleted through the server itself.`);
+    if (req.method === 'DELETE' && !fourth) refuse(`${user} is this server's own Proxmox user; deleting it would cut the server off. Uninstall with ./setup.sh --uninstall instead.`);
+    refuse(`${user} is this server's own Proxmox user; it cannot be changed through the server itself (no enable, expiry, group or other change).`);
+  }
+  if (second === 'users' && !third && paramItems(req, 'userid').some(isOurs)) refuse(`${user} is this server's own Proxmox user and cannot be re-created or changed through it.`);
+  if ((second === 'password' || second === 'tfa') && ((third !== undefined && isOurs(third)) || paramItems(req, 'userid').some(isOurs))) {
+    refuse(`${user} is this server's own Proxmox user; its password and second factors cannot be changed through the server itself.`);
+  }
+  if (second === 'domains' && third === realm) refuse(`The ${realm} realm holds this server's own user (${user}); it cannot be changed or removed through the server itself.`);
+
+  if (second === 'acl') {
+    if (paramItems(req, 'users').some(isOurs) || paramItems(req, 'tokens').some(isOurs)) {
+      refuse(`This ACL change names this server's own user or token (${tokenId}); its rights cannot be changed through the server itself (no re-grant, other role, propagate change or removal).`);
+    }
+    const groups = paramItems(req, 'groups');
+    const propagateChanged = req.raw.propagate !== undefined && paramReadings(req, 'propagate').some((value) => !['1', 'true', 'yes', 'on'].includes(value));
+    if (groups.length === 0 && !propagateChanged) return;
+    const identity = await identityOf(ctx);
+    const inGroup = groups.find((group) => identity.groups.has(group));
+    if (inGroup) refuse(`This server's user is in group ${inGroup}; an ACL change for that group would change the server's own rights.`);
+    if (groups.length > 0 && !identity.complete) unknown(identity, `group ${groups.join(', ')}`);
+    if (propagateChanged) {
+      const paths = paramReadings(req, 'path').map(aclPathKey);
+      if (!identity.complete) unknown(identity, `propagation on ${paths.join(', ')}`);
+      const granting = paths.find((path) => identity.grantPaths.has(path));
+      if (granting) refuse(`propagate=0 on ${granting} rewrites the propagate flag of entries there, and this server holds its rights through ${granting}; not sent.`);
+    }
+    return;
+  }
+  if (second === 'roles' && third !== undefined && (req.method === 'PUT' || req.method === 'DELETE' || req.method === 'POST')) {
+    const identity = await identityOf(ctx);
+    if (identity.roles.has(third)) refuse(`Role ${req.originalSegments[2] ?? third} is one this server holds; editing or deleting it would change the server's own rights.`);
+    if (!identity.complete) unknown(identity, `role ${third}`);
+    return;
+  }
+  if (second === 'groups' && third !== undefined) {
+    const identity = await identityOf(ctx);
+    if (identity.groups.has(third)) refuse(`This server's user is in group ${req.originalSegments[2] ?? third}; the group cannot be changed or deleted through the server itself.`);
+    if (!identity.complete) unknown(identity, `group ${third}`);
+  }
+}
+
+export const serviceIdentityRule: PolicyRule = { name: 'service identity', check };
