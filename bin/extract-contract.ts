@@ -5,7 +5,10 @@
  * call returns a UPID, allowtoken and the permission check.
  *
  * Usage: node dist/bin/extract-contract.js [path/to/pve-api]   (default ../shared/pve-api)
- * The 9.1 schema is the source; a parameter missing from the 8.4 schema is marked `since: "9"`.
+ * One contract for both versions the simulator speaks. The 9.1 schema is the source; what differs in 8.4 is
+ * marked: an endpoint or parameter missing from 8.4 carries `since: "9"`, one that 9.1 removed carries
+ * `until: "8"` (its facts then come from 8.4), and facts that changed (permissions, enum, format, default,
+ * bounds) are kept under the endpoint's `"8.4"` key as a patch: `{ permissions?, params?: { name: {...} } }`.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -20,6 +23,15 @@ export const CONTRACT_ENDPOINTS: readonly string[] = [
   'GET /cluster/tasks',
   'GET /cluster/ha/status/current',
   'GET /cluster/ha/resources',
+  // HA groups (PVE 8; on 9 they answer "ha groups have been migrated to rules") and HA rules (PVE 9 only)
+  'GET /cluster/ha/groups',
+  'POST /cluster/ha/groups',
+  'GET /cluster/ha/groups/{group}',
+  'DELETE /cluster/ha/groups/{group}',
+  'GET /cluster/ha/rules',
+  'POST /cluster/ha/rules',
+  'GET /cluster/ha/rules/{rule}',
+  'DELETE /cluster/ha/rules/{rule}',
   'GET /cluster/backup',
   'GET /cluster/config/nodes',
   'DELETE /cluster/config/nodes/{node}',
@@ -169,51 +181,64 @@ function main(): void {
   const s84 = indexSchema(JSON.parse(readFileSync(join(apiDir, 'schema-8.4.json'), 'utf8')));
   const indexed = JSON.parse(readFileSync(join(apiDir, 'indexed-params.json'), 'utf8')) as Record<string, Record<string, [number, number]>>;
   const upidColumn = new Map<string, string>();
-  for (const line of readFileSync(join(apiDir, 'endpoints-9.1.tsv'), 'utf8').split('\n')) {
-    if (!line || line.startsWith('#')) continue;
-    const [method, path, returnsUpid] = line.split('\t');
-    upidColumn.set(`${method} ${path}`, returnsUpid);
+  for (const file of ['endpoints-8.4.tsv', 'endpoints-9.1.tsv']) {
+    for (const line of readFileSync(join(apiDir, file), 'utf8').split('\n')) {
+      if (!line || line.startsWith('#')) continue;
+      const [method, path, returnsUpid] = line.split('\t');
+      upidColumn.set(`${method} ${path}`, returnsUpid);
+    }
   }
 
   const endpoints: Record<string, unknown> = {};
   for (const key of CONTRACT_ENDPOINTS) {
     const info = s91.get(key);
-    if (!info) throw new Error(`${key} is not in the PVE 9.1 schema`);
     const old = s84.get(key);
+    if (!info && !old) throw new Error(`${key} is in neither the PVE 9.1 nor the PVE 8.4 schema`);
     const path = key.slice(key.indexOf(' ') + 1);
     const category = indexedCategory(path);
+    const props91 = info?.parameters?.properties ?? {};
+    const props84 = old?.parameters?.properties ?? {};
     const params: Record<string, Record<string, unknown>> = {};
-    for (const [name, spec] of Object.entries(info.parameters?.properties ?? {}).sort(([a], [b]) => a.localeCompare(b))) {
-      const p: Record<string, unknown> = {};
-      for (const k of KEPT_KEYS) if (spec[k] !== undefined) p[k] = spec[k];
-      if (typeof spec.format === 'string') p.format = spec.format;
-      else if (spec.format && typeof spec.format === 'object') p.format = 'property-string';
-      if (spec.type === 'array' && spec.items && typeof spec.items === 'object') {
-        const items = spec.items as Record<string, unknown>;
-        p.items = { type: items.type ?? 'string', ...(typeof items.format === 'string' ? { format: items.format } : {}) };
-      }
-      if (spec.optional) p.optional = 1;
-      if (name.endsWith('[n]')) {
-        const range = category ? indexed[category]?.[name] : undefined;
-        if (!range) throw new Error(`no index range for ${name} on ${key}`);
-        p.index = range;
-      }
-      if (old && !old.parameters?.properties?.[name]) p.since = '9';
+    const patch84: Record<string, Record<string, unknown>> = {};
+    const names = [...new Set([...Object.keys(info ? props91 : props84), ...Object.keys(info && old ? props84 : {})])].sort((a, b) => a.localeCompare(b));
+    for (const name of names) {
+      const in91 = info ? props91[name] : undefined;
+      const in84 = old ? props84[name] : undefined;
+      const p = paramFacts(name, (in91 ?? in84)!, key, category, indexed);
+      if (info && old && !in84) p.since = '9';
+      if (info && old && !in91) p.until = '8';
       params[name] = p;
+      if (in91 && in84) {
+        const p84 = paramFacts(name, in84, key, category, indexed);
+        const diff: Record<string, unknown> = {};
+        for (const k of new Set([...Object.keys(p), ...Object.keys(p84)])) {
+          if (k === 'since' || k === 'until') continue;
+          if (JSON.stringify(p[k]) !== JSON.stringify(p84[k])) diff[k] = p84[k] ?? null;
+        }
+        if (Object.keys(diff).length) patch84[name] = diff;
+      }
     }
     const returnsUpid = upidColumn.get(key) ?? 'no';
+    const perm91 = info?.permissions ? compactPermissions(info.permissions) : null;
+    const perm84 = old?.permissions ? compactPermissions(old.permissions) : null;
+    const v84: Record<string, unknown> = {};
+    if (info && old && JSON.stringify(perm91) !== JSON.stringify(perm84)) v84.permissions = perm84;
+    if (Object.keys(patch84).length) v84.params = patch84;
+    const src = (info ?? old)!;
     endpoints[key] = {
       returns_upid: returnsUpid === 'yes' ? true : returnsUpid === 'no' ? false : returnsUpid,
-      returns: info.returns?.type ?? null,
-      ...(info.allowtoken === 0 ? { allowtoken: 0 } : {}),
-      permissions: info.permissions ? compactPermissions(info.permissions) : null,
+      returns: src.returns?.type ?? null,
+      ...(src.allowtoken === 0 ? { allowtoken: 0 } : {}),
+      permissions: info ? perm91 : perm84,
       ...(old ? {} : { since: '9' }),
+      ...(info ? {} : { until: '8' }),
       params,
+      ...(Object.keys(v84).length ? { '8.4': v84 } : {}),
     };
   }
   const contract = {
     _about:
-      'Proxmox VE API endpoints proxmox-mcp calls, with facts from the official schema (pve-docs api-viewer apidata.js, PVE 9.1; params absent in 8.4 carry since:"9"). Generated by bin/extract-contract.ts; do not edit by hand. Indexed params like net[n] carry their inclusive index range.',
+      'Proxmox VE API endpoints proxmox-mcp calls, with facts from the official schemas (pve-docs api-viewer apidata.js, PVE 9.1 and 8.4). Facts are 9.1 unless marked: since:"9" = absent in 8.4, until:"8" = removed in 9.x, an endpoint\'s "8.4" key patches permissions and parameter facts for 8.4. Generated by bin/extract-contract.ts; do not edit by hand. Indexed params like net[n] carry their inclusive index range.',
     endpoints,
   };
   const target = join(projectRoot, 'lib', 'pve', 'api-contract.json');
@@ -221,6 +246,30 @@ function main(): void {
   const lines = Object.entries(endpoints).map(([k, v]) => `  ${JSON.stringify(k)}: ${JSON.stringify(v)}`);
   writeFileSync(target, `{\n "_about": ${JSON.stringify(contract._about)},\n "endpoints": {\n${lines.join(',\n')}\n }\n}\n`);
   console.log(`wrote ${Object.keys(endpoints).length} endpoints to ${target}`);
+}
+
+function paramFacts(
+  name: string,
+  spec: Record<string, unknown>,
+  key: string,
+  category: string | undefined,
+  indexed: Record<string, Record<string, [number, number]>>,
+): Record<string, unknown> {
+  const p: Record<string, unknown> = {};
+  for (const k of KEPT_KEYS) if (spec[k] !== undefined) p[k] = spec[k];
+  if (typeof spec.format === 'string') p.format = spec.format;
+  else if (spec.format && typeof spec.format === 'object') p.format = 'property-string';
+  if (spec.type === 'array' && spec.items && typeof spec.items === 'object') {
+    const items = spec.items as Record<string, unknown>;
+    p.items = { type: items.type ?? 'string', ...(typeof items.format === 'string' ? { format: items.format } : {}) };
+  }
+  if (spec.optional) p.optional = 1;
+  if (name.endsWith('[n]')) {
+    const range = category ? indexed[category]?.[name] : undefined;
+    if (!range) throw new Error(`no index range for ${name} on ${key}`);
+    p.index = range;
+  }
+  return p;
 }
 
 function compactPermissions(perm: Record<string, unknown>): Record<string, unknown> {

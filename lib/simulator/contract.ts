@@ -3,10 +3,13 @@
  * path templates, and parameter validation that mirrors pve-common's JSONSchema.pm (check_type, enum,
  * pattern, bounds, lengths, a few formats) with its exact reason strings.
  */
+import { splitList } from './lists.ts';
 import contractJson from '../pve/api-contract.json' with { type: 'json' };
 import type { HttpMethod } from '../pve/types.ts';
 
 export interface ParamSpec {
+  /** `"9"`: absent in PVE 8.4; `until: "8"`: removed in 9.x. */
+  until?: string;
   type: 'string' | 'integer' | 'number' | 'boolean' | 'array' | 'object';
   format?: string;
   enum?: string[] | null;
@@ -28,8 +31,21 @@ export interface EndpointSpec {
   returns: string | null;
   allowtoken?: number;
   permissions: PermissionSpec | null;
+  /** `"9"`: absent in PVE 8.4. */
   since?: string;
+  /** `"8"`: removed in PVE 9.x. */
+  until?: string;
   params: Record<string, ParamSpec>;
+  /** What differs on PVE 8.4: its permission check and parameter facts (a null value removes the fact). */
+  '8.4'?: { permissions?: PermissionSpec | null; params?: Record<string, Partial<Record<keyof ParamSpec, unknown>>> };
+}
+
+/** The Proxmox VE versions the simulator speaks. */
+export type PveVersion = '8.4' | '9.1';
+export const PVE_VERSIONS: readonly PveVersion[] = ['8.4', '9.1'];
+
+export function isPveVersion(v: unknown): v is PveVersion {
+  return v === '8.4' || v === '9.1';
 }
 
 export interface PermissionSpec {
@@ -39,6 +55,42 @@ export interface PermissionSpec {
 }
 
 export const contract = contractJson as unknown as { endpoints: Record<string, EndpointSpec> };
+
+const resolved = new Map<PveVersion, Record<string, EndpointSpec>>();
+
+/**
+ * The contract as one version's schema has it: endpoints and parameters of that version only, with the
+ * 8.4 patch applied on 8.4. Requests to the simulator are validated against this.
+ */
+export function endpointsFor(version: PveVersion): Record<string, EndpointSpec> {
+  let out = resolved.get(version);
+  if (out) return out;
+  out = {};
+  const v8 = version === '8.4';
+  for (const [key, spec] of Object.entries(contract.endpoints)) {
+    if (v8 ? spec.since === '9' : spec.until === '8') continue;
+    const patch = v8 ? spec['8.4'] : undefined;
+    const params: Record<string, ParamSpec> = {};
+    for (const [name, p] of Object.entries(spec.params)) {
+      if (v8 ? p.since === '9' : p.until === '8') continue;
+      const change = patch?.params?.[name];
+      if (!change) {
+        params[name] = p;
+        continue;
+      }
+      const merged: Record<string, unknown> = { ...p };
+      for (const [k, v] of Object.entries(change)) {
+        if (v === null) delete merged[k];
+        else merged[k] = v;
+      }
+      params[name] = merged as unknown as ParamSpec;
+    }
+    const { '8.4': _patch, ...rest } = spec;
+    out[key] = { ...rest, permissions: patch && 'permissions' in patch ? (patch.permissions ?? null) : spec.permissions, params };
+  }
+  resolved.set(version, out);
+  return out;
+}
 
 /** Concrete value after validation: integers and booleans become numbers (booleans 0/1). */
 export type ParamValue = string | number | string[];
@@ -151,13 +203,13 @@ const FORMAT_CHECKS: Record<string, (v: string) => string | undefined> = {
   'pve-userid': (v) => (/^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+$/.test(v) && v.length <= 64 ? undefined : `value '${v}' does not look like a valid user name`),
   'pve-groupid': (v) => (/^[A-Za-z0-9.\-_]+$/.test(v) ? undefined : `group ID '${v}' contains illegal characters`),
   'pve-roleid': (v) => (/^[A-Za-z0-9.\-_]+$/.test(v) ? undefined : `role ID '${v}' contains illegal characters`),
-  'pve-vmid-list': (v) => v.split(/[,;\s]+/).filter(Boolean).every((x) => /^[1-9][0-9]{2,8}$/.test(x)) ? undefined : `value '${v}' does not look like a valid VM ID`,
+  'pve-vmid-list': (v) => splitList(v).every((x) => /^[1-9][0-9]{2,8}$/.test(x)) ? undefined : `value '${v}' does not look like a valid VM ID`,
   'pve-configid-list': (v) => {
-    const bad = v.split(/[,;\s]+/).filter(Boolean).find((x) => !/^[a-z][a-z0-9_-]+$/i.test(x));
+    const bad = splitList(v).find((x) => !/^[a-z][a-z0-9_-]+$/i.test(x));
     return bad === undefined ? undefined : `invalid configuration ID '${bad}'`;
   },
   'pve-iface-list': (v) => {
-    const bad = v.split(/[,;\s]+/).filter(Boolean).find((x) => !/^[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?$/.test(x));
+    const bad = splitList(v).find((x) => !/^[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?$/.test(x));
     return bad === undefined ? undefined : `invalid network interface name '${bad}'`;
   },
   ipv4: (v) => (/^(\d{1,3})(\.\d{1,3}){3}$/.test(v) && v.split('.').every((o) => Number(o) < 256) ? undefined : `value does not look like a valid IPv4 address`),

@@ -4,7 +4,7 @@
  * lib/pve/api-contract.json, UPIDs and task lifecycles, plus fault injection for tests and benchmarks.
  * See README.md beside this file.
  */
-import { contract, RouteTable, splitKey, validateParams, type Params } from './contract.ts';
+import { endpointsFor, isPveVersion, RouteTable, splitKey, validateParams, type Params, type PveVersion } from './contract.ts';
 import { Reply, SimCore, type Handler, type HandlerContext } from './core.ts';
 import { PveError } from './errors.ts';
 import { Faults, type FaultControl, type FaultRule } from './faults.ts';
@@ -20,6 +20,8 @@ export type { FaultControl, FaultKind, FaultMatch, FaultOptions, FaultRule } fro
 export type { SimState, SimGuest, SimNode, SimStorage, SimUser, SimVolume } from './state.ts';
 export type { SimTask } from './tasks.ts';
 export { AUDITOR_TOKEN } from './state.ts';
+export { PVE_VERSIONS, isPveVersion, type PveVersion } from './contract.ts';
+export { splitList } from './lists.ts';
 
 export interface SimulatorOptions {
   /** Cluster size; nodes are pve1..pveN, pve1 is the main (local) node. Default 3. */
@@ -33,8 +35,18 @@ export interface SimulatorOptions {
   tokenSecret?: string;
   /** How long tasks stay `running` (ms). Default 30; 0 finishes them inside the call. */
   taskDurationMs?: number;
-  /** Delay failed authentications like pveproxy does (about 3000 ms). Default 0. */
+  /**
+   * Delay every 401 like pveproxy does (about 3000 ms; `npm run sim` uses 3000). Default 0 here, so tests stay
+   * fast; set it to exercise the delay.
+   */
   authFailureDelayMs?: number;
+  /**
+   * Which Proxmox VE to be: `'8.4'` or `'9.1'`. It picks GET /version, the privileges and built-in roles,
+   * the schema requests are validated against (parameters, permissions, which endpoints exist), HA groups
+   * or rules, and the answers that differ. Default: the env var SIM_PVE_VERSION when it names one (so a
+   * whole test run can switch), else '9.1'.
+   */
+  pveVersion?: PveVersion;
 }
 
 export interface SimStats {
@@ -50,12 +62,15 @@ export interface Simulator {
   stats: SimStats;
   state: SimState;
   defaultToken: { tokenId: string; secret: string };
+  /** The Proxmox VE version this simulator speaks. */
+  pveVersion: PveVersion;
   close(): void;
 }
 
 export const DEFAULT_TOKEN_ID = 'proxmox-mcp@pve!mcp';
 export const DEFAULT_TOKEN_SECRET = 'sim-secret-not-for-production';
 
+/** Every handler, for both versions; a version serves those its schema has (see endpointsFor). */
 const HANDLERS: Record<string, Handler> = {
   ...clusterHandlers,
   ...guestHandlers,
@@ -64,16 +79,44 @@ const HANDLERS: Record<string, Handler> = {
   ...accessHandlers,
 };
 
-/** Every route the simulator serves (each one is in the endpoint contract). */
+/** Every route the simulator serves in some version (each one is in the endpoint contract). */
 export const SIMULATOR_ROUTES: readonly string[] = Object.keys(HANDLERS);
 
-const routes = new RouteTable(Object.fromEntries(Object.entries(contract.endpoints).filter(([k]) => k in HANDLERS)));
+const routeTables = new Map<PveVersion, RouteTable>();
+
+function routesFor(version: PveVersion): RouteTable {
+  let table = routeTables.get(version);
+  if (!table) {
+    table = new RouteTable(Object.fromEntries(Object.entries(endpointsFor(version)).filter(([k]) => k in HANDLERS)));
+    routeTables.set(version, table);
+  }
+  return table;
+}
+
+/** The routes one version serves: its schema's endpoints that the simulator has a handler for. */
+export function simulatorRoutes(version: PveVersion): string[] {
+  return Object.keys(endpointsFor(version)).filter((k) => k in HANDLERS);
+}
+
+function defaultVersion(): PveVersion {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SIM_PVE_VERSION;
+  return isPveVersion(env) ? env : '9.1';
+}
 
 const JSON_TYPE = 'application/json;charset=UTF-8';
 
 function reply(status: number, message: string, body: unknown): Response {
   const reason = message.split('\n')[0].replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
   return new Response(JSON.stringify(body), { status, statusText: reason, headers: { 'content-type': JSON_TYPE } });
+}
+
+/**
+ * pveproxy's 401: auth_handler dies with a plain string and only the html format has a login formatter, so
+ * the body is empty, there is no JSON content type, and the text is only in the reason phrase.
+ */
+function unauthorized(err: PveError): Response {
+  const reason = err.message.split('\n')[0];
+  return new Response(null, { status: 401, statusText: reason });
 }
 
 function errorResponse(err: PveError): Response {
@@ -128,6 +171,9 @@ function timingSafeEqualStr(a: string, b: string): boolean {
 }
 
 export function createSimulator(options: SimulatorOptions = {}): Simulator {
+  const pveVersion = options.pveVersion ?? defaultVersion();
+  if (!isPveVersion(pveVersion)) throw new Error(`pveVersion '${String(pveVersion)}' is not one the simulator speaks (8.4 or 9.1)`);
+  const routes = routesFor(pveVersion);
   const tokenId = options.tokenId ?? DEFAULT_TOKEN_ID;
   const secret = options.tokenSecret ?? DEFAULT_TOKEN_SECRET;
   if (!/^[^\s:/]+@[A-Za-z][A-Za-z0-9.\-_]+![A-Za-z][A-Za-z0-9.\-_]+$/.test(tokenId)) throw new Error(`tokenId '${tokenId}' is not user@realm!tokenid`);
@@ -138,6 +184,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     tokenId,
     tokenSecret: secret,
     now: Date.now(),
+    pveVersion,
   });
   const access = new AccessControl(state);
   const core = new SimCore(state, access, options.taskDurationMs ?? 30);
@@ -227,7 +274,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     const auth = authenticate(request);
     if (auth instanceof PveError) {
       if (options.authFailureDelayMs) await sleep(options.authFailureDelayMs, request.signal);
-      return errorResponse(auth);
+      return unauthorized(auth);
     }
     const match = routeKey ? routes.match(method, segments) : undefined;
     if (!match) return reply(501, `Method '${method} ${rel}' not implemented`, { data: null, message: `Method '${method} ${rel}' not implemented` });
@@ -268,7 +315,9 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       if (Object.keys(errors).length) throw new PveError(400, 'Parameter verification failed.\n', errors);
       const ctx: HandlerContext = { core, params, auth, now };
       const result = await HANDLERS[match.key](ctx);
-      const envelope = result instanceof Reply ? { data: result.data ?? null, ...result.extra } : { data: result ?? null };
+      // Formatter/Standard.pm copies a result attribute such as `total` only when it is true (non-zero).
+      const extra = result instanceof Reply ? Object.fromEntries(Object.entries(result.extra).filter(([, v]) => !!v)) : {};
+      const envelope = result instanceof Reply ? { data: result.data ?? null, ...extra } : { data: result ?? null };
       return new Response(JSON.stringify(envelope), { status: 200, statusText: 'OK', headers: { 'content-type': JSON_TYPE } });
     } catch (err) {
       if (err instanceof PveError) return errorResponse(err);
@@ -309,6 +358,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     stats,
     state,
     defaultToken: { tokenId, secret },
+    pveVersion,
     close() {
       state.tasks.close();
       for (const abort of [...hanging]) abort();

@@ -5,7 +5,7 @@
  * owner's privileges). root@pam has every privilege.
  */
 import { permError } from './errors.ts';
-import { ALL_PRIVILEGES } from './privileges.ts';
+import { allPrivileges } from './privileges.ts';
 import type { SimState } from './state.ts';
 import type { Params } from './contract.ts';
 
@@ -84,7 +84,7 @@ export class AccessControl {
 
   /** Effective privileges (with their propagate flag) of an authid on a path. */
   privileges(authid: string, path: string, nowSec = Math.floor(Date.now() / 1000)): PrivMap {
-    if (authid === 'root@pam') return new Map(ALL_PRIVILEGES.map((p) => [p, 1 as const]));
+    if (authid === 'root@pam') return new Map(allPrivileges(this.state.pveVersion).map((p) => [p, 1 as const]));
     const { user, token } = splitTokenId(authid);
     if (!this.userActive(user, nowSec)) return new Map();
     let privs = this.privsFromRoles(this.roles(authid, path));

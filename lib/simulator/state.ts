@@ -3,7 +3,8 @@
  * keep every lookup O(1) and every listing O(n), so a 32-node, 2000-guest cluster stays fast.
  */
 import { createHash } from 'node:crypto';
-import { builtinRoles, ALL_PRIVILEGES } from './privileges.ts';
+import type { PveVersion } from './contract.ts';
+import { builtinRoles } from './privileges.ts';
 import { TaskStore } from './tasks.ts';
 
 export type ConfigValue = string | number;
@@ -152,6 +153,31 @@ export interface HaResource {
   max_restart: number;
   max_relocate: number;
   comment?: string;
+  /** PVE 8: the HA group the resource is bound to. */
+  group?: string;
+  /** PVE 9: whether it moves back to its preferred node (default 1). */
+  failback?: 0 | 1;
+}
+
+/** PVE 8 HA group (/etc/pve/ha/groups.cfg). `nodes` is `node[:prio],...`. */
+export interface HaGroup {
+  group: string;
+  nodes: string;
+  restricted: 0 | 1;
+  nofailback: 0 | 1;
+  comment?: string;
+}
+
+/** PVE 9 HA rule (/etc/pve/ha/rules.cfg). */
+export interface HaRule {
+  rule: string;
+  type: 'node-affinity' | 'resource-affinity';
+  resources: string;
+  nodes?: string;
+  strict?: 0 | 1;
+  affinity?: 'positive' | 'negative';
+  disable?: 0 | 1;
+  comment?: string;
 }
 
 export interface SimState {
@@ -163,16 +189,37 @@ export interface SimState {
   storages: Map<string, SimStorage>;
   /** Non-disk volumes (iso, vztmpl, backup), by storage key: `<storage>` when shared, else `<node>/<storage>`. */
   volumes: Map<string, Map<string, SimVolume>>;
+  /** Guest disk volids freed through the storage API while a config still names them (PVE allows that). */
+  freedVolumes: Set<string>;
   users: Map<string, SimUser>;
   groups: Map<string, { comment?: string }>;
   roles: Map<string, SimRole>;
   acl: SimAcl[];
   pools: Map<string, { comment?: string }>;
   ha: Map<string, HaResource>;
+  /** PVE 8.4 only (on 9.x groups have been migrated to rules). */
+  haGroups: Map<string, HaGroup>;
+  /** PVE 9.x only. */
+  haRules: Map<string, HaRule>;
   backupJobs: Record<string, string | number>[];
   tasks: TaskStore;
+  /** Which Proxmox VE the simulator speaks. */
+  pveVersion: PveVersion;
   version: { version: string; release: string; repoid: string };
+  /** The running kernel (GET /nodes/{node}/status). */
+  kernel: { release: string; version: string };
 }
+
+/** GET /version per version: a real release of each line, with a plausible repoid. */
+export const VERSION_INFO: Record<PveVersion, { version: string; release: string; repoid: string }> = {
+  '8.4': { version: '8.4.1', release: '8.4', repoid: '2a5fa54a8503f96d' },
+  '9.1': { version: '9.1.2', release: '9.1', repoid: 'a1b2c3d4e5f6a7b8' },
+};
+
+const KERNELS: Record<PveVersion, { release: string; version: string }> = {
+  '8.4': { release: '6.8.12-9-pve', version: '#1 SMP PREEMPT_DYNAMIC PMX 6.8.12-9 (2025-03-16T19:18Z)' },
+  '9.1': { release: '6.14.11-1-pve', version: '#1 SMP PREEMPT_DYNAMIC PMX 6.14.11-1 (2025-08-26T16:06Z)' },
+};
 
 // ---------- helpers that keep the indexes right ----------
 
@@ -282,6 +329,7 @@ export interface GenerateOptions {
   tokenId: string;
   tokenSecret: string;
   now: number;
+  pveVersion?: PveVersion;
 }
 
 export const AUDITOR_TOKEN = { tokenId: 'auditor@pve!ro', secret: 'sim-auditor-secret-not-for-production' } as const;
@@ -296,6 +344,7 @@ export function generateState(opts: GenerateOptions): SimState {
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rnd() * list.length)];
   const hex = (n: number) => Array.from({ length: n }, () => Math.floor(rnd() * 256).toString(16).padStart(2, '0').toUpperCase());
   const nowSec = Math.floor(opts.now / 1000);
+  const pveVersion: PveVersion = opts.pveVersion ?? '9.1';
 
   const state: SimState = {
     clusterName: 'simcluster',
@@ -305,15 +354,20 @@ export function generateState(opts: GenerateOptions): SimState {
     guestsByNode: new Map(),
     storages: new Map(),
     volumes: new Map(),
+    freedVolumes: new Set(),
     users: new Map(),
     groups: new Map(),
     roles: new Map(),
     acl: [],
     pools: new Map(),
     ha: new Map(),
+    haGroups: new Map(),
+    haRules: new Map(),
     backupJobs: [],
     tasks: new TaskStore(),
-    version: { version: '9.1.2', release: '9.1', repoid: 'a1b2c3d4e5f6a7b8' },
+    pveVersion,
+    version: { ...VERSION_INFO[pveVersion] },
+    kernel: KERNELS[pveVersion],
   };
 
   const nodeCount = Math.max(1, opts.nodes);
@@ -337,7 +391,7 @@ export function generateState(opts: GenerateOptions): SimState {
       sslFingerprint: hex(32).join(':'),
       network: defaultNetwork(i, hex),
       stagedNetwork: null,
-      aptUpdates: aptUpdates(),
+      aptUpdates: aptUpdates(pveVersion),
     });
     state.guestsByNode.set(name, new Set());
   }
@@ -468,7 +522,18 @@ export function generateState(opts: GenerateOptions): SimState {
   }
 
   // HA: the protected database VM is HA-managed when it exists
-  if (state.guests.has(101)) state.ha.set('vm:101', { sid: 'vm:101', type: 'vm', state: 'started', max_restart: 1, max_relocate: 1 });
+  // HA: the protected database VM is HA-managed when it exists, preferring the first two nodes: an HA
+  // group on 8.4, the node-affinity rule that PVE 9 migrates such a group into on 9.x
+  if (state.guests.has(101)) {
+    const prefer = nodeNames.slice(0, 2).map((n, i) => `${n}:${2 - i}`).join(',');
+    if (pveVersion === '8.4') {
+      state.haGroups.set('prefer-fast', { group: 'prefer-fast', nodes: prefer, restricted: 0, nofailback: 0, comment: 'database nodes' });
+      state.ha.set('vm:101', { sid: 'vm:101', type: 'vm', state: 'started', max_restart: 1, max_relocate: 1, group: 'prefer-fast' });
+    } else {
+      state.haRules.set('ha-group-prefer-fast', { rule: 'ha-group-prefer-fast', type: 'node-affinity', resources: 'vm:101', nodes: prefer, strict: 0, comment: 'database nodes' });
+      state.ha.set('vm:101', { sid: 'vm:101', type: 'vm', state: 'started', max_restart: 1, max_relocate: 1, failback: 1 });
+    }
+  }
   state.backupJobs.push({
     id: 'backup-7f2c1a9e-0d1b',
     type: 'vzdump',
@@ -483,7 +548,7 @@ export function generateState(opts: GenerateOptions): SimState {
   });
 
   // access control
-  for (const [roleid, privs] of builtinRoles()) state.roles.set(roleid, { privs, special: 1 });
+  for (const [roleid, privs] of builtinRoles(pveVersion)) state.roles.set(roleid, { privs, special: 1 });
   state.roles.set('ProxmoxMCP', {
     privs: new Set([...state.roles.get('PVEAdmin')!.privs, 'Sys.Modify', 'Sys.PowerMgmt', 'Sys.Incoming']),
     special: 0,
@@ -509,7 +574,6 @@ export function generateState(opts: GenerateOptions): SimState {
     { path: '/', type: 'group', ugid: 'admins', roleid: 'Administrator', propagate: 1 },
     { path: '/pool/dev', type: 'group', ugid: 'ops', roleid: 'PVEVMUser', propagate: 1 },
   );
-  void ALL_PRIVILEGES;
   return state;
 }
 
@@ -581,10 +645,17 @@ function defaultNetwork(i: number, hex: (n: number) => string[]): Map<string, Ne
   return new Map(list.map((n) => [n.iface, n]));
 }
 
-function aptUpdates(): AptPackage[] {
+function aptUpdates(version: PveVersion): AptPackage[] {
   const pkg = (Package: string, OldVersion: string, Version: string, Title: string, Section = 'admin'): AptPackage => ({
     Package, OldVersion, Version, Title, Description: Title, Arch: 'amd64', Origin: 'Proxmox', Priority: 'optional', Section,
   });
+  if (version === '8.4') {
+    return [
+      pkg('pve-manager', '8.4.0', '8.4.1', 'Proxmox Virtual Environment Management Tools'),
+      pkg('qemu-server', '8.3.12', '8.3.13', 'Qemu Server Tools'),
+      pkg('proxmox-kernel-6.8', '6.8.12-8', '6.8.12-9', 'Proxmox Kernel Image', 'kernel'),
+    ];
+  }
   return [
     pkg('pve-manager', '9.1.1', '9.1.2', 'Proxmox Virtual Environment Management Tools'),
     pkg('qemu-server', '9.1.0', '9.1.1', 'Qemu Server Tools'),

@@ -1,4 +1,5 @@
 /** /access: users, API tokens, groups, roles, ACLs, effective permissions and the password call. */
+import { splitList } from '../lists.ts';
 import { randomUUID } from 'node:crypto';
 import { die, paramError } from '../errors.ts';
 import type { Handler, HandlerContext } from '../core.ts';
@@ -6,7 +7,7 @@ import { isValidPrivilege } from '../privileges.ts';
 import { splitTokenId } from '../rbac.ts';
 import type { SimUser } from '../state.ts';
 
-const list = (v: unknown) => String(v ?? '').split(/[,;\s]+/).filter(Boolean);
+const list = splitList;
 const REALMS = new Set(['pam', 'pve']);
 
 function userOf(ctx: HandlerContext): SimUser {
@@ -189,7 +190,7 @@ export const accessHandlers: Record<string, Handler> = {
     const roleid = String(ctx.params.roleid);
     if (ctx.core.state.roles.has(roleid)) die(`role '${roleid}' already exists`);
     const privs = list(ctx.params.privs);
-    for (const p of privs) if (!isValidPrivilege(p)) die(`invalid privilege '${p}'`);
+    for (const p of privs) if (!isValidPrivilege(p, ctx.core.state.pveVersion)) die(`invalid privilege '${p}'`);
     ctx.core.state.roles.set(roleid, { privs: new Set(privs), special: 0 });
     return null;
   },
@@ -206,7 +207,7 @@ export const accessHandlers: Record<string, Handler> = {
     if (!r) die(`role '${roleid}' does not exist`);
     if (r.special) die(`cannot modify built-in role '${roleid}'`);
     const privs = list(ctx.params.privs);
-    for (const p of privs) if (!isValidPrivilege(p)) die(`invalid privilege '${p}'`);
+    for (const p of privs) if (!isValidPrivilege(p, ctx.core.state.pveVersion)) die(`invalid privilege '${p}'`);
     if (!ctx.params.append) r.privs.clear();
     for (const p of privs) r.privs.add(p);
     return null;

@@ -4,6 +4,9 @@ import { Reply, type Handler, type HandlerContext } from '../core.ts';
 import { diskUsageByNodeStorage, guestStats, nodeStats, storageUsage } from '../metrics.ts';
 import { decodeUpid, type SimTask } from '../tasks.ts';
 import { splitTokenId } from '../rbac.ts';
+import { isTrue } from '../core.ts';
+import { splitList } from '../lists.ts';
+import { HA_DIGEST, haHandlers } from './ha.ts';
 
 export const clusterHandlers: Record<string, Handler> = {
   'GET /version': ({ core }) => ({ ...core.state.version }),
@@ -76,13 +79,15 @@ export const clusterHandlers: Record<string, Handler> = {
     return String(core.nextFreeVmid());
   },
 
+  // Cluster.pm `tasks`: every row's token owner is split into user + tokenid; without Sys.Audit on / only
+  // rows whose (split) user equals the caller are shown, so a token sees none of them (as in PVE).
   'GET /cluster/tasks': ({ core, auth }) => {
     const rows: Record<string, unknown>[] = [];
+    const all = core.access.has(auth.authid, '/', 'Sys.Audit');
     const tasks = core.state.tasks.all;
     for (let i = tasks.length - 1; i >= 0 && rows.length < 1000; i--) {
-      const t = tasks[i];
-      if (!canSeeTask(core, auth.authid, t, 'Sys.Audit')) continue;
-      rows.push(taskRow(t));
+      const row = convertTokenTask(taskRow(tasks[i]));
+      if (all || row.user === auth.authid) rows.push(row);
     }
     return rows;
   },
@@ -107,10 +112,24 @@ export const clusterHandlers: Record<string, Handler> = {
     return out;
   },
 
-  'GET /cluster/ha/resources': ({ core }) =>
-    [...core.state.ha.values()].map((r) => ({ sid: r.sid, type: r.type, state: r.state, max_restart: r.max_restart, max_relocate: r.max_relocate, digest: 'c0ffee0000000000000000000000000000000000', ...(r.comment ? { comment: r.comment } : {}) })),
+  'GET /cluster/ha/resources': ({ core, params }) =>
+    [...core.state.ha.values()]
+      .filter((r) => params.type === undefined || r.type === params.type)
+      .map((r) => ({
+        sid: r.sid, type: r.type, state: r.state, max_restart: r.max_restart, max_relocate: r.max_relocate, digest: HA_DIGEST,
+        ...(r.comment ? { comment: r.comment } : {}),
+        ...(core.state.pveVersion === '8.4' ? (r.group ? { group: r.group } : {}) : { failback: r.failback ?? 1 }),
+      })),
 
-  'GET /cluster/backup': ({ core }) => core.state.backupJobs.map((j) => ({ ...j })),
+  ...haHandlers,
+
+  // PVE 9 returns the job's property strings parsed (prune-backups is an object); 8.4 returns the string.
+  'GET /cluster/backup': ({ core }) =>
+    core.state.backupJobs.map((j) => {
+      const job: Record<string, unknown> = { ...j };
+      if (core.state.pveVersion !== '8.4' && typeof j['prune-backups'] === 'string') job['prune-backups'] = parsePrune(j['prune-backups']);
+      return job;
+    }),
 
   'GET /cluster/config/nodes': ({ core }) =>
     [...core.state.nodes.values()].map((n) => ({ node: n.name, name: n.name, nodeid: String(n.nodeid), quorum_votes: '1', ring0_addr: n.ip })),
@@ -157,8 +176,8 @@ export const clusterHandlers: Record<string, Handler> = {
       rootfs: { total: n.rootTotal, used: n.rootUsed, free: n.rootTotal - n.rootUsed, avail: n.rootTotal - n.rootUsed },
       ksm: { shared: 0 },
       pveversion: `pve-manager/${core.state.version.version}/${core.state.version.repoid.slice(0, 16)}`,
-      kversion: 'Linux 6.14.11-1-pve #1 SMP PREEMPT_DYNAMIC PMX 6.14.11-1 (2025-08-26T16:06Z)',
-      'current-kernel': { sysname: 'Linux', release: '6.14.11-1-pve', version: '#1 SMP PREEMPT_DYNAMIC PMX 6.14.11-1 (2025-08-26T16:06Z)', machine: 'x86_64' },
+      kversion: `Linux ${core.state.kernel.release} ${core.state.kernel.version}`,
+      'current-kernel': { sysname: 'Linux', release: core.state.kernel.release, version: core.state.kernel.version, machine: 'x86_64' },
       'boot-info': { mode: 'efi', secureboot: 0 },
     };
   },
@@ -167,34 +186,49 @@ export const clusterHandlers: Record<string, Handler> = {
 
   'GET /nodes/{node}/apt/update': ({ core, params }) => core.node(String(params.node)).aptUpdates.map((p) => ({ ...p })),
 
+  // Tasks.pm `node_tasks`: active rows (source active|all) come first, raw, with status RUNNING; archive
+  // rows are newest first with the token owner split into user + tokenid. Filters see the row as shown.
+  // `total` counts every row that passed the filters (the envelope drops it when 0).
   'GET /nodes/{node}/tasks': (ctx) => {
     const { core, params, auth } = ctx;
     const node = String(params.node);
     const source = String(params.source ?? 'archive');
-    const statusfilter = params.statusfilter ? String(params.statusfilter).split(',') : undefined;
-    const rows: Record<string, unknown>[] = [];
-    const tasks = core.state.tasks.all;
-    for (let i = tasks.length - 1; i >= 0; i--) {
-      const t = tasks[i];
-      if (t.node !== node) continue;
-      if (source === 'archive' && t.status === 'running') continue;
-      if (source === 'active' && t.status !== 'running') continue;
-      if (!canSeeTask(core, auth.authid, t, 'Sys.Audit')) continue;
-      if (params.userfilter !== undefined && !t.user.toLowerCase().includes(String(params.userfilter).toLowerCase())) continue;
-      if (params.typefilter !== undefined && !t.type.toLowerCase().includes(String(params.typefilter).toLowerCase())) continue;
-      if (params.vmid !== undefined && t.id !== String(params.vmid)) continue;
-      if (params.errors && (t.status === 'running' || t.exitstatus === 'OK')) continue;
-      if (params.since !== undefined && t.starttime < Number(params.since)) continue;
-      if (params.until !== undefined && t.starttime > Number(params.until)) continue;
-      if (statusfilter) {
-        const kind = t.status === 'running' ? 'unknown' : t.exitstatus === 'OK' ? 'ok' : t.exitstatus?.startsWith('WARNINGS') ? 'warning' : 'error';
-        if (!statusfilter.includes(kind) && !(t.status === 'running' && statusfilter.includes('running'))) continue;
-      }
-      rows.push(taskRow(t));
-    }
+    const errors = isTrue(params.errors);
+    let statusfilter: Record<string, boolean> = { ok: true, warning: true, error: true, unknown: true };
+    if (params.statusfilter !== undefined && !errors) {
+      statusfilter = { ok: false, warning: false, error: false, unknown: false };
+      for (const f of splitList(params.statusfilter)) statusfilter[f.toLowerCase()] = true;
+    } else if (errors) statusfilter.ok = false;
+    const auditor = core.access.has(auth.authid, `/nodes/${node}`, 'Sys.Audit');
     const start = Number(params.start ?? 0);
-    const limit = Number(params.limit ?? 50);
-    return new Reply(rows.slice(start, start + limit), { total: rows.length });
+    let limit = Number(params.limit ?? 50);
+    let count = 0;
+    const rows: Record<string, unknown>[] = [];
+    const take = (row: Record<string, unknown>, status: string | undefined): void => {
+      if (params.userfilter !== undefined && params.userfilter !== '' && !String(row.user).toLowerCase().includes(String(params.userfilter).toLowerCase())) return;
+      if (!(auditor || ownsTask(row, auth.authid))) return;
+      if (params.typefilter !== undefined && params.typefilter !== '' && row.type !== params.typefilter) return;
+      if (params.vmid !== undefined && (!row.id || row.id !== String(params.vmid))) return;
+      if (params.since !== undefined && Number(row.starttime) < Number(params.since)) return;
+      if (params.until !== undefined && Number(row.starttime) > Number(params.until)) return;
+      if (!statusfilter[normalizeStatus(status)]) return;
+      if (count++ < start) return;
+      if (limit <= 0) return;
+      rows.push(row);
+      limit--;
+    };
+    const tasks = core.state.tasks.all.filter((t) => t.node === node);
+    if (source === 'active' || source === 'all') {
+      for (const t of tasks) if (t.status === 'running') take({ ...taskRow(t), status: 'RUNNING' }, undefined);
+    }
+    if (source !== 'active') {
+      for (let i = tasks.length - 1; i >= 0; i--) {
+        const t = tasks[i];
+        if (t.status === 'running') continue;
+        take(convertTokenTask(taskRow(t)), t.exitstatus);
+      }
+    }
+    return new Reply(rows, { total: count });
   },
 
   'GET /nodes/{node}/tasks/{upid}/status': (ctx) => {
@@ -210,7 +244,9 @@ export const clusterHandlers: Record<string, Handler> = {
     const t = findTask(ctx, 'Sys.Audit');
     const start = Number(ctx.params.start ?? 0);
     const limit = Number(ctx.params.limit ?? 50);
-    const lines = t.log.slice(start, start + limit).map((text, i) => ({ n: start + i + 1, t: text }));
+    // pve-common dump_logfile: limit 0 reads to the end; a log with no lines yet is one line "no content".
+    if (!t.log.length) return new Reply([{ n: 1, t: 'no content' }], { total: 1 });
+    const lines = t.log.slice(start, limit === 0 ? undefined : start + limit).map((text, i) => ({ n: start + i + 1, t: text }));
     return new Reply(lines, { total: t.log.length });
   },
 
@@ -226,6 +262,37 @@ function canSeeTask(core: HandlerContext['core'], authid: string, t: SimTask, pr
   const { token } = splitTokenId(authid);
   if (!token && splitTokenId(t.user).user === authid) return true;
   return core.access.has(authid, `/nodes/${t.node}`, priv);
+}
+
+/** Tasks.pm `$check_task_user` on a row as listed: a token sees only its tasks, a user its own and its tokens'. */
+function ownsTask(row: Record<string, unknown>, authid: string): boolean {
+  if (row.tokenid) return authid === `${row.user}!${row.tokenid}` || authid === row.user;
+  return authid === row.user;
+}
+
+/** `$convert_token_task`: `user@realm!tok` becomes user `user@realm` plus tokenid `tok`. */
+function convertTokenTask(row: Record<string, unknown>): Record<string, unknown> {
+  const { user, token } = splitTokenId(String(row.user));
+  return token ? { ...row, user, tokenid: token } : row;
+}
+
+/** pve-common upid_normalize_status_type. */
+function normalizeStatus(status: string | undefined): string {
+  if (!status) return 'unknown';
+  if (status === 'OK') return 'ok';
+  if (status.startsWith('WARNINGS:')) return 'warning';
+  if (status === 'unexpected status') return 'unknown';
+  return 'error';
+}
+
+/** `keep-daily=7,keep-weekly=4` as PVE 9 returns it: `{ "keep-daily": 7, "keep-weekly": 4 }`. */
+function parsePrune(value: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const part of value.split(',')) {
+    const [k, v] = part.split('=');
+    if (k && v !== undefined) out[k] = Number(v);
+  }
+  return out;
 }
 
 function findTask(ctx: HandlerContext, priv: string): SimTask {

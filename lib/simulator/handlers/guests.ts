@@ -3,6 +3,7 @@
  * template, resize, create/restore, destroy, and the QEMU guest agent. Failures that Proxmox raises before
  * forking the worker answer 500 here; failures inside the worker end the task with `TASK ERROR: ...`.
  */
+import { splitList } from '../lists.ts';
 import { die, paramError } from '../errors.ts';
 import { isTrue, label, type Handler, type HandlerContext, type SimCore } from '../core.ts';
 import { guestStats } from '../metrics.ts';
@@ -11,6 +12,22 @@ import {
   type ConfigValue, type GuestConfig, type GuestType, type SimGuest,
 } from '../state.ts';
 import { agentHandlers } from './agent.ts';
+import { createHash } from 'node:crypto';
+
+/** How qemu-server shows a set cipassword in GET config (and `'********** '` for a pending one). */
+export const MASKED_PASSWORD = '**********';
+
+/** qemu-server stores cipassword crypt()ed unless it already is a crypt hash (`$1$`, `$5$`, `$6$`, `$2a$`/`$2y$`). */
+function storedCiPassword(value: string, vmid: number): string {
+  if (/^\$(?:[156]|2[ay])(\$.+){2}/.test(value)) return value;
+  const salt = createHash('sha256').update(`salt:${vmid}:${value}`).digest('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 16);
+  return `$5$${salt}$${createHash('sha256').update(`${salt}${value}`).digest('base64').replace(/=+$/, '')}`;
+}
+
+function maskSecrets(cfg: Record<string, unknown>, mask = MASKED_PASSWORD): Record<string, unknown> {
+  if (cfg.cipassword !== undefined && cfg.cipassword !== '') cfg.cipassword = mask;
+  return cfg;
+}
 
 const NON_CONFIG = new Set(['node', 'vmid', 'archive', 'storage', 'start', 'pool', 'unique', 'force', 'live-restore', 'bwlimit',
   'ha-managed', 'ostemplate', 'restore', 'password', 'ssh-public-keys', 'ignore-unpack-errors', 'digest', 'delete', 'revert',
@@ -94,6 +111,7 @@ function allocateDisks(core: SimCore, g: SimGuest, changes: GuestConfig): void {
     const prefix = g.type === 'lxc' && storage.type === 'zfspool' ? 'subvol' : 'vm';
     while ([...used].some((x) => x.startsWith(`${m[1]}:${prefix}-${g.vmid}-disk-${n}`))) n++;
     const sizeOpt = rest.filter((o) => !o.startsWith('size='));
+    core.state.freedVolumes.delete(`${m[1]}:${prefix}-${g.vmid}-disk-${n}`);
     changes[k] = [`${m[1]}:${prefix}-${g.vmid}-disk-${n}`, ...sizeOpt, `size=${formatSize(Math.round(Number(m[2]) * 1024 ** 3))}`].join(',');
   }
 }
@@ -106,8 +124,9 @@ function updateConfig(ctx: HandlerContext, g: SimGuest): void {
   }
   const changes: GuestConfig = {};
   for (const [k, v] of Object.entries(params)) if (!NON_CONFIG.has(k)) changes[k] = Array.isArray(v) ? v.join(',') : (v as ConfigValue);
-  const deletes = params.delete ? String(params.delete).split(/[,;\s]+/).filter(Boolean) : [];
-  const reverts = params.revert ? String(params.revert).split(/[,;\s]+/).filter(Boolean) : [];
+  if (g.type === 'qemu' && changes.cipassword !== undefined) changes.cipassword = storedCiPassword(String(changes.cipassword), g.vmid);
+  const deletes = splitList(params.delete);
+  const reverts = splitList(params.revert);
   for (const k of deletes) if (k in changes) paramError({ delete: `cannot set and delete '${k}' at the same time` });
   allocateDisks(core, g, changes);
   for (const k of reverts) {
@@ -270,6 +289,7 @@ function createGuest(type: GuestType): Handler {
       delete config.protection;
     }
     for (const [k, v] of Object.entries(params)) if (!NON_CONFIG.has(k)) config[k] = Array.isArray(v) ? v.join(',') : (v as ConfigValue);
+    if (type === 'qemu' && config.cipassword !== undefined) config.cipassword = storedCiPassword(String(config.cipassword), id);
     if (type === 'lxc' && !archive) {
       config.arch ??= 'amd64';
       config.ostype ??= String(params.ostemplate).includes('ubuntu') ? 'ubuntu' : String(params.ostemplate).includes('alpine') ? 'alpine' : 'debian';
@@ -562,11 +582,15 @@ function guestRoutes(type: GuestType): Record<string, Handler> {
     [`GET ${base}/{vmid}/status/current`]: (ctx) => statusOf(guestOf(ctx, type), ctx.now, true),
     [`GET ${base}/{vmid}/config`]: (ctx) => {
       const g = guestOf(ctx, type);
-      if (ctx.params.snapshot !== undefined) return snapshotConfig(type)({ ...ctx, params: { ...ctx.params, snapname: ctx.params.snapshot } });
+      if (ctx.params.snapshot !== undefined) {
+        const snap = snapshotConfig(type)({ ...ctx, params: { ...ctx.params, snapname: ctx.params.snapshot } }) as Record<string, unknown>;
+        return type === 'qemu' ? maskSecrets(snap) : snap;
+      }
       const cfg = viewConfig(g, isTrue(ctx.params.current));
       if (g.lock) cfg.lock = g.lock;
       if (g.parent) cfg.parent = g.parent;
-      return { ...cfg, digest: configDigest(viewConfig(g, false)) };
+      const out = { ...cfg, digest: configDigest(viewConfig(g, false)) };
+      return type === 'qemu' ? maskSecrets(out) : out;
     },
     [`PUT ${base}/{vmid}/config`]: (ctx) => {
       updateConfig(ctx, guestOf(ctx, type));
@@ -575,10 +599,12 @@ function guestRoutes(type: GuestType): Record<string, Handler> {
     [`GET ${base}/{vmid}/pending`]: (ctx) => {
       const g = guestOf(ctx, type);
       const keys = new Set([...Object.keys(g.config), ...Object.keys(g.pending), ...g.pendingDelete]);
+      // qemu-server masks cipassword in both columns; the pending one as '********** ' to tell them apart.
+      const secret = (key: string, value: ConfigValue, mask: string) => (type === 'qemu' && key === 'cipassword' ? mask : value);
       return [...keys].sort().map((key) => ({
         key,
-        ...(key in g.config ? { value: g.config[key] } : {}),
-        ...(key in g.pending ? { pending: g.pending[key] } : {}),
+        ...(key in g.config ? { value: secret(key, g.config[key], MASKED_PASSWORD) } : {}),
+        ...(key in g.pending ? { pending: secret(key, g.pending[key], `${MASKED_PASSWORD} `) } : {}),
         ...(g.pendingDelete.has(key) ? { delete: 1 } : {}),
       }));
     },
@@ -610,6 +636,8 @@ export const guestHandlers: Record<string, Handler> = {
   },
   'GET /nodes/{node}/qemu/{vmid}/migrate': (ctx) => {
     const g = guestOf(ctx, 'qemu');
+    ctx.core.checkLock(g);
+    const v9 = ctx.core.state.pveVersion !== '8.4';
     const others = [...ctx.core.state.nodes.values()].filter((n) => n.name !== g.node);
     return {
       running: g.status === 'running' ? 1 : 0,
@@ -619,17 +647,31 @@ export const guestHandlers: Record<string, Handler> = {
       local_resources: [],
       'mapped-resources': [],
       'mapped-resource-info': {},
+      // PVE 9 (qemu-server migrate_vm_precondition): always sets has-dbus-vmstate, and lists the HA
+      // resources that would move along (dependent-ha-resources) for an HA-managed VM
+      ...(v9 ? { 'has-dbus-vmstate': 1 } : {}),
+      ...(v9 && ctx.core.state.ha.has(`vm:${g.vmid}`) ? { 'dependent-ha-resources': [] } : {}),
     };
   },
+  // pve-container get_interfaces: `ip --json a` in the container's netns; a stopped container has no pid,
+  // so the answer is null. `inet`/`inet6`/`hwaddr` are the old fields, kept beside the new ones.
   'GET /nodes/{node}/lxc/{vmid}/interfaces': (ctx) => {
     const g = guestOf(ctx, 'lxc');
-    if (g.status !== 'running') die(`CT ${g.vmid} not running`);
-    const out: Record<string, string>[] = [{ name: 'lo', hwaddr: '00:00:00:00:00:00', inet: '127.0.0.1/8', inet6: '::1/128' }];
+    if (g.status !== 'running') return null;
+    const iface = (name: string, mac: string, v4: [string, number], v6: [string, number]) => ({
+      name, inet: `${v4[0]}/${v4[1]}`, inet6: `${v6[0]}/${v6[1]}`,
+      'ip-addresses': [
+        { 'ip-address-type': 'inet', 'ip-address': v4[0], prefix: v4[1] },
+        { 'ip-address-type': 'inet6', 'ip-address': v6[0], prefix: v6[1] },
+      ],
+      'hardware-address': mac, hwaddr: mac,
+    });
+    const out: Record<string, unknown>[] = [iface('lo', '00:00:00:00:00:00', ['127.0.0.1', 8], ['::1', 128])];
     for (const [k, v] of Object.entries(g.config)) {
       if (!/^net\d+$/.test(k)) continue;
       const opts = Object.fromEntries(String(v).split(',').map((o) => o.split('=') as [string, string]));
-      const ip = opts.ip && opts.ip !== 'dhcp' ? opts.ip : `10.0.${(g.vmid >> 8) & 255}.${g.vmid & 255}/24`;
-      out.push({ name: opts.name ?? 'eth0', hwaddr: (opts.hwaddr ?? '').toLowerCase(), inet: ip, inet6: `fe80::be24:11ff:fe00:${(g.vmid & 0xffff).toString(16)}/64` });
+      const [addr, prefix] = (opts.ip && opts.ip !== 'dhcp' && opts.ip !== 'manual' ? opts.ip : `10.0.${(g.vmid >> 8) & 255}.${g.vmid & 255}/24`).split('/');
+      out.push(iface(opts.name ?? 'eth0', (opts.hwaddr ?? '').toLowerCase(), [addr, Number(prefix ?? 32)], [`fe80::be24:11ff:fe00:${(g.vmid & 0xffff).toString(16)}`, 64]));
     }
     return out;
   },

@@ -2,6 +2,7 @@
  * Node network configuration: changes are staged (interfaces.new) until applied with PUT /network (a task)
  * or dropped with DELETE /network, like pve-manager's Network.pm.
  */
+import { splitList } from '../lists.ts';
 import { die, paramError } from '../errors.ts';
 import { Reply, type Handler, type HandlerContext } from '../core.ts';
 import type { NetIface, SimNode } from '../state.ts';
@@ -62,7 +63,7 @@ function ifaceFromParams(ctx: HandlerContext, base: NetIface): NetIface {
   out.method ??= 'manual';
   out.method6 ??= 'manual';
   out.families ??= ['inet'];
-  for (const k of String(ctx.params.delete ?? '').split(/[,;\s]+/).filter(Boolean)) delete out[k];
+  for (const k of splitList(ctx.params.delete)) delete out[k];
   return out;
 }
 
@@ -101,7 +102,7 @@ export const networkHandlers: Record<string, Handler> = {
     if (cfg.has(iface)) paramError({ iface: 'interface already exists' });
     const type = String(ctx.params.type);
     if (type === 'vlan' && !/\.\d+$/.test(iface) && !ctx.params['vlan-raw-device']) paramError({ 'vlan-raw-device': 'vlan-raw-device is required' });
-    if (type === 'bridge') for (const p of String(ctx.params.bridge_ports ?? '').split(/[,;\s]+/).filter(Boolean)) {
+    if (type === 'bridge') for (const p of splitList(ctx.params.bridge_ports)) {
       if (!cfg.has(p)) paramError({ bridge_ports: `bridge port '${p}' does not exist` });
     }
     cfg.set(iface, ifaceFromParams(ctx, { iface, type, autostart: 1, priority: 50 + cfg.size }));

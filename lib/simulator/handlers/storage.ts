@@ -1,4 +1,5 @@
 /** /storage, /nodes/{node}/storage/..., download-url and vzdump. */
+import { splitList } from '../lists.ts';
 import { die, paramError, permError } from '../errors.ts';
 import { isTrue, type Handler, type HandlerContext } from '../core.ts';
 import { diskUsageByNodeStorage, storageUsage } from '../metrics.ts';
@@ -37,7 +38,7 @@ function listVolumes(ctx: HandlerContext, s: SimStorage): SimVolume[] {
       for (const [k, v] of Object.entries(g.config)) {
         if (!/^(scsi|virtio|sata|ide|efidisk|tpmstate|mp|unused)\d+$|^rootfs$/.test(k)) continue;
         const d = parseDisk(String(v));
-        if (!d || !d.volid.startsWith(`${s.storage}:`)) continue;
+        if (!d || !d.volid.startsWith(`${s.storage}:`) || ctx.core.state.freedVolumes.has(d.volid)) continue;
         const lxc = g.type === 'lxc';
         out.push({ volid: d.volid, content: lxc ? 'rootdir' : 'images', format: s.type === 'zfspool' && lxc ? 'subvol' : 'raw', size: d.size, ctime: Math.floor(ctx.now / 1000) - 86400 * 30, vmid: g.vmid });
       }
@@ -110,14 +111,16 @@ export const storageHandlers: Record<string, Handler> = {
     const access = ctx.core.access;
     const mayBackup = v.content === 'backup' && v.vmid !== undefined && access.has(authid, `/storage/${s.storage}`, 'Datastore.AllocateSpace') && access.has(authid, `/vms/${v.vmid}`, 'VM.Backup');
     if (!mayBackup) access.checkPerm(authid, `/storage/${s.storage}`, ['Datastore.Allocate']);
-    if ((v.content === 'images' || v.content === 'rootdir') && v.vmid !== undefined && ctx.core.state.guests.has(v.vmid)) {
-      die(`unable to delete volume '${v.volid}' - volume is used by ${ctx.core.state.guests.get(v.vmid)!.type === 'qemu' ? 'VM' : 'CT'} ${v.vmid}`);
-    }
-    if (v.protected) die(`volume '${v.volid}' is protected`);
+    // pve-storage Content.pm `delete`: no check that a guest still uses the volume (the config keeps
+    // pointing at it); the protected flag stops it inside the worker (Plugin.pm free_image). The task id is
+    // `<owner vmid>@<storage>`.
+    const node = String(ctx.params.node);
     return ctx.core.task(ctx, {
-      type: 'imgdel', id: v.volid.replace(/[:/]/g, (c) => (c === ':' ? '' : '')).slice(0, 60),
+      type: 'imgdel', id: `${v.vmid !== undefined ? `${v.vmid}@` : ''}${s.storage}`,
       work: () => {
-        volumesOf(ctx.core.state, s, String(ctx.params.node)).delete(v.volid);
+        if (v.protected) throw new Error(`cannot remove protected volume '${v.volid.slice(v.volid.indexOf(':') + 1)}' on '${s.storage}'`);
+        volumesOf(ctx.core.state, s, node).delete(v.volid);
+        ctx.core.state.freedVolumes.add(v.volid);
         return [`Removed volume '${v.volid}'`];
       },
     });
@@ -151,11 +154,11 @@ export const storageHandlers: Record<string, Handler> = {
     if (!storage) die(`storage '${storageId}' does not exist`);
     if (!storage.content.includes('backup')) die(`storage '${storageId}' does not support backups`);
     core.access.checkPerm(auth.authid, `/storage/${storageId}`, ['Datastore.AllocateSpace']);
-    const exclude = new Set(String(params.exclude ?? '').split(/[,;\s]+/).filter(Boolean).map(Number));
+    const exclude = new Set(splitList(params.exclude).map(Number));
     let vmids: number[];
     if (isTrue(params.all)) vmids = [...(core.state.guestsByNode.get(node) ?? [])].filter((id) => !exclude.has(id)).sort((a, b) => a - b);
     else if (params.pool !== undefined) vmids = [...core.state.guests.values()].filter((g) => g.pool === params.pool && g.node === node).map((g) => g.vmid);
-    else if (params.vmid !== undefined) vmids = String(params.vmid).split(/[,;\s]+/).filter(Boolean).map(Number);
+    else if (params.vmid !== undefined) vmids = splitList(params.vmid).map(Number);
     else paramError({ vmid: 'property is missing and it is not optional' });
     for (const id of vmids) core.access.checkPerm(auth.authid, `/vms/${id}`, ['VM.Backup']);
     const local = vmids.filter((id) => core.state.guests.get(id)?.node === node || !core.state.guests.has(id));
