@@ -17,8 +17,9 @@ import { coldStart } from './scenarios/coldstart.ts';
 import { memory } from './scenarios/memory.ts';
 import { historyScenario } from './scenarios/history.ts';
 import { sustained } from './scenarios/sustained.ts';
+import { context } from './scenarios/context.ts';
 
-export const scenarios: Scenario[] = [overhead, throughput, requests, latency20, scale, coldStart, memory, historyScenario, sustained];
+export const scenarios: Scenario[] = [overhead, throughput, requests, latency20, scale, coldStart, memory, historyScenario, sustained, context];
 
 export interface BenchReport {
   machine: ReturnType<typeof machine>;

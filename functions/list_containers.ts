@@ -20,10 +20,10 @@ export default defineTool({
     reversible: true,
   }),
   async run(input, ctx) {
-    const { data, warnings } = await listGuests(ctx.pve, 'lxc', LXC, input, ctx.signal);
+    const { data, warnings, page } = await listGuests(ctx.pve, 'lxc', LXC, input, ctx.signal);
     return {
       data,
-      summary: listSummary(LXC, data),
+      summary: listSummary(LXC, data, page),
       warnings,
       suggestions: data.total === 0 ? ['No container matched: loosen the filters, or check the token has VM.Audit on /vms.'] : [],
       cliEquivalent: 'pct list (per node) or pvesh get /cluster/resources --type vm',

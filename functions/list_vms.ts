@@ -21,10 +21,10 @@ export default defineTool({
     reversible: true,
   }),
   async run(input, ctx) {
-    const { data, warnings } = await listGuests(ctx.pve, 'qemu', QEMU, input, ctx.signal);
+    const { data, warnings, page } = await listGuests(ctx.pve, 'qemu', QEMU, input, ctx.signal);
     return {
       data,
-      summary: listSummary(QEMU, data),
+      summary: listSummary(QEMU, data, page),
       warnings,
       suggestions: data.total === 0 ? ['No VM matched: loosen the filters, or check the token has VM.Audit on /vms.'] : [],
       cliEquivalent: 'pvesh get /cluster/resources --type vm',

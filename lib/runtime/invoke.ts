@@ -13,6 +13,7 @@ import { redactStrings, redactText } from '../policy/redact-text.ts';
 import { callerScope } from '../policy/caller-scope.ts';
 import type { Runtime } from './runtime.ts';
 import { learningFor, learningForError } from '../learning.ts';
+import { acceptProxmoxNames, refuseUnknownArguments } from './strict-input.ts';
 
 /** The response envelope (DESIGN.md), the same through MCP (structuredContent) and REST (JSON body). */
 export interface Envelope {
@@ -47,6 +48,8 @@ export interface InvokeOptions {
 }
 
 export const confirmationArgument = 'confirmation_id';
+/** Every argument the runtime takes beside a tool's own (strict-input.ts lets them through). */
+export { runtimeArguments } from './strict-input.ts';
 
 const modeAllows: Record<Mode, (effect: Effect) => boolean> = {
   'read-only': (effect) => effect === 'read',
@@ -94,7 +97,9 @@ export function parseArguments(tool: AnyTool, raw: unknown): { input: Record<str
     throw new ToolError('invalid_input', `The arguments of ${tool.name} must be a JSON object.`);
   }
   const { [confirmationArgument]: confirmation, ...rest } = args as Record<string, unknown>;
-  const parsed = tool.input.safeParse(parseJsonStrings(tool, rest));
+  const given = parseJsonStrings(tool, acceptProxmoxNames(tool.input.shape, rest));
+  refuseUnknownArguments(tool.name, tool.input, given);
+  const parsed = tool.input.safeParse(given);
   if (!parsed.success) {
     throw new ToolError('invalid_input', `Invalid arguments for ${tool.name}: ${formatIssues(parsed.error.issues)}`, {
       details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },

@@ -14,6 +14,7 @@ import type { AnyTool, Caller } from '../tool.ts';
 import { invokeTool, confirmationArgument, recordDeclined, type CallResult } from './invoke.ts';
 import { planText } from '../policy/plan-text.ts';
 import { envelopeSchema } from './envelope-schema.ts';
+import { renderAnswer } from './render-text.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Where the resources/prompts features plug in (issue 9): called for every per-request instance. */
@@ -78,8 +79,19 @@ export function annotationsFor(tool: AnyTool) {
 export function toCallToolResult(result: CallResult): CallToolResult {
   const envelope = result.envelope as unknown as Record<string, unknown>;
   const headline = result.kind === 'ok' ? result.summary : `${result.error.code}: ${result.error.message}`;
+  const { envelope: full } = result;
+  const text = renderAnswer({
+    headline,
+    data: result.kind === 'ok' ? full.data : undefined,
+    warnings: full.warnings,
+    suggestions: full.suggestions,
+    explanation: full.explanation,
+    stdout: full.stdout,
+    stderr: full.stderr,
+  });
+  const learning = full.learning ? `\n\nLearning: ${full.learning.explanation}${full.learning.cli_equivalent ? `\nCLI: ${full.learning.cli_equivalent}` : ''}${full.learning.next?.length ? `\nNext: ${full.learning.next.join('; ')}` : ''}` : '';
   return {
-    content: [{ type: 'text', text: `${headline}\n\n${JSON.stringify(envelope)}` }],
+    content: [{ type: 'text', text: text + learning }],
     structuredContent: envelope,
     ...(result.kind === 'ok' ? {} : { isError: true }),
   };
