@@ -9,7 +9,7 @@ async function main(): Promise<void> {
   const server = await buildServer();
   const listening = await listen(server);
   server.log.info(`proxmox-mcp ${server.info.version} listening`, {
-    url: `http://${listening.host}:${listening.port}/mcp`,
+    url: `${listening.protocol}://${listening.host.includes(':') ? `[${listening.host}]` : listening.host}:${listening.port}/mcp`,
     runtime: server.info.runtime,
     tools: server.info.tools.length,
     proxmox: server.info.simulated ? 'SIMULATED cluster' : server.pve.baseUrl,

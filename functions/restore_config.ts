@@ -15,6 +15,8 @@ const planSchema = z.object({
     encrypted: z.boolean(),
     contents: z.object({ secrets: z.boolean(), history: z.boolean(), cluster: z.boolean() }),
   }),
+  bundle_tokens: z.array(z.object({ name: z.string(), role: z.string(), mode: z.string(), ceiling: z.string(), state: z.enum(['active', 'revoked', 'expired']), change: z.enum(['added', 'changed', 'unchanged']) })),
+  rows: z.object({ settings: z.number(), client_tokens: z.number(), history: z.number().nullable() }),
   tokens: z.array(z.object({ name: z.string(), change, fields: z.array(z.string()).optional() })),
   settings: z.array(z.object({ key: z.string(), change })),
   history: z.object({ in_bundle: z.number(), would_add: z.number() }).nullable(),
@@ -43,9 +45,9 @@ function bundleProblem(error: unknown): never {
 
 async function prepare(args: Input, ctx: ToolContext): Promise<{ plan: RestorePlan; contents: Awaited<ReturnType<typeof loadVerifiedBundle>> }> {
   try {
-    const path = resolveBundlePath(ctx.config, args.file);
+    const path = await resolveBundlePath(ctx.config, args.file);
     const version = ctx.services.runtime?.version ?? packageInfo().version;
-    const contents = await loadVerifiedBundle(ctx.services.store, path, args.passphrase, version);
+    const contents = await loadVerifiedBundle(ctx.services.store, ctx.config, path, args.passphrase, version);
     if (args.restore_env && !contents.entries.has('env')) {
       throw new ToolError('invalid_input', 'restore_env was asked for, but this bundle has no env file (it was made without include_secrets). Nothing was changed.');
     }
@@ -59,8 +61,11 @@ async function prepare(args: Input, ctx: ToolContext): Promise<{ plan: RestorePl
 function describe(plan: RestorePlan): string {
   const tokens = plan.tokens.map((token) => `${token.name} ${token.change}${token.fields ? ` (${token.fields.join(', ')})` : ''}`);
   const settings = plan.settings.map((setting) => `${setting.key} ${setting.change}`);
+  const all = plan.bundle_tokens.map((token) => `${token.name} (${token.role}, mode ${token.mode}, ceiling ${token.ceiling}${token.state === 'active' ? '' : `, ${token.state}`}${token.change === 'unchanged' ? '' : `, ${token.change}`})`);
   const parts = [
-    tokens.length ? `tokens: ${tokens.join(', ')}` : 'tokens unchanged',
+    `tokens afterwards: ${all.length ? all.join(', ') : 'none'}`,
+    tokens.length ? `token changes: ${tokens.join(', ')}` : 'tokens unchanged',
+    `rows in the bundle: ${plan.rows.settings} settings, ${plan.rows.client_tokens} tokens, ${plan.rows.history === null ? 'no' : plan.rows.history} history`,
     settings.length ? `settings: ${settings.join(', ')}` : 'settings unchanged',
     plan.history ? `${plan.history.would_add} history rows added` : 'history untouched',
     plan.env.will_restore ? `env file written (${plan.env.changed_variables.length} variables differ)` : plan.env.in_bundle ? 'env file not restored (restore_env false)' : '',

@@ -32,12 +32,16 @@ const envSchema = z
   .object({
     MCP_PORT: port.default(3001),
     MCP_HOST: z.string().min(1).default('127.0.0.1'),
+    MCP_TLS_CERT: z.string().optional(),
+    MCP_TLS_KEY: z.string().optional(),
+    MCP_ALLOW_PLAIN_HTTP: booleanFlag,
     MCP_ADMIN_TOKEN: z.string().min(24, 'must be at least 24 characters (use a random secret)').optional(),
     MCP_ALLOWED_HOSTS: commaList,
     MCP_ALLOWED_ORIGINS: commaList,
     MCP_DATA_DIR: z.string().default('data'),
     MCP_BACKUP_DIR: z.string().optional(),
     MCP_BACKUP_KEEP: z.coerce.number().int().min(1).max(1000).default(10),
+    MCP_BACKUP_MAX_BYTES: z.coerce.number().int().min(4096).max(1024 * 1024 * 1024).default(64 * 1024 * 1024),
     MCP_HISTORY_DAYS: z.coerce.number().int().min(1).max(365).default(7),
     MCP_MAIN_NODE: z
       .string()
@@ -90,6 +94,9 @@ const envSchema = z
         message: 'PROXMOX_URL is set, so PROXMOX_TOKEN_ID and PROXMOX_TOKEN_SECRET are needed too (run ./setup.sh to create them)',
       });
     }
+    if (Boolean(env.MCP_TLS_CERT) !== Boolean(env.MCP_TLS_KEY)) {
+      ctx.addIssue({ code: 'custom', path: [env.MCP_TLS_CERT ? 'MCP_TLS_KEY' : 'MCP_TLS_CERT'], message: 'MCP_TLS_CERT and MCP_TLS_KEY go together: the certificate (PEM) and its private key (PEM) files' });
+    }
     if (env.PROXMOX_TLS_INSECURE && (env.PROXMOX_TLS_FINGERPRINT || env.PROXMOX_CA_FILE)) {
       ctx.addIssue({
         code: 'custom',
@@ -102,12 +109,18 @@ const envSchema = z
 export interface Config {
   port: number;
   host: string;
+  /** HTTPS for the MCP server (MCP_TLS_CERT/MCP_TLS_KEY, PEM files); required to listen beyond loopback. */
+  tls?: { certFile: string; keyFile: string };
+  /** MCP_ALLOW_PLAIN_HTTP: serve plain HTTP beyond loopback anyway (tokens then cross the network in clear). */
+  allowPlainHttp: boolean;
   adminToken?: string;
   allowedHosts: string[];
   allowedOrigins: string[];
   dataDir: string;
   backupDir: string;
   backupKeep: number;
+  /** MCP_BACKUP_MAX_BYTES: a bundle file larger than this is refused before it is read (default 64 MiB). */
+  backupMaxBytes: number;
   historyDays: number;
   mainNode?: string;
   installDir: string;
@@ -217,12 +230,15 @@ export function loadConfig(env?: Record<string, string | undefined>, options: { 
   return Object.freeze({
     port: e.MCP_PORT,
     host: e.MCP_HOST,
+    ...(e.MCP_TLS_CERT && e.MCP_TLS_KEY ? { tls: { certFile: e.MCP_TLS_CERT, keyFile: e.MCP_TLS_KEY } } : {}),
+    allowPlainHttp: e.MCP_ALLOW_PLAIN_HTTP,
     adminToken: e.MCP_ADMIN_TOKEN,
     allowedHosts: e.MCP_ALLOWED_HOSTS,
     allowedOrigins: e.MCP_ALLOWED_ORIGINS,
     dataDir,
     backupDir: e.MCP_BACKUP_DIR ? resolve(projectRoot, e.MCP_BACKUP_DIR) : join(dataDir, 'backups'),
     backupKeep: e.MCP_BACKUP_KEEP,
+    backupMaxBytes: e.MCP_BACKUP_MAX_BYTES,
     historyDays: e.MCP_HISTORY_DAYS,
     mainNode: e.MCP_MAIN_NODE,
     installDir: e.MCP_INSTALL_DIR ? resolve(e.MCP_INSTALL_DIR) : projectRoot,

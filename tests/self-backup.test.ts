@@ -7,7 +7,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildBundle, bundleFileName, readBundle, type EntryName } from '../lib/self/bundle.ts';
+import { authenticatedText, buildBundle, bundleFileName, readBundle, type EntryName } from '../lib/self/bundle.ts';
+import { bundleKey } from '../lib/self/backup.ts';
 import { sha256Hex, toBase64, fromBase64 } from '../lib/self/crypto.ts';
 import { readTable, replaceState } from '../lib/self/db-state.ts';
 import { openStore } from '../lib/store/store.ts';
@@ -15,6 +16,7 @@ import { callRest, connectClient, startTestServer, type TestServer } from './hel
 
 const passphrase = 'correct horse battery staple';
 const enc = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
+const key = crypto.getRandomValues(new Uint8Array(32));
 
 describe('the bundle format', () => {
   const entries = () =>
@@ -25,10 +27,10 @@ describe('the bundle format', () => {
   const server = { name: 'proxmox-mcp', version: '0.1.0', commit: null };
 
   it('round-trips a plain bundle with a manifest of SHA-256 checksums', async () => {
-    const { text, manifest } = await buildBundle({ createdAt: new Date('2026-01-01T00:00:00Z'), server, schema: ['0001_init'], entries: entries() });
+    const { text, manifest } = await buildBundle({ key, createdAt: new Date('2026-01-01T00:00:00Z'), server, schema: ['0001_init'], entries: entries() });
     expect(manifest.entries.map((entry) => entry.name)).toEqual(['settings.json', 'client_tokens.json']);
     expect(manifest.entries[0].sha256).toBe(await sha256Hex(enc([{ key: 'a', value: '1', updated_at: 1 }])));
-    const read = await readBundle(text);
+    const read = await readBundle(text, { key });
     expect(read.encrypted).toBe(false);
     expect(new TextDecoder().decode(read.entries.get('settings.json'))).toContain('"key":"a"');
   });
@@ -36,23 +38,27 @@ describe('the bundle format', () => {
   it('encrypts with AES-256-GCM and a PBKDF2 key (>= 310k iterations), header authenticated', async () => {
     const withEnv = entries();
     withEnv.set('env', new TextEncoder().encode('PROXMOX_TOKEN_SECRET=very-secret-value\n'));
-    await expect(buildBundle({ createdAt: new Date(), server, schema: [], entries: withEnv })).rejects.toThrow(/passphrase is required/);
-    const { text } = await buildBundle({ createdAt: new Date(), server, schema: [], entries: withEnv, passphrase });
+    await expect(buildBundle({ key, createdAt: new Date(), server, schema: [], entries: withEnv })).rejects.toThrow(/passphrase is required/);
+    const { text } = await buildBundle({ key, createdAt: new Date(), server, schema: [], entries: withEnv, passphrase });
     expect(text).not.toContain('very-secret-value');
-    const outer = JSON.parse(text);
+    const outer = JSON.parse(text).body;
+    // Re-authenticated with the key (as only this server could), so that the passphrase checks are what is tested.
+    const variant = (body: unknown) => authenticatedText(JSON.stringify(body), key);
     expect(outer).toMatchObject({ encrypted: true, kdf: { algorithm: 'PBKDF2-SHA256' }, cipher: { algorithm: 'AES-256-GCM' } });
     expect(outer.kdf.iterations).toBeGreaterThanOrEqual(310_000);
     expect(fromBase64(outer.kdf.salt)).toHaveLength(16);
     expect(fromBase64(outer.cipher.iv)).toHaveLength(12);
-    const read = await readBundle(text, passphrase);
+    const read = await readBundle(text, { key, passphrase });
     expect(new TextDecoder().decode(read.entries.get('env'))).toContain('very-secret-value');
-    await expect(readBundle(text, 'wrong passphrase!!')).rejects.toMatchObject({ problem: 'wrong_passphrase_or_tampered' });
-    await expect(readBundle(text)).rejects.toMatchObject({ problem: 'passphrase_required' });
+    await expect(readBundle(text, { key, passphrase: 'wrong passphrase!!' })).rejects.toMatchObject({ problem: 'wrong_passphrase_or_tampered' });
+    await expect(readBundle(text, { key })).rejects.toMatchObject({ problem: 'passphrase_required' });
     // A weaker KDF in the header is refused outright; a changed salt breaks authentication.
-    await expect(readBundle(JSON.stringify({ ...outer, kdf: { ...outer.kdf, iterations: 1000 } }), passphrase)).rejects.toMatchObject({ problem: 'corrupt' });
+    await expect(readBundle(await variant({ ...outer, kdf: { ...outer.kdf, iterations: 1000 } }), { key, passphrase })).rejects.toMatchObject({ problem: 'corrupt' });
     const salt = fromBase64(outer.kdf.salt);
     salt[0] ^= 1;
-    await expect(readBundle(JSON.stringify({ ...outer, kdf: { ...outer.kdf, salt: toBase64(salt) } }), passphrase)).rejects.toMatchObject({ problem: 'wrong_passphrase_or_tampered' });
+    await expect(readBundle(await variant({ ...outer, kdf: { ...outer.kdf, salt: toBase64(salt) } }), { key, passphrase })).rejects.toMatchObject({ problem: 'wrong_passphrase_or_tampered' });
+    // And without the key, any change at all is refused before the body is even parsed.
+    await expect(readBundle(JSON.stringify({ ...JSON.parse(text), body: { ...outer, kdf: { ...outer.kdf, salt: toBase64(salt) } } }), { key, passphrase })).rejects.toMatchObject({ problem: 'not_authentic' });
   });
 
   it('names bundles so that they sort by time', () => {
@@ -100,7 +106,7 @@ describe('backup_config and restore_config through the doors', () => {
     installDir = mkdtempSync(join(tmpdir(), 'pmcp-install-'));
     writeFileSync(join(installDir, '.env'), 'PROXMOX_TOKEN_SECRET=file-secret-0123456789\nMCP_LOG_LEVEL=info\n', { mode: 0o600 });
     ts = await startTestServer({ env: { MCP_INSTALL_DIR: installDir, MCP_BACKUP_KEEP: '50', MCP_IN_CONTAINER: '0' } });
-    await callRest(ts.url, ts.adminToken, 'toggle_mode', { mode: 'normal' });
+    await ts.server.store.tokens.setMode((await ts.server.store.tokens.findBySecret(ts.adminToken))!.id, 'normal');
   });
   afterAll(async () => {
     await ts?.close();
@@ -130,7 +136,7 @@ describe('backup_config and restore_config through the doors', () => {
       expect(data.entries.map((entry: { name: string }) => entry.name).sort()).toEqual(['client_tokens.json', 'cluster.json', 'settings.json']);
       expect(statSync(data.path).mode & 0o777).toBe(0o600);
       const text = readFileSync(data.path, 'utf8');
-      const contents = await readBundle(text);
+      const contents = await readBundle(text, { key: bundleKey(ts.server.config.dataDir) });
       const everything = text + [...contents.entries.values()].map((bytes) => new TextDecoder().decode(bytes)).join('');
       expect(everything).not.toContain(ts.adminToken);
       expect(everything).not.toContain('file-secret-0123456789');
@@ -155,7 +161,7 @@ describe('backup_config and restore_config through the doors', () => {
     expect(response.body.data).toMatchObject({ encrypted: true, env_source: 'file' });
     const text = readFileSync(response.body.data.path, 'utf8');
     expect(text).not.toContain('file-secret-0123456789');
-    const contents = await readBundle(text, passphrase);
+    const contents = await readBundle(text, { key: bundleKey(ts.server.config.dataDir), passphrase });
     expect(new TextDecoder().decode(contents.entries.get('env'))).toContain('PROXMOX_TOKEN_SECRET=file-secret-0123456789');
     // The passphrase never reaches the history.
     const history = await callRest(ts.url, ts.adminToken, 'get_command_history', { tool: 'backup_config' });
@@ -172,7 +178,7 @@ describe('backup_config and restore_config through the doors', () => {
     expect(backup.status).toBe(200);
     const before = await state();
     // The history as the bundle holds it (the backup call itself is in it as 'running').
-    const historyBefore = JSON.parse(new TextDecoder().decode((await readBundle(readFileSync(backup.body.data.path, 'utf8'), passphrase)).entries.get('history.json')));
+    const historyBefore = JSON.parse(new TextDecoder().decode((await readBundle(readFileSync(backup.body.data.path, 'utf8'), { key: bundleKey(ts.server.config.dataDir), passphrase })).entries.get('history.json')));
     expect(historyBefore.length).toBeGreaterThan(2);
 
     // Change everything the bundle holds.
@@ -253,12 +259,16 @@ describe('backup_config and restore_config through the doors', () => {
       encryptedText = readFileSync(encrypted.body.data.path, 'utf8');
     });
 
-    /** Rewrite a plain bundle; `fix` re-computes checksums so only the intended defect remains. */
+    /**
+     * Rewrite a plain bundle's body and authenticate it again with the server's key (as only the server
+     * could), so that the check behind the HMAC is what is tested; `fix` re-computes checksums too.
+     */
     async function plainVariant(change: (bundle: any) => void | Promise<void>): Promise<string> {
-      const bundle = JSON.parse(plainText);
+      const bundle = JSON.parse(plainText).body;
       await change(bundle);
-      return JSON.stringify(bundle);
+      return authenticatedText(JSON.stringify(bundle), bundleKey(ts.server.config.dataDir));
     }
+    const encryptedVariant = (body: unknown) => authenticatedText(JSON.stringify(body), bundleKey(ts.server.config.dataDir));
     async function setEntry(bundle: any, name: string, value: unknown, fixChecksum: boolean): Promise<void> {
       const bytes = enc(value);
       bundle.entries[name] = toBase64(bytes);
@@ -268,7 +278,7 @@ describe('backup_config and restore_config through the doors', () => {
         entry.bytes = bytes.length;
       }
     }
-    const tokensOf = (text: string) => JSON.parse(new TextDecoder().decode(fromBase64(JSON.parse(text).entries['client_tokens.json'])));
+    const tokensOf = (text: string) => JSON.parse(new TextDecoder().decode(fromBase64(JSON.parse(text).body.entries['client_tokens.json'])));
 
     const cases: [string, () => Promise<string>, RegExp, string?][] = [
       ['truncated', async () => plainText.slice(0, Math.floor(plainText.length / 2)), /truncated or damaged/],
@@ -276,7 +286,11 @@ describe('backup_config and restore_config through the doors', () => {
       ['entry missing', () => plainVariant((b) => void delete b.entries['settings.json']), /does not hold it/],
       ['entry not in the manifest', () => plainVariant((b) => void (b.entries['extra.json'] = toBase64(enc({})))), /manifest does not list/],
       ['not a bundle', async () => JSON.stringify({ hello: 'world' }), /not a proxmox-mcp configuration backup/],
-      ['unknown format version', () => plainVariant((b) => void (b.format_version = 2)), /format version 2/],
+      ['unknown format version', async () => plainText.replace('"format_version":2', '"format_version":3'), /format version 3/],
+      ['an older, unauthenticated format', async () => JSON.stringify({ format: 'proxmox-mcp-config-backup', format_version: 1, encrypted: false, manifest: {}, entries: {} }), /before bundles were authenticated/],
+      ['a body changed without the key', async () => plainText.replace('"encrypted": false', '"encrypted": false '), /HMAC does not match/],
+      ['authenticated with another key', async () => authenticatedText(JSON.stringify(JSON.parse(plainText).body), crypto.getRandomValues(new Uint8Array(32))), /another key/],
+      ['manifest time not the bundle time', () => plainVariant((b) => void (b.manifest.created_at = '2020-01-01T00:00:00.000Z')), /manifest's time/],
       ['other major server version', () => plainVariant((b) => void (b.manifest.server.version = '1.0.0')), /another major version/],
       ['newer server version', () => plainVariant((b) => void (b.manifest.server.version = '0.99.0')), /newer than this server/],
       ['unknown database migration', () => plainVariant((b) => void b.manifest.schema.push('0999_future')), /migrations this server does not know \(0999_future\)/],
@@ -287,14 +301,15 @@ describe('backup_config and restore_config through the doors', () => {
       [
         'tampered ciphertext',
         async () => {
-          const bundle = JSON.parse(encryptedText);
+          const bundle = JSON.parse(encryptedText).body;
           const payload = fromBase64(bundle.payload);
           payload[Math.floor(payload.length / 2)] ^= 0x01;
-          return JSON.stringify({ ...bundle, payload: toBase64(payload) });
+          return encryptedVariant({ ...bundle, payload: toBase64(payload) });
         },
-        /changed or truncated/,
+        /cannot be decrypted/,
       ],
-      ['truncated ciphertext', async () => { const b = JSON.parse(encryptedText); return JSON.stringify({ ...b, payload: toBase64(fromBase64(b.payload).slice(0, 100)) }); }, /changed or truncated/],
+      ['truncated ciphertext', async () => { const b = JSON.parse(encryptedText).body; return encryptedVariant({ ...b, payload: toBase64(fromBase64(b.payload).slice(0, 100)) }); }, /cannot be decrypted/],
+      ['tampered ciphertext, not re-authenticated', async () => encryptedText.replace(/"payload": "(.)/, (_m, c) => `"payload": "${c === 'A' ? 'B' : 'A'}`), /HMAC does not match/],
     ];
 
     it.each(cases)('%s', async (_label, make, reason, pass = passphrase) => {
@@ -328,7 +343,7 @@ describe('backup_config and restore_config through the doors', () => {
   it('keeps only the newest MCP_BACKUP_KEEP bundles', async () => {
     const small = await startTestServer({ env: { MCP_BACKUP_KEEP: '3' } });
     try {
-      await callRest(small.url, small.adminToken, 'toggle_mode', { mode: 'normal' });
+      await small.server.store.tokens.setMode((await small.server.store.tokens.findBySecret(small.adminToken))!.id, 'normal');
       const made: string[] = [];
       for (let i = 0; i < 5; i++) made.push((await callRest(small.url, small.adminToken, 'backup_config', { include_cluster: false })).body.data.file);
       const left = readdirSync(small.server.config.backupDir).filter((name) => name.endsWith('.json')).sort();

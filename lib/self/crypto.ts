@@ -75,3 +75,26 @@ export async function open(sealed: Sealed, passphrase: string, associated: Uint8
   );
   return new Uint8Array(plaintext);
 }
+
+function hex(bytes: ArrayBuffer | Uint8Array): string {
+  return [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
+/** HMAC-SHA256 of `data` with `key`, as 64 hex digits (bundles are authenticated with it). */
+export async function hmacSha256Hex(key: Uint8Array, data: Uint8Array): Promise<string> {
+  const cryptoKey = await crypto.subtle.importKey('raw', key as BufferSource, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return hex(await crypto.subtle.sign('HMAC', cryptoKey, data as BufferSource));
+}
+
+/** Which key: the first 16 hex digits of SHA-256 over it (names a key, reveals nothing of it). */
+export async function keyId(key: Uint8Array): Promise<string> {
+  return (await sha256Hex(key)).slice(0, 16);
+}
+
+/** Compare two hex strings in time that does not depend on where they differ. */
+export function timingSafeEqualHex(a: string, b: string): boolean {
+  if (a.length !== b.length) return false;
+  let difference = 0;
+  for (let i = 0; i < a.length; i++) difference |= a.charCodeAt(i) ^ b.charCodeAt(i);
+  return difference === 0;
+}

@@ -68,3 +68,14 @@ export function envVariables(text: string): Map<string, string> {
   }
   return out;
 }
+
+/**
+ * Variables a restored env file may not set: only the ones proxmox-mcp and setup.sh write (MCP_*, PROXMOX_*,
+ * SSH_*, DATABASE_*, LIBSQL_*, SQLD_*). Everything else is refused, COMPOSE_* and DOCKER_* first of all
+ * (Docker Compose reads the host's .env: COMPOSE_FILE, DOCKER_HOST…), and NODE_OPTIONS, PATH and the like,
+ * which the runtime would act on.
+ */
+export function refusedEnvVariables(variables: Map<string, string> | Iterable<string>): string[] {
+  const names = variables instanceof Map ? [...variables.keys()] : [...variables];
+  return names.filter((name) => !/^(MCP|PROXMOX|SSH|DATABASE|LIBSQL|SQLD)_[A-Z0-9_]+$/.test(name)).sort();
+}

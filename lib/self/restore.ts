@@ -8,21 +8,32 @@
  *      in ONE transaction, then (only when asked) the env file written.
  * History is merged, never replaced: the audit trail of what happened since the backup stays.
  */
-import { chmodSync, copyFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, renameSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import type { Config } from '../config.ts';
 import type { Store } from '../store/store.ts';
 import { BundleError, bundleFilePattern, entryJson, readBundle, type BundleContents } from './bundle.ts';
 import { appliedMigrations, readTable, replaceState, tableColumns, type Row } from './db-state.ts';
-import { envFilePath, envVariables, currentEnvFile } from './env-file.ts';
-import { listBundles } from './backup.ts';
+import { envFilePath, envVariables, currentEnvFile, refusedEnvVariables } from './env-file.ts';
+import { bundleKey, rankBundles, readBundleFile } from './backup.ts';
 import { parseSemVer } from './semver.ts';
 
-/** A bundle by name in the backup directory ('latest' = the newest). Never a path outside it. */
-export function resolveBundlePath(config: Config, name: string): string {
+/**
+ * A bundle by name in the backup directory ('latest' = the one with the newest authenticated time that
+ * is not in the future; never chosen by file name). Never a path outside it.
+ */
+export async function resolveBundlePath(config: Config, name: string): Promise<string> {
   if (name === 'latest') {
-    const newest = listBundles(config.backupDir)[0];
-    if (!newest) throw new BundleError('not_a_bundle', `There is no backup bundle in ${config.backupDir}; make one with backup_config.`);
+    const ranked = await rankBundles(config.backupDir, bundleKey(config.dataDir), config.backupMaxBytes);
+    const newest = ranked.find((bundle) => bundle.createdAt);
+    if (!newest) {
+      throw new BundleError(
+        'not_a_bundle',
+        ranked.length === 0
+          ? `There is no backup bundle in ${config.backupDir}; make one with backup_config.`
+          : `There is no bundle in ${config.backupDir} that this server can verify (${ranked.length} file(s) refused, e.g. ${ranked[0].name}: ${ranked[0].problem}); make one with backup_config.`,
+      );
+    }
     return newest.path;
   }
   const file = basename(name);
@@ -72,8 +83,23 @@ export interface TokenChange {
   fields?: string[];
 }
 
+/** A client token as the bundle has it: who it is and what it may do (never its hash). */
+export interface BundleToken {
+  name: string;
+  role: string;
+  mode: string;
+  ceiling: string;
+  state: 'active' | 'revoked' | 'expired';
+  /** What the restore does to it: added (not here now), changed, or unchanged. */
+  change: 'added' | 'changed' | 'unchanged';
+}
+
 export interface RestorePlan {
   bundle: { file: string; created_at: string; server_version: string; encrypted: boolean; contents: BundleContents['manifest']['contents'] };
+  /** EVERY token the restore leaves in place, with its role, mode and ceiling. */
+  bundle_tokens: BundleToken[];
+  /** Rows per table in the bundle. */
+  rows: { settings: number; client_tokens: number; history: number | null };
   tokens: TokenChange[];
   settings: { key: string; change: 'added' | 'removed' | 'changed' }[];
   history: { in_bundle: number; would_add: number } | null;
@@ -105,8 +131,14 @@ export interface RestoreOptions {
   callerTokenId?: string;
 }
 
+/**
+ * Where a restored env file goes. Outside a container: the install's .env (the old one kept beside it).
+ * In a container: a separate file in the data directory for the admin to READ on the host and take values
+ * from by hand; never a file to copy over the host's .env (Docker Compose reads that one too, and the
+ * container wrote this one).
+ */
 export function envTarget(config: Config, inContainer: boolean): string {
-  return inContainer ? join(config.dataDir, 'restored.env') : envFilePath(config);
+  return inContainer ? join(config.dataDir, 'restored.env.review') : envFilePath(config);
 }
 
 export async function planRestore(store: Store, config: Config, file: string, contents: BundleContents, options: RestoreOptions): Promise<RestorePlan> {
@@ -114,6 +146,17 @@ export async function planRestore(store: Store, config: Config, file: string, co
   const wantedTokens = entryJson<Row[]>(contents, 'client_tokens.json') ?? [];
   const currentTokens = await readTable(store, 'client_tokens');
   const tokens = diffRows(currentTokens, wantedTokens, 'id');
+  const addedIds = new Set(tokens.added.map((row) => String(row.id)));
+  const changedIds = new Set(tokens.changed.map(({ row }) => String(row.id)));
+  const now = Date.now();
+  const bundleTokens: BundleToken[] = wantedTokens.map((row) => ({
+    name: String(row.name),
+    role: String(row.role),
+    mode: String(row.mode),
+    ceiling: String(row.ceiling),
+    state: row.revoked_at !== null && row.revoked_at !== undefined ? 'revoked' : typeof row.expires_at === 'number' && row.expires_at <= now ? 'expired' : 'active',
+    change: addedIds.has(String(row.id)) ? 'added' : changedIds.has(String(row.id)) ? 'changed' : 'unchanged',
+  }));
   const tokenChanges: TokenChange[] = [
     ...tokens.added.map((row) => ({ name: String(row.name), change: 'added' as const })),
     ...tokens.removed.map((row) => ({ name: String(row.name), change: 'removed' as const })),
@@ -136,13 +179,17 @@ export async function planRestore(store: Store, config: Config, file: string, co
   const env: RestorePlan['env'] = { in_bundle: Boolean(envBytes), will_restore: Boolean(envBytes && options.restoreEnv), changed_variables: [] };
   if (envBytes) {
     const wanted = envVariables(new TextDecoder().decode(envBytes));
+    const refused = refusedEnvVariables(wanted);
+    if (options.restoreEnv && refused.length > 0) {
+      throw new BundleError('incompatible', `The bundle's env file sets variables proxmox-mcp never writes (${refused.join(', ')}); Docker Compose or the runtime would act on them, so restore_env refuses it. Restore without restore_env.`);
+    }
     const current = envVariables(currentEnvFile(config).text);
     env.changed_variables = [...new Set([...wanted.keys(), ...current.keys()])].filter((name) => wanted.get(name) !== current.get(name)).sort();
     if (options.restoreEnv) {
       env.target = envTarget(config, options.inContainer);
       warnings.push(
         options.inContainer
-          ? `The env file goes to ${env.target}; copy it over the host's .env (in the install directory) and run \`docker compose up -d\` for it to take effect.`
+          ? `The env file goes to ${env.target} (in the data directory on the host) for you to REVIEW: do not copy it over the host's .env (the container wrote it, and Docker Compose reads .env). Set the variables you want in .env by hand (${env.changed_variables.join(', ') || 'none differ'}), then \`docker compose up -d\`.`
           : `The env file replaces ${env.target} (the old one is kept beside it); restart the server for it to take effect.`,
       );
     }
@@ -153,6 +200,8 @@ export async function planRestore(store: Store, config: Config, file: string, co
     tokenChanges.length + settings.added.length + settings.removed.length + settings.changed.length + (historyPlan?.would_add ?? 0) + (env.will_restore && env.changed_variables.length > 0 ? 1 : 0);
   return {
     bundle: { file: basename(file), created_at: contents.manifest.created_at, server_version: contents.manifest.server.version, encrypted: contents.encrypted, contents: contents.manifest.contents },
+    bundle_tokens: bundleTokens,
+    rows: { settings: (entryJson<Row[]>(contents, 'settings.json') ?? []).length, client_tokens: wantedTokens.length, history: history ? history.length : null },
     tokens: tokenChanges,
     settings: [
       ...settings.added.map((row) => ({ key: String(row.key), change: 'added' as const })),
@@ -167,14 +216,9 @@ export async function planRestore(store: Store, config: Config, file: string, co
 }
 
 /** Read, verify and check a bundle; throws BundleError with the reason. Touches nothing. */
-export async function loadVerifiedBundle(store: Store, path: string, passphrase: string | undefined, serverVersion: string): Promise<BundleContents> {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new BundleError('not_a_bundle', `Cannot read ${basename(path)}: ${(error as Error).message}`);
-  }
-  const contents = await readBundle(text, passphrase);
+export async function loadVerifiedBundle(store: Store, config: Config, path: string, passphrase: string | undefined, serverVersion: string): Promise<BundleContents> {
+  const text = readBundleFile(path, config.backupMaxBytes);
+  const contents = await readBundle(text, { key: bundleKey(config.dataDir), passphrase });
   await checkCompatible(store, contents, serverVersion);
   return contents;
 }
@@ -191,6 +235,8 @@ export async function applyRestore(store: Store, config: Config, contents: Bundl
   store.tokens.forget();
   const env = contents.entries.get('env');
   if (!env || !options.restoreEnv) return { historyAdded };
+  const refused = refusedEnvVariables(envVariables(new TextDecoder().decode(env)));
+  if (refused.length > 0) throw new BundleError('incompatible', `The env file sets ${refused.join(', ')}; not written.`);
   const target = envTarget(config, options.inContainer);
   if (existsSync(target)) copyFileSync(target, `${target}.before-restore-${Date.now()}`);
   const temporary = `${target}.tmp-${process.pid}`;
