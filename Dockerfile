@@ -80,7 +80,7 @@ ARG GIT_TAG=
 # MCP_IN_CONTAINER: self_update and check_updates go through the host-side updater (lib/self/update-protocol.ts).
 ENV NODE_ENV=production \
     MCP_PORT=3001 \
-    MCP_HOST=0.0.0.0 \
+    MCP_HOST=127.0.0.1 \
     MCP_DATA_DIR=/var/lib/proxmox-mcp \
     MCP_BACKUP_DIR=/var/backups/proxmox-mcp \
     MCP_UPDATE_DIR=/var/lib/proxmox-mcp/update \
