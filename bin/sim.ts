@@ -2,8 +2,8 @@
  * Run the Proxmox VE simulator standalone: `npm run sim -- --help` lists every option.
  * The API token comes from PVE_SIM_TOKEN_ID / PVE_SIM_TOKEN_SECRET, or the documented defaults.
  */
-import { cliInteger, parseCli, type CliSpec } from '../lib/cli.ts';
-import { createSimulator, DEFAULT_TOKEN_ID, DEFAULT_TOKEN_SECRET, auditorToken } from '../lib/simulator/index.ts';
+import { cliFail, cliInteger, parseCli, type CliSpec } from '../lib/cli.ts';
+import { createSimulator, DEFAULT_TOKEN_ID, DEFAULT_TOKEN_SECRET, auditorToken, isPveVersion } from '../lib/simulator/index.ts';
 import { serveSimulator } from '../lib/simulator/serve.ts';
 
 const spec = {
@@ -17,6 +17,8 @@ const spec = {
     seed: { type: 'string', value: 'N', default: '1', description: 'seed of the generated cluster (same seed, same cluster)' },
     latency: { type: 'string', value: 'MS', default: '0', description: 'delay added to every answer, in milliseconds' },
     'task-ms': { type: 'string', value: 'MS', default: '30', description: 'how long each background task runs' },
+    'pve-version': { type: 'string', value: 'VERSION', default: '9.1', description: 'which Proxmox VE to be: 8.4 or 9.1 (schema, privileges, HA groups or rules)' },
+    'auth-delay': { type: 'string', value: 'MS', default: '3000', description: 'delay of every 401, like pveproxy (about 3 s)' },
     https: { type: 'boolean', default: false, description: 'serve HTTPS with a fresh self-signed certificate (prints its fingerprint)' },
   },
   details: [
@@ -37,10 +39,15 @@ const guests = int('guests', values.guests, 0, 100000);
 const seed = int('seed', values.seed);
 const latency = int('latency', values.latency, 0, 600000);
 const taskMs = int('task-ms', values['task-ms'], 0, 3600000);
+const authDelay = int('auth-delay', values['auth-delay'], 0, 60000);
+const pveVersion = values['pve-version'];
+if (!isPveVersion(pveVersion)) cliFail(spec, `--pve-version must be 8.4 or 9.1, not '${pveVersion}'`);
 
 const tokenId = process.env.PVE_SIM_TOKEN_ID || DEFAULT_TOKEN_ID;
 const tokenSecret = process.env.PVE_SIM_TOKEN_SECRET || DEFAULT_TOKEN_SECRET;
 const sim = createSimulator({
+  pveVersion,
+  authFailureDelayMs: authDelay,
   nodes,
   guests,
   seed,
@@ -51,7 +58,7 @@ const sim = createSimulator({
 sim.faults.latency(latency);
 const served = await serveSimulator(sim, { port, host: values.host, https: values.https });
 
-console.log(`Proxmox VE simulator listening on ${served.url}/api2/json`);
+console.log(`Proxmox VE ${sim.state.version.version} simulator listening on ${served.url}/api2/json`);
 console.log(`  nodes ${sim.state.nodes.size}, guests ${sim.state.guests.size}`);
 console.log(`  API token: ${tokenId}`);
 // The built-in default secret is public (README, --help) and only ever accepted by this simulator, so it is

@@ -21,6 +21,7 @@ import type {
   PveParams,
   PveRequestGuard,
   PveRequestOptions,
+  PveVersionInfo,
   TaskResult,
   WaitOptions,
 } from './types.ts';
@@ -60,6 +61,17 @@ interface Core {
   transport: Transport;
   cacheTtlMs: number;
   cache: Map<string, CacheEntry>;
+  /** GET /version, once it answered. */
+  version?: Promise<PveVersionInfo>;
+}
+
+function parseVersion(data: unknown): PveVersionInfo {
+  const row = (data && typeof data === 'object' ? data : {}) as Record<string, unknown>;
+  const version = String(row.version ?? '');
+  const release = String(row.release ?? (version.split('.').slice(0, 2).join('.') || ''));
+  const major = Number.parseInt(release || version, 10);
+  if (!Number.isFinite(major)) throw new ToolError('upstream', `Proxmox answered GET /version without a version (${JSON.stringify(data).slice(0, 200)}).`);
+  return { version, release, ...(row.repoid !== undefined ? { repoid: String(row.repoid) } : {}), major };
 }
 
 function raceSignal<T>(promise: Promise<T>, signal: AbortSignal | undefined, what: string): Promise<T> {
@@ -175,6 +187,16 @@ function makeView(core: Core, guards: PveRequestGuard[]): PveClient {
     clusterResources,
     locateGuest,
     invalidate: () => core.cache.clear(),
+    version: (options?: PveRequestOptions) => {
+      if (!core.version) {
+        const pending = request<unknown>('GET', '/version', undefined, options).then(parseVersion);
+        core.version = pending;
+        pending.catch(() => {
+          if (core.version === pending) core.version = undefined;
+        });
+      }
+      return raceSignal(core.version, options?.signal, 'the Proxmox version');
+    },
     withGuard: (guard) => makeView(core, [...guards, guard]),
   };
   return view;

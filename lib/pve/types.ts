@@ -91,6 +91,14 @@ export interface GuestLocation {
   template: boolean;
 }
 
+/** GET /version as the client keeps it; `major` is the number before the first dot of `release`. */
+export interface PveVersionInfo {
+  version: string;
+  release: string;
+  repoid?: string;
+  major: number;
+}
+
 export interface PveClient {
   /** The `user@realm!tokenid` this client authenticates as (never the secret). */
   readonly tokenId: string;
@@ -117,6 +125,12 @@ export interface PveClient {
   locateGuest(vmid: number, options?: PveRequestOptions & { type?: GuestType }): Promise<GuestLocation>;
   /** Forget cached cluster state (after a change that moves or creates guests). */
   invalidate(): void;
+
+  /**
+   * GET /version, asked once per client and kept: which Proxmox VE the cluster runs, for callers whose
+   * requests differ by version (HA groups on 8, HA rules on 9, VM.Monitor vs VM.GuestAgent.*).
+   */
+  version(options?: PveRequestOptions): Promise<PveVersionInfo>;
 
   /** A view of this client whose requests also pass `guard` first (shares connection and caches). */
   withGuard(guard: PveRequestGuard): PveClient;
