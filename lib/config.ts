@@ -50,6 +50,7 @@ const envSchema = z
     MCP_INSTALL_DIR: z.string().optional(),
     MCP_UPDATE_DIR: z.string().optional(),
     MCP_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+    MCP_MAX_BODY_BYTES: z.coerce.number().int('must be a whole number of bytes').min(1024, 'must be at least 1024').max(256 * 1024 * 1024, 'must be at most 268435456 (256 MiB)').default(1024 * 1024),
     MCP_TEST_NO_AUTH: booleanFlag,
     MCP_IN_CONTAINER: z
       .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -126,6 +127,8 @@ export interface Config {
   installDir: string;
   updateDir: string;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** Largest request body any door reads (MCP_MAX_BODY_BYTES, default 1 MiB); bigger ones get 413. */
+  maxBodyBytes: number;
   /** Only for the protocol conformance suite: accept calls without a token. Refused unless bound to loopback. */
   testNoAuth: boolean;
   /**
@@ -244,6 +247,7 @@ export function loadConfig(env?: Record<string, string | undefined>, options: { 
     installDir: e.MCP_INSTALL_DIR ? resolve(e.MCP_INSTALL_DIR) : projectRoot,
     updateDir: e.MCP_UPDATE_DIR ? resolve(projectRoot, e.MCP_UPDATE_DIR) : join(dataDir, 'update'),
     logLevel: e.MCP_LOG_LEVEL,
+    maxBodyBytes: e.MCP_MAX_BODY_BYTES,
     testNoAuth: e.MCP_TEST_NO_AUTH,
     container: {
       inside: e.MCP_IN_CONTAINER ?? (options.containerProbe ?? (env === undefined ? containerMarkerExists : () => false))(),

@@ -6,16 +6,44 @@
 import type { ClientToken } from '../store/tokens.ts';
 import type { Store } from '../store/store.ts';
 
-export type AuthFailure = 'missing' | 'invalid' | 'expired' | 'revoked';
+export type AuthFailure = 'missing' | 'malformed' | 'invalid' | 'expired' | 'revoked';
 
 export type AuthResult = { ok: true; token: ClientToken } | { ok: false; reason: AuthFailure; message: string };
 
-const failureMessages: Record<AuthFailure, string> = {
-  missing: 'No client token: send the header "Authorization: Bearer <token>" (create one with `npm run token -- create`).',
-  invalid: 'The client token is not valid. Check that the whole token was copied, or create a new one with `npm run token -- create`.',
+/** How to make a token, the same words in every answer that sends a person to make one. */
+export const createTokenHint = 'An admin creates one on the server with `npm run token -- create NAME --role operator` (the token is printed once).';
+
+const failureMessages: Record<Exclude<AuthFailure, 'malformed'>, string> = {
+  missing: `No client token: send the header "Authorization: Bearer <token>" (Claude Code: claude mcp add --transport http proxmox http://HOST:3001/mcp --header "Authorization: Bearer <token>"). ${createTokenHint}`,
+  invalid: 'The client token is not valid. Check that the whole token was copied, or create a new one with `npm run token -- create NAME`.',
   expired: 'The client token has expired. Ask an admin to rotate it (`npm run token -- rotate <name>`).',
   revoked: 'The client token was revoked. Ask an admin for a new one.',
 };
+
+/**
+ * What is wrong with an Authorization header that carries no usable bearer token, in words that say
+ * exactly what to change. Never quotes the header's value: it may be a secret (a password, a Proxmox token).
+ */
+export function malformedReason(header: string): string | undefined {
+  const value = header.trim();
+  if (!value) return undefined;
+  const expected = 'Send "Authorization: Bearer <token>" with a proxmox-mcp client token.';
+  const scheme = /^([A-Za-z][A-Za-z0-9._~+/-]*)(?:\s+([\s\S]*))?$/.exec(value);
+  if (/^PVEAPIToken[=\s]/i.test(value)) {
+    return `The Authorization header holds a Proxmox API token (PVEAPIToken=...). This server does not take Proxmox tokens from clients; its own Proxmox token is in its configuration. ${expected} ${createTokenHint}`;
+  }
+  if (scheme && /^bearer$/i.test(scheme[1])) {
+    const rest = (scheme[2] ?? '').trim();
+    if (!rest) return `The Authorization header says "Bearer" but no token follows it. ${expected}`;
+    if (/\s/.test(rest)) return `The Authorization header has more than one word after "Bearer"; a client token is one word without spaces. ${expected}`;
+    return undefined;
+  }
+  if (scheme && scheme[2] !== undefined && /^(basic|digest|negotiate|ntlm|token|apikey|api-key|hoba|mutual|aws4-hmac-sha256)$/i.test(scheme[1])) {
+    return `The Authorization header uses the "${scheme[1].slice(0, 20)}" scheme; this server only takes "Bearer". ${expected} ${createTokenHint}`;
+  }
+  if (!/\s/.test(value)) return `The Authorization header has no "Bearer " prefix before the token. ${expected}`;
+  return `The Authorization header is not of the form "Bearer <token>". ${expected} ${createTokenHint}`;
+}
 
 export function bearerFrom(header: string | null | undefined): string | undefined {
   if (!header) return undefined;
@@ -25,7 +53,10 @@ export function bearerFrom(header: string | null | undefined): string | undefine
 
 export async function authenticate(store: Store, header: string | null | undefined, now = Date.now()): Promise<AuthResult> {
   const secret = bearerFrom(header);
-  if (!secret) return { ok: false, reason: 'missing', message: failureMessages.missing };
+  if (!secret) {
+    const malformed = header ? malformedReason(header) : undefined;
+    return malformed ? { ok: false, reason: 'malformed', message: malformed } : { ok: false, reason: 'missing', message: failureMessages.missing };
+  }
   const token = await store.tokens.findBySecret(secret);
   if (!token) return { ok: false, reason: 'invalid', message: failureMessages.invalid };
   if (token.revokedAt !== null) return { ok: false, reason: 'revoked', message: failureMessages.revoked };

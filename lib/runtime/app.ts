@@ -3,16 +3,18 @@
  * /health, /mcp, the REST routes from routes.json and the OpenAPI document. Host and Origin are checked
  * before anything else (DNS rebinding), then the client token, the same way for every door.
  */
-import { Hono, type Context } from 'hono';
+import { Hono, type Context, type MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { createMcpHandler, validateHostHeader, localhostAllowedHostnames, type McpServer } from '@modelcontextprotocol/server';
 import { authenticate, FailureThrottle, LastUsedTracker } from '../auth/authenticate.ts';
 import type { ClientToken } from '../store/tokens.ts';
 import { modeRank } from '../store/tokens.ts';
 import type { Caller, Door, Mode } from '../tool.ts';
 import { createMcpServerFactory, type McpExtension } from './mcp.ts';
-import { mountRest } from './rest.ts';
+import { methodNotAllowed, mountRest, on } from './rest.ts';
 import type { Runtime } from './runtime.ts';
 import { checkOrigin, corsHeaders, isPreflight, originPolicy, type OriginPolicy } from './cors.ts';
+import { mountOAuthHints } from './oauth-hints.ts';
 
 export interface AppOptions {
   name: string;
@@ -64,6 +66,26 @@ function jsonError(status: number, code: string, message: string, extraHeaders: 
   });
 }
 
+/**
+ * The 401 challenge (RFC 6750): no error code when no credentials came, invalid_request for a header
+ * that is not "Bearer <token>", invalid_token otherwise. No resource_metadata: there is no OAuth here
+ * (lib/runtime/oauth-hints.ts answers the discovery a client tries anyway).
+ */
+export function bearerChallenge(reason: string): string {
+  if (reason === 'missing') return 'Bearer realm="proxmox-mcp"';
+  if (reason === 'malformed') return 'Bearer realm="proxmox-mcp", error="invalid_request", error_description="The Authorization header must be: Bearer <token>"';
+  return `Bearer realm="proxmox-mcp", error="invalid_token", error_description="The client token is ${reason}"`;
+}
+
+/** The 413 every door sends for a body over MCP_MAX_BODY_BYTES; MCP callers get it as JSON-RPC. */
+export function bodyTooLarge(maxBytes: number, door: Door | 'other'): Response {
+  const message = `The request body is larger than ${maxBytes} bytes, the limit of this server. Send smaller arguments; an admin can raise the limit with MCP_MAX_BODY_BYTES.`;
+  if (door === 'mcp') {
+    return new Response(JSON.stringify({ jsonrpc: '2.0', id: null, error: { code: -32000, message } }), { status: 413, headers: { 'content-type': 'application/json', connection: 'close' } });
+  }
+  return jsonError(413, 'payload_too_large', message, { connection: 'close' });
+}
+
 export function createApp(runtime: Runtime, options: AppOptions) {
   const app = new Hono();
   const throttle = new FailureThrottle();
@@ -72,6 +94,7 @@ export function createApp(runtime: Runtime, options: AppOptions) {
   const origins = allowedOrigins(runtime);
   const noAuth = runtime.config.testNoAuth && isLoopback(runtime.config.host);
   const mcpHandler = createMcpHandler(createMcpServerFactory(runtime, options) as (context: { authInfo?: unknown }) => McpServer, {
+    maxRequestBodySize: runtime.config.maxBodyBytes,
     onerror: (error) => runtime.log.debug('MCP request rejected', { error: error.message }),
   });
 
@@ -87,13 +110,27 @@ export function createApp(runtime: Runtime, options: AppOptions) {
       throttle.fail(address);
       if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
       runtime.log.info('Client authentication failed', { door, reason: result.reason, address, requestId });
-      return jsonError(401, 'unauthenticated', result.message, {
-        'www-authenticate': `Bearer realm="proxmox-mcp", error="invalid_token", error_description="${result.reason}"`,
-      });
+      return jsonError(401, 'unauthenticated', result.message, { 'www-authenticate': bearerChallenge(result.reason) });
     }
     throttle.succeed(address);
     lastUsed.touch(result.token.id);
     return callerFromToken(result.token, door, requestId);
+  }
+
+  /**
+   * A door's guard: the caller is known (or the 401 is sent) before a byte of the body is read, then the
+   * body is capped. Content-Length over the cap is refused at once; a chunked body is counted as it
+   * streams in and refused as soon as it passes the cap (hono/body-limit).
+   */
+  function guardDoor(door: Door): MiddlewareHandler[] {
+    const authenticateFirst: MiddlewareHandler = async (c, next) => {
+      const caller = await resolveCaller(c, door, c.get('requestId' as never) as string);
+      if (caller instanceof Response) return caller;
+      c.set('caller' as never, caller as never);
+      await next();
+    };
+    const maxBytes = runtime.config.maxBodyBytes;
+    return [authenticateFirst, bodyLimit({ maxSize: maxBytes, onError: () => bodyTooLarge(maxBytes, door) })];
   }
 
   app.use('*', async (c, next) => {
@@ -123,16 +160,20 @@ export function createApp(runtime: Runtime, options: AppOptions) {
     return c.json(report, report.status === 'down' ? 503 : 200);
   });
 
-  app.all('/mcp', async (c) => {
-    const requestId = c.get('requestId' as never) as string;
-    const caller = await resolveCaller(c, 'mcp', requestId);
-    if (caller instanceof Response) return caller;
-    return mcpHandler.fetch(c.req.raw, {
-      authInfo: { token: '[redacted]', clientId: caller.name, scopes: [caller.role], extra: { caller } },
-    });
-  });
+  methodNotAllowed(app, '/health', ['GET']);
 
-  mountRest(app, runtime, { resolveCaller: (c, requestId) => resolveCaller(c, 'rest', requestId), name: options.name, version: options.version });
+  on(app, 'ALL', '/mcp', [
+    ...guardDoor('mcp'),
+    async (c) => {
+      const caller = c.get('caller' as never) as Caller;
+      return mcpHandler.fetch(c.req.raw, {
+        authInfo: { token: '[redacted]', clientId: caller.name, scopes: [caller.role], extra: { caller } },
+      });
+    },
+  ]);
+
+  mountRest(app, runtime, { guard: guardDoor('rest'), name: options.name, version: options.version });
+  mountOAuthHints(app);
 
   app.notFound((c) => jsonError(404, 'not_found', `No route ${c.req.method} ${c.req.path}. MCP is at POST /mcp, tools at POST /v1/tools/<name>, the API description at GET /v1/openapi.json.`));
   app.onError((error, c) => {

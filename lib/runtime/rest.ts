@@ -5,7 +5,7 @@
  * code (400, 401, 403, 404, 409, 428 for a confirmation, 502/503/504 for Proxmox trouble).
  */
 import { readFileSync } from 'node:fs';
-import type { Context, Hono } from 'hono';
+import type { Context, Hono, MiddlewareHandler } from 'hono';
 import { z } from 'zod';
 import { httpStatusFor } from '../errors.ts';
 import { projectPath } from '../paths.ts';
@@ -41,9 +41,55 @@ function queryArguments(query: Record<string, string>): Record<string, unknown> 
 }
 
 interface RestOptions {
-  resolveCaller: (c: Context, requestId: string) => Promise<Caller | Response>;
+  /** Runs before every route: authenticates (the caller lands in c.get('caller')) and caps the body. */
+  guard: MiddlewareHandler[];
   name: string;
   version: string;
+}
+
+/** app.on with a list of handlers (Hono's typed overloads want them one by one). */
+export function on(app: Hono, method: string, pattern: string, handlers: MiddlewareHandler[]): void {
+  (app.on as unknown as (method: string, path: string, ...rest: MiddlewareHandler[]) => void)(method, pattern, ...handlers);
+}
+
+const httpMethods = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'] as const;
+
+/**
+ * Every method a path does not serve answers 405 with the methods it does serve in `Allow` (HEAD rides
+ * on GET, OPTIONS answers 204 with `Allow`). Register after the path's real routes. `known` decides, for
+ * a pattern with parameters, whether the concrete path exists at all (404 otherwise).
+ */
+export function methodNotAllowed(app: Hono, pattern: string, allowed: string[], options: { known?: (c: Context) => boolean; hint?: (c: Context) => string } = {}): void {
+  const allow = [...new Set([...allowed.map((method) => method.toUpperCase()), ...(allowed.includes('GET') ? ['HEAD'] : []), 'OPTIONS'])].join(', ');
+  const others = httpMethods.filter((method) => !allowed.includes(method));
+  app.on([...others], pattern, (c) => {
+    if (options.known && !options.known(c)) {
+      return c.json({ success: false, error: { code: 'not_found', message: `No route ${c.req.method} ${c.req.path}. GET /v1/openapi.json lists the routes.` } }, 404);
+    }
+    if (c.req.method === 'OPTIONS') return new Response(null, { status: 204, headers: { allow } });
+    const message = `${c.req.method} is not served at ${c.req.path}; use ${allowed.join(' or ')}.${options.hint ? ' ' + options.hint(c) : ''}`;
+    return c.json({ success: false, error: { code: 'method_not_allowed', message } }, 405, { allow });
+  });
+}
+
+/** Deepest nesting of arrays/objects a body may have; no tool takes anything near it. */
+export const maxJsonDepth = 64;
+
+/** Whether JSON text nests deeper than `max`, found by scanning (strings skipped) without parsing. */
+export function jsonNestsDeeperThan(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (inString) {
+      if (ch === 92) i++; // backslash: skip the escaped character
+      else if (ch === 34) inString = false;
+    } else if (ch === 34) inString = true;
+    else if (ch === 91 || ch === 123) {
+      if (++depth > max) return true;
+    } else if (ch === 93 || ch === 125) depth--;
+  }
+  return false;
 }
 
 export function mountRest(app: Hono, runtime: Runtime, options: RestOptions): void {
@@ -53,9 +99,7 @@ export function mountRest(app: Hono, runtime: Runtime, options: RestOptions): vo
   }
 
   async function serve(c: Context, tool: AnyTool, args: Record<string, unknown>): Promise<Response> {
-    const requestId = c.get('requestId' as never) as string;
-    const caller = await options.resolveCaller(c, requestId);
-    if (caller instanceof Response) return caller;
+    const caller = c.get('caller' as never) as Caller;
     const headerConfirmation = c.req.header('x-confirmation-id');
     const result = await invokeTool(runtime, tool, headerConfirmation ? { ...args, [confirmationArgument]: headerConfirmation } : args, caller, { signal: c.req.raw.signal });
     const status = result.kind === 'ok' ? 200 : httpStatusFor(result.error.code);
@@ -65,6 +109,9 @@ export function mountRest(app: Hono, runtime: Runtime, options: RestOptions): vo
   async function bodyArguments(c: Context): Promise<Record<string, unknown> | Response> {
     const text = await c.req.text();
     if (!text.trim()) return {};
+    if (jsonNestsDeeperThan(text, maxJsonDepth)) {
+      return c.json({ success: false, error: { code: 'invalid_input', message: `The request body nests arrays/objects deeper than ${maxJsonDepth} levels; no tool takes arguments like that.` } }, 400);
+    }
     try {
       const value = JSON.parse(text) as unknown;
       if (value && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, unknown>;
@@ -82,8 +129,7 @@ export function mountRest(app: Hono, runtime: Runtime, options: RestOptions): vo
       const body = await bodyArguments(c);
       return body instanceof Response ? body : serve(c, tool, { ...body, ...params });
     };
-    if (route.method === 'GET') app.get(route.pattern, handler);
-    else app.post(route.pattern, handler);
+    on(app, route.method, route.pattern, [...options.guard, handler]);
   }
 
   const defaultPattern = table.defaults.pattern;
@@ -94,12 +140,31 @@ export function mountRest(app: Hono, runtime: Runtime, options: RestOptions): vo
     const body = await bodyArguments(c);
     return body instanceof Response ? body : serve(c, tool, body);
   };
-  if (table.defaults.method === 'GET') app.get(defaultPattern, defaultHandler);
-  else app.post(defaultPattern, defaultHandler);
+  on(app, table.defaults.method, defaultPattern, [...options.guard, defaultHandler]);
 
   // Built on first request: converting every schema costs ~100 ms of start-up and heap nobody may need.
   let openapi: ReturnType<typeof buildOpenApi> | undefined;
-  app.get('/v1/openapi.json', (c) => c.json((openapi ??= buildOpenApi(runtime, table, options))));
+  app.get('/v1/openapi.json', (c) => {
+    openapi ??= buildOpenApi(runtime, table, options);
+    return c.json({ ...openapi, servers: [{ url: new URL(c.req.url).origin, description: 'This server, as this request reached it' }] });
+  });
+
+  // Wrong methods on known paths: 405 with Allow (registered after the real routes, which win).
+  const methodsByPattern = new Map<string, Set<string>>();
+  for (const route of table.routes) methodsByPattern.set(route.pattern, (methodsByPattern.get(route.pattern) ?? new Set()).add(route.method));
+  const getRoutesOf = (toolName: string) => table.routes.filter((route) => route.function === toolName && route.method === 'GET').map((route) => `GET ${route.pattern}`);
+  for (const [pattern, methods] of methodsByPattern) methodNotAllowed(app, pattern, [...methods]);
+  methodNotAllowed(app, defaultPattern, [table.defaults.method], {
+    known: (c) => runtime.tools.has(c.req.param('tool') ?? ''),
+    hint: (c) => {
+      const name = c.req.param('tool') ?? '';
+      const also = getRoutesOf(name);
+      return table.defaults.method === 'POST'
+        ? `Send the arguments as a JSON object body, e.g. curl -X POST -H "Authorization: Bearer <token>" -H "Content-Type: application/json" -d '{}' ${new URL(c.req.url).origin}${c.req.path}${also.length ? ` (reads also at ${also.join(', ')})` : ''}.`
+        : '';
+    },
+  });
+  methodNotAllowed(app, '/v1/openapi.json', ['GET']);
 }
 
 export function buildOpenApi(runtime: Runtime, table: RouteTable, info: { name: string; version: string }) {

@@ -1,0 +1,212 @@
+/**
+ * The doors read no body before the caller is known, read none bigger than MCP_MAX_BODY_BYTES, and no
+ * body of any size or shape stops the server. Big bodies are streamed in 64 KiB chunks (never held whole
+ * in this process); the test server runs in this process, so its heap is watched too.
+ */
+import { request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bodyTooLarge } from '../lib/runtime/app.ts';
+import { jsonNestsDeeperThan } from '../lib/runtime/rest.ts';
+import { callRest, connectClient, startTestServer, type TestServer } from './helpers/server.ts';
+
+let ts: TestServer;
+let small: TestServer;
+
+beforeAll(async () => {
+  ts = await startTestServer();
+  small = await startTestServer({ env: { MCP_MAX_BODY_BYTES: '4096' } });
+});
+afterAll(async () => {
+  await ts?.close();
+  await small?.close();
+});
+
+const MiB = 1024 * 1024;
+const chunk = Buffer.alloc(64 * 1024, 'a');
+
+interface Sent {
+  status: number;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+  ms: number;
+  /** Bytes this client had written when the answer came. */
+  written: number;
+}
+
+/**
+ * POST `total` bytes (a JSON-looking stream: `{"x":"aaaa...`) to `path`, with Content-Length or chunked,
+ * and resolve with the answer as soon as it arrives (the rest of the body is then abandoned).
+ */
+function sendBig(base: string, path: string, options: { total: number; chunked: boolean; headers?: Record<string, string>; method?: string }): Promise<Sent> {
+  const url = new URL(path, base);
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    let written = 0;
+    let answered = false;
+    const req = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: options.method ?? 'POST',
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/json, text/event-stream',
+          ...(options.chunked ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(options.total) }),
+          ...options.headers,
+        },
+      },
+      (res) => {
+        answered = true;
+        const parts: Buffer[] = [];
+        res.on('data', (part: Buffer) => parts.push(part));
+        res.on('end', () => {
+          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString('utf8'), headers: res.headers, ms: performance.now() - started, written });
+          req.destroy();
+        });
+        res.on('error', () => undefined);
+      },
+    );
+    req.on('error', (error) => {
+      if (!answered) reject(error);
+    });
+    req.setTimeout(60_000, () => req.destroy(new Error('no answer within 60 s')));
+    const pump = () => {
+      while (!answered && written < options.total) {
+        const first = written === 0 ? Buffer.from('{"x":"') : chunk;
+        const piece = first.subarray(0, Math.min(first.length, options.total - written));
+        written += piece.length;
+        if (!req.write(piece)) {
+          req.once('drain', pump);
+          return;
+        }
+      }
+      if (!answered) req.end();
+    };
+    pump();
+  });
+}
+
+async function healthOk(server: TestServer): Promise<void> {
+  const response = await fetch(`${server.url}/health`);
+  expect(response.status).toBe(200);
+  expect(((await response.json()) as { status: string }).status).toBe('ok');
+}
+
+const doors = [
+  { door: 'REST', path: '/v1/tools/list_vms' },
+  { door: 'MCP', path: '/mcp' },
+];
+
+describe('300 MB bodies', () => {
+  for (const { door, path } of doors) {
+    for (const chunked of [false, true]) {
+      const how = chunked ? 'chunked' : 'with Content-Length';
+      it(`${door} without a token, ${how}: 401 before the body is read; the server keeps serving`, async () => {
+        const heapBefore = process.memoryUsage().heapUsed;
+        const sent = await sendBig(ts.url, path, { total: 300 * MiB, chunked });
+        expect(sent.status).toBe(401);
+        expect(sent.ms).toBeLessThan(10_000);
+        expect(sent.written).toBeLessThan(300 * MiB);
+        expect(JSON.parse(sent.body).error.message).toMatch(/Authorization: Bearer/);
+        expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * MiB);
+        await healthOk(ts);
+      });
+
+      it(`${door} with a valid token, ${how}: 413 with a clear message; the server keeps serving`, async () => {
+        const heapBefore = process.memoryUsage().heapUsed;
+        const sent = await sendBig(ts.url, path, { total: 300 * MiB, chunked, headers: { authorization: `Bearer ${ts.adminToken}` } });
+        expect(sent.status).toBe(413);
+        expect(sent.ms).toBeLessThan(10_000);
+        expect(sent.written).toBeLessThan(300 * MiB);
+        const body = JSON.parse(sent.body) as { error: { message: string } };
+        expect(body.error.message).toMatch(/larger than 1048576 bytes.*MCP_MAX_BODY_BYTES/);
+        if (door === 'MCP') expect(body).toMatchObject({ jsonrpc: '2.0', error: { code: -32000 } });
+        expect(process.memoryUsage().heapUsed - heapBefore).toBeLessThan(64 * MiB);
+        await healthOk(ts);
+      });
+    }
+  }
+}, 120_000);
+
+describe('the cap', () => {
+  it('is 1 MiB by default: just over it is 413 (chunked, no Content-Length), just under it is read', async () => {
+    const over = await sendBig(ts.url, '/v1/tools/list_vms', { total: MiB + 1, chunked: true, headers: { authorization: `Bearer ${ts.adminToken}` } });
+    expect(over.status).toBe(413);
+    const padding = 'p'.repeat(MiB - 200);
+    const under = await callRest(ts.url, ts.adminToken, 'list_vms', { padding });
+    expect(under.status).not.toBe(413);
+    expect(under.status).toBeLessThan(500);
+  });
+
+  it('follows MCP_MAX_BODY_BYTES on both doors', async () => {
+    const rest = await callRest(small.url, small.adminToken, 'list_vms', { padding: 'p'.repeat(5000) });
+    expect(rest.status).toBe(413);
+    expect(rest.body.error.message).toMatch(/larger than 4096 bytes/);
+    expect((await callRest(small.url, small.adminToken, 'list_vms', {})).status).toBe(200);
+    const mcp = await sendBig(small.url, '/mcp', { total: 5000, chunked: true, headers: { authorization: `Bearer ${small.adminToken}` } });
+    expect(mcp.status).toBe(413);
+    const client = await connectClient(small.mcpUrl, small.adminToken, 'legacy');
+    try {
+      await expect(client.callTool({ name: 'list_vms', arguments: { padding: 'p'.repeat(5000) } })).rejects.toThrow(/413|larger than 4096/);
+      expect((await client.callTool({ name: 'list_vms', arguments: {} })).isError).toBeFalsy();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('the 413 body names the limit and the variable, on every door', async () => {
+    const rest = (await bodyTooLarge(2048, 'rest').json()) as { error: { code: string; message: string } };
+    expect(rest.error.code).toBe('payload_too_large');
+    expect(rest.error.message).toContain('2048');
+    expect(rest.error.message).toContain('MCP_MAX_BODY_BYTES');
+  });
+});
+
+describe('bodies of any shape', () => {
+  const auth = () => ({ authorization: `Bearer ${ts.adminToken}`, 'content-type': 'application/json' });
+  const deep = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
+  const shapes: Array<[string, string | Buffer]> = [
+    ['malformed JSON', '{"vmid": 101,,'],
+    ['a JSON array', '[1,2,3]'],
+    ['a bare string', '"list"'],
+    ['deeply nested arrays', `{"a":${deep(400_000)}}`],
+    ['deeply nested objects', '{"a":'.repeat(100_000) + '1' + '}'.repeat(100_000)],
+    ['invalid UTF-8', Buffer.from([0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xff, 0xfe, 0xc3, 0x28, 0x22, 0x7d])],
+    ['a lone surrogate escape', '{"node":"\\ud800"}'],
+    ['a NUL in a key', '{"no\\u0000de":"pve1"}'],
+    ['a 900 KB string', JSON.stringify({ node: 'n'.repeat(900_000) })],
+    ['a __proto__ key', '{"__proto__":{"admin":true},"constructor":{"prototype":{"x":1}}}'],
+  ];
+
+  for (const [name, body] of shapes) {
+    it(`REST: ${name} gets a 4xx answer or a result, never a crash`, async () => {
+      const response = await fetch(`${ts.url}/v1/tools/list_vms`, { method: 'POST', headers: auth(), body: body as unknown as BodyInit });
+      expect(response.status).toBeLessThan(500);
+      expect(() => JSON.parse('{}')).not.toThrow();
+      await response.text();
+      await healthOk(ts);
+    });
+
+    it(`MCP: ${name} as a tools/call gets an answer, never a crash`, async () => {
+      const text = typeof body === 'string' ? body : Buffer.from(body).toString('latin1');
+      const envelope = `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"list_vms","arguments":${text}}}`;
+      const response = await fetch(ts.mcpUrl, {
+        method: 'POST',
+        headers: { ...auth(), accept: 'application/json, text/event-stream', 'mcp-protocol-version': '2025-06-18' },
+        body: envelope,
+      });
+      expect(response.status).toBeLessThan(500);
+      await response.text();
+      await healthOk(ts);
+    });
+  }
+
+  it('counts nesting without parsing, skipping strings and escapes', () => {
+    expect(jsonNestsDeeperThan('{"a":[[1]]}', 3)).toBe(false);
+    expect(jsonNestsDeeperThan('{"a":[[[1]]]}', 3)).toBe(true);
+    expect(jsonNestsDeeperThan('{"a":"[[[[[[\\"[[[["}', 2)).toBe(false);
+    expect(jsonNestsDeeperThan(deep(65), 64)).toBe(true);
+    expect(jsonNestsDeeperThan(deep(64), 64)).toBe(false);
+  });
+});
