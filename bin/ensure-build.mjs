@@ -14,29 +14,31 @@
  * - Not a `prepare` script: npm runs `prepare` on `npm ci --omit=dev` too, where TypeScript is absent, and
  *   a checkout that changes later (git pull, git checkout <tag>) would run an old dist/ without a word.
  * - Staleness is judged by content, not by modification times: a SHA-256 over the path and bytes of every
- *   file tsc compiles (the `include` of tsconfig.build.json: .ts and imported .json), the two tsconfig files
- *   and the TypeScript version, recorded in dist/.source-hash after a build. Same hash: nothing to do (a few
- *   tens of ms). Any difference, a missing stamp or a missing dist/: a clean rebuild, announced on stderr.
+ *   file tsc compiles (the `include` of tsconfig.build.json: .ts and imported .json) and the two tsconfig
+ *   files, recorded in dist/.source-hash after a build. Same hash: nothing to do (a few tens of ms). Any
+ *   difference, a missing stamp or a missing dist/: a clean rebuild, announced on stderr.
  *   A stale build never runs silently: when it cannot be rebuilt (no TypeScript installed, a syntax error),
  *   this exits 1 with the reason and the scripts stop before running anything.
  * - The build goes to a scratch folder in node_modules/.cache and replaces dist/ only when it succeeded, so
  *   files of deleted sources never linger (tool discovery reads dist/functions/) and a failed build leaves
- *   no half-written dist/. A lock (dist.lock, holding the builder's pid) keeps two starts from building at
- *   the same time; the second waits for the first and then finds dist/ up to date.
+ *   no half-written dist/. A lock (node_modules/.cache/proxmox-mcp-build.lock, holding the builder's pid)
+ *   keeps two starts from building at the same time; the second waits, then finds dist/ up to date.
+ * - The TypeScript version is recorded too: a different one rebuilds; none installed (npm prune --omit=dev
+ *   after a build) is fine as long as the sources are those dist/ was built from.
  *
  * `node bin/ensure-build.mjs --check` only says whether dist/ is up to date (exit 0) or not (exit 1).
  * Plain JavaScript on purpose: it has to run before anything is compiled.
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const dist = join(root, 'dist');
 const stampFile = join(dist, '.source-hash');
-const lockDir = join(root, 'dist.lock');
+const lockDir = join(root, 'node_modules', '.cache', 'proxmox-mcp-build.lock');
 const tscPath = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
 const compiledExtensions = ['.ts', '.mts', '.cts', '.json'];
 /** Folders inside the included ones that hold data, not code (bench/results: benchmark output). */
@@ -73,13 +75,12 @@ function collect(path, files) {
   }
 }
 
-/** The hash dist/ must have been built from: every compiled file (path and bytes), the configs, TypeScript. */
+/** The hash dist/ must have been built from: every compiled file (path and bytes) and the configs. */
 function sourceHash() {
   const files = [];
   for (const entry of includedRoots()) collect(join(root, entry), files);
   files.push(join(root, 'tsconfig.json'), join(root, 'tsconfig.build.json'));
   const hash = createHash('sha256');
-  hash.update(`typescript ${typescriptVersion() ?? 'absent'}\0`);
   for (const file of [...new Set(files)].sort()) {
     hash.update(relative(root, file).split(sep).join('/'));
     hash.update('\0');
@@ -89,12 +90,16 @@ function sourceHash() {
   return { hash: hash.digest('hex'), files: files.length };
 }
 
-function builtHash() {
+/** dist/ was built from these sources (and with the installed TypeScript, when one is installed). */
+function upToDate(hash) {
+  let stamp;
   try {
-    return JSON.parse(readFileSync(stampFile, 'utf8')).hash ?? null;
+    stamp = JSON.parse(readFileSync(stampFile, 'utf8'));
   } catch {
-    return null;
+    return false;
   }
+  const typescript = typescriptVersion();
+  return stamp.hash === hash && (typescript === null || stamp.typescript === typescript);
 }
 
 function pidAlive(pid) {
@@ -106,12 +111,13 @@ function pidAlive(pid) {
   }
 }
 
-/** Take dist.lock, waiting for another builder (up to 3 minutes); a lock left by a dead process is taken over. */
+/** Take the build lock, waiting for another builder (up to 3 minutes); a lock left by a dead process is taken over. */
 async function lock() {
   const deadline = Date.now() + 180_000;
   let announced = false;
   for (;;) {
     try {
+      mkdirSync(dirname(lockDir), { recursive: true });
       mkdirSync(lockDir);
       writeFileSync(join(lockDir, 'pid'), String(process.pid));
       return;
@@ -129,7 +135,7 @@ async function lock() {
       rmSync(lockDir, { recursive: true, force: true });
       continue;
     }
-    if (Date.now() > deadline) throw new Error(`another build (pid ${owner}) holds ${relative(root, lockDir)} for 3 minutes; if no build runs, remove that folder`);
+    if (Date.now() > deadline) throw new Error(`another build (pid ${owner}) has held ${relative(root, lockDir)} for 3 minutes; if no build runs, remove that folder`);
     if (!announced) say(`waiting for the build another process (pid ${owner}) is running`);
     announced = true;
     await new Promise((resolve) => setTimeout(resolve, 200));
@@ -141,12 +147,6 @@ function unlock() {
 }
 
 function build(expected) {
-  if (!typescriptVersion()) {
-    throw new Error(
-      'dist/ is missing or was built from other sources, and TypeScript is not installed to rebuild it. ' +
-        'Run `npm ci` (with the dev dependencies) in this folder, then start again.',
-    );
-  }
   const scratch = join(root, 'node_modules', '.cache', `proxmox-mcp-build-${process.pid}`);
   rmSync(scratch, { recursive: true, force: true });
   const started = Date.now();
@@ -167,28 +167,55 @@ function build(expected) {
   }
   writeFileSync(join(scratch, '.source-hash'), `${JSON.stringify({ hash: expected, typescript: typescriptVersion(), built_at: new Date().toISOString() })}\n`);
   rmSync(dist, { recursive: true, force: true });
-  renameSync(scratch, dist);
+  try {
+    renameSync(scratch, dist);
+  } catch (error) {
+    if (error.code === 'EXDEV') {
+      // node_modules on another filesystem (a symlink to a shared install): copy instead of moving.
+      cpSync(scratch, dist, { recursive: true });
+    } else if (!((error.code === 'ENOTEMPTY' || error.code === 'EEXIST') && upToDate(expected))) {
+      throw error;
+    } // else: another builder (one that took over a lock it judged stale) put the same build there first
+    rmSync(scratch, { recursive: true, force: true });
+  }
   say(`dist/ is up to date (${((Date.now() - started) / 1000).toFixed(1)} s)`);
 }
 
 async function main() {
-  const checkOnly = process.argv.includes('--check');
-  const unknown = process.argv.slice(2).filter((arg) => arg !== '--check');
+  const usage =
+    'usage: node bin/ensure-build.mjs [--check]\n\n' +
+    'Compiles the TypeScript sources into dist/ when dist/ was not built from exactly these sources\n' +
+    '(npm start, token, sim, bench and docs run it first). Nothing to do: exit 0 in a few tens of ms.\n\n' +
+    'options:\n  --check      only tell: exit 0 when dist/ is up to date, 1 when not\n  -h, --help   show this help\n\n' +
+    'example:\n  node bin/ensure-build.mjs && node dist/server.js\n';
+  const args = process.argv.slice(2);
+  if (args.includes('--help') || args.includes('-h')) {
+    process.stdout.write(usage);
+    return;
+  }
+  const checkOnly = args.includes('--check');
+  const unknown = args.filter((arg) => arg !== '--check');
   if (unknown.length) {
-    process.stderr.write('usage: node bin/ensure-build.mjs [--check]\n  (re)compiles dist/ when it was not built from these sources; --check only tells (exit 0 up to date, 1 not)\n');
+    process.stderr.write(`ensure-build: unknown option '${unknown[0]}'\n\n${usage}`);
     process.exit(2);
   }
   const { hash } = sourceHash();
-  if (builtHash() === hash) return;
+  if (upToDate(hash)) return;
   if (checkOnly) {
     say('dist/ is missing or was built from other sources');
     process.exit(1);
+  }
+  if (!typescriptVersion()) {
+    throw new Error(
+      'dist/ is missing or was built from other sources, and TypeScript is not installed to rebuild it. ' +
+        'Run `npm ci` (with the dev dependencies) in this folder, then start again.',
+    );
   }
   await lock();
   try {
     // Another process may have built it while we waited for the lock.
     const current = sourceHash().hash;
-    if (builtHash() !== current) build(current);
+    if (!upToDate(current)) build(current);
   } finally {
     unlock();
   }

@@ -108,20 +108,26 @@ export function parseCliArgs<Options extends Record<string, CliOption>>(spec: Cl
   return { kind: 'ok', values: parsed.values as CliValues<Options>, positionals: parsed.positionals };
 }
 
+/** A value from the command line as it may be shown back: control characters escaped, at most 60 characters. */
+export function shown(value: string): string {
+  const escaped = value.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return escaped.length > 60 ? `${escaped.slice(0, 57)}...` : escaped;
+}
+
 /** node:util's messages, shortened to what a person needs (they mention internals such as "parseArgs"). */
 function parseArgsReason(error: unknown): string {
   const message = error instanceof Error ? error.message : String(error);
-  const unknown = /^Unknown option '([^']*)'/.exec(message);
-  if (unknown) return `unknown option '${unknown[1]}'`;
-  const positional = /^Unexpected argument '([^']*)'/.exec(message);
-  if (positional) return `unexpected argument '${positional[1]}' (this command takes options only)`;
+  const unknown = /^Unknown option '(.*?)'(?:\. |$)/s.exec(message);
+  if (unknown) return `unknown option '${shown(unknown[1])}'`;
+  const positional = /^Unexpected argument '(.*)'\. This command/s.exec(message);
+  if (positional) return `unexpected argument '${shown(positional[1])}' (this command takes options only)`;
   const missing = /^Option '([^' ]*)(?: <value>)?' argument missing/.exec(message);
   if (missing) return `option '${missing[1]}' needs a value`;
   const ambiguous = /^Option '([^']*)' argument is ambiguous/.exec(message);
-  if (ambiguous) return `option '${ambiguous[1]}' needs a value; to pass one that starts with '-', write it as --name=VALUE`;
+  if (ambiguous) return `option '${ambiguous[1]}' needs a value; to pass one that starts with '-', write it as ${ambiguous[1]}=VALUE`;
   const boolean = /^Option '([^']*)' does not take an argument/.exec(message);
   if (boolean) return `option '${boolean[1]}' is a switch and takes no value`;
-  return message.split('\n')[0] ?? message;
+  return shown(message);
 }
 
 /** Parse process.argv (or `argv`): print the help and exit 0, or print the reason and usage and exit 2. */
@@ -147,13 +153,18 @@ export function cliFail(spec: CliSpec, reason: string): never {
   process.exit(2);
 }
 
-/** A whole number in [min, max] (digits only: no '1e3', '0x10', ' 8', '8.0'), or cliFail. */
-export function cliInteger(spec: CliSpec, name: string, value: string | undefined, range: { min?: number; max?: number } = {}): number {
+/** A whole number in [min, max] (digits only: no '1e3', '0x10', ' 8', '8.0'), or why it is not one. */
+export function checkInteger(value: string | undefined, range: { min?: number; max?: number } = {}): { ok: true; value: number } | { ok: false; reason: string } {
   const min = range.min ?? 0;
   const max = range.max ?? Number.MAX_SAFE_INTEGER;
   const number = value !== undefined && /^-?\d{1,15}$/.test(value) ? Number(value) : Number.NaN;
-  if (!Number.isSafeInteger(number) || number < min || number > max) {
-    cliFail(spec, `--${name} must be a whole number from ${min} to ${max}, got '${value ?? ''}'`);
-  }
-  return number;
+  if (!Number.isSafeInteger(number) || number < min || number > max) return { ok: false, reason: `must be a whole number from ${min} to ${max}, got '${shown(value ?? '')}'` };
+  return { ok: true, value: number };
+}
+
+/** checkInteger for option --name, or cliFail (reason, usage, exit 2). */
+export function cliInteger(spec: CliSpec, name: string, value: string | undefined, range: { min?: number; max?: number } = {}): number {
+  const checked = checkInteger(value, range);
+  if (!checked.ok) cliFail(spec, `--${name} ${checked.reason}`);
+  return checked.value;
 }
