@@ -247,7 +247,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     const policy = tool.confirmation ? tool.confirmation(input as never, ctx) : 'mode';
     const needsHuman = policy === 'always' || policy === 'human' || (policy === 'mode' && caller.mode === 'safe' && effect !== 'read');
     if (needsHuman || effect !== 'read' || caller.learning) {
-      plan = tool.explain ? await tool.explain(input as never, ctx) : fallbackPlan(tool, input, effect);
+      plan = tool.explain ? await callerScope.run({ role: caller.role, name: caller.name }, () => tool.explain!(input as never, ctx)) : fallbackPlan(tool, input, effect);
     }
     if (needsHuman && plan) {
       const argsHash = await hashArguments(tool.name, input);

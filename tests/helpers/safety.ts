@@ -17,12 +17,26 @@ export async function safetyTools(extra: AnyTool[] = []): Promise<AnyTool[]> {
 
 export interface SafetyServer extends TestServer {
   sim: Simulator;
+  /** Every request other than GET that reached the simulated Proxmox (`METHOD /path`), oldest first. */
+  changesSent: string[];
+}
+
+/** Records the non-GET requests that reach the simulator: proof that a refusal happened before Proxmox. */
+function recordChanges(sim: Simulator): string[] {
+  const sent: string[] = [];
+  const inner = sim.fetch.bind(sim);
+  sim.fetch = async (request: Request) => {
+    if (request.method !== 'GET') sent.push(`${request.method} ${decodeURIComponent(new URL(request.url).pathname).replace(/^\/api2\/json/, '')}`);
+    return inner(request);
+  };
+  return sent;
 }
 
 export async function startSafetyServer(options: { extraTools?: AnyTool[]; env?: Record<string, string>; build?: BuildOptions; simulator?: Simulator } = {}): Promise<SafetyServer> {
   const sim = options.simulator ?? createSimulator({ taskDurationMs: 5 });
+  const changesSent = recordChanges(sim);
   const ts = await startTestServer({ env: options.env, build: { simulator: sim, tools: await safetyTools(options.extraTools), ...options.build } });
-  return Object.assign(ts, { sim });
+  return Object.assign(ts, { sim, changesSent });
 }
 
 /** What the protections guard, as plain data: users, tokens, ACLs, nodes, guests and their flags. */
@@ -41,8 +55,11 @@ export function clusterSnapshot(sim: Simulator): string {
     acl: state.acl.map((entry) => `${entry.path} ${entry.type} ${entry.ugid} ${entry.roleid} ${entry.propagate}`).sort(),
     nodes: [...state.nodes.keys()].sort(),
     guests: [...state.guests.values()].map((guest) => ({ vmid: guest.vmid, node: guest.node, status: guest.status, protection: guest.config.protection ?? null })),
-    roles: [...state.roles.keys()].sort(),
+    roles: [...state.roles.entries()].map(([id, role]) => `${id}: ${[...role.privs].sort().join(',')}`).sort(),
     groups: [...state.groups.keys()].sort(),
+    volumes: [...state.volumes.entries()].filter(([, volumes]) => volumes.size > 0).map(([key, volumes]) => `${key}: ${[...volumes.keys()].sort().join(',')}`).sort(),
+    disks: [...state.guests.values()].map((guest) => `${guest.vmid}: ${Object.entries(guest.config).filter(([key]) => /^(scsi|virtio|sata|ide|efidisk|tpmstate|rootfs|mp|unused)\d*$/.test(key)).map(([key, value]) => `${key}=${String(value)}`).join(' ')}`),
+    freed: [...((state as { freedVolumes?: Set<string> }).freedVolumes ?? [])].sort(),
   });
 }
 

@@ -84,7 +84,7 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
     return;
   }
   if (action === 'snapshot' && sub !== undefined && subAction === 'rollback' && method === 'POST') {
-    await checkRollback(req, ctx, vmid, req.originalSegments[6] ?? sub);
+    await checkRollback(req, ctx, vmid, req.originalSegments[5] ?? sub);
     return;
   }
   const deleting = (name: string) => req.raw[name] !== undefined && maybeTrue(paramReadings(req, name));

@@ -1,0 +1,242 @@
+/**
+ * The API policy through every door: each case of issue 12 (and variants: NUL, `;` and whitespace list
+ * separators, arrays, query strings, encodings, case) is sent through proxmox_api (and the typed tool or
+ * a translated CLI line where one exists) over REST, MCP 2026-07-28 and MCP 2025. Each must be refused
+ * with the expected code, no changing request may reach the simulated Proxmox, and the cluster must be
+ * exactly as it was.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/client';
+import { callRest, connectClient } from './helpers/server.ts';
+import { clusterSnapshot, protectedGuest, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { createSimulator } from '../lib/simulator/index.ts';
+
+let ts: SafetyServer;
+let admin: string;
+let operator: string;
+const clients: Record<string, Client> = {};
+
+const mcpUser = 'proxmox-mcp@pve';
+const mcpToken = 'proxmox-mcp@pve!mcp';
+let vmid = 0;
+let node = '';
+let diskVolume = '';
+
+beforeAll(async () => {
+  const sim = createSimulator({ taskDurationMs: 5 });
+  const guest = protectedGuest(sim);
+  guest.status = 'stopped';
+  vmid = guest.vmid;
+  node = guest.node;
+  diskVolume = String(guest.config.scsi0 ?? guest.config.rootfs).split(',')[0];
+  // A snapshot taken before the flag was set, and one taken with it.
+  const { protection: _flag, ...withoutFlag } = guest.config;
+  guest.snapshots.set('before_protection', { name: 'before_protection', snaptime: 1_700_000_000, description: '', config: { ...withoutFlag } });
+  guest.snapshots.set('with_protection', { name: 'with_protection', snaptime: 1_700_000_100, description: '', parent: 'before_protection', config: { ...guest.config } });
+  // The server's user is in a group of its own.
+  sim.state.groups.set('mcpgroup', { comment: 'proxmox-mcp' });
+  sim.state.users.get(mcpUser)!.groups.add('mcpgroup');
+  sim.state.acl.push({ path: '/storage', type: 'group', ugid: 'mcpgroup', roleid: 'PVEDatastoreUser', propagate: 1 });
+  ts = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });
+  admin = await ts.createToken({ name: 'doors-admin', role: 'admin', mode: 'normal', ceiling: 'normal' });
+  operator = await ts.createToken({ name: 'doors-operator', role: 'operator', mode: 'normal', ceiling: 'normal' });
+  for (const [name, token, era] of [
+    ['admin-modern', admin, 'modern'],
+    ['admin-legacy', admin, 'legacy'],
+    ['operator-modern', operator, 'modern'],
+    ['operator-legacy', operator, 'legacy'],
+  ] as const) {
+    clients[name] = await connectClient(ts.mcpUrl, token, era);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  for (const client of Object.values(clients)) await client.close().catch(() => undefined);
+  await ts?.close();
+});
+
+type Who = 'admin' | 'operator';
+interface Case {
+  label: string;
+  tool: string;
+  args: () => Record<string, unknown>;
+  /** Accepted refusal codes (default: protected). */
+  codes?: string[];
+  who?: Who;
+}
+
+const api = (label: string, method: string, path: string | (() => string), params?: Record<string, unknown> | (() => Record<string, unknown>), extra: Partial<Case> = {}): Case => ({
+  label: `api: ${label}`,
+  tool: 'proxmox_api',
+  args: () => ({ method, path: typeof path === 'function' ? path() : path, ...(params ? { params: typeof params === 'function' ? params() : params } : {}) }),
+  ...extra,
+});
+const sh = (label: string, command: string | (() => string), extra: Partial<Case> = {}): Case => ({
+  label: `sh: ${label}`,
+  tool: 'execute_command',
+  args: () => ({ node: 'pve1', command: typeof command === 'function' ? command() : command }),
+  ...extra,
+});
+const typed = (label: string, tool: string, args: () => Record<string, unknown>, extra: Partial<Case> = {}): Case => ({ label: `typed: ${label}`, tool, args, ...extra });
+
+const config = () => `/nodes/${node}/qemu/${vmid}/config`;
+
+const cases: Case[] = [
+  // 4. lists parsed as Proxmox parses them
+  api('root@pam after a NUL in users', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', users: 'alice@pve\0root@pam' }),
+  api('root@pam after a NUL, percent-encoded in the value', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', users: 'alice@pve%00root@pam' }),
+  api('root@pam after a NUL in the query string', 'PUT', '/access/acl?users=alice%40pve%00root%40pam', { path: '/', roles: 'NoAccess' }),
+  api('root@pam after ";"', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', users: 'alice@pve;root@pam' }),
+  api('root@pam after a space', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', users: 'alice@pve root@pam' }),
+  api('root@pam after a tab and newline', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', users: 'alice@pve\t\nroot@pam' }),
+  api('root@pam in an array', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', users: ['alice@pve', 'root@pam'] }),
+  api('root@pam, other case, leading space', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', users: 'alice@pve\0 Root@PAM' }),
+  api('root@pam token after a NUL', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', tokens: 'alice@pve!x\0root@pam!y' }),
+  api('delete=description\\0protection', 'PUT', config, { delete: 'description\0protection' }),
+  api('delete list with ";"', 'PUT', config, { delete: 'description;protection' }),
+  api('delete list with spaces', 'POST', config, { delete: ' description  protection ' }),
+  api('delete list as an array', 'PUT', config, { delete: ['description', 'protection'] }),
+  api('delete list, upper case', 'PUT', config, { delete: 'PROTECTION' }),
+  api('delete list, NUL in the query string', 'PUT', () => `${config()}?delete=description%00protection`),
+  api('revert list with a NUL', 'PUT', config, { revert: 'cores\0protection' }),
+  api('protection set to "0" with a NUL', 'PUT', config, { protection: '1\0' + '0' }),
+
+  // 2. the server's own identity
+  api('privsep=0 token for the server user', 'POST', `/access/users/${mcpUser}/token/evil`, { privsep: 0 }),
+  api('token for the server user, case and encoding', 'POST', '/access/users/Proxmox-MCP%40PVE/token/evil', { privsep: 'false' }),
+  api('change the server user\'s groups', 'PUT', `/access/users/${mcpUser}`, { groups: 'ops', append: 1 }),
+  api('change the server user\'s e-mail', 'PUT', `/access/users/${mcpUser}`, { email: 'x@example.invalid' }),
+  api('re-create the server user', 'POST', '/access/users', { userid: `bob@pve\0${mcpUser}` }),
+  api('propagate=0 on / for the server token', 'PUT', '/access/acl', { path: '/', roles: 'ProxmoxMCP', tokens: mcpToken, propagate: 0 }),
+  api('propagate=false on / for the server user', 'PUT', '/access/acl', { path: '/', roles: 'ProxmoxMCP', users: mcpUser, propagate: 'false' }),
+  api('propagate=0 on / for someone else', 'PUT', '/access/acl', { path: '//', roles: 'PVEAuditor', users: 'bob@pve', propagate: 'off' }),
+  api('weaker role for the server token on /vms', 'PUT', '/access/acl', { path: '/vms', roles: 'PVEAuditor', tokens: mcpToken }),
+  api('server token hidden after a NUL', 'PUT', '/access/acl', { path: '/vms', roles: 'NoAccess', tokens: `alice@pve!x\0${mcpToken}` }),
+  api('another token of the server user', 'PUT', '/access/acl', { path: '/', roles: 'Administrator', tokens: `${mcpUser}!other` }),
+  api('edit the server role', 'PUT', '/access/roles/ProxmoxMCP', { privs: 'VM.Audit' }),
+  api('edit the server role, other case', 'PUT', '/access/roles/proxmoxmcp', { privs: 'VM.Audit' }),
+  api('delete the server role', 'DELETE', '/access/roles/ProxmoxMCP'),
+  api('NoAccess for the server\'s group', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', groups: 'mcpgroup' }),
+  api('NoAccess for the server\'s group after a NUL', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', groups: 'ops\0MCPGROUP' }),
+  api('delete the server\'s group', 'DELETE', '/access/groups/mcpgroup'),
+  api('delete the server\'s realm', 'DELETE', '/access/domains/pve'),
+  typed('user_management edit the server role', 'user_management', () => ({ kind: 'role', action: 'update', roleid: 'ProxmoxMCP', privs: ['VM.Audit'] })),
+  typed('user_management delete the server role', 'user_management', () => ({ kind: 'role', action: 'delete', roleid: 'ProxmoxMCP' })),
+  typed('user_management token for the server user', 'user_management', () => ({ kind: 'token', action: 'create', userid: mcpUser, tokenid: 'evil', privsep: false })),
+  typed('user_management weaker role for the server token', 'user_management', () => ({ kind: 'acl', action: 'create', path: '/vms', roles: ['PVEAuditor'], tokens: [mcpToken] })),
+  typed('user_management server user into a group', 'user_management', () => ({ kind: 'user', action: 'update', userid: mcpUser, groups: ['ops'], append_groups: true })),
+  typed('user_management NoAccess for the server\'s group', 'user_management', () => ({ kind: 'acl', action: 'create', path: '/', roles: ['NoAccess'], groups: ['mcpgroup'] })),
+  sh('pvesh: weaker role for the server token', `pvesh set /access/acl --path /vms --tokens '${mcpToken}' --roles PVEAuditor`),
+  sh('pvesh: token for the server user', `pvesh create /access/users/${mcpUser}/token/evil --privsep 0`),
+  sh('pvesh: delete the server role', 'pvesh delete /access/roles/ProxmoxMCP'),
+
+  // 3. protected guests
+  api('rollback to a snapshot without protection', 'POST', () => `/nodes/${node}/qemu/${vmid}/snapshot/before_protection/rollback`),
+  api('rollback, wrong node and upper-case path', 'POST', () => `/NODES/pve9/qemu/${vmid}/snapshot/before_protection/rollback`),
+  api('rollback to a snapshot that does not exist', 'POST', () => `/nodes/${node}/qemu/${vmid}/snapshot/nosuch/rollback`),
+  typed('guest_snapshot rollback to a snapshot without protection', 'guest_snapshot', () => ({ action: 'rollback', vmid, snapname: 'before_protection' })),
+  api('delete the protected guest\'s disk', 'DELETE', () => `/nodes/${node}/storage/${diskVolume.split(':')[0]}/content/${diskVolume}`),
+  api('delete the disk, encoded volume id', 'DELETE', () => `/nodes/${node}/storage/${diskVolume.split(':')[0]}/content/${encodeURIComponent(diskVolume)}`),
+  api('delete the disk, volume name only', 'DELETE', () => `/nodes/${node}/storage/${diskVolume.split(':')[0]}/content/${diskVolume.split(':')[1]}`),
+  typed('storage_operations delete the protected guest\'s disk', 'storage_operations', () => ({ action: 'delete_volume', node, storage: diskVolume.split(':')[0], volume: diskVolume }), { codes: ['protected', 'conflict', 'invalid_input'] }),
+  sh('pvesh: delete the protected guest\'s disk', () => `pvesh delete /nodes/${node}/storage/${diskVolume.split(':')[0]}/content/${diskVolume}`),
+  api('move disk with delete', 'POST', () => `/nodes/${node}/qemu/${vmid}/move_disk`, { disk: 'scsi0', storage: 'tank', delete: 1 }),
+  api('unlink with force', 'PUT', () => `/nodes/${node}/qemu/${vmid}/unlink`, { idlist: 'scsi0', force: 'yes' }),
+  api('remote migrate with delete', 'POST', () => `/nodes/${node}/qemu/${vmid}/remote_migrate`, { 'target-endpoint': 'host=x,apitoken=y', 'target-storage': 'x', 'target-bridge': 'x', delete: 1 }),
+  api('forced restore, vmid with a leading zero', 'POST', () => `/nodes/${node}/qemu`, () => ({ vmid: `0${vmid}`, archive: 'local:backup/vzdump-qemu-1.vma.zst', force: 'on' })),
+
+  // 7. the main node and disks
+  api('reboot the main node', 'POST', '/nodes/pve1/status', { command: 'reboot' }),
+  api('shut down the main node, upper case', 'POST', '/nodes/PVE1/status', { command: 'SHUTDOWN' }),
+  api('reboot the main node, query string', 'POST', '/nodes/pve1/status?command=reboot'),
+  api('wipe a disk', 'PUT', '/nodes/pve2/disks/wipedisk', { disk: '/dev/sdb' }),
+  api('a batch of API calls', 'POST', '/nodes/pve1/execute', { commands: JSON.stringify([{ method: 'DELETE', path: '/access/users/root@pam' }]) }),
+  sh('pvesh: reboot the main node', 'pvesh create /nodes/pve1/status --command reboot'),
+
+  // 5. roles on the raw API
+  api('operator creates a user', 'POST', '/access/users', { userid: 'eve@pve' }, { who: 'operator', codes: ['forbidden'] }),
+  api('operator grants Administrator', 'PUT', '/access/acl', { path: '/', roles: 'Administrator', users: 'bob@pve' }, { who: 'operator', codes: ['forbidden'] }),
+  api('operator creates a token', 'POST', '/access/users/bob@pve/token/t', { privsep: 0 }, { who: 'operator', codes: ['forbidden'] }),
+  api('operator edits a role', 'PUT', '/access/roles/PVEAuditor', { privs: 'Sys.Modify' }, { who: 'operator', codes: ['forbidden'] }),
+  api('operator, encoded /access path', 'POST', '/%61ccess/users', { userid: 'eve@pve' }, { who: 'operator', codes: ['forbidden'] }),
+  api('operator, dot segments', 'POST', '/nodes/../access/users', { userid: 'eve@pve' }, { who: 'operator', codes: ['forbidden'] }),
+  sh('operator: pvesh create a user', 'pvesh create /access/users --userid eve@pve', { who: 'operator', codes: ['forbidden'] }),
+  typed('operator: user_management create', 'user_management', () => ({ kind: 'user', action: 'create', userid: 'eve@pve' }), { who: 'operator', codes: ['forbidden'] }),
+];
+
+async function send(door: 'rest' | 'mcp' | 'mcp-legacy', who: Who, tool: string, args: Record<string, unknown>): Promise<string | undefined> {
+  if (door === 'rest') {
+    const response = await callRest(ts.url, who === 'admin' ? admin : operator, tool, args);
+    expect(response.status, JSON.stringify(response.body)).toBeGreaterThanOrEqual(400);
+    return response.body.error?.code;
+  }
+  const client = clients[`${who}-${door === 'mcp' ? 'modern' : 'legacy'}`];
+  const result = await client.callTool({ name: tool, arguments: args });
+  expect(result.isError, JSON.stringify(result.structuredContent)).toBe(true);
+  return (result.structuredContent as { error?: { code?: string } }).error?.code;
+}
+
+describe.each(['rest', 'mcp', 'mcp-legacy'] as const)('through %s', (door) => {
+  it.each(cases.map((c) => [c.label, c] as const))('%s', async (_label, c) => {
+    const before = clusterSnapshot(ts.sim);
+    const sentBefore = ts.changesSent.length;
+    const args = c.args();
+    const code = await send(door, c.who ?? 'admin', c.tool, args);
+    expect(c.codes ?? ['protected'], `${c.tool} ${JSON.stringify(args)} gave ${code}`).toContain(code);
+    expect(ts.changesSent.slice(sentBefore)).toEqual([]);
+    expect(clusterSnapshot(ts.sim)).toBe(before);
+  });
+});
+
+describe('the policy leaves ordinary work alone', () => {
+  it('lets an admin grant and revoke another user, edit another role and group', async () => {
+    const steps: [string, Record<string, unknown>][] = [
+      ['grant', { method: 'PUT', path: '/access/acl', params: { path: '/vms', roles: 'PVEAuditor', users: 'bob@pve' } }],
+      ['revoke', { method: 'PUT', path: '/access/acl', params: { path: '/vms', roles: 'PVEAuditor', users: 'bob@pve', delete: 1 } }],
+      ['group', { method: 'PUT', path: '/access/groups/ops', params: { comment: 'operators' } }],
+      ['user', { method: 'PUT', path: '/access/users/bob@pve', params: { groups: 'ops', append: 1 } }],
+    ];
+    for (const [label, args] of steps) {
+      const response = await callRest(ts.url, admin, 'proxmox_api', args);
+      expect(response.status, `${label}: ${JSON.stringify(response.body)}`).toBe(200);
+    }
+  });
+
+  it('lets an operator read /access', async () => {
+    const response = await callRest(ts.url, operator, 'proxmox_api', { method: 'GET', path: '/access/users' });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+  });
+
+  it('lets a protected guest roll back to a snapshot that keeps the flag', async () => {
+    const response = await callRest(ts.url, admin, 'proxmox_api', { method: 'POST', path: `/nodes/${node}/qemu/${vmid}/snapshot/with_protection/rollback` });
+    expect(response.status, JSON.stringify(response.body)).toBe(200);
+    expect(ts.sim.state.guests.get(vmid)!.config.protection).toBe(1);
+  });
+
+  it('lets the main node be looked at and another node be rebooted', async () => {
+    const status = await callRest(ts.url, admin, 'proxmox_api', { method: 'GET', path: '/nodes/pve1/status' });
+    expect(status.status, JSON.stringify(status.body)).toBe(200);
+    const sentBefore = ts.changesSent.length;
+    // The simulator does not implement node power; what matters is that the request was sent.
+    await callRest(ts.url, admin, 'proxmox_api', { method: 'POST', path: '/nodes/pve2/status', params: { command: 'reboot' } });
+    expect(ts.changesSent.slice(sentBefore)).toEqual(['POST /nodes/pve2/status']);
+  });
+});
+
+describe('the /access rule knows the caller through every door', () => {
+  it.each([
+    ['proxmox_api', { method: 'POST', path: '/access/users', params: { userid: 'eve@pve' } }],
+    ['execute_command', { node: 'pve1', command: 'pvesh create /access/users --userid eve@pve' }],
+  ] as const)('names the operator role for %s', async (tool, args) => {
+    const response = await callRest(ts.url, operator, tool, args);
+    expect(response.status).toBe(403);
+    expect(response.body.error.message).toContain('needs an admin client token; this one (doors-operator) is operator');
+  });
+
+  it('lets an admin create a user through execute_command as far as the policy goes', async () => {
+    // No SSH in this test server: the call gets past the policy and stops at the missing executor.
+    const response = await callRest(ts.url, admin, 'execute_command', { node: 'pve1', command: 'pvesh create /access/users --userid eve@pve' });
+    expect(response.body.error?.code, JSON.stringify(response.body)).not.toBe('forbidden');
+    expect(response.body.error?.code).not.toBe('protected');
+  });
+});
