@@ -18,6 +18,8 @@ import type { ArgKind, CommandSpec, Condition, Knowledge, Level, Risk, Rule, Sub
 import { LEVELS, loadKnowledge } from '../knowledge.ts';
 import type { ParsedCommandLine, Redirection, ShellWord, SimpleCommand } from './shell-parse.ts';
 import { tryParseCommandLine } from './shell-parse.ts';
+import { checkRead } from './read-allowlist.ts';
+import { CODE_LOADING_ENV, commandFeatures, FEATURE_DESCRIPTIONS, isDecoder, type ShellFeature } from './shell-features.ts';
 
 export type { Level } from '../knowledge.ts';
 
@@ -53,6 +55,10 @@ export interface CommandClassification {
   wrappers: string[];
   /** For a function definition: the function's name. */
   functionName?: string;
+  /** Features that need an admin's per-token grant (shell-features.ts), with why. */
+  features: { feature: ShellFeature; reason: string }[];
+  /** Why the command itself is not a plain read (the allow-list in knowledge/shell-read-allowlist.json), or null. */
+  notRead: string | null;
 }
 
 export interface Classification {
@@ -62,6 +68,10 @@ export interface Classification {
   reasons: string[];
   /** Set when the line could not be parsed (the level is then forbidden: it must not run). */
   parseError?: string;
+  /** Features of the line that need an admin's per-token grant before it runs (empty: none). */
+  features: ShellFeature[];
+  /** Why each feature applies, e.g. "interpreters: python3 runs program code...". */
+  featureReasons: string[];
 }
 
 export const LEVEL_RANK: Record<Level, number> = { read: 0, write: 1, destructive: 2, forbidden: 3 };
@@ -75,10 +85,10 @@ export function classifyCommandLine(line: string, context: ClassifyContext = {})
   const result = tryParseCommandLine(line);
   if (!result.ok) {
     const reason = `the command line cannot be parsed (${result.error.message}); it will not be run`;
-    return { level: 'forbidden', commands: [], reasons: [reason], parseError: result.error.message };
+    return { level: 'forbidden', commands: [], reasons: [reason], parseError: result.error.message, features: [], featureReasons: [] };
   }
   if (line.trim() === '') {
-    return { level: 'read', commands: [], reasons: [] };
+    return { level: 'read', commands: [], reasons: [], features: [], featureReasons: [] };
   }
   return classifyParsed(result.parsed, knowledge, context);
 }
@@ -86,16 +96,27 @@ export function classifyCommandLine(line: string, context: ClassifyContext = {})
 /** Classifies an already parsed line (explain.ts reuses the parse). */
 export function classifyParsed(parsed: ParsedCommandLine, knowledge: Knowledge, context: ClassifyContext = {}): Classification {
   const protections = protectionsFrom(context);
-  const state: LineState = { cwd: null, parsed, knowledge, protections };
+  const state: LineState = { cwd: null, cwdUnknown: false, parsed, knowledge, protections };
   const commands = parsed.commands.map((cmd) => classifyOne(cmd, state));
+  // a shell or eval running content it cannot see, on a line that also decodes something: decode-to-shell
+  const runsUnseen = parsed.commands.some((c) => c.flags.includes('opaque-script') || c.flags.includes('reads-script-from-input') || c.flags.includes('eval') || c.flags.includes('source'));
+  if (runsUnseen) {
+    parsed.commands.forEach((c, i) => {
+      if (isDecoder(c)) commands[i]!.features.push({ feature: 'decode-to-shell', reason: `${c.program} decodes a payload on a line that runs unseen shell code` });
+    });
+  }
   let level: Level = 'read';
   for (const c of commands) level = worstLevel(level, c.level);
   const reasons = commands
     .filter((c) => c.level !== 'read')
     .sort((a, b) => LEVEL_RANK[b.level] - LEVEL_RANK[a.level])
     .map((c) => `${c.level}: ${shortCommand(c.argv, c.program, c.functionName)}: ${c.reason}`);
-  return { level, commands, reasons: [...new Set(reasons)] };
+  const features = [...new Set(commands.flatMap((c) => c.features.map((x) => x.feature)))];
+  const featureReasons = [...new Set(commands.flatMap((c) => c.features.map((x) => `${x.feature}: ${shortCommand(c.argv, c.program, c.functionName)}: ${x.reason}`)))];
+  return { level, commands, reasons: [...new Set(reasons)], features, featureReasons };
 }
+
+export { FEATURE_DESCRIPTIONS };
 
 // -----------------------------------------------------------------------------------------------------
 
@@ -115,6 +136,8 @@ export function protectionsFrom(context: ClassifyContext): Protections {
 
 interface LineState {
   cwd: string | null;
+  /** A `cd` to a place only known at run time happened: relative paths could be anywhere. */
+  cwdUnknown?: boolean;
   parsed: ParsedCommandLine;
   knowledge: Knowledge;
   protections: Protections;
@@ -127,6 +150,10 @@ interface Finding {
 
 class Findings {
   readonly list: Finding[] = [];
+  readonly features: { feature: ShellFeature; reason: string }[] = [];
+  feature(feature: ShellFeature, reason: string): void {
+    if (!this.features.some((f) => f.feature === feature && f.reason === reason)) this.features.push({ feature, reason });
+  }
   add(level: Level, reason: string): void {
     this.list.push({ level, reason });
   }
@@ -219,10 +246,25 @@ function classifyOne(cmd: SimpleCommand, state: LineState): CommandClassificatio
     f.add('write', `runs inside guest ${cmd.host ?? ''}`.trim());
   }
 
+  const children = state.parsed.commands.filter((c) => c.parent === cmd.id);
+  for (const x of commandFeatures(cmd, children)) f.feature(x.feature, x.reason);
+  const notRead = readAllowListVerdict(cmd, hasInner, state);
+  if (notRead && f.level === 'read') f.add('write', `not a plain read: ${notRead}`);
+  if (notRead && cmd.program) {
+    // awk system()/pipes and sed `e` run shell commands: an interpreter by another name
+    if (/runs (a )?shell command|load or run code|reads a program that is not shown|runs the pattern space/.test(notRead)) f.feature('interpreters', notRead);
+    const pveWrite = pveConfigWordReason(cmd, state);
+    if (pveWrite) f.feature('pve-config-writes', pveWrite);
+  }
+  // inside a guest, the host's /etc/pve and the host's interpreters are not what runs
+  if (cmd.flags.includes('in-guest')) f.features.length = 0;
+
   const sorted = f.sorted();
   const level = f.level;
   const reason = sorted.find((x) => x.level === level)?.reason ?? (level === 'read' ? 'only reads' : 'changes something');
   return {
+    features: f.features,
+    notRead,
     argv: cmd.argv,
     program: cmd.program,
     subcommand,
@@ -235,6 +277,52 @@ function classifyOne(cmd: SimpleCommand, state: LineState): CommandClassificatio
     wrappers: cmd.wrappers,
     ...(cmd.functionName !== undefined ? { functionName: cmd.functionName } : {}),
   };
+}
+
+/** Why this simple command (program and options, not its redirections) is not a plain read, or null. */
+function readAllowListVerdict(cmd: SimpleCommand, hasInner: boolean, state: LineState): string | null {
+  if (cmd.functionName !== undefined) return null;
+  if (cmd.program === null) {
+    // a plain assignment only sets a shell variable; the ones that make programs load code are not reads
+    const risky = cmd.env.filter((e) => CODE_LOADING_ENV.test(e.name) || /\$\(|`/.test(e.value));
+    return risky.length > 0 ? `sets ${risky.map((e) => e.name).join(', ')}, which changes what later commands run` : null;
+  }
+  if (cmd.env.length > 0) return `runs with ${cmd.env.map((e) => e.name).join(', ')} set in its environment`;
+  if (cmd.dynamicProgram) return 'the program is only known at run time';
+  if (state.parsed.functions.includes(cmd.program) || CONTROL_KEYWORDS.has(cmd.program)) return null;
+  if (cmd.programPath && cmd.programPath.includes('/') && !/^\/(usr\/)?(local\/)?s?bin\/[^/]+$/.test(cmd.programPath)) return `runs the program file ${cmd.programPath}`;
+  return checkRead({ program: cmd.program, words: cmd.words, wrapsInner: hasInner });
+}
+
+const COPY_PROGRAMS = new Set(['cp', 'rsync', 'scp', 'install', 'pv', 'sha256sum', 'md5sum']);
+
+/** Could this path (as written, with the line's working directory) land under /etc/pve? */
+function reachesEtcPve(text: string, state: Pick<LineState, 'cwd' | 'cwdUnknown'>): boolean {
+  const resolved = resolvePath(text, state.cwd);
+  if (!resolved.path) return Boolean(state.cwdUnknown) && text !== '' && !text.startsWith('-');
+  const path = resolved.path;
+  if (path === '/etc/pve' || path.startsWith('/etc/pve/')) return true;
+  if (resolved.glob) {
+    const parent = globParent(path);
+    return parent === '/' || '/etc/pve'.startsWith(parent === '/etc' ? '/etc/' : parent + '/') || parent.startsWith('/etc/pve');
+  }
+  return false;
+}
+
+/** A command that is not a plain read and names a path under /etc/pve as something it changes. */
+function pveConfigWordReason(cmd: SimpleCommand, state: LineState): string | null {
+  const program = cmd.program ?? '';
+  const words = cmd.words.slice(1);
+  const positionals = words.filter((w) => !w.text.startsWith('-'));
+  for (const w of words) {
+    const value = w.text.replace(/^--?[A-Za-z][\w-]*=/, '').replace(/^(of|if)=/, '');
+    if (w.dynamic && /\/etc\/p/.test(w.raw)) return `"${w.raw}" may name a file under /etc/pve`;
+    if (w.dynamic || (value.startsWith('-') && value === w.text)) continue;
+    if (!reachesEtcPve(value, state) && !(w.glob && /^\/etc\/p/.test(value))) continue;
+    if (COPY_PROGRAMS.has(program) && w !== positionals[positionals.length - 1]) continue;
+    return `${program} changes ${value}, under /etc/pve`;
+  }
+  return null;
 }
 
 function functionCallsItself(def: SimpleCommand, parsed: ParsedCommandLine): boolean {
@@ -401,7 +489,7 @@ export interface Evaluation {
  * Applies a command description to the words after the program: finds the subcommand, applies the rules
  * and the protections. Findings go to `f`; `asWrapper` only applies rules (what it runs is classified apart).
  */
-export function evaluateSpec(spec: CommandSpec, words: ShellWord[], state: Pick<LineState, 'cwd' | 'protections'>, f: Findings | null, asWrapper: boolean): Evaluation {
+export function evaluateSpec(spec: CommandSpec, words: ShellWord[], state: Pick<LineState, 'cwd' | 'cwdUnknown' | 'protections'>, f: Findings | null, asWrapper: boolean): Evaluation {
   const findings = f ?? new Findings();
   const style = spec.optionStyle ?? 'gnu';
   const args = parseArguments(words, style, optionsWithValue(spec));
@@ -556,7 +644,7 @@ interface ProtectionCtx {
   recursive: boolean;
   method: 'GET' | 'POST' | 'PUT' | 'DELETE' | null;
   findings: Findings;
-  state: Pick<LineState, 'cwd' | 'protections'>;
+  state: Pick<LineState, 'cwd' | 'cwdUnknown' | 'protections'>;
   options: ParsedOption[];
 }
 
@@ -784,14 +872,16 @@ export function checkFilePath(kind: 'delete-path' | 'modify-path' | 'write-path'
     return;
   }
   if (dynamic && /[$`]/.test(text)) {
+    if (/\/etc\/p/.test(raw) || /^["']?\$/.test(raw)) f.feature('pve-config-writes', `the path "${raw}" is only known at run time and could be under /etc/pve`);
     f.add(kind === 'write-path' ? 'write' : 'destructive', `the path "${raw}" is only known at run time`);
     return;
   }
+  const verb = kind === 'delete-path' ? 'deletes' : kind === 'modify-path' ? 'changes' : 'writes to';
+  if (reachesEtcPve(text, ctx.state)) f.feature('pve-config-writes', `${verb} ${text}, under /etc/pve`);
   const resolved = resolvePath(text, ctx.state.cwd);
   if (!resolved.path) return;
   const path = resolved.path;
   const target = resolved.glob ? globParent(path) : path;
-  const verb = kind === 'delete-path' ? 'deletes' : kind === 'modify-path' ? 'changes' : 'writes to';
 
   if (path.startsWith('/dev/') && !SAFE_DEVICES.test(path)) {
     if (kind === 'delete-path') f.add('destructive', `removes the device node ${path}`);
@@ -829,6 +919,8 @@ function checkRedirection(r: Redirection, f: Findings, state: LineState): void {
   const writes = r.op === '>' || r.op === '>>' || r.op === '>|' || r.op === '<>' || r.op === '&>' || r.op === '&>>' || (r.op === '>&' && !/^(\d+|-)$/.test(r.target));
   if (!writes) return;
   if (r.targetDynamic) {
+    if (/^\/dev\/(tcp|udp)\//.test(r.target)) return;
+    f.feature('pve-config-writes', `redirects output to "${r.target}", which is only known at run time and could be under /etc/pve`);
     f.add('destructive', `redirects output to "${r.target}", which is only known at run time`);
     return;
   }
@@ -847,10 +939,12 @@ function trackCwd(cmd: SimpleCommand, state: LineState): void {
   }
   if (arg.dynamic) {
     state.cwd = null;
+    state.cwdUnknown = true;
     return;
   }
   const resolved = resolvePath(arg.text, state.cwd);
   state.cwd = resolved.glob ? null : resolved.path;
+  if (state.cwd === null) state.cwdUnknown = true;
 }
 
 /**
