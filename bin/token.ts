@@ -1,20 +1,54 @@
 /**
- * Client tokens from the command line: npm run token -- create|list|revoke|rotate.
+ * Client tokens from the command line: npm run token -- create|list|revoke|rotate|mode|proof.
  * Talks to the same database as the server (DATABASE_URL / the data directory from .env).
  */
-import { parseArgs } from 'node:util';
+import { cliFail, parseCli, type CliSpec } from '../lib/cli.ts';
+import { modeRank } from '../lib/store/tokens.ts';
+import { proofSettings, type ProofSetting } from '../lib/approval/policy.ts';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 import { openStore } from '../lib/store/store.ts';
 import type { Mode, Role } from '../lib/tool.ts';
 
-const usage = `Usage:
-  npm run token -- create --name NAME [--role admin|operator|viewer] [--ceiling read-only|safe|normal] [--mode read-only|safe|normal] [--expires 90d|12h|never]
-  npm run token -- list [--all]
-  npm run token -- revoke NAME
-  npm run token -- rotate NAME
+const spec = {
+  command: 'npm run token --',
+  summary:
+    'Client tokens: create, list, revoke, rotate, and (only here, never through a tool call) set a client\'s mode and which of its calls need proof. ' +
+    'A new token starts in safe mode (every change needs a human yes); its ceiling is the highest mode it may be raised to. The token is printed once.',
+  positionals: '<command> [NAME] [VALUE]',
+  details: [
+    'commands:',
+    '  create --name NAME [--role R] [--ceiling M] [--mode M] [--expires 90d|12h|never]',
+    '  list [--all]                 tokens (revoked ones too with --all)',
+    '  revoke NAME                  the token stops working at once',
+    '  rotate NAME                  a new secret; the old one stops working',
+    '  mode NAME read-only|safe|normal',
+    '                               set the mode (up to the ceiling); an admin\'s word at the host, no approval needed',
+    '  proof NAME default|destructive|changes',
+    '                               which calls need proof (an approver\'s code or npm run approve -- yes):',
+    '                               default: destructive calls in safe mode, changes where the client cannot ask;',
+    '                               in every mode raising a mode, self_update, restore_config',
+    '                               destructive: also destructive calls in normal mode',
+    '                               changes: every change, in every mode, even where the client could ask',
+  ],
+  options: {
+    name: { type: 'string', value: 'NAME', description: 'token name (create)' },
+    role: { type: 'string', value: 'ROLE', default: 'operator', description: 'admin, operator or viewer (create)' },
+    ceiling: { type: 'string', value: 'MODE', description: 'highest mode: read-only, safe or normal (create)' },
+    mode: { type: 'string', value: 'MODE', description: 'starting mode (create; default safe)' },
+    expires: { type: 'string', value: 'WHEN', description: '90d, 12h, 4w or never (create)' },
+    all: { type: 'boolean', default: false, description: 'list revoked tokens too' },
+    json: { type: 'boolean', default: false, description: 'machine-readable output (create, list)' },
+  },
+  examples: [
+    'npm run token -- create --name claude-code --role operator',
+    'npm run token -- mode claude-code normal',
+    'npm run token -- proof claude-code destructive',
+  ],
+} satisfies CliSpec;
 
-A new token starts in safe mode (every change needs a human yes); its ceiling is the highest mode it may
-be raised to. The token is printed once: store it, it cannot be shown again.`;
+function fail(message: string): never {
+  cliFail(spec, message);
+}
 
 const roles = ['admin', 'operator', 'viewer'] as const;
 const modes = ['read-only', 'safe', 'normal'] as const;
@@ -27,29 +61,13 @@ function parseDuration(text: string | undefined): number | null {
   return Date.now() + Number(match[1]) * unit;
 }
 
-function fail(message: string): never {
-  process.stderr.write(`${message}\n\n${usage}\n`);
-  process.exit(2);
-}
-
 function isoOrDash(value: number | null): string {
   return value ? new Date(value).toISOString().replace(/\.\d+Z$/, 'Z') : '-';
 }
 
 async function main(): Promise<void> {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: {
-      name: { type: 'string' },
-      role: { type: 'string', default: 'operator' },
-      ceiling: { type: 'string' },
-      mode: { type: 'string' },
-      expires: { type: 'string' },
-      all: { type: 'boolean', default: false },
-      json: { type: 'boolean', default: false },
-    },
-  });
-  const [command, target] = positionals;
+  const { positionals, values } = parseCli(spec);
+  const [command, target, setting] = positionals;
   if (!command || command === 'help') fail('Which command?');
   const config = loadConfig();
   const store = await openStore(config.databaseUrl, { authToken: config.databaseAuthToken });
@@ -101,6 +119,25 @@ async function main(): Promise<void> {
         const secret = await store.tokens.rotate(target);
         if (!secret) fail(`No token named '${target}'.`);
         process.stdout.write(`New token for '${target}' (the old one stopped working; shown once):\n${secret}\n`);
+        break;
+      }
+      case 'mode': {
+        if (!target || !setting) fail('mode needs the token name and the mode: npm run token -- mode NAME normal');
+        if (!modes.includes(setting as Mode)) fail(`the mode must be one of ${modes.join(', ')}`);
+        const token = await store.tokens.byName(target);
+        if (!token || token.revokedAt !== null) fail(`No active token named '${target}'.`);
+        if (modeRank[setting as Mode] > modeRank[token.ceiling]) fail(`'${target}' has the ceiling ${token.ceiling}; it cannot be put in ${setting} mode (create a token with a higher ceiling).`);
+        await store.tokens.setMode(token.id, setting as Mode);
+        process.stdout.write(`'${target}' is now in ${setting} mode (was ${token.mode}).\n`);
+        break;
+      }
+      case 'proof': {
+        if (!target || !setting) fail('proof needs the token name and a setting: npm run token -- proof NAME default|destructive|changes');
+        if (!proofSettings.includes(setting as ProofSetting)) fail(`the proof setting must be one of ${proofSettings.join(', ')}`);
+        const token = await store.tokens.byName(target);
+        if (!token) fail(`No token named '${target}'.`);
+        await store.tokens.setProof(token.id, setting as ProofSetting);
+        process.stdout.write(`'${target}' now needs proof for: ${{ default: 'destructive calls in safe mode and changes where it cannot ask; raising a mode, self_update, restore_config', destructive: 'destructive calls in every mode, plus the defaults', changes: 'every change in every mode' }[setting as ProofSetting]}.\n`);
         break;
       }
       default:

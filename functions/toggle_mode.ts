@@ -10,7 +10,7 @@ export default defineTool({
   title: 'Change this client\'s mode or learning mode',
   description:
     'Set this client\'s operating mode: read-only (no changes at all), safe (every change needs the user\'s confirmation) or normal (changes run with warnings). ' +
-    'Lowering is always allowed. Raising needs the user to confirm in the client (or an admin token), never just the agent, and never above the token\'s ceiling. ' +
+    'Lowering is always allowed. Raising needs proof that a human approved it, whatever the token\'s role: an approver\'s authenticator code on this server\'s approval page (the answer gives the link), or `npm run approve -- yes ID` on the host; an answer to a prompt in the client is not enough, and never above the token\'s ceiling. ' +
     'Also turns learning mode on or off (every answer then explains what was done and the equivalent qm/pct/pvesh command). Without arguments it reports the current settings.',
   input: z.object({
     mode: z.enum(modes).optional().describe('The mode to switch to'),
@@ -27,10 +27,11 @@ export default defineTool({
   // It changes this server's view of the client, never the cluster: read-only callers may still lower.
   effectOf: () => 'read',
   idempotent: true,
+  // Raising needs proof for every role (issue 13): an admin token in an agent's hands is still the agent.
   confirmation: (input, ctx) => {
     const raising = input.mode !== undefined && rank[input.mode] > rank[ctx.caller.mode];
-    if (!raising) return 'none';
-    return ctx.caller.role === 'admin' ? 'none' : 'human';
+    // Above the ceiling it is refused by run() at once; nobody is asked for something that cannot happen.
+    return raising && rank[input.mode!] <= rank[ctx.caller.ceiling] ? 'always' : 'none';
   },
   explain: (input, ctx) => ({
     summary: input.mode

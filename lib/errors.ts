@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'protected' // a protection no mode lifts (root@pam, main node, own token, protected guest): 403
   | 'mode_denied' // the caller's mode does not allow this effect (read-only): 403
   | 'confirmation_required' // safe mode: a human must say yes first: 428
+  | 'approval_required' // proof needed: an approver on the approval page or the host CLI: 428
   | 'unavailable' // Proxmox, a node, SSH or the store cannot be reached: 502/503
   | 'timeout' // it took longer than allowed: 504
   | 'task_failed' // a Proxmox task ended with an error exit status: 502
@@ -27,6 +28,7 @@ const httpStatusByCode: Record<ErrorCode, number> = {
   protected: 403,
   mode_denied: 403,
   confirmation_required: 428,
+  approval_required: 428,
   unavailable: 503,
   timeout: 504,
   task_failed: 502,

@@ -1,10 +1,12 @@
 /**
- * Confirmation in safe mode, through a real MCP client in both eras and over REST:
- *  - a client that can elicit (current revision): the SDK client answers the input_required result
- *    through its elicitation/create handler; yes runs the change, no changes nothing;
- *  - the legacy revision is served statelessly, so it cannot elicit: it gets the confirmation id flow;
- *  - a client that cannot elicit: isError with the plan and a confirmation id; the same call with the id
- *    runs once; reuse, expiry, another token, other arguments and another tool are refused.
+ * Confirmation in safe mode, through a real MCP client in both eras and over REST (issue 13):
+ *  - a client that can elicit (current revision, form): the SDK client answers the input_required
+ *    result through its elicitation/create handler; yes runs the change (an "ask"), no changes nothing;
+ *  - a client that cannot ask (legacy revision, no elicitation, REST) gets approval_required with the
+ *    approval page's URL and an id: the id runs nothing until an approver approved it (page or host
+ *    CLI); then it runs once; reuse, another token, other arguments, another tool and expiry are refused;
+ *  - an id the agent types in (a confirmation id of an elicitation, an approval id still pending) is
+ *    never a yes.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest, connectClient, type Era } from './helpers/server.ts';
@@ -12,11 +14,13 @@ import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import type { SimGuest } from '../lib/simulator/index.ts';
 import { z } from 'zod';
 import { defineTool, type AnyTool } from '../lib/tool.ts';
+import { addApprover, approveCli, decideOnPage, type TestApprover } from './helpers/approval.ts';
 
 let ts: SafetyServer;
 let safe: string;
 let guest: SimGuest;
 let counter = 0;
+let approver: TestApprover;
 const notes: string[] = [];
 
 /** A second tool that changes something, to show an id is bound to its tool. */
@@ -37,6 +41,8 @@ beforeAll(async () => {
   ts = await startSafetyServer({ extraTools: [setNote as unknown as AnyTool] });
   safe = await ts.createToken({ name: 'confirm-safe', role: 'operator', mode: 'safe', ceiling: 'normal' });
   guest = [...ts.sim.state.guests.values()].find((g) => g.type === 'qemu' && !g.config.protection && !g.config.template)!;
+  approver = await addApprover(ts.server.store);
+  await ts.server.store.settings.set('approval.public_url', ts.url);
 });
 afterAll(async () => {
   await ts?.close();
@@ -93,8 +99,8 @@ describe('MCP, client with elicitation, current revision', () => {
   });
 });
 
-describe('MCP, legacy revision (stateless): confirmation id even when the client can elicit', () => {
-  it('answers with the plan and an id instead of an elicitation, and the id runs it', async () => {
+describe('MCP, legacy revision (stateless): proof, even when the client can elicit', () => {
+  it('answers approval_required with the page URL instead of an elicitation; the id runs only after an approver said yes', async () => {
     const seen: string[] = [];
     const client = await elicitingClient('legacy', 'accept', seen);
     try {
@@ -102,11 +108,18 @@ describe('MCP, legacy revision (stateless): confirmation id even when the client
       const first = await client.callTool({ name: 'proxmox_api', arguments: args });
       expect(first.isError).toBe(true);
       const envelope = first.structuredContent as any;
-      expect(envelope.error.code).toBe('confirmation_required');
-      expect(envelope.error.details.confirmation_id).toMatch(/^confirm_/);
+      expect(envelope.error.code).toBe('approval_required');
+      const id = envelope.error.details.approval_id as string;
+      expect(id).toMatch(/^approval_/);
+      expect(envelope.error.details.approval_url).toBe(`${ts.url}/approve/${id}`);
+      expect((first.content as any)[0].text).toContain(`/approve/${id}`);
       expect(seen).toHaveLength(0);
+      // The agent replays the id at once: nothing runs, it is still waiting for a human.
+      const replay = await client.callTool({ name: 'proxmox_api', arguments: { ...args, confirmation_id: id } });
+      expect((replay.structuredContent as any).error.code).toBe('approval_required');
       expect(description()).not.toBe(text);
-      const second = await client.callTool({ name: 'proxmox_api', arguments: { ...args, confirmation_id: envelope.error.details.confirmation_id } });
+      expect((await approveCli(ts.server.store, 'yes', id)).code).toBe(0);
+      const second = await client.callTool({ name: 'proxmox_api', arguments: { ...args, confirmation_id: id } });
       expect(second.isError, JSON.stringify(second)).toBeFalsy();
       expect(description()).toBe(text);
     } finally {
@@ -116,18 +129,22 @@ describe('MCP, legacy revision (stateless): confirmation id even when the client
 });
 
 describe.each(['modern', 'legacy'] as const)('MCP, client without elicitation (%s)', (era) => {
-  it('refuses with the plan and an id; the id runs it once; reuse and other arguments are refused', async () => {
+  it('refuses with the plan and an approval id; after the page approves, the id runs once; reuse and other arguments are refused', async () => {
     const client = await connectClient(ts.mcpUrl, safe, era);
     try {
       const { args, text } = describeCall();
       const first = await client.callTool({ name: 'proxmox_api', arguments: args });
       expect(first.isError).toBe(true);
       const envelope = first.structuredContent as any;
-      expect(envelope.error.code).toBe('confirmation_required');
+      expect(envelope.error.code).toBe('approval_required');
       expect(envelope.explanation).toMatch(/Risk: medium/);
       expect(envelope.error.details.plan.apiCalls).toEqual([`PUT /nodes/${guest.node}/qemu/${guest.vmid}/config`]);
-      const id = envelope.error.details.confirmation_id as string;
+      const id = envelope.error.details.approval_id as string;
       expect(description()).not.toBe(text);
+
+      const decided = await decideOnPage(ts.url, id, approver);
+      expect(decided.status, decided.html).toBe(200);
+      expect(decided.html).toContain('Approved.');
 
       const other = describeCall();
       const wrongArgs = await client.callTool({ name: 'proxmox_api', arguments: { ...other.args, confirmation_id: id } });
@@ -151,24 +168,34 @@ describe.each(['modern', 'legacy'] as const)('MCP, client without elicitation (%
 });
 
 describe('REST confirmation', () => {
-  it('answers 428 with an id; the id in the body or the X-Confirmation-Id header runs it', async () => {
+  it('answers 428 approval_required; after `npm run approve -- yes` the id in the body or the X-Confirmation-Id header runs it', async () => {
     for (const how of ['body', 'header'] as const) {
       const { args, text } = describeCall();
       const first = await callRest(ts.url, safe, 'proxmox_api', args);
       expect(first.status).toBe(428);
+      expect(first.body.error.code).toBe('approval_required');
       expect(first.body.explanation).toMatch(/Can be undone|Cannot be undone/);
-      const id = first.body.error.details.confirmation_id as string;
+      const id = first.body.error.details.approval_id as string;
       expect(description()).not.toBe(text);
+      const early = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: id });
+      expect(early.status).toBe(428);
+      expect(description()).not.toBe(text);
+      expect((await approveCli(ts.server.store, 'yes', id)).out).toMatch(/Approved/);
       const second = how === 'body' ? await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: id }) : await callRest(ts.url, safe, 'proxmox_api', args, { 'x-confirmation-id': id });
       expect(second.status, JSON.stringify(second.body)).toBe(200);
       expect(description()).toBe(text);
+      await ts.server.store.history.flush();
+      const row = (await ts.server.store.client.execute("SELECT approved_by, approval FROM history WHERE tool = 'proxmox_api' AND outcome = 'ok' ORDER BY id DESC LIMIT 1")).rows[0];
+      expect(row?.approved_by).toBe('host:test-admin');
+      expect(row?.approval).toBe('proof');
     }
   });
 
-  it('refuses an id from another token, for another tool, or after it expired', async () => {
+  it('refuses an approved id from another token, for another tool, after it expired, and a denied one', async () => {
     const { args, text } = describeCall();
     const first = await callRest(ts.url, safe, 'proxmox_api', args);
-    const id = first.body.error.details.confirmation_id as string;
+    const id = first.body.error.details.approval_id as string;
+    await approveCli(ts.server.store, 'yes', id);
 
     const otherToken = await ts.createToken({ role: 'operator', mode: 'safe', ceiling: 'normal' });
     const stolen = await callRest(ts.url, otherToken, 'proxmox_api', { ...args, confirmation_id: id });
@@ -181,20 +208,24 @@ describe('REST confirmation', () => {
     expect(notes).toHaveLength(0);
     expect(description()).not.toBe(text);
 
-    const runtime = ts.server.runtime;
-    const ttl = runtime.confirmationTtlMs;
-    runtime.confirmationTtlMs = 1;
-    try {
-      const short = await callRest(ts.url, safe, 'proxmox_api', args);
-      const shortId = short.body.error.details.confirmation_id as string;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      const expired = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: shortId });
-      expect(expired.status).toBe(400);
-      expect(expired.body.error.message).toMatch(/expired/);
-    } finally {
-      runtime.confirmationTtlMs = ttl;
-    }
-    expect(description()).not.toBe(text);
+    const denied = describeCall();
+    const asked = await callRest(ts.url, safe, 'proxmox_api', denied.args);
+    const deniedId = asked.body.error.details.approval_id as string;
+    await approveCli(ts.server.store, 'no', deniedId);
+    const afterNo = await callRest(ts.url, safe, 'proxmox_api', { ...denied.args, confirmation_id: deniedId });
+    expect(afterNo.status).toBe(403);
+    expect(afterNo.body.error.message).toMatch(/denied/);
+    expect(description()).not.toBe(denied.text);
+
+    const short = describeCall();
+    const shortAsk = await callRest(ts.url, safe, 'proxmox_api', short.args);
+    const shortId = shortAsk.body.error.details.approval_id as string;
+    await approveCli(ts.server.store, 'yes', shortId);
+    await ts.server.store.client.execute({ sql: 'UPDATE approvals SET expires_at = ? WHERE id = ?', args: [Date.now() - 1, shortId] });
+    const expired = await callRest(ts.url, safe, 'proxmox_api', { ...short.args, confirmation_id: shortId });
+    expect(expired.status).toBe(400);
+    expect(expired.body.error.message).toMatch(/expired/);
+    expect(description()).not.toBe(short.text);
 
     const still = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: id });
     expect(still.status).toBe(200);

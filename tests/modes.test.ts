@@ -1,6 +1,7 @@
 /**
- * Modes and toggle_mode: lowering always works; raising needs a human (an accepted elicitation) or an
- * admin token, never the agent's word (a confirmation id does not count) and never above the ceiling;
+ * Modes and toggle_mode: lowering always works; raising needs proof of a human (an approver's code on
+ * the approval page, or the host CLI) for every role, never the agent's word (an id, an accepted
+ * elicitation) and never above the ceiling;
  * read-only refuses every change through every door, down to the Proxmox client, which sends no
  * changing request at all.
  */
@@ -9,6 +10,8 @@ import { z } from 'zod';
 import { callRest, connectClient } from './helpers/server.ts';
 import { clusterSnapshot, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { defineTool, type AnyTool } from '../lib/tool.ts';
+import { approvalTimings } from '../lib/approval/gate.ts';
+import { addApprover, approveCli, csrfIn, decideOnPage, getPage, postForm } from './helpers/approval.ts';
 
 /** A tool that claims to read but sends a change: the guard must stop it in read-only mode. */
 const sneaky = defineTool({
@@ -58,66 +61,127 @@ describe('lowering', () => {
 });
 
 describe('raising', () => {
-  it('is refused for a non-admin without elicitation, and a confirmation id does not help', async () => {
+  it('needs proof for every role: approval_required, and neither the id it gave nor an elicitation confirmation id raises it', async () => {
+    for (const role of ['admin', 'operator', 'viewer'] as const) {
+      const a = await token(role, 'read-only');
+      const asked = await callRest(ts.url, a.secret, 'toggle_mode', { mode: 'safe' });
+      expect(asked.status, JSON.stringify(asked.body)).toBe(428);
+      expect(asked.body.error.code).toBe('approval_required');
+      expect(asked.body.error.message).toMatch(/approve/);
+      const id = asked.body.error.details.approval_id as string;
+      expect(await modeOf(a.name)).toBe('read-only');
+
+      // The agent's retries: its own pending id (body, header, both MCP eras), and a confirmation id.
+      const stored = await ts.server.store.confirmations.issue({ tokenId: (await ts.server.store.tokens.byName(a.name))!.id, tool: 'toggle_mode', argsHash: 'x', plan: {}, ttlMs: 60_000 });
+      for (const retry of [
+        () => callRest(ts.url, a.secret, 'toggle_mode', { mode: 'safe', confirmation_id: id }),
+        () => callRest(ts.url, a.secret, 'toggle_mode', { mode: 'safe' }, { 'x-confirmation-id': id }),
+        () => callRest(ts.url, a.secret, 'toggle_mode', { mode: 'safe', confirmation_id: stored.id }),
+      ]) {
+        const response = await retry();
+        expect([400, 428]).toContain(response.status);
+        expect(await modeOf(a.name)).toBe('read-only');
+      }
+      for (const era of ['modern', 'legacy'] as const) {
+        const client = await connectClient(ts.mcpUrl, a.secret, era);
+        try {
+          const result = await client.callTool({ name: 'toggle_mode', arguments: { mode: 'safe', confirmation_id: id } });
+          expect(result.isError).toBe(true);
+          expect((result.structuredContent as any).error.code).toBe('approval_required');
+        } finally {
+          await client.close();
+        }
+        expect(await modeOf(a.name)).toBe('read-only');
+      }
+    }
+  });
+
+  it('a current-revision client that accepts every elicitation and replays every id still cannot raise itself', async () => {
+    approvalTimings.afterUrlElicitationSeconds = 0;
+    const a = await token('admin', 'safe');
+    const client = await connectClient(ts.mcpUrl, a.secret, 'modern', { elicitation: { form: {}, url: {} } });
+    const seen: any[] = [];
+    client.setRequestHandler('elicitation/create', async (request) => {
+      seen.push(request.params);
+      return (request.params as any).mode === 'url' ? { action: 'accept' } : { action: 'accept', content: { confirm: true } };
+    });
+    try {
+      const result = await client.callTool({ name: 'toggle_mode', arguments: { mode: 'normal' } });
+      expect(result.isError).toBe(true);
+      expect(seen).toHaveLength(1);
+      expect(seen[0].mode).toBe('url');
+      const id = /\/approve\/(approval_[0-9a-f]+)/.exec(seen[0].url)?.[1];
+      expect(seen[0].url).toBe(`${ts.url}/approve/${id}`);
+      for (const retry of [{ mode: 'normal', confirmation_id: id }, { mode: 'normal', confirmation_id: id, wait_seconds: 1 }]) {
+        const again = await client.callTool({ name: 'toggle_mode', arguments: retry });
+        expect(again.isError).toBe(true);
+      }
+    } finally {
+      await client.close();
+    }
+    expect(await modeOf(a.name)).toBe('safe');
+  });
+
+  it('Claude Code: the URL elicitation opens the approval page, the approver approves there, and the call goes on', async () => {
+    approvalTimings.afterUrlElicitationSeconds = 5;
+    const approver = await addApprover(ts.server.store);
     const a = await token('operator', 'read-only');
-    const asked = await callRest(ts.url, a.secret, 'toggle_mode', { mode: 'normal' });
-    expect(asked.status).toBe(428);
-    expect(asked.body.error.details.confirmation_id).toBeUndefined();
-    expect(asked.body.error.message).toMatch(/human/);
-    expect(await modeOf(a.name)).toBe('read-only');
-
-    // Even the id the server stored for that very call is not accepted from the agent.
-    const stored = await ts.server.store.client.execute('SELECT id FROM confirmations WHERE tool = ? ORDER BY created_at DESC LIMIT 1', ['toggle_mode']);
-    const id = String(stored.rows[0]?.id ?? stored.rows[0]?.[0]);
-    expect(id).toMatch(/^confirm_/);
-    for (const retry of [
-      () => callRest(ts.url, a.secret, 'toggle_mode', { mode: 'normal', confirmation_id: id }),
-      () => callRest(ts.url, a.secret, 'toggle_mode', { mode: 'normal' }, { 'x-confirmation-id': id }),
-    ]) {
-      const response = await retry();
-      expect(response.status).toBe(428);
-      expect(await modeOf(a.name)).toBe('read-only');
+    const client = await connectClient(ts.mcpUrl, a.secret, 'modern', { elicitation: { form: {}, url: {} } });
+    client.setRequestHandler('elicitation/create', async (request) => {
+      const params = request.params as { mode?: string; url?: string };
+      if (params.mode !== 'url' || !params.url) return { action: 'decline' };
+      // The human opens the link and approves with their code; the client retries.
+      const id = params.url.split('/').pop()!;
+      const decided = await decideOnPage(ts.url, id, approver);
+      expect(decided.status, decided.html).toBe(200);
+      return { action: 'accept' };
+    });
+    try {
+      const result = await client.callTool({ name: 'toggle_mode', arguments: { mode: 'safe' } });
+      expect(result.isError ?? false, JSON.stringify(result)).toBe(false);
+    } finally {
+      await client.close();
     }
-
-    for (const era of ['modern', 'legacy'] as const) {
-      const client = await connectClient(ts.mcpUrl, a.secret, era);
-      try {
-        const result = await client.callTool({ name: 'toggle_mode', arguments: { mode: 'normal', confirmation_id: id } });
-        expect(result.isError).toBe(true);
-        expect((result.structuredContent as any).error.code).toBe('confirmation_required');
-      } finally {
-        await client.close();
-      }
-      expect(await modeOf(a.name)).toBe('read-only');
-    }
+    expect(await modeOf(a.name)).toBe('safe');
+    await ts.server.store.history.flush();
+    const row = (await ts.server.store.client.execute("SELECT approved_by, approval FROM history WHERE tool = 'toggle_mode' AND outcome = 'ok' ORDER BY id DESC LIMIT 1")).rows[0];
+    expect(row?.approved_by).toBe(approver.name);
+    expect(row?.approval).toBe('proof');
   });
 
-  it('is allowed when the user accepts the elicitation, and not when they decline', async () => {
-    for (const answer of ['decline', 'accept'] as const) {
-      const a = await token('operator', 'read-only');
-      const client = await connectClient(ts.mcpUrl, a.secret, 'modern', { elicitation: { form: {} } });
-      const prompts: string[] = [];
-      client.setRequestHandler('elicitation/create', async (request) => {
-        prompts.push(String((request.params as { message?: string }).message));
-        return answer === 'accept' ? { action: 'accept', content: { confirm: true } } : { action: 'decline' };
-      });
-      try {
-        const result = await client.callTool({ name: 'toggle_mode', arguments: { mode: 'safe' } });
-        expect(prompts[0]).toMatch(/from read-only to safe/);
-        expect(result.isError ?? false).toBe(answer === 'decline');
-      } finally {
-        await client.close();
-      }
-      expect(await modeOf(a.name)).toBe(answer === 'accept' ? 'safe' : 'read-only');
+  it('a legacy client raises after `npm run approve -- yes`, with wait_seconds on the same call', async () => {
+    const a = await token('operator', 'safe');
+    const client = await connectClient(ts.mcpUrl, a.secret, 'legacy');
+    try {
+      const first = await client.callTool({ name: 'toggle_mode', arguments: { mode: 'normal' } });
+      const id = (first.structuredContent as any).error.details.approval_id as string;
+      expect((first.content as any)[0].text).toContain(`/approve/${id}`);
+      const waiting = client.callTool({ name: 'toggle_mode', arguments: { mode: 'normal', confirmation_id: id, wait_seconds: 20 } });
+      await new Promise((resolve) => setTimeout(resolve, 700));
+      expect(await modeOf(a.name)).toBe('safe');
+      expect((await approveCli(ts.server.store, 'yes', id)).code).toBe(0);
+      const result = await waiting;
+      expect(result.isError ?? false, JSON.stringify(result)).toBe(false);
+    } finally {
+      await client.close();
     }
-  });
-
-  it('is allowed for admin tokens without asking', async () => {
-    const a = await token('admin', 'read-only');
-    const response = await callRest(ts.url, a.secret, 'toggle_mode', { mode: 'normal' });
-    expect(response.status).toBe(200);
-    expect(response.body.data.previous_mode).toBe('read-only');
     expect(await modeOf(a.name)).toBe('normal');
+  });
+
+  it('an approver sets a mode on the page with their code; a wrong code changes nothing', async () => {
+    const approver = await addApprover(ts.server.store);
+    const a = await token('viewer', 'read-only', 'safe');
+    const page = await getPage(ts.url, '/approve');
+    const csrf = csrfIn(page.html);
+    const wrong = await postForm(ts.url, '/approve/-/mode', { csrf, token: a.name, mode: 'safe', approver: approver.name, code: '000000' }, { cookie: page.cookie });
+    expect(wrong.status).toBe(403);
+    expect(await modeOf(a.name)).toBe('read-only');
+    const above = await postForm(ts.url, '/approve/-/mode', { csrf, token: a.name, mode: 'normal', approver: approver.name, code: approver.nextCode() }, { cookie: page.cookie });
+    expect(above.status).toBe(400);
+    expect(above.html).toMatch(/ceiling safe/);
+    const ok = await postForm(ts.url, '/approve/-/mode', { csrf, token: a.name, mode: 'safe', approver: approver.name, code: approver.nextCode() }, { cookie: page.cookie });
+    expect(ok.status, ok.html).toBe(200);
+    expect(await modeOf(a.name)).toBe('safe');
   });
 
   it('never goes above the ceiling, not for admins and not with a human yes', async () => {

@@ -15,6 +15,7 @@ import { methodNotAllowed, mountRest, on } from './rest.ts';
 import type { Runtime } from './runtime.ts';
 import { checkOrigin, corsHeaders, isPreflight, originPolicy, type OriginPolicy } from './cors.ts';
 import { mountOAuthHints } from './oauth-hints.ts';
+import { mountApprovalPage } from './approval-page.ts';
 
 export interface AppOptions {
   name: string;
@@ -174,6 +175,7 @@ export function createApp(runtime: Runtime, options: AppOptions) {
 
   mountRest(app, runtime, { guard: guardDoor('rest'), name: options.name, version: options.version });
   mountOAuthHints(app);
+  mountApprovalPage(app, runtime); // /approve: human approval an agent cannot give (issue 13)
 
   app.notFound((c) => jsonError(404, 'not_found', `No route ${c.req.method} ${c.req.path}. MCP is at POST /mcp, tools at POST /v1/tools/<name>, the API description at GET /v1/openapi.json.`));
   app.onError((error, c) => {

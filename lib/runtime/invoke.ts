@@ -13,6 +13,9 @@ import { redactStrings, redactText } from '../policy/redact-text.ts';
 import { callerScope } from '../policy/caller-scope.ts';
 import type { Runtime } from './runtime.ts';
 import { learningFor, learningForError } from '../learning.ts';
+import { requiredStrength, type ProofSetting } from '../approval/policy.ts';
+import { maxWaitSeconds, proofGate } from '../approval/gate.ts';
+import { targetDigest } from '../approval/digest.ts';
 import { acceptProxmoxNames, refuseUnknownArguments } from './strict-input.ts';
 
 /** The response envelope (DESIGN.md), the same through MCP (structuredContent) and REST (JSON body). */
@@ -36,7 +39,9 @@ export interface Envelope {
 export type CallResult =
   | { kind: 'ok'; envelope: Envelope; summary: string }
   | { kind: 'error'; envelope: Envelope; error: ToolError }
-  | { kind: 'needs_confirmation'; envelope: Envelope; error: ToolError; confirmationId: string; plan: Plan; humanOnly: boolean };
+  | { kind: 'needs_confirmation'; envelope: Envelope; error: ToolError; confirmationId: string; plan: Plan; humanOnly: boolean }
+  /** Proof needed (issue 13): an approver must approve on the approval page (url) or on the host. */
+  | { kind: 'needs_approval'; envelope: Envelope; error: ToolError; approvalId: string; url: string; plan: Plan };
 
 export interface InvokeOptions {
   signal?: AbortSignal;
@@ -45,7 +50,16 @@ export interface InvokeOptions {
   confirmationId?: string;
   /** True when confirmationId comes from a human's answer to an elicitation, not from the agent. */
   confirmedByHuman?: boolean;
+  /** An approval id the client brings back (requestState of a URL elicitation); same as confirmation_id. */
+  approvalId?: string;
+  /** How long to wait for an approver's decision on this call (wait_seconds; bounded). */
+  waitSeconds?: number;
+  /** The Host the client reached this server at, for the approval page's URL. */
+  hostHint?: string;
 }
+
+/** The runtime argument that waits, on the same call, for an approver's decision (seconds). */
+export const waitArgument = 'wait_seconds';
 
 export const confirmationArgument = 'confirmation_id';
 /** Every argument the runtime takes beside a tool's own (strict-input.ts lets them through). */
@@ -84,7 +98,7 @@ export function formatIssues(issues: z.core.$ZodIssue[]): string {
     .join('; ');
 }
 
-export function parseArguments(tool: AnyTool, raw: unknown): { input: Record<string, unknown>; confirmationId?: string } {
+export function parseArguments(tool: AnyTool, raw: unknown): { input: Record<string, unknown>; confirmationId?: string; waitSeconds?: number } {
   let args: unknown = raw ?? {};
   if (typeof args === 'string') {
     try {
@@ -96,7 +110,15 @@ export function parseArguments(tool: AnyTool, raw: unknown): { input: Record<str
   if (typeof args !== 'object' || args === null || Array.isArray(args)) {
     throw new ToolError('invalid_input', `The arguments of ${tool.name} must be a JSON object.`);
   }
-  const { [confirmationArgument]: confirmation, ...rest } = args as Record<string, unknown>;
+  const { [confirmationArgument]: confirmation, ...withWait } = args as Record<string, unknown>;
+  // wait_seconds is the runtime's unless the tool takes its own (self_update): then it is both.
+  const ownWait = waitArgument in (tool.input.shape as Record<string, unknown>);
+  const { [waitArgument]: wait, ...withoutWait } = withWait;
+  const rest = ownWait ? withWait : withoutWait;
+  const waitSeconds = typeof wait === 'number' && Number.isFinite(wait) && wait > 0 ? Math.min(wait, maxWaitSeconds) : undefined;
+  if (!ownWait && wait !== undefined && (typeof wait !== 'number' || !Number.isFinite(wait) || wait < 0)) {
+    throw new ToolError('invalid_input', `Invalid arguments for ${tool.name}: wait_seconds must be a number of seconds (0-${maxWaitSeconds}).`);
+  }
   const given = parseJsonStrings(tool, acceptProxmoxNames(tool.input.shape, rest));
   refuseUnknownArguments(tool.name, tool.input, given);
   const parsed = tool.input.safeParse(given);
@@ -105,7 +127,7 @@ export function parseArguments(tool: AnyTool, raw: unknown): { input: Record<str
       details: { issues: parsed.error.issues.map((issue) => ({ path: issue.path.join('.'), message: issue.message })) },
     });
   }
-  return { input: parsed.data as Record<string, unknown>, confirmationId: typeof confirmation === 'string' && confirmation ? confirmation : undefined };
+  return { input: parsed.data as Record<string, unknown>, confirmationId: typeof confirmation === 'string' && confirmation ? confirmation : undefined, waitSeconds };
 }
 
 /** A stable hash of the arguments, so a confirmation covers exactly these. */
@@ -169,11 +191,17 @@ function errorEnvelope(error: ToolError, mode: Mode, startedAt: number, plan?: P
     data: null,
     ...baseEnvelope(mode, startedAt),
     // A call waiting for a yes carries the whole plan in words: what, to what, risk, undo, API calls.
-    explanation: plan ? (error.code === 'confirmation_required' ? planText(plan) : plan.summary) : undefined,
+    explanation: plan ? (error.code === 'confirmation_required' || error.code === 'approval_required' ? planText(plan) : plan.summary) : undefined,
     warnings: plan?.warnings ?? [],
     suggestions: error.suggestions,
     error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
   };
+}
+
+/** The token's proof setting (set only from the host CLI); read fresh, it is one indexed row. */
+async function proofSettingOf(runtime: Runtime, caller: Caller): Promise<ProofSetting> {
+  const row = await runtime.store.tokens.byId(caller.tokenId).catch(() => undefined);
+  return (row?.proof as ProofSetting | undefined) ?? 'default';
 }
 
 export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unknown, caller: Caller, options: InvokeOptions = {}): Promise<CallResult> {
@@ -244,16 +272,20 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
       if (!verdict.ok) throw new ToolError('forbidden', verdict.message, { suggestions: ['Grant the Proxmox token the missing privilege (see best_practices topic api-tokens), or use a tool that needs less.'] });
     }
 
+    // Which strength of yes this call needs (lib/approval/policy.ts): none, ask (form elicitation) or
+    // proof (an approver's code on the approval page, or the host CLI). Nothing the agent sends is proof.
     const policy = tool.confirmation ? tool.confirmation(input as never, ctx) : 'mode';
-    const needsHuman = policy === 'always' || policy === 'human' || (policy === 'mode' && caller.mode === 'safe' && effect !== 'read');
-    if (needsHuman || effect !== 'read' || caller.learning) {
+    const judged = policy !== 'none' && (effect !== 'read' || policy !== 'mode');
+    const decision = judged
+      ? requiredStrength({ policy, effect, mode: caller.mode, proof: await proofSettingOf(runtime, caller), canAsk: caller.canElicit })
+      : { strength: 'none' as const, reason: '' };
+    if (decision.strength !== 'none' || effect !== 'read' || caller.learning) {
       plan = tool.explain ? await callerScope.run({ role: caller.role, name: caller.name }, () => tool.explain!(input as never, ctx)) : fallbackPlan(tool, input, effect);
     }
-    if (needsHuman && plan) {
+    if (decision.strength === 'ask' && plan) {
       const argsHash = await hashArguments(tool.name, input);
-      const humanOnly = policy === 'human';
-      const acceptable = confirmationId !== undefined && (!humanOnly || options.confirmedByHuman === true);
-      if (acceptable) {
+      // Only the client's own answer to the elicitation we sent counts; an id typed into the arguments does not.
+      if (confirmationId !== undefined && options.confirmedByHuman === true) {
         const redeemed = await runtime.store.confirmations.redeem(confirmationId, { tokenId: caller.tokenId, tool: tool.name, argsHash });
         if (!redeemed.ok) {
           const why = {
@@ -262,20 +294,42 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
             used: 'was already used',
             mismatch: 'was issued for another client, tool or other arguments',
           }[redeemed.reason];
-          throw new ToolError('invalid_input', `Confirmation ${confirmationId} ${why}. Call ${tool.name} again without it to get a new one.`);
+          throw new ToolError('invalid_input', `Confirmation ${confirmationId} ${why}. Call ${tool.name} again without it to be asked again.`);
         }
+        record.approvedBy = 'client user (elicitation)';
+        record.approval = 'ask';
       } else {
         const issued = await runtime.store.confirmations.issue({ tokenId: caller.tokenId, tool: tool.name, argsHash, plan, ttlMs: runtime.confirmationTtlMs });
-        const minutes = Math.round(runtime.confirmationTtlMs / 60_000);
-        const message = humanOnly
-          ? `${plan.summary}. This needs a human's yes through the client's confirmation prompt (or an admin token); the agent's word is not enough.`
-          : `Confirmation needed (${caller.mode === 'safe' ? 'safe mode' : 'this action is always confirmed'}): ${plan.summary}. ` +
-            `Show this plan to the user; if they agree, call ${tool.name} again with the same arguments and "${confirmationArgument}": "${issued.id}" (valid ${minutes} min, once).`;
-        const error = new ToolError('confirmation_required', message, {
-          details: { confirmation_id: humanOnly ? undefined : issued.id, expires_at: new Date(issued.expiresAt).toISOString(), plan },
+        const error = new ToolError('confirmation_required', `Confirmation needed (safe mode): ${plan.summary}. The client asks its user.`, {
+          details: { expires_at: new Date(issued.expiresAt).toISOString(), strength: 'ask', plan },
         });
-        return { kind: 'needs_confirmation', envelope: finishError(error, 'confirmation_required'), error, confirmationId: issued.id, plan, humanOnly };
+        return { kind: 'needs_confirmation', envelope: finishError(error, 'confirmation_required'), error, confirmationId: issued.id, plan, humanOnly: false };
       }
+    }
+    if (decision.strength === 'proof' && plan) {
+      const argsHash = await hashArguments(tool.name, input);
+      const gate = await proofGate({
+        runtime,
+        caller,
+        tool: tool.name,
+        argsHash,
+        args: record.args,
+        plan,
+        reason: decision.reason,
+        digest: await targetDigest(tool.name, input, ctx, caller),
+        approvalId: options.approvalId ?? confirmationId,
+        waitMs: Math.min(options.waitSeconds ?? parsed.waitSeconds ?? 0, maxWaitSeconds) * 1000,
+        signal: abort.signal,
+        hostHint: options.hostHint,
+      });
+      if (!gate.ok) {
+        if (gate.error.code === 'approval_required' && gate.approvalId && gate.url) {
+          return { kind: 'needs_approval', envelope: finishError(gate.error, 'confirmation_required'), error: gate.error, approvalId: gate.approvalId, url: gate.url, plan };
+        }
+        throw gate.error;
+      }
+      record.approvedBy = gate.row.decidedBy;
+      record.approval = 'proof';
     }
 
     if (effect !== 'read') {

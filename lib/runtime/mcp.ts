@@ -9,9 +9,10 @@
  * factory only hands those prebuilt registrations to a fresh, empty McpServer shell.
  */
 import { z } from 'zod';
-import { McpServer, acceptedContent, inputRequired, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
+import { McpServer, acceptedContent, inputRequired, inputResponse, type CallToolResult, type ServerContext } from '@modelcontextprotocol/server';
 import type { AnyTool, Caller } from '../tool.ts';
-import { invokeTool, confirmationArgument, recordDeclined, type CallResult } from './invoke.ts';
+import { invokeTool, confirmationArgument, recordDeclined, waitArgument, type CallResult } from './invoke.ts';
+import { approvalTimings, maxWaitSeconds } from '../approval/gate.ts';
 import { planText } from '../policy/plan-text.ts';
 import { envelopeSchema } from './envelope-schema.ts';
 import { renderAnswer } from './render-text.ts';
@@ -51,9 +52,20 @@ function prebuiltSchema(build: () => Record<string, unknown>): StandardJson {
 export function inputJsonSchema(tool: AnyTool): Record<string, unknown> {
   const schema = tool.effect === 'read' ? tool.input : tool.input.extend({
     [confirmationArgument]: z
+  const own = tool.input.shape as Record<string, unknown>;
       .string()
       .optional()
-      .describe('Only when a previous call answered "confirmation required": the id it gave, after the user agreed.'),
+      .describe('Only when a previous call answered "approval_required": the approval id it gave. It runs only once a human approved it on the approval page or on the host.'),
+    ...(waitArgument in own
+      ? {}
+      : {
+          [waitArgument]: z
+            .number()
+            .min(0)
+            .max(maxWaitSeconds)
+            .optional()
+            .describe(`When the call needs a human's approval: wait up to this many seconds (max ${maxWaitSeconds}) for the decision, and run if approved.`),
+        }),
   });
   const json = z.toJSONSchema(schema, { io: 'input', target: 'draft-2020-12', unrepresentable: 'any' }) as Record<string, unknown>;
   delete json.$schema;
@@ -137,19 +149,32 @@ export function callerFromContext(ctx: ServerContext, server: McpServer, era: 'l
   const withAuth = ctx as { http?: { authInfo?: { extra?: { caller?: Caller } } }; authInfo?: { extra?: { caller?: Caller } } };
   const caller = (withAuth.http?.authInfo ?? withAuth.authInfo)?.extra?.caller;
   if (!caller) return undefined;
-  const canElicit = era === 'modern' && Boolean(server.server.getClientCapabilities()?.elicitation);
-  return { ...caller, canElicit };
+  return { ...caller, canElicit: era === 'modern' && elicitationModes(server).form };
 }
 
 export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions) {
   const catalog: CatalogEntry[] = [...runtime.tools.values()].map((tool) => ({
+/**
+ * Which elicitation modes the client advertised on this request (current revision only): `{}` or
+ * `{form}` is form (the spec's default), `{url}` is the URL mode that opens a page (Claude Code sends both).
+ */
+export function elicitationModes(server: McpServer): { form: boolean; url: boolean } {
+  const elicitation = server.server.getClientCapabilities()?.elicitation as Record<string, unknown> | undefined;
+  if (!elicitation || typeof elicitation !== 'object') return { form: false, url: false };
+  const keys = Object.keys(elicitation);
+  return { form: keys.length === 0 || 'form' in elicitation, url: 'url' in elicitation };
+}
+
+/** requestState of a URL elicitation for an approval: the id, marked so it is never read as a confirmation. */
+const approvalState = 'approval:';
+
     tool,
     input: prebuiltSchema(() => inputJsonSchema(tool)),
     output: prebuiltSchema(() => outputJsonSchema(tool)),
     annotations: annotationsFor(tool),
   }));
 
-  async function handleCall(entry: CatalogEntry, args: unknown, ctx: ServerContext, server: McpServer, era: 'legacy' | 'modern'): Promise<CallToolResult> {
+  async function handleCall(entry: CatalogEntry, args: unknown, ctx: ServerContext, server: McpServer, era: 'legacy' | 'modern', hostHint?: string): Promise<CallToolResult> {
     const caller = callerFromContext(ctx, server, era);
     if (!caller) return { content: [{ type: 'text', text: 'Not authenticated.' }], isError: true };
     const progressToken = ctx.mcpReq._meta?.progressToken;
@@ -163,6 +188,19 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
     const answer = acceptedContent<{ confirm?: boolean }>(ctx.mcpReq.inputResponses, 'confirm');
     const state = ctx.mcpReq.requestState();
     const issuedId = typeof state === 'string' ? state : undefined;
+    // A retry after a URL elicitation: the approval id rides in requestState (client-controlled, so it
+    // is only an id: the approval row decides, and it must be approved and bound to this token and call).
+    if (typeof state === 'string' && state.startsWith(approvalState)) {
+      const approvalId = state.slice(approvalState.length);
+      const view = inputResponse(ctx.mcpReq.inputResponses, 'approve');
+      if (view.kind === 'elicit' && view.action !== 'accept') {
+        const envelope = await recordDeclined(runtime, entry.tool, args, caller, approvalId);
+        return { content: [{ type: 'text', text: `The user did not open the approval page for ${entry.tool.name}. Nothing was changed.` }], structuredContent: envelope as unknown as Record<string, unknown>, isError: true };
+      }
+      // The user went to the page: give the approver a little time before answering "still pending".
+      const retried = await invokeTool(runtime, entry.tool, args, caller, { signal: ctx.mcpReq.signal, progress, approvalId, waitSeconds: approvalTimings.afterUrlElicitationSeconds, hostHint });
+      return toCallToolResult(retried);
+    }
     if (issuedId && ctx.mcpReq.inputResponses && answer?.confirm !== true) {
       runtime.log.info('A confirmation was declined', { tool: entry.tool.name, confirmationId: issuedId });
       const envelope = await recordDeclined(runtime, entry.tool, args, caller, issuedId);
@@ -177,7 +215,19 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
       progress,
       ...(issuedId && answer?.confirm === true ? { confirmationId: issuedId, confirmedByHuman: true } : {}),
     });
+      hostHint,
     if (result.kind === 'needs_confirmation' && caller.canElicit) {
+    if (result.kind === 'needs_approval' && era === 'modern' && elicitationModes(server).url) {
+      return inputRequired({
+        inputRequests: {
+          approve: inputRequired.elicitUrl({
+            message: `${result.plan.summary}: this needs an approver's proof. Open the approval page, check the plan and approve with your authenticator code; then come back here.`,
+            url: result.url,
+          }),
+        },
+        requestState: approvalState + result.approvalId,
+      }) as unknown as CallToolResult;
+    }
       return inputRequired({
         inputRequests: {
           confirm: inputRequired.elicit({ message: planText(result.plan), requestedSchema: confirmSchema }),
@@ -206,6 +256,8 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
   return function factory(context: { authInfo?: unknown; era?: 'legacy' | 'modern'; requestInfo?: unknown }): McpServer {
     const era = context.era ?? 'modern';
     const only = onlyToolFor(context);
+    // The Host this client reached us at (already checked against the allowed hosts): the approval link uses it.
+    const hostHint = (context.requestInfo as { headers?: Headers } | undefined)?.headers?.get('host') ?? undefined;
     const server = new McpServer(
       { name: options.name, version: options.version, title: 'Proxmox VE' },
       {
@@ -226,7 +278,7 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
       server.registerTool(
         entry.tool.name,
         { title: entry.tool.title, description: entry.tool.description, inputSchema: entry.input as never, outputSchema: entry.output as never, annotations: entry.annotations },
-        ((args: unknown, ctx: ServerContext) => handleCall(entry, args, ctx, server, era)) as never,
+        ((args: unknown, ctx: ServerContext) => handleCall(entry, args, ctx, server, era, hostHint)) as never,
       );
     }
     const caller = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;

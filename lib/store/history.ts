@@ -29,6 +29,10 @@ export interface CallRecord {
   node?: string | null;
   vmid?: number | null;
   requestId: string;
+  /** Who said yes to this call (an approver's name, host:<user>, or the client's user through an elicitation). */
+  approvedBy?: string | null;
+  /** The strength of that yes: 'ask' or 'proof'. */
+  approval?: 'ask' | 'proof' | null;
 }
 
 export interface CallEnd {
@@ -56,7 +60,7 @@ export interface HistoryQuery {
 }
 
 const insertSql =
-  'INSERT INTO history (call_id, started_at, client, door, tool, args, mode, outcome, error_code, message, duration_ms, upids, node, vmid, request_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
+  'INSERT INTO history (call_id, started_at, client, door, tool, args, mode, outcome, error_code, message, duration_ms, upids, node, vmid, request_id, approved_by, approval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
 const completeSql =
   'UPDATE history SET outcome = ?, error_code = ?, message = ?, duration_ms = ?, upids = ?, node = COALESCE(?, node), vmid = COALESCE(?, vmid) WHERE call_id = ?';
 
@@ -79,6 +83,8 @@ function insertStatement(record: CallRecord, end?: CallEnd): InStatement {
       end?.node ?? record.node ?? null,
       end?.vmid ?? record.vmid ?? null,
       record.requestId,
+      record.approvedBy ?? null,
+      record.approval ?? null,
     ],
   };
 }

@@ -81,6 +81,7 @@ export class TokenRepo {
       expiresAt: input.expiresAt ?? null,
       revokedAt: null,
       source: input.source ?? 'cli',
+      proof: 'default',
     };
     await this.db.insert(clientTokens).values(row);
     return { token: row, secret };
@@ -150,6 +151,12 @@ export class TokenRepo {
 
   async setMode(id: string, mode: Mode): Promise<void> {
     await this.db.update(clientTokens).set({ mode }).where(eq(clientTokens.id, id));
+    this.forget();
+  }
+
+  /** Which calls of this client need proof (host CLI only: `npm run token -- proof NAME ...`). */
+  async setProof(id: string, proof: ClientToken['proof']): Promise<void> {
+    await this.db.update(clientTokens).set({ proof }).where(eq(clientTokens.id, id));
     this.forget();
   }
 

@@ -1,0 +1,153 @@
+/**
+ * The proof gate of one call (lib/runtime/invoke.ts calls it when the policy says proof): find or
+ * create the approval for exactly this token + tool + arguments, wait for the human's decision when
+ * asked to, check that the target has not changed since the plan was shown, and use the approval once.
+ * Nothing the client sends can approve: only a row an approver (page, TOTP) or the host CLI decided.
+ */
+import { ToolError } from '../errors.ts';
+import type { Runtime } from '../runtime/runtime.ts';
+import type { Caller, Plan } from '../tool.ts';
+import { approvalsOf, type ApprovalRow } from './store.ts';
+
+/** How long a pending approval waits for a human, and an approved one for its run. */
+export const approvalTtlMs = 30 * 60_000;
+/** Longest wait_seconds a call may ask for (the call's own timeout is far longer). */
+export const maxWaitSeconds = 120;
+
+export const approvalSettingKey = 'approval.public_url';
+
+/**
+ * After a URL elicitation the client retries at once, often before the approver has typed the code:
+ * that retry waits this long for the decision before answering "still waiting" (tests shorten it).
+ */
+export const approvalTimings = { afterUrlElicitationSeconds: 30 };
+
+/** Where the approval page is, as a client's user can open it. */
+export async function approvalBaseUrl(runtime: Pick<Runtime, 'config' | 'store'>, hostHint?: string): Promise<string> {
+  const configured = await runtime.store.settings.get<string>(approvalSettingKey).catch(() => undefined);
+  if (typeof configured === 'string' && /^https?:\/\//.test(configured)) return configured.replace(/\/+$/, '');
+  if (hostHint && /^[A-Za-z0-9.\-:[\]]+$/.test(hostHint)) return `http://${hostHint}`;
+  const { host, port, allowedHosts } = runtime.config;
+  const name = host === '0.0.0.0' || host === '::' ? (allowedHosts[0] ?? 'localhost') : host.includes(':') ? `[${host}]` : host;
+  return `http://${name}:${port}`;
+}
+
+export function approvalPath(id: string): string {
+  return `/approve/${encodeURIComponent(id)}`;
+}
+
+export interface GateInput {
+  runtime: Runtime;
+  caller: Caller;
+  tool: string;
+  argsHash: string;
+  /** Redacted arguments as JSON, for the page. */
+  args: string;
+  plan: Plan;
+  reason: string;
+  digest: string;
+  /** The id the client passed back (argument confirmation_id, X-Confirmation-Id, or requestState). */
+  approvalId?: string;
+  waitMs: number;
+  signal: AbortSignal;
+  hostHint?: string;
+}
+
+export type GateResult = { ok: true; row: ApprovalRow } | { ok: false; error: ToolError; approvalId?: string; url?: string };
+
+async function waitForDecision(runtime: Runtime, id: string, ms: number, signal: AbortSignal): Promise<ApprovalRow | undefined> {
+  const store = approvalsOf(runtime.store);
+  const until = Date.now() + ms;
+  let row = await store.get(id);
+  while (row?.status === 'pending' && Date.now() < until && !signal.aborted) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, until - Date.now()))));
+    row = await store.get(id);
+  }
+  return row;
+}
+
+async function required(input: GateInput, row: ApprovalRow, lead: string): Promise<GateResult> {
+  const url = `${await approvalBaseUrl(input.runtime, input.hostHint)}${approvalPath(row.id)}`;
+  const message =
+    `${lead}${input.plan.summary}. This needs proof that a human approved it (${input.reason}): an approver opens ${url} and approves with their authenticator code, ` +
+    `or an admin runs \`npm run approve -- yes ${row.id}\` on the host. Then call ${input.tool} again with the same arguments and "confirmation_id": "${row.id}" ` +
+    `(add "wait_seconds": up to ${maxWaitSeconds} to wait for the decision on the same call). Answering a prompt yourself does not count.`;
+  return {
+    ok: false,
+    approvalId: row.id,
+    url,
+    error: new ToolError('approval_required', message, {
+      details: { approval_id: row.id, approval_url: url, expires_at: new Date(row.expiresAt).toISOString(), strength: 'proof', reason: input.reason, plan: input.plan },
+      suggestions: [`Show the user this link: ${url}`, `Wait for the decision: call again with "confirmation_id": "${row.id}" and "wait_seconds": 60.`],
+    }),
+  };
+}
+
+async function create(input: GateInput): Promise<ApprovalRow> {
+  return approvalsOf(input.runtime.store).create({
+    tokenId: input.caller.tokenId,
+    client: input.caller.name,
+    tool: input.tool,
+    argsHash: input.argsHash,
+    args: input.args,
+    plan: JSON.stringify(input.plan),
+    reason: input.reason,
+    targetDigest: input.digest,
+    ttlMs: approvalTtlMs,
+  });
+}
+
+export async function proofGate(input: GateInput): Promise<GateResult> {
+  const store = approvalsOf(input.runtime.store);
+  const expected = { tokenId: input.caller.tokenId, tool: input.tool, argsHash: input.argsHash };
+  let row: ApprovalRow | undefined;
+  if (input.approvalId) {
+    row = await store.get(input.approvalId);
+    const refuse = async (why: string) => {
+      await store.event({ approvalId: input.approvalId, actor: input.caller.name, how: `client:${input.caller.door}`, outcome: 'refused', message: `${input.tool}: ${why}` });
+      return { ok: false as const, error: new ToolError('invalid_input', `Approval ${input.approvalId} ${why}. Nothing was run. Call ${input.tool} again without it to ask for a new approval.`) };
+    };
+    if (!row) {
+      // A form-elicitation id (confirm_...) from safe mode is no proof either.
+      return refuse('is not known (only an approval a human approved on the approval page or on the host counts as proof)');
+    }
+    if (row.tokenId !== expected.tokenId || row.tool !== expected.tool || row.argsHash !== expected.argsHash) {
+      return refuse('was issued for another client, tool or other arguments');
+    }
+    if (row.status === 'pending' && input.waitMs > 0) row = (await waitForDecision(input.runtime, row.id, input.waitMs, input.signal)) ?? row;
+    switch (row.status) {
+      case 'pending':
+        return required(input, row, 'Still waiting for a human: ');
+      case 'denied':
+        await store.event({ approvalId: row.id, actor: input.caller.name, how: `client:${input.caller.door}`, outcome: 'refused', message: `${input.tool}: approval was denied` });
+        return { ok: false, error: new ToolError('forbidden', `${row.decidedBy ?? 'An approver'} denied ${input.tool} (${row.id}). Nothing was run.`) };
+      case 'used':
+        return refuse('was already used');
+      case 'expired':
+        return refuse('has expired');
+      case 'void':
+        return refuse('no longer counts: the target changed after it was asked for');
+      default:
+        break;
+    }
+  } else {
+    row = await create(input);
+    if (input.waitMs > 0) row = (await waitForDecision(input.runtime, row.id, input.waitMs, input.signal)) ?? row;
+    if (row.status !== 'approved') {
+      if (row.status === 'denied') return { ok: false, error: new ToolError('forbidden', `${row.decidedBy ?? 'An approver'} denied ${input.tool} (${row.id}). Nothing was run.`) };
+      return required(input, row, 'Approval needed: ');
+    }
+  }
+  // Approved: the target must still be what the approver was shown.
+  if (row.targetDigest !== input.digest) {
+    await store.voidApproval(row.id);
+    await store.event({ approvalId: row.id, actor: input.caller.name, how: `client:${input.caller.door}`, outcome: 'void', message: `${input.tool}: the target changed after the plan was shown; asked again` });
+    const fresh = await create(input);
+    return required(input, fresh, `The target changed since ${row.id} was approved, so that approval no longer counts and a human is asked again: `);
+  }
+  const used = await store.use(row.id, expected);
+  if (!used.ok) {
+    return { ok: false, error: new ToolError('invalid_input', `Approval ${row.id} ${used.reason === 'used' ? 'was already used' : `cannot be used (${used.reason})`}. Nothing was run.`) };
+  }
+  return { ok: true, row: used.row };
+}

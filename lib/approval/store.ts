@@ -1,0 +1,202 @@
+/**
+ * Approvers, approval requests and their event record, in the shared libSQL store (any replica and the
+ * host CLI see the same rows). Every state change is one conditional UPDATE, so two replicas (or the
+ * page and the CLI) racing over one approval or one TOTP step cannot both win.
+ */
+import { and, desc, eq, gt, inArray, isNull, lt, sql } from 'drizzle-orm';
+import type { LibSQLDatabase } from 'drizzle-orm/libsql';
+import { approvalEvents, approvals, approvers } from '../../db/schema.ts';
+import type { Store } from '../store/store.ts';
+import { matchingStep, newTotpSecret, otpauthUri } from './totp.ts';
+
+export type ApprovalRow = typeof approvals.$inferSelect;
+export type ApproverRow = typeof approvers.$inferSelect;
+export type ApprovalEventRow = typeof approvalEvents.$inferSelect;
+export type ApprovalStatus = ApprovalRow['status'];
+
+export const approverNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/** After this many wrong codes in a row an approver is locked for lockMs, doubling with each further lock. */
+export const maxFailures = 5;
+export const lockMs = 5 * 60_000;
+
+export type CodeCheck =
+  | { ok: true; approver: ApproverRow }
+  | { ok: false; reason: 'unknown_approver' | 'locked' | 'wrong_code' | 'reused_code'; message: string };
+
+export type UseResult =
+  | { ok: true; row: ApprovalRow }
+  | { ok: false; reason: 'unknown' | 'pending' | 'denied' | 'used' | 'void' | 'expired' | 'mismatch'; row?: ApprovalRow };
+
+export class ApprovalStore {
+  constructor(private readonly db: LibSQLDatabase) {}
+
+  // ---- approvers -------------------------------------------------------------------------------
+
+  async addApprover(name: string): Promise<{ approver: ApproverRow; uri: string }> {
+    if (!approverNamePattern.test(name)) throw new Error(`Approver name '${name}' is not valid: use 1-64 letters, digits, dot, dash or underscore.`);
+    const existing = await this.approver(name);
+    if (existing) throw new Error(`An approver named '${name}' exists already; remove it first to give it a new secret.`);
+    const secret = newTotpSecret();
+    const row: ApproverRow = { id: crypto.randomUUID(), name, secret, createdAt: Date.now(), lastStep: 0, failures: 0, lockedUntil: 0, removedAt: null };
+    // A removed approver of the same name keeps its history rows; its row is replaced.
+    await this.db.delete(approvers).where(eq(approvers.name, name));
+    await this.db.insert(approvers).values(row);
+    return { approver: row, uri: otpauthUri(secret, name) };
+  }
+
+  async approver(name: string): Promise<ApproverRow | undefined> {
+    const [row] = await this.db.select().from(approvers).where(and(eq(approvers.name, name), isNull(approvers.removedAt))).limit(1);
+    return row;
+  }
+
+  async listApprovers(): Promise<Omit<ApproverRow, 'secret'>[]> {
+    const rows = await this.db.select().from(approvers).where(isNull(approvers.removedAt)).orderBy(approvers.name);
+    return rows.map(({ secret: _secret, ...rest }) => rest);
+  }
+
+  async removeApprover(name: string): Promise<boolean> {
+    const result = await this.db.update(approvers).set({ removedAt: Date.now() }).where(and(eq(approvers.name, name), isNull(approvers.removedAt)));
+    return result.rowsAffected > 0;
+  }
+
+  /**
+   * Check an approver's code: known approver, not locked, a code of now (one step either side), and a
+   * step later than the last one accepted (single use). Wrong codes count towards a lock.
+   */
+  async checkCode(name: string, code: string, now = Date.now()): Promise<CodeCheck> {
+    const approver = await this.approver(name);
+    if (!approver) return { ok: false, reason: 'unknown_approver', message: `There is no approver named '${name}'. Approvers are added on the host: npm run approve -- approver add NAME.` };
+    if (approver.lockedUntil > now) {
+      return { ok: false, reason: 'locked', message: `Too many wrong codes for '${name}': try again after ${new Date(approver.lockedUntil).toISOString().slice(11, 19)} UTC.` };
+    }
+    const step = matchingStep(approver.secret, code.trim(), now);
+    if (step === undefined) {
+      // Every maxFailures wrong codes in a row lock the approver, twice as long each time (up to a day):
+      // guessing six digits stays hopeless, and each try is on record.
+      const failures = approver.failures + 1;
+      const locks = failures % maxFailures === 0 ? failures / maxFailures : 0;
+      const lockedFor = locks > 0 ? Math.min(24 * 3600_000, lockMs * 2 ** (locks - 1)) : 0;
+      await this.db
+        .update(approvers)
+        .set({ failures, lockedUntil: lockedFor ? now + lockedFor : approver.lockedUntil })
+        .where(eq(approvers.id, approver.id));
+      return { ok: false, reason: 'wrong_code', message: `That code is not the current code of '${name}'${lockedFor ? `; the approver is now locked for ${Math.round(lockedFor / 60_000)} minutes` : ''}.` };
+    }
+    const result = await this.db
+      .update(approvers)
+      .set({ lastStep: step, failures: 0 })
+      .where(and(eq(approvers.id, approver.id), lt(approvers.lastStep, step)));
+    if (result.rowsAffected === 0) return { ok: false, reason: 'reused_code', message: `That code of '${name}' was already used; wait for the next one (codes change every 30 seconds).` };
+    return { ok: true, approver };
+  }
+
+  // ---- approvals -------------------------------------------------------------------------------
+
+  async create(input: Omit<ApprovalRow, 'id' | 'status' | 'createdAt' | 'decidedAt' | 'decidedBy' | 'decidedHow' | 'usedAt' | 'expiresAt'> & { ttlMs: number }): Promise<ApprovalRow> {
+    const now = Date.now();
+    const { ttlMs, ...rest } = input;
+    const row: ApprovalRow = {
+      ...rest,
+      id: 'approval_' + crypto.randomUUID().replace(/-/g, '').slice(0, 20),
+      status: 'pending',
+      createdAt: now,
+      expiresAt: now + ttlMs,
+      decidedAt: null,
+      decidedBy: null,
+      decidedHow: null,
+      usedAt: null,
+    };
+    await this.db.insert(approvals).values(row);
+    return row;
+  }
+
+  async get(id: string): Promise<ApprovalRow | undefined> {
+    const [row] = await this.db.select().from(approvals).where(eq(approvals.id, id)).limit(1);
+    if (row && row.expiresAt < Date.now() && (row.status === 'pending' || row.status === 'approved')) {
+      await this.db.update(approvals).set({ status: 'expired' }).where(and(eq(approvals.id, id), eq(approvals.status, row.status)));
+      return { ...row, status: 'expired' };
+    }
+    return row;
+  }
+
+  async pending(limit = 50): Promise<ApprovalRow[]> {
+    return this.db
+      .select()
+      .from(approvals)
+      .where(and(eq(approvals.status, 'pending'), gt(approvals.expiresAt, Date.now())))
+      .orderBy(desc(approvals.createdAt))
+      .limit(limit);
+  }
+
+  async recent(limit = 30): Promise<ApprovalRow[]> {
+    return this.db
+      .select()
+      .from(approvals)
+      .where(inArray(approvals.status, ['approved', 'denied', 'used', 'void', 'expired']))
+      .orderBy(desc(approvals.createdAt))
+      .limit(limit);
+  }
+
+  /** Decide a pending approval; false when it is no longer pending (decided elsewhere, expired). */
+  async decide(id: string, decision: 'approved' | 'denied', by: string, how: string): Promise<boolean> {
+    const result = await this.db
+      .update(approvals)
+      .set({ status: decision, decidedAt: Date.now(), decidedBy: by, decidedHow: how })
+      .where(and(eq(approvals.id, id), eq(approvals.status, 'pending'), gt(approvals.expiresAt, Date.now())));
+    return result.rowsAffected > 0;
+  }
+
+  /** The target changed after the approval: it no longer counts. */
+  async voidApproval(id: string): Promise<void> {
+    await this.db.update(approvals).set({ status: 'void' }).where(and(eq(approvals.id, id), inArray(approvals.status, ['pending', 'approved'])));
+  }
+
+  /**
+   * Use an approved approval for one run: it must be approved, unexpired, unused and bound to this
+   * token, tool and these exact arguments. One conditional UPDATE: two racing calls cannot both run.
+   */
+  async use(id: string, expected: { tokenId: string; tool: string; argsHash: string }): Promise<UseResult> {
+    const row = await this.get(id);
+    if (!row) return { ok: false, reason: 'unknown' };
+    if (row.tokenId !== expected.tokenId || row.tool !== expected.tool || row.argsHash !== expected.argsHash) return { ok: false, reason: 'mismatch', row };
+    if (row.status !== 'approved') return { ok: false, reason: row.status as Exclude<ApprovalStatus, 'approved'>, row };
+    const result = await this.db
+      .update(approvals)
+      .set({ status: 'used', usedAt: Date.now() })
+      .where(and(eq(approvals.id, id), eq(approvals.status, 'approved')));
+    if (result.rowsAffected === 0) return { ok: false, reason: 'used', row };
+    return { ok: true, row };
+  }
+
+  async event(input: { approvalId?: string | null; actor?: string | null; how: string; outcome: string; message: string }): Promise<void> {
+    await this.db.insert(approvalEvents).values({ at: Date.now(), approvalId: input.approvalId ?? null, actor: input.actor ?? null, how: input.how, outcome: input.outcome, message: input.message.slice(0, 500) });
+  }
+
+  async events(limit = 30, approvalId?: string): Promise<ApprovalEventRow[]> {
+    const query = this.db.select().from(approvalEvents);
+    return (approvalId ? query.where(eq(approvalEvents.approvalId, approvalId)) : query).orderBy(desc(approvalEvents.id)).limit(limit);
+  }
+
+  async prune(now = Date.now(), keepMs = 7 * 86400_000): Promise<void> {
+    await this.db.delete(approvals).where(lt(approvals.expiresAt, now - keepMs));
+    await this.db.delete(approvalEvents).where(lt(approvalEvents.at, now - keepMs));
+  }
+
+  async countPending(): Promise<number> {
+    const [row] = await this.db.select({ n: sql<number>`count(*)` }).from(approvals).where(eq(approvals.status, 'pending'));
+    return Number(row?.n ?? 0);
+  }
+}
+
+const byStore = new WeakMap<object, ApprovalStore>();
+
+/** The approval store of a store (one per database connection). */
+export function approvalsOf(store: Pick<Store, 'db'>): ApprovalStore {
+  let found = byStore.get(store.db);
+  if (!found) {
+    found = new ApprovalStore(store.db);
+    byStore.set(store.db, found);
+  }
+  return found;
+}
