@@ -16,7 +16,7 @@ export default defineTool({
   title: 'Health of this server and what it depends on',
   description:
     'The full health report of proxmox-mcp: overall status (ok, degraded, down), version, uptime, Proxmox API reachability and latency, Proxmox token validity, ' +
-    'the database (answers and takes writes), SSH to each online node, free space for backups, and whether the cluster is the built-in simulation. ' +
+    'whether this server\'s own Proxmox privileges shrank since it first read them (proxmox_permissions), the database (answers and takes writes), SSH to each online node, free space for backups, and whether the cluster is the built-in simulation. ' +
     'Every check that is not ok says what to do about it. Use it first when calls fail for reasons that are not about the arguments.',
   input: z.object({}),
   output: z.object({
@@ -37,7 +37,7 @@ export default defineTool({
       report = (await runtime.health()) as HealthReport;
     } else {
       const me = await identity(ctx);
-      report = await healthReport({ name: me.name, version: me.version, startedAt: new Date(), config: ctx.config, store: ctx.services.store, pve: ctx.pve, exec: ctx.services.exec, simulated: !ctx.config.proxmox.url });
+      report = await healthReport({ name: me.name, version: me.version, startedAt: new Date(), config: ctx.config, store: ctx.services.store, pve: ctx.pve, exec: ctx.services.exec, simulated: !ctx.config.proxmox.url, log: ctx.log });
     }
     const bad = report.checks.filter((item) => item.status === 'fail' || item.status === 'warn');
     return {

@@ -4,7 +4,7 @@
  * unreachable dependency cannot make the report itself hang.
  *
  * Checks: proxmox_api (reachable, latency; a refused token is reported as a token problem, not an
- * unreachable API), proxmox_token, database (answers, and takes a write that leaves nothing behind),
+ * unreachable API), proxmox_token, proxmox_permissions (privileges lost since the first reading), database (answers, and takes a write that leaves nothing behind),
  * backup_space (writable, free space), ssh_<node> for each online node, and updater (only when an
  * update request has waited 15+ minutes for the host-side updater). A failing database is `down`; any
  * other failure or warning is `degraded`.
@@ -16,6 +16,8 @@ import type { CommandExecutor } from '../exec/executor.ts';
 import type { PveClient } from '../pve/types.ts';
 import type { Store } from '../store/store.ts';
 import { toToolError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { judgePermissions, lostSummary, permissionsAction, type PermissionMap, type PermissionsVerdict } from '../policy/permissions-watch.ts';
 import { readUpdateRequest, readUpdateResult } from '../self/update-protocol.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail' | 'skipped';
@@ -51,6 +53,8 @@ export interface HealthDeps {
   simulated: boolean;
   /** Free space under which the backup directory is reported (bytes). */
   minFreeBytes?: number;
+  /** Where a loss of this server's own Proxmox privileges is logged. */
+  log?: Logger;
 }
 
 async function timed<T>(work: () => Promise<T>, timeoutMs: number): Promise<{ value: T; ms: number }> {
@@ -78,6 +82,7 @@ async function checkProxmox(deps: HealthDeps): Promise<HealthCheck[]> {
       const permissions = await deps.pve.get<Record<string, Record<string, number>>>('/access/permissions', undefined, { timeoutMs: 5000 });
       const paths = Object.keys(permissions).length;
       checks.push({ name: 'proxmox_token', status: paths > 0 ? 'ok' : 'warn', detail: `token ${deps.pve.tokenId} is valid, with privileges on ${paths} path(s)`, ...(paths === 0 ? { action: 'The token has no privileges: grant it a role with `pveum acl modify / --tokens <id> --roles PVEAuditor` (setup.sh does this).' } : {}) });
+      checks.push(await checkPermissionsBaseline(deps, permissions));
     } catch (error) {
       checks.push({ name: 'proxmox_token', status: 'fail', detail: toToolError(error).message, action: tokenAction });
     }
@@ -96,6 +101,25 @@ async function checkProxmox(deps: HealthDeps): Promise<HealthCheck[]> {
       { name: 'proxmox_token', status: 'skipped', detail: 'the API could not be reached' },
     ];
   }
+}
+
+/** Did this server lose Proxmox privileges since its first reading (lib/policy/permissions-watch.ts)? */
+async function checkPermissionsBaseline(deps: HealthDeps, permissions: PermissionMap): Promise<HealthCheck> {
+  let verdict: PermissionsVerdict;
+  try {
+    verdict = await judgePermissions(deps.store, deps.pve.tokenId, permissions);
+  } catch (error) {
+    return { name: 'proxmox_permissions', status: 'warn', detail: `the permissions baseline could not be read or stored: ${toToolError(error).message.replace(/^Internal error: /, '')}`, action: 'Check the database (see the database check).' };
+  }
+  if (verdict.lost.length === 0) {
+    return {
+      name: 'proxmox_permissions',
+      status: 'ok',
+      detail: verdict.first ? `${verdict.privileges} privilege(s) on ${verdict.paths} path(s), recorded now as the baseline` : `${verdict.privileges} privilege(s) on ${verdict.paths} path(s); nothing lost since ${verdict.baseline.takenAt}`,
+    };
+  }
+  deps.log?.warn(`THIS SERVER'S PROXMOX PERMISSIONS SHRANK since ${verdict.baseline.takenAt}: lost ${lostSummary(verdict)}`, { token: deps.pve.tokenId, lost: verdict.lost.length });
+  return { name: 'proxmox_permissions', status: 'warn', detail: `privileges of ${deps.pve.tokenId} SHRANK since ${verdict.baseline.takenAt}: lost ${lostSummary(verdict)}`, action: permissionsAction };
 }
 
 /** A write whose net effect is nothing (one transaction inserts and deletes a probe row): proves the database takes writes. */

@@ -19,6 +19,7 @@ import type { AnyTool, RuntimeInfo, Services } from '../tool.ts';
 import { discoverTools } from './registry.ts';
 import { createApp } from './app.ts';
 import { healthReport } from './health.ts';
+import { checkPermissionsAtStart } from '../policy/permissions-watch.ts';
 import type { Runtime } from './runtime.ts';
 import { mcpExtensions } from './extensions.ts';
 import { serverInstructions } from './instructions.ts';
@@ -123,7 +124,9 @@ export async function buildServer(options: BuildOptions = {}): Promise<Server> {
     callTimeoutMs: 15 * 60_000,
   };
   const simulated = !config.proxmox.url;
-  const health = () => healthReport({ name: pkg.name, version: pkg.version, startedAt, config, store, pve, exec, simulated });
+  const health = () => healthReport({ name: pkg.name, version: pkg.version, startedAt, config, store, pve, exec, simulated, log });
+  // Keep (or compare with) the first reading of this server's own Proxmox permissions; a loss is logged loudly.
+  void checkPermissionsAtStart({ store, pve, log });
   const info: RuntimeInfo = {
     name: pkg.name,
     version: pkg.version,
