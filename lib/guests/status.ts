@@ -80,7 +80,9 @@ async function qemuInterfaces(pve: PveClient, node: string, id: number, signal?:
 }
 
 async function lxcInterfaces(pve: PveClient, node: string, id: number, signal?: AbortSignal): Promise<Interfaces> {
-  const list = await pve.get<Record<string, unknown>[]>(guestPath(node, 'lxc', id, '/interfaces'), undefined, { signal });
+  const list = await pve.get<Record<string, unknown>[] | null>(guestPath(node, 'lxc', id, '/interfaces'), undefined, { signal });
+  // pve-container answers null (not an error) when the container is not running
+  if (list === null) throw new ToolError('conflict', `CT ${id} is not running, so it has no addresses to read.`);
   const interfaces = (Array.isArray(list) ? list : [])
     .filter((item) => item.name !== 'lo')
     .map((item) => ({
