@@ -5,7 +5,7 @@ import { nodeName } from '../lib/schemas.ts';
 import { classifyCommandLine, type Classification, type ClassifyContext } from '../lib/exec/classify.ts';
 import { explainCommandLine } from '../lib/exec/explain.ts';
 import { loadKnowledge } from '../lib/knowledge.ts';
-import { commandProtectionFindings } from '../lib/policy/command-guard.ts';
+import { refusalFor, vetCommandLine } from '../lib/policy/command-guard.ts';
 import { mainNodeResolver, protectedUser } from '../lib/policy/protections.ts';
 
 const effectByLevel: Record<Classification['level'], Effect> = { read: 'read', write: 'write', destructive: 'destructive', forbidden: 'destructive' };
@@ -15,32 +15,23 @@ interface Vetted {
   context: ClassifyContext;
 }
 
-/** Parse, classify with everything the cluster knows, apply the protections; refuse what must not run. */
+/**
+ * The one decision (lib/policy/command-guard.ts): classify (reads are an allow-list), translate the
+ * Proxmox CLIs into API requests for the API policy, check the per-token shell feature grants, the role
+ * and the mode; refuse what must not run.
+ */
 async function vet(input: { node: string; command: string }, ctx: ToolContext): Promise<Vetted> {
-  const serviceTokenId = ctx.pve.tokenId;
   const mainNode = await mainNodeResolver(ctx.pve, ctx.config.mainNode)();
-  const context: ClassifyContext = {
+  const verdict = await vetCommandLine(input.command, input.node, {
+    pve: ctx.pve,
     mainNode,
-    protectedUsers: [protectedUser],
-    serviceUser: serviceTokenId.split('!')[0],
-    serviceTokenId,
     knowledge: ctx.services.knowledge,
-  };
-  const classification = classifyCommandLine(input.command, context);
-  if (classification.parseError) {
-    throw new ToolError('invalid_input', `The command line cannot be parsed, so it will not be run: ${classification.parseError}`, {
-      suggestions: ['Check the quoting (every quote closed, every $( and ` closed) and send it again.'],
-    });
-  }
-  const findings = await commandProtectionFindings(input.command, { node: input.node, mainNode: async () => mainNode, serviceTokenId, pve: ctx.pve });
-  if (classification.level === 'forbidden' || findings.length > 0) {
-    const reasons = [...new Set([...findings, ...classification.reasons.filter((reason) => reason.startsWith('forbidden'))])];
-    throw new ToolError('protected', `This command will not be run, in any mode: ${reasons.join('; ')}`, {
-      details: { reasons, level: 'forbidden' },
-      suggestions: ['Use a typed tool or a narrower command; what is protected must be changed by hand on the host.'],
-    });
-  }
-  return { classification, context };
+    settings: ctx.services.store?.settings,
+    caller: ctx.caller,
+  });
+  const refusal = refusalFor(verdict, ctx.caller);
+  if (refusal) throw refusal;
+  return { classification: verdict.classification, context: verdict.context };
 }
 
 /** The plan a person confirms: the explanation lib/exec/explain.ts gives, from the same verdict. */
@@ -95,6 +86,8 @@ export default defineTool({
     cancelled: z.boolean(),
   }),
   effect: 'destructive',
+  // viewers may run plain reads (the allow-list) and nothing else
+  changeRoles: ['admin', 'operator'],
   effectOf: (input) => {
     try {
       return effectByLevel[classifyCommandLine(input.command, { protectedUsers: [protectedUser] }).level];

@@ -4,8 +4,8 @@ import { ToolError, toToolError } from '../lib/errors.ts';
 import { nodeName } from '../lib/schemas.ts';
 import { explainCommandLine } from '../lib/exec/explain.ts';
 import { loadKnowledge } from '../lib/knowledge.ts';
-import { commandProtectionFindings } from '../lib/policy/command-guard.ts';
-import { mainNodeResolver, protectedUser } from '../lib/policy/protections.ts';
+import { refusalFor, vetCommandLine } from '../lib/policy/command-guard.ts';
+import { mainNodeResolver } from '../lib/policy/protections.ts';
 import { planText } from '../lib/policy/plan-text.ts';
 import { parseArguments } from '../lib/runtime/invoke.ts';
 
@@ -37,7 +37,9 @@ function verdictFor(effect: Effect, mode: Mode, policy: string, refusal?: ToolEr
   if (refusal) {
     return refusal.code === 'protected'
       ? { outcome: 'refused_protected', why: refusal.message }
-      : { outcome: 'refused_invalid', why: refusal.message };
+      : refusal.code === 'mode_denied' || refusal.code === 'forbidden'
+        ? { outcome: 'refused_by_mode', why: refusal.message }
+        : { outcome: 'refused_invalid', why: refusal.message };
   }
   if (mode === 'read-only' && effect !== 'read') return { outcome: 'refused_by_mode', why: `This client is in read-only mode and this is a ${effect === 'write' ? 'change' : 'destructive change'}.` };
   if (policy === 'always' || policy === 'human') return { outcome: 'needs_confirmation', why: policy === 'human' ? 'A human must confirm it in the client (or an admin token is needed).' : 'This action is always confirmed by a human.' };
@@ -49,17 +51,13 @@ const levelEffect: Record<string, Effect> = { read: 'read', write: 'write', dest
 
 async function explainLine(line: string, node: string | undefined, ctx: ToolContext) {
   const knowledge = ctx.services.knowledge ?? loadKnowledge();
-  const serviceTokenId = ctx.pve.tokenId;
   const mainNode = await mainNodeResolver(ctx.pve, ctx.config.mainNode)();
-  const context = { mainNode, protectedUsers: [protectedUser], serviceUser: serviceTokenId.split('!')[0], serviceTokenId, knowledge };
-  const explanation = explainCommandLine(line, knowledge, context);
-  const findings = explanation.parseError ? [] : await commandProtectionFindings(line, { node: node ?? mainNode ?? 'localhost', mainNode: async () => mainNode, serviceTokenId, pve: ctx.pve });
+  // the same decision execute_command makes (lib/policy/command-guard.ts), for this caller
+  const verdict = await vetCommandLine(line, node ?? mainNode ?? 'localhost', { pve: ctx.pve, mainNode, knowledge, settings: ctx.services.store?.settings, caller: ctx.caller });
+  const explanation = explainCommandLine(line, knowledge, verdict.context);
+  const findings = verdict.protectedReasons;
+  const refusal = refusalFor(verdict, ctx.caller);
   const forbidden = explanation.level === 'forbidden' || findings.length > 0;
-  const refusal = explanation.parseError
-    ? new ToolError('invalid_input', `The line cannot be parsed, so it would not run: ${explanation.parseError}`)
-    : forbidden
-      ? new ToolError('protected', `It would never run: ${[...findings, ...explanation.reasons.filter((reason) => reason.startsWith('forbidden'))].join('; ')}`)
-      : undefined;
   const effect = levelEffect[explanation.level];
   return {
     kind: 'command' as const,
@@ -72,7 +70,7 @@ async function explainLine(line: string, node: string | undefined, ctx: ToolCont
     undo: explanation.undo,
     safer_alternatives: explanation.saferAlternatives,
     unknown_parts: explanation.unrecognised,
-    reasons: [...new Set([...findings, ...explanation.reasons])],
+    reasons: [...new Set([...findings, ...explanation.reasons, ...verdict.classification.featureReasons.map((reason) => `needs a grant: ${reason}`)])],
     parts: explanation.parts.map((p) => ({
       text: p.text,
       what: p.what,

@@ -1,21 +1,26 @@
 /**
- * The protections for host commands (execute_command), judged on the parsed command line, never on its
- * text: every simple command the line would run (after quotes, escapes, env prefixes, absolute paths,
- * `sh -c`, `sudo`, `$(...)`, backticks, pipes and lists) is looked at on its own.
- *
- * Proxmox's own CLI tools are translated into the API request they make (pvesh, pveum, qm, pct,
- * qmrestore, pvecm) and that request is judged by the SAME rules as every API call (protections.ts),
- * so `pveum user delete root@pam`, `pvesh delete /access/users/root%40pam` and
- * `DELETE /access/users/root@pam` are one and the same thing to the policy. Whatever still names a
- * protected identity (root@pam, this server's user or token) and is not a plain read is refused too, and
- * so is an id only known at run time where a protected one could hide.
- *
- * This sits beside the knowledge-driven classification (lib/exec/classify.ts): that one says how risky a
- * command is; this one makes sure the protections hold even for a command the knowledge base does not
- * describe.
+ * The one decision for a host command line (execute_command runs it, explain_command reports it):
+ *  1. the classifier (lib/exec/classify.ts) parses the line and gives each simple command its level
+ *     (read only when on the allow-list in knowledge/shell-read-allowlist.json) and the shell features
+ *     that need an admin's per-token grant (lib/exec/shell-features.ts);
+ *  2. the Proxmox CLI commands on the line (qm, pct, qmrestore, pveum, pvesh, pvesm, vzdump, pvecm,
+ *     ha-manager, and host power and disk-wipe commands) are translated into the API requests they make,
+ *     with their options read exactly as the tools read them (lib/exec/pve-options.ts: Getopt::Long
+ *     prefixes, -opt/--opt/--opt=value, repeats, values passed on unchanged), and each request is judged
+ *     by the same API policy as every other door (protections.ts checkProtections);
+ *  3. whatever still names a protected identity and is not a plain read is refused, and so is an id only
+ *     known at run time where a protected one could hide.
+ * `vetCommandLine` returns the whole verdict; `refusalFor` turns it into the error a caller gets.
  */
-import { ToolError } from '../errors.ts';
+import type { Classification, ClassifyContext } from '../exec/classify.ts';
+import { classifyCommandLine } from '../exec/classify.ts';
+import { endpointParams, findEndpoint, optionNames, parseCliOptions, type CliWord, type ParamKind } from '../exec/pve-options.ts';
+import { FEATURE_DESCRIPTIONS, settingsKeyForShellFeatures, type ShellFeature } from '../exec/shell-features.ts';
 import { tryParseCommandLine, type SimpleCommand } from '../exec/shell-parse.ts';
+import { ToolError } from '../errors.ts';
+import type { Knowledge } from '../knowledge.ts';
+import type { PveClient } from '../pve/types.ts';
+import type { Caller } from '../tool.ts';
 import { checkProtections, protectedUser, type ProtectionContext } from './protections.ts';
 
 export interface CommandGuardContext extends ProtectionContext {
@@ -23,160 +28,313 @@ export interface CommandGuardContext extends ProtectionContext {
   node: string;
 }
 
-interface ApiRequest {
-  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
+
+export interface ApiRequest {
+  method: Method;
   path: string;
-  params: Record<string, string>;
+  params: Record<string, string | string[]>;
+  /** The command it came from, for messages. */
+  from: string;
 }
-
-interface Words {
-  positionals: { text: string; dynamic: boolean }[];
-  options: Record<string, string>;
-  dynamicOption: boolean;
-}
-
-/** Proxmox CLI argument style: `--name value`, `-name value`, `--name=value`; a flag followed by an option gets "1". */
-function splitWords(command: SimpleCommand, from = 1): Words {
-  const positionals: Words['positionals'] = [];
-  const options: Record<string, string> = {};
-  let dynamicOption = false;
-  const words = command.words;
-  for (let i = from; i < words.length; i++) {
-    const word = words[i];
-    const text = word.text;
-    if (/^--?[a-zA-Z]/.test(text)) {
-      const body = text.replace(/^--?/, '');
-      const eq = body.indexOf('=');
-      if (eq >= 0) {
-        options[body.slice(0, eq).toLowerCase()] = body.slice(eq + 1);
-        if (word.dynamic) dynamicOption = true;
-        continue;
-      }
-      const next = words[i + 1];
-      if (next && !/^--?[a-zA-Z]/.test(next.text)) {
-        options[body.toLowerCase()] = next.text;
-        if (next.dynamic) dynamicOption = true;
-        i++;
-      } else options[body.toLowerCase()] = '1';
-      continue;
-    }
-    positionals.push({ text, dynamic: word.dynamic });
-  }
-  return { positionals, options, dynamicOption };
-}
-
-const pveshMethods: Record<string, ApiRequest['method']> = { get: 'GET', ls: 'GET', usage: 'GET', create: 'POST', set: 'PUT', delete: 'DELETE' };
 
 class Unknowable extends Error {}
+class Refused extends Error {}
 
-function need(words: Words, index: number, what: string): string {
-  const word = words.positionals[index];
-  if (!word) return '';
-  if (word.dynamic) throw new Unknowable(`the ${what} is only known at run time`);
-  return word.text;
+// -- the CLI table: which request each subcommand makes ----------------------------------------------
+
+interface CliCommand {
+  method: Method;
+  /** Path template; `{name}` is filled from the positional arguments, then `{node}` with the local node. */
+  path: string;
+  /** Positional parameters in order (PVE CLIHandler arg_param). */
+  args?: string[];
+  /** Parameters the tool sets itself. */
+  fixed?: Record<string, string>;
+  /** All remaining positionals are this list parameter (vzdump's vmid). */
+  listParam?: string;
 }
 
-/** The API request a Proxmox CLI command makes, when it is one the protections care about. */
-function translate(command: SimpleCommand, node: string): ApiRequest[] {
-  const program = command.program;
-  const argv = command.argv;
-  const sub = (argv[1] ?? '').toLowerCase();
-  const sub2 = (argv[2] ?? '').toLowerCase();
-  switch (program) {
-    case 'pvesh': {
-      const method = pveshMethods[sub];
-      if (!method) return [];
-      const words = splitWords(command, 2);
-      const path = need(words, 0, 'API path');
-      return [{ method, path: path.startsWith('/') ? path : `/${path}`, params: words.options }];
-    }
-    case 'pveum':
-    case 'pveum.pl': {
-      const aliases: Record<string, [string, string]> = {
-        useradd: ['user', 'add'],
-        usermod: ['user', 'modify'],
-        userdel: ['user', 'delete'],
-        aclmod: ['acl', 'modify'],
-        acldel: ['acl', 'delete'],
-        groupmod: ['group', 'modify'],
-        groupdel: ['group', 'delete'],
-      };
-      let group = sub;
-      let verb = sub2;
-      let rest = 3;
-      if (aliases[sub]) {
-        [group, verb] = aliases[sub];
-        rest = 2;
-      }
-      if (group === 'passwd') {
-        const words = splitWords(command, 2);
-        return [{ method: 'PUT', path: '/access/password', params: { userid: need(words, 0, 'user'), ...words.options } }];
-      }
-      if (group === 'acl') {
-        const words = splitWords(command, rest);
-        const params = { path: need(words, 0, 'ACL path'), ...words.options };
-        if (words.dynamicOption) throw new Unknowable('a user, token or role of the ACL change is only known at run time');
-        if (['modify', 'set', 'add'].includes(verb)) return [{ method: 'PUT', path: '/access/acl', params }];
-        if (['delete', 'remove', 'del', 'rm'].includes(verb)) return [{ method: 'PUT', path: '/access/acl', params: { ...params, delete: '1' } }];
-        return [];
-      }
-      if (group === 'user' && verb === 'token') {
-        const tokenVerb = (argv[3] ?? '').toLowerCase();
-        const words = splitWords(command, 4);
-        if (['list', 'permissions', 'perms'].includes(tokenVerb)) return [];
-        const user = need(words, 0, 'user');
-        const token = need(words, 1, 'token');
-        const method = ['add', 'create'].includes(tokenVerb) ? 'POST' : ['modify', 'set', 'update'].includes(tokenVerb) ? 'PUT' : ['remove', 'delete', 'del', 'rm'].includes(tokenVerb) ? 'DELETE' : 'PUT';
-        return [{ method, path: `/access/users/${user}/token/${token}`, params: words.options }];
-      }
-      if (group === 'user' && verb === 'tfa') {
-        const words = splitWords(command, 4);
-        const user = need(words, 0, 'user');
-        return [{ method: 'DELETE', path: `/access/tfa/${user}`, params: words.options }];
-      }
-      if (group === 'user') {
-        const words = splitWords(command, rest);
-        if (['list', 'permissions', 'perms'].includes(verb)) return [];
-        const user = need(words, 0, 'user');
-        if (['add', 'create'].includes(verb)) return [{ method: 'POST', path: '/access/users', params: { userid: user, ...words.options } }];
-        if (['delete', 'remove', 'del', 'rm'].includes(verb)) return [{ method: 'DELETE', path: `/access/users/${user}`, params: words.options }];
-        return [{ method: 'PUT', path: `/access/users/${user}`, params: words.options }];
-      }
-      if (group === 'group') {
-        const words = splitWords(command, rest);
-        if (verb === 'list') return [];
-        return [{ method: ['delete', 'remove', 'del'].includes(verb) ? 'DELETE' : 'PUT', path: `/access/groups/${need(words, 0, 'group')}`, params: words.options }];
-      }
-      return [];
-    }
-    case 'qm':
-    case 'pct': {
-      const type = program === 'qm' ? 'qemu' : 'lxc';
-      const words = splitWords(command, 2);
-      if (sub === 'destroy') return [{ method: 'DELETE', path: `/nodes/${node}/${type}/${need(words, 0, 'guest id')}`, params: words.options }];
-      if (sub === 'set') {
-        if (!('protection' in words.options) && !('delete' in words.options) && !('revert' in words.options)) return [];
-        if (words.dynamicOption) throw new Unknowable('the new protection setting is only known at run time');
-        return [{ method: 'PUT', path: `/nodes/${node}/${type}/${need(words, 0, 'guest id')}/config`, params: words.options }];
-      }
-      if (program === 'pct' && sub === 'restore') {
-        return [{ method: 'POST', path: `/nodes/${node}/lxc`, params: { vmid: need(words, 0, 'guest id'), ...words.options } }];
-      }
-      return [];
-    }
-    case 'qmrestore': {
-      const words = splitWords(command, 1);
-      return [{ method: 'POST', path: `/nodes/${node}/qemu`, params: { vmid: need(words, 1, 'guest id'), ...words.options } }];
-    }
-    case 'pvecm': {
-      if (sub !== 'delnode') return [];
-      const words = splitWords(command, 2);
-      return [{ method: 'DELETE', path: `/cluster/config/nodes/${need(words, 0, 'node')}`, params: {} }];
-    }
-    default:
-      return [];
+const guest = (type: 'qemu' | 'lxc'): Record<string, CliCommand> => {
+  const base = `/nodes/{node}/${type}/{vmid}`;
+  const status = (verb: string): CliCommand => ({ method: 'POST', path: `${base}/status/${verb}`, args: ['vmid'] });
+  const table: Record<string, CliCommand> = {
+    create: { method: 'POST', path: `/nodes/{node}/${type}`, args: type === 'qemu' ? ['vmid'] : ['vmid', 'ostemplate'] },
+    set: { method: 'PUT', path: `${base}/config`, args: ['vmid'] },
+    destroy: { method: 'DELETE', path: base, args: ['vmid'] },
+    rollback: { method: 'POST', path: `${base}/snapshot/{snapname}/rollback`, args: ['vmid', 'snapname'] },
+    snapshot: { method: 'POST', path: `${base}/snapshot`, args: ['vmid', 'snapname'] },
+    delsnapshot: { method: 'DELETE', path: `${base}/snapshot/{snapname}`, args: ['vmid', 'snapname'] },
+    migrate: { method: 'POST', path: `${base}/migrate`, args: ['vmid', 'target'] },
+    template: { method: 'POST', path: `${base}/template`, args: ['vmid'] },
+    clone: { method: 'POST', path: `${base}/clone`, args: ['vmid', 'newid'] },
+    resize: { method: 'PUT', path: `${base}/resize`, args: ['vmid', 'disk', 'size'] },
+    start: status('start'),
+    stop: status('stop'),
+    shutdown: status('shutdown'),
+    reboot: status('reboot'),
+    suspend: status('suspend'),
+    resume: status('resume'),
+  };
+  if (type === 'qemu') {
+    table['move-disk'] = table['move_disk'] = table['disk move'] = { method: 'POST', path: `${base}/move_disk`, args: ['vmid', 'disk', 'storage'] };
+    table['unlink'] = table['disk unlink'] = { method: 'PUT', path: `${base}/unlink`, args: ['vmid'] };
+    table['disk resize'] = table['resize']!;
+    table['reset'] = status('reset');
+  } else {
+    table['restore'] = { method: 'POST', path: '/nodes/{node}/lxc', args: ['vmid', 'ostemplate'], fixed: { restore: '1' } };
+    table['move-volume'] = table['move_volume'] = { method: 'POST', path: `${base}/move_volume`, args: ['vmid', 'volume', 'storage'] };
   }
+  return table;
+};
+
+const access = (kind: 'users' | 'groups' | 'roles', id: string): Record<string, CliCommand> => {
+  const add: CliCommand = { method: 'POST', path: `/access/${kind}`, args: [id] };
+  const modify: CliCommand = { method: 'PUT', path: `/access/${kind}/{${id}}`, args: [id] };
+  const remove: CliCommand = { method: 'DELETE', path: `/access/${kind}/{${id}}`, args: [id] };
+  return { add, create: add, modify, set: modify, update: modify, delete: remove, remove, del: remove, rm: remove };
+};
+
+const token: Record<string, CliCommand> = (() => {
+  const path = '/access/users/{userid}/token/{tokenid}';
+  const add: CliCommand = { method: 'POST', path, args: ['userid', 'tokenid'] };
+  const modify: CliCommand = { method: 'PUT', path, args: ['userid', 'tokenid'] };
+  const remove: CliCommand = { method: 'DELETE', path, args: ['userid', 'tokenid'] };
+  return { add, create: add, modify, set: modify, update: modify, delete: remove, remove, del: remove, rm: remove };
+})();
+
+const prefixed = (prefix: string, table: Record<string, CliCommand>) => Object.fromEntries(Object.entries(table).map(([k, v]) => [`${prefix} ${k}`, v]));
+
+const aclModify: CliCommand = { method: 'PUT', path: '/access/acl', args: ['path'] };
+const aclDelete: CliCommand = { method: 'PUT', path: '/access/acl', args: ['path'], fixed: { delete: '1' } };
+
+const CLI: Record<string, Record<string, CliCommand>> = {
+  qm: guest('qemu'),
+  pct: guest('lxc'),
+  qmrestore: { '': { method: 'POST', path: '/nodes/{node}/qemu', args: ['archive', 'vmid'] } },
+  pveum: {
+    ...prefixed('user', access('users', 'userid')),
+    ...prefixed('user token', token),
+    'user tfa delete': { method: 'DELETE', path: '/access/tfa/{userid}', args: ['userid'] },
+    'user tfa remove': { method: 'DELETE', path: '/access/tfa/{userid}', args: ['userid'] },
+    ...prefixed('group', access('groups', 'groupid')),
+    ...prefixed('role', access('roles', 'roleid')),
+    'acl modify': aclModify,
+    'acl set': aclModify,
+    'acl add': aclModify,
+    'acl delete': aclDelete,
+    'acl remove': aclDelete,
+    'acl del': aclDelete,
+    'acl rm': aclDelete,
+    passwd: { method: 'PUT', path: '/access/password', args: ['userid'] },
+    'pool add': { method: 'POST', path: '/pools', args: ['poolid'] },
+    'pool modify': { method: 'PUT', path: '/pools', args: ['poolid'] },
+    'pool delete': { method: 'DELETE', path: '/pools', args: ['poolid'] },
+    'realm add': { method: 'POST', path: '/access/domains', args: ['realm'] },
+    'realm modify': { method: 'PUT', path: '/access/domains/{realm}', args: ['realm'] },
+    'realm delete': { method: 'DELETE', path: '/access/domains/{realm}', args: ['realm'] },
+    useradd: access('users', 'userid').add!,
+    usermod: access('users', 'userid').modify!,
+    userdel: access('users', 'userid').delete!,
+    groupadd: access('groups', 'groupid').add!,
+    groupmod: access('groups', 'groupid').modify!,
+    groupdel: access('groups', 'groupid').delete!,
+    roleadd: access('roles', 'roleid').add!,
+    rolemod: access('roles', 'roleid').modify!,
+    roledel: access('roles', 'roleid').delete!,
+    aclmod: aclModify,
+    acldel: aclDelete,
+  },
+  pvesm: {
+    add: { method: 'POST', path: '/storage', args: ['type', 'storage'] },
+    set: { method: 'PUT', path: '/storage/{storage}', args: ['storage'] },
+    remove: { method: 'DELETE', path: '/storage/{storage}', args: ['storage'] },
+    free: { method: 'DELETE', path: '/nodes/{node}/storage/{storage}/content/{volume}', args: ['volume'] },
+    alloc: { method: 'POST', path: '/nodes/{node}/storage/{storage}/content', args: ['storage', 'vmid', 'filename', 'size'] },
+    'prune-backups': { method: 'DELETE', path: '/nodes/{node}/storage/{storage}/prunebackups', args: ['storage'] },
+  },
+  vzdump: { '': { method: 'POST', path: '/nodes/{node}/vzdump', listParam: 'vmid' } },
+  pvecm: {
+    delnode: { method: 'DELETE', path: '/cluster/config/nodes/{node}', args: ['node'] },
+    addnode: { method: 'POST', path: '/cluster/config/nodes/{node}', args: ['node'] },
+  },
+  'ha-manager': {
+    add: { method: 'POST', path: '/cluster/ha/resources', args: ['sid'] },
+    set: { method: 'PUT', path: '/cluster/ha/resources/{sid}', args: ['sid'] },
+    remove: { method: 'DELETE', path: '/cluster/ha/resources/{sid}', args: ['sid'] },
+    migrate: { method: 'POST', path: '/cluster/ha/resources/{sid}/migrate', args: ['sid', 'node'] },
+    relocate: { method: 'POST', path: '/cluster/ha/resources/{sid}/relocate', args: ['sid', 'node'] },
+    'crm-command migrate': { method: 'POST', path: '/cluster/ha/resources/{sid}/migrate', args: ['sid', 'node'] },
+    'crm-command relocate': { method: 'POST', path: '/cluster/ha/resources/{sid}/relocate', args: ['sid', 'node'] },
+    groupadd: { method: 'POST', path: '/cluster/ha/groups', args: ['group'] },
+    groupset: { method: 'PUT', path: '/cluster/ha/groups/{group}', args: ['group'] },
+    groupremove: { method: 'DELETE', path: '/cluster/ha/groups/{group}', args: ['group'] },
+    'rules add': { method: 'POST', path: '/cluster/ha/rules', args: ['type', 'rule'] },
+    'rules set': { method: 'PUT', path: '/cluster/ha/rules/{rule}', args: ['type', 'rule'] },
+    'rules remove': { method: 'DELETE', path: '/cluster/ha/rules/{rule}', args: ['rule'] },
+  },
+};
+
+const PVESH_METHODS: Record<string, Method> = { create: 'POST', set: 'PUT', delete: 'DELETE' };
+const PVESH_OUTPUT_OPTIONS: [string, ParamKind][] = [
+  ['output-format', 's'],
+  ['human-readable', 'b'],
+  ['noborder', 'b'],
+  ['noheader', 'b'],
+  ['quiet', 'b'],
+  ['noproxy', 'b'],
+];
+
+function describe(command: SimpleCommand): string {
+  return command.argv.join(' ').slice(0, 200);
 }
+
+function wordsOf(command: SimpleCommand, from: number): CliWord[] {
+  return command.words.slice(from).map((w) => ({ text: w.text, dynamic: w.dynamic || w.glob }));
+}
+
+/** Fills a path template from the named values; a run-time value there cannot be judged. */
+function fillPath(template: string, values: Record<string, CliWord | undefined>, node: string): string {
+  return template.replace(/\{([^}]+)\}/g, (_, name: string) => {
+    const word = values[name];
+    if (word) {
+      if (word.dynamic) throw new Unknowable(`the ${name} is only known at run time`);
+      // the CLI hands the value to the handler as it is; in a path it is one segment
+      return encodeURIComponent(word.text).replace(/%40/g, '@').replace(/%3A/gi, ':').replace(/%21/g, '!');
+    }
+    if (name === 'node') return node;
+    return `{${name}}`;
+  });
+}
+
+/** Options a translated command was given, as the tool parses them; refuses an ambiguous prefix. */
+function parseOptions(words: CliWord[], method: Method, template: string, fixed: string[], extra: [string, ParamKind][] = []) {
+  const spec = endpointParams(method, template) ?? findEndpoint(method, template)?.params ?? null;
+  const names = optionNames(template, spec ?? {}, fixed);
+  for (const [name, kind] of extra) names.set(name, kind);
+  const parsed = parseCliOptions(words, names);
+  const ambiguous = parsed.errors.filter((e) => /ambiguous|requires an argument/.test(e));
+  if (ambiguous.length > 0) throw new Refused(`${ambiguous.join('; ')}: Proxmox would stop here, and this server does not guess which option is meant`);
+  if (parsed.dynamic) throw new Unknowable('an option name or value is only known at run time');
+  return parsed;
+}
+
+function fromTable(command: SimpleCommand, node: string): ApiRequest[] {
+  const program = command.program ?? '';
+  const table = CLI[program];
+  if (!table) return [];
+  const argv = command.argv;
+  // the longest subcommand (1-3 words) the table knows; subcommand words come before any option
+  let key: string | undefined;
+  for (let n = Math.min(3, argv.length - 1); n >= 0; n--) {
+    const candidate = argv.slice(1, 1 + n).map((w) => w.toLowerCase()).join(' ');
+    if (table[candidate] && command.words.slice(1, 1 + n).every((w) => !w.dynamic)) {
+      key = candidate;
+      break;
+    }
+  }
+  if (key === undefined) {
+    if (command.words.slice(1, 3).some((w) => w.dynamic)) throw new Unknowable('the subcommand is only known at run time');
+    return [];
+  }
+  const spec = table[key]!;
+  const from = 1 + (key === '' ? 0 : key.split(' ').length);
+  const args = spec.args ?? [];
+  const templateFixed = /\{node\}/.test(spec.path) && !args.includes('node') ? ['node'] : [];
+  const parsed = parseOptions(wordsOf(command, from), spec.method, spec.path, [...templateFixed, ...(spec.listParam ? [spec.listParam] : [])]);
+  const values: Record<string, CliWord | undefined> = {};
+  const params: Record<string, string | string[]> = {};
+  for (const [name, list] of Object.entries(parsed.options)) params[name] = list.length === 1 ? list[0]! : list;
+  if (spec.listParam) {
+    if (parsed.positionals.some((w) => w.dynamic)) throw new Unknowable(`the ${spec.listParam} list is only known at run time`);
+    if (parsed.positionals.length > 0) params[spec.listParam] = parsed.positionals.map((w) => w.text).join(',');
+  } else {
+    args.forEach((name, i) => {
+      const word = parsed.positionals[i];
+      if (!word) return;
+      values[name] = word;
+      if (!spec.path.includes(`{${name}}`)) {
+        if (word.dynamic) throw new Unknowable(`the ${name} is only known at run time`);
+        params[name] = word.text;
+      }
+    });
+  }
+  // pvesm free: the storage comes from --storage or from the volume id (storage:volume)
+  if (program === 'pvesm' && key === 'free') {
+    const volume = values.volume;
+    const storage = typeof params.storage === 'string' ? params.storage : volume && !volume.dynamic ? volume.text.split(':')[0] : undefined;
+    if (storage) values.storage = { text: storage, dynamic: false };
+    delete params.storage;
+    if (volume && !volume.dynamic && values.volume) values.volume = { text: volume.text, dynamic: false };
+  }
+  for (const name of Object.keys(params)) if (spec.path.includes(`{${name}}`) && typeof params[name] === 'string' && !values[name]) values[name] = { text: params[name] as string, dynamic: false };
+  for (const name of Object.keys(values)) if (spec.path.includes(`{${name}}`)) delete params[name];
+  const path = fillPath(spec.path, values, node);
+  if (/\{[^}]+\}/.test(path) && spec.method !== 'GET') {
+    // a missing positional: Proxmox refuses the command ("not enough arguments"), nothing is sent
+    return [];
+  }
+  return [{ method: spec.method, path, params: { ...params, ...(spec.fixed ?? {}) }, from: describe(command) }];
+}
+
+function fromPvesh(command: SimpleCommand): ApiRequest[] {
+  const method = PVESH_METHODS[(command.argv[1] ?? '').toLowerCase()];
+  if (!method) return [];
+  const words = wordsOf(command, 2);
+  const pathIndex = words.findIndex((w) => !/^--?./.test(w.text));
+  const pathWord = words[pathIndex];
+  if (!pathWord) return [];
+  if (pathWord.dynamic) throw new Unknowable('the API path is only known at run time');
+  const path = pathWord.text.startsWith('/') ? pathWord.text : `/${pathWord.text}`;
+  const endpoint = findEndpoint(method, path.split('?')[0]!);
+  const rest = [...words.slice(0, pathIndex), ...words.slice(pathIndex + 1)];
+  const spec = endpoint?.params ?? {};
+  const fixed = Object.entries(spec).filter(([, kind]) => kind === 'p').map(([name]) => name);
+  const parsed = parseOptions(rest, method, endpoint?.template ?? path, fixed, PVESH_OUTPUT_OPTIONS);
+  const params: Record<string, string | string[]> = {};
+  for (const [name, list] of Object.entries(parsed.options)) {
+    if (PVESH_OUTPUT_OPTIONS.some(([n]) => n === name)) continue;
+    params[name] = list.length === 1 ? list[0]! : list;
+  }
+  return [{ method, path, params, from: describe(command) }];
+}
+
+/** Host power and disk-wipe commands: the same requests the API would get for them. */
+function fromHostCommands(command: SimpleCommand, node: string): ApiRequest[] {
+  const p = command.program ?? '';
+  const args = command.argv.slice(1);
+  const power = (kind: 'reboot' | 'shutdown'): ApiRequest[] => [{ method: 'POST', path: `/nodes/${node}/status`, params: { command: kind }, from: describe(command) }];
+  if (p === 'reboot' || (p === 'systemctl' && /^(reboot|kexec|soft-reboot)$/.test(args[0] ?? '')) || (p === 'init' && args[0] === '6') || (p === 'shutdown' && args.some((a) => /^-[a-zA-Z]*r/.test(a) || a === '--reboot'))) return power('reboot');
+  if (p === 'poweroff' || p === 'halt' || p === 'shutdown' || (p === 'systemctl' && /^(poweroff|halt)$/.test(args[0] ?? '')) || (p === 'init' && args[0] === '0')) {
+    if (p === 'shutdown' && args.some((a) => a === '-c' || a === '--show')) return [];
+    return power('shutdown');
+  }
+  const disks = command.words.slice(1).filter((w) => /^\/dev\//.test(w.text.replace(/^of=/, '')) && !/^\/dev\/(null|zero|full|u?random|stdout|stderr|stdin|tty|fd\/)/.test(w.text.replace(/^of=/, '')));
+  const wipes =
+    (p === 'wipefs' && args.some((a) => /^(-[a-zA-Z]*a|--all|-o|--offset)/.test(a))) ||
+    (p === 'sgdisk' && args.some((a) => /^(-[a-zA-Z]*[zZ]|--zap|--zap-all|-o|--clear)/.test(a))) ||
+    p === 'blkdiscard' ||
+    (p === 'dd' && command.words.some((w) => w.text.startsWith('of=/dev/'))) ||
+    p === 'shred';
+  if (!wipes) return [];
+  return disks.map((w) => {
+    if (w.dynamic) throw new Unknowable('the disk is only known at run time');
+    return { method: 'PUT' as const, path: `/nodes/${node}/disks/wipedisk`, params: { disk: w.text.replace(/^of=/, '') }, from: describe(command) };
+  });
+}
+
+/** The API requests a simple command makes, as Proxmox's own tools would make them. */
+export function translateCommand(command: SimpleCommand, node: string): ApiRequest[] {
+  if (!command.program || command.dynamicProgram || command.flags.includes('in-guest')) return [];
+  // over ssh the command acts on that node (and on the whole cluster through the API)
+  const target = command.flags.includes('remote') && command.host ? command.host.replace(/^.*@/, '') : node;
+  const program = command.program === 'pveum.pl' ? 'pveum' : command.program;
+  if (program === 'pvesh') return fromPvesh(command);
+  if (CLI[program]) return fromTable({ ...command, program }, target);
+  return fromHostCommands(command, target);
+}
+
+// -- identities named outside a translated request ----------------------------------------------------
 
 /** Programs that only read or print their arguments: naming root@pam there changes nothing. */
 const readers = new Set(['echo', 'printf', 'grep', 'egrep', 'fgrep', 'rg', 'cat', 'less', 'more', 'head', 'tail', 'wc', 'sort', 'uniq', 'jq', 'true', 'test', '[', 'cut', 'tr', 'awk', 'column']);
@@ -184,8 +342,8 @@ const readers = new Set(['echo', 'printf', 'grep', 'egrep', 'fgrep', 'rg', 'cat'
 const pveReadVerbs = /^(list|ls|get|show|status|config|pending|permissions|perms|usage|help|version|listsnapshot|cleanup-help)$/;
 
 function protectedIdentities(ctx: ProtectionContext): string[] {
-  const token = ctx.serviceTokenId.toLowerCase();
-  return [protectedUser, token.split('!')[0], token];
+  const tokenId = ctx.serviceTokenId.toLowerCase();
+  return [protectedUser, tokenId.split('!')[0]!, tokenId];
 }
 
 function mentionsIdentity(text: string, identities: string[]): string | undefined {
@@ -197,13 +355,9 @@ function mentionsIdentity(text: string, identities: string[]): string | undefine
   return undefined;
 }
 
-function describe(command: SimpleCommand): string {
-  return command.argv.join(' ').slice(0, 200);
-}
-
 /**
- * Every reason the line must not run because of a protection (empty when none applies). Throws nothing:
- * the caller decides how to refuse.
+ * Every reason the line must not run because of a protection (empty when none applies). Throws nothing
+ * of its own: the caller decides how to refuse.
  */
 export async function commandProtectionFindings(line: string, ctx: CommandGuardContext): Promise<string[]> {
   const parsed = tryParseCommandLine(line);
@@ -220,10 +374,14 @@ export async function commandProtectionFindings(line: string, ctx: CommandGuardC
     }
     let requests: ApiRequest[];
     try {
-      requests = translate(command, ctx.node);
+      requests = translateCommand(command, ctx.node);
     } catch (error) {
       if (error instanceof Unknowable) {
         findings.push(`${describe(command)}: ${error.message}, so the protections cannot be checked; write the value out`);
+        continue;
+      }
+      if (error instanceof Refused) {
+        findings.push(`${describe(command)}: ${error.message}`);
         continue;
       }
       throw error;
@@ -232,7 +390,7 @@ export async function commandProtectionFindings(line: string, ctx: CommandGuardC
       try {
         await checkProtections(request.method, request.path, request.params, ctx);
       } catch (error) {
-        if (error instanceof ToolError && error.code === 'protected') findings.push(`${describe(command)}: ${error.message}`);
+        if (error instanceof ToolError && (error.code === 'protected' || error.code === 'forbidden')) findings.push(`${describe(command)} (${request.method} ${request.path}): ${error.message}`);
         else throw error;
       }
     }
@@ -247,4 +405,99 @@ export async function commandProtectionFindings(line: string, ctx: CommandGuardC
     }
   }
   return [...new Set(findings)];
+}
+
+// -- the whole verdict ----------------------------------------------------------------------------------
+
+export interface CommandVerdict {
+  classification: Classification;
+  context: ClassifyContext;
+  /** Protections that refuse the line in every mode. */
+  protectedReasons: string[];
+  /** Shell features the line uses that this token has not been granted. */
+  missingFeatures: ShellFeature[];
+  granted: ShellFeature[];
+}
+
+export interface VetDeps {
+  pve: PveClient;
+  mainNode: string | undefined;
+  knowledge?: Knowledge;
+  /** The settings store, for the per-token shell feature grants (absent: nothing granted). */
+  settings?: { get<T>(key: string): Promise<T | undefined> };
+  caller?: Pick<Caller, 'tokenId' | 'name' | 'role'>;
+}
+
+export async function grantedShellFeatures(settings: VetDeps['settings'], tokenId: string | undefined): Promise<ShellFeature[]> {
+  if (!settings || !tokenId) return [];
+  try {
+    const value = await settings.get<string[]>(settingsKeyForShellFeatures(tokenId));
+    return Array.isArray(value) ? (value.filter((v) => typeof v === 'string') as ShellFeature[]) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** Classifies the line, judges its translated requests with the API policy, and checks the feature grants. */
+export async function vetCommandLine(line: string, node: string, deps: VetDeps): Promise<CommandVerdict> {
+  const serviceTokenId = deps.pve.tokenId;
+  const context: ClassifyContext = {
+    mainNode: deps.mainNode,
+    protectedUsers: [protectedUser],
+    serviceUser: serviceTokenId.split('!')[0],
+    serviceTokenId,
+    knowledge: deps.knowledge,
+  };
+  const classification = classifyCommandLine(line, context);
+  if (classification.parseError) return { classification, context, protectedReasons: [], missingFeatures: [], granted: [] };
+  const findings = await commandProtectionFindings(line, {
+    node,
+    mainNode: async () => deps.mainNode,
+    serviceTokenId,
+    pve: deps.pve,
+    ...(deps.caller ? { caller: { role: deps.caller.role, name: deps.caller.name } } : {}),
+  });
+  const protectedReasons = [...new Set([...findings, ...classification.reasons.filter((reason) => reason.startsWith('forbidden'))])];
+  const granted = await grantedShellFeatures(deps.settings, deps.caller?.tokenId);
+  const missingFeatures = classification.features.filter((f) => !granted.includes(f));
+  return { classification, context, protectedReasons, missingFeatures, granted };
+}
+
+/** The error a caller gets for this verdict, or undefined when the line may run (modes still apply). */
+export function refusalFor(verdict: CommandVerdict, caller?: Pick<Caller, 'name' | 'role' | 'mode'>): ToolError | undefined {
+  const { classification } = verdict;
+  if (classification.parseError) {
+    return new ToolError('invalid_input', `The command line cannot be parsed, so it will not be run: ${classification.parseError}`, {
+      suggestions: ['Check the quoting (every quote closed, every $( and ` closed) and send it again.'],
+    });
+  }
+  if (classification.level === 'forbidden' || verdict.protectedReasons.length > 0) {
+    const reasons = verdict.protectedReasons.length > 0 ? verdict.protectedReasons : classification.reasons;
+    return new ToolError('protected', `This command will not be run, in any mode: ${reasons.join('; ')}`, {
+      details: { reasons, level: 'forbidden' },
+      suggestions: ['Use a typed tool or a narrower command; what is protected must be changed by hand on the host.'],
+    });
+  }
+  if (verdict.missingFeatures.length > 0) {
+    const why = verdict.missingFeatures.map((f) => `"${f}" (it ${FEATURE_DESCRIPTIONS[f]})`).join(' and ');
+    const reasons = classification.featureReasons.filter((r) => verdict.missingFeatures.some((f) => r.startsWith(`${f}:`)));
+    const name = caller?.name ?? 'TOKEN_NAME';
+    return new ToolError('protected', `This command uses the shell feature ${why}, which this server refuses in every mode unless an admin allows it for this client token on the host: npm run token -- shell ${name} --allow ${verdict.missingFeatures.join(',')}`, {
+      details: { reasons, features: verdict.missingFeatures, level: classification.level },
+      suggestions: ['Use a typed tool or a plain command instead (no interpreters, eval, decoded scripts, /etc/pve edits or API calls through curl).', 'An admin can allow the feature for this token from the host CLI.'],
+    });
+  }
+  if (caller && classification.level !== 'read' && caller.role === 'viewer') {
+    return new ToolError('forbidden', `A viewer token may only run plain reads on the host; this line is a ${classification.level === 'write' ? 'change' : 'destructive change'}: ${classification.reasons.slice(0, 3).join('; ')}`, {
+      details: { reasons: classification.reasons, level: classification.level },
+      suggestions: ['Use the read-only programs and options listed in knowledge/shell-read-allowlist.json, or a token with role operator or admin.'],
+    });
+  }
+  if (caller && classification.level !== 'read' && caller.mode === 'read-only') {
+    return new ToolError('mode_denied', `Read-only mode runs only plain reads on the host; this line is not one: ${classification.reasons.slice(0, 3).join('; ')}. Nothing was run.`, {
+      details: { reasons: classification.reasons, level: classification.level },
+      suggestions: ['Use the read-only programs and options listed in knowledge/shell-read-allowlist.json, or raise the mode with toggle_mode (a human must confirm it).'],
+    });
+  }
+  return undefined;
 }
