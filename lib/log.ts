@@ -1,9 +1,12 @@
 /**
  * Logging: consola to stderr, JSON lines when stderr is not a TTY (containers, CI), pretty otherwise.
- * Every line passes through redact(), which masks the known secrets and anything shaped like a token,
- * so a secret that slipped into a message still never reaches the log.
+ * Every line passes through redact(), which masks the known secrets, anything shaped like a token and
+ * every secret the text rules of lib/policy/redact-text.ts recognise (command-line passwords, auth
+ * headers, secret-named parameters), so a secret that slipped into a message still never reaches the log.
  */
 import { createConsola, type ConsolaReporter, type LogObject } from 'consola';
+import { redactStrings, redactText } from './policy/redact-text.ts';
+import { maskSecretKeys } from './policy/secret-params.ts';
 
 export interface Logger {
   debug(message: string, fields?: Record<string, unknown>): void;
@@ -25,7 +28,8 @@ const secretPatterns: RegExp[] = [
   /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
   /\bpmcp_[A-Za-z0-9_-]{16,}\b/g,
   /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
-  /\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi,
+  // A bare UUID may be a Proxmox token secret; request ids (UUIDs too) stay readable for correlation.
+  /(?<!"requestId":")(?<!requestId=)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi,
 ];
 
 export function redact(text: string): string {
@@ -36,7 +40,12 @@ export function redact(text: string): string {
   for (const pattern of secretPatterns) {
     out = out.replace(pattern, (match, prefix: unknown) => (typeof prefix === 'string' ? `${prefix}[redacted]` : '[redacted]'));
   }
-  return out;
+  return redactText(out);
+}
+
+/** Fields as logged: secret-named keys masked, the text rules run on every string value (before JSON encoding hides word boundaries). */
+function safeFields(fields: Record<string, unknown> | undefined): Record<string, unknown> {
+  return redactStrings(maskSecretKeys(fields ?? {})) as Record<string, unknown>;
 }
 
 const levelNames: Record<number, string> = { 0: 'error', 1: 'warn', 2: 'info', 3: 'info', 4: 'debug', 5: 'trace' };
@@ -47,8 +56,8 @@ const jsonReporter: ConsolaReporter = {
     const line = {
       time: entry.date.toISOString(),
       level: levelNames[entry.level] ?? entry.type,
-      msg: String(message),
-      ...(fields ?? {}),
+      msg: redactText(String(message)),
+      ...safeFields(fields),
     };
     process.stderr.write(redact(JSON.stringify(line)) + '\n');
   },
@@ -57,9 +66,9 @@ const jsonReporter: ConsolaReporter = {
 const prettyReporter: ConsolaReporter = {
   log(entry: LogObject) {
     const [message, fields] = entry.args as [unknown, Record<string, unknown> | undefined];
-    const extra = fields && Object.keys(fields).length > 0 ? ' ' + JSON.stringify(fields) : '';
+    const extra = fields && Object.keys(fields).length > 0 ? ' ' + JSON.stringify(safeFields(fields)) : '';
     const level = (levelNames[entry.level] ?? entry.type).toUpperCase().padEnd(5);
-    process.stderr.write(redact(`${entry.date.toISOString().slice(11, 19)} ${level} ${String(message)}${extra}`) + '\n');
+    process.stderr.write(redact(`${entry.date.toISOString().slice(11, 19)} ${level} ${redactText(String(message))}${extra}`) + '\n');
   },
 };
 

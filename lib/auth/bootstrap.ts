@@ -25,7 +25,7 @@ export async function bootstrapAdminToken(store: Store, config: Config, log: Log
   const tokens = await store.tokens.list(true);
   if (tokens.length > 0) return { created: false };
   const { secret } = await store.tokens.create({ name: 'admin', role: 'admin', ceiling: 'normal', source: 'bootstrap-file' });
-  mkdirSync(config.dataDir, { recursive: true });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const file = join(config.dataDir, 'admin-token');
   if (existsSync(file)) throw new Error(`${file} already exists but no token is in the database; remove the file and start again`);
   writeFileSync(file, secret + '\n', { mode: 0o600 });

@@ -1,30 +1,118 @@
 /**
- * Secrets written inside free text (a command line, an API path with a query string) rather than under a
- * telling key: `--password x`, `-pSECRET` for mysql, `password=x`, `PVEAPIToken=user@realm!id=secret`,
- * `Authorization: Bearer x`, private key blocks. Applied to the string values history keeps, after the
- * key-based redaction in lib/runtime/redact-args.ts.
+ * Secrets written inside free text (a command line, an API path with a query string, an error message, a
+ * log line) rather than under a telling key. Applied to every string history keeps (after the key-based
+ * redaction in lib/runtime/redact-args.ts), to error messages, to log lines and to backup bundles.
+ *
+ * What is recognised (tests/secrets-redaction.test.ts has a case for each):
+ * - options by meaning: `--password X`, `--password=X`, any unambiguous prefix of a PVE secret option
+ *   (`--passw`, `--encr`, `--cipass`), options with secret wording (`--http-password`, `--api-key`,
+ *   `-passphrase`); `name=VALUE` for secret names (`password=`, `encryption-key=`, `keyring=`, in URLs,
+ *   `mount -o` lists and property strings); `"password": "X"` in JSON text;
+ * - per program: `curl -u user:PW` / `--user user:PW` / `--proxy-user`, `smbclient -U user%PW`,
+ *   `sshpass -p PW`, `mysql -pPW` (mysql, mysqldump, mysqladmin, mariadb...), `redis-cli -a PW`,
+ *   `ldapsearch -w PW`, `htpasswd -b FILE USER PW`, `echo user:PW | chpasswd`, openssl `pass:PW`;
+ * - headers: `Authorization:`, `Proxy-Authorization:`, `Cookie:`, `X-API-Key:`, `X-Auth-Token:`, any
+ *   `*-Token:`/`*-Key:`/`*-Secret:` header; `PVEAPIToken=user@realm!id=SECRET`, `PVEAuthCookie=`,
+ *   `Bearer X`;
+ * - URLs with credentials (`https://user:PW@host`, any scheme); environment prefixes such as
+ *   `PGPASSWORD=`, `MYSQL_PWD=`, `SSHPASS=`, `AWS_SECRET_ACCESS_KEY=`;
+ * - private key blocks.
+ * It over-masks rather than under-masks: a masked non-secret costs a little readability, a missed secret
+ * is a leak.
  */
-const patterns: Array<[RegExp, string]> = [
-  [/-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g, '[redacted private key]'],
-  [/(PVEAPIToken=[^=\s]+=)\S+/gi, '$1[redacted]'],
-  [/(\b(?:authorization|proxy-authorization)\s*:\s*(?:bearer|basic|pveapitoken)?\s*)\S+/gi, '$1[redacted]'],
-  [/(--?(?:password|passwd|pass|secret|token|api[-_]?key|cipassword|passphrase|auth)(?:[-_][a-z]+)?(?:=|\s+))("[^"]*"|'[^']*'|\S+)/gi, '$1[redacted]'],
-  [/(\b[a-z0-9_]*(?:password|passwd|secret|token|api[-_]?key|passphrase)[a-z0-9_]*=)("[^"]*"|'[^']*'|[^\s&;]+)/gi, '$1[redacted]'],
-  [/(\bmysql(?:dump)?\b[^|;&]*?\s-p)(\S+)/gi, '$1[redacted]'],
-  [/(\b(?:https?|ftp|smb|cifs):\/\/[^\s:/@]+:)[^\s@/]+@/gi, '$1[redacted]@'],
+import { cliSecretNames, isSecretName, isSecretOption } from './secret-params.ts';
+
+const R = '[redacted]';
+/** A value on a command line: quoted (with escapes), a JSON object, or a run of non-separators. */
+const value = String.raw`("(?:[^"\\]|\\.)*"|'[^']*'|\{[^}]*\}|[^\s;&|'"]+)`;
+
+/** name=VALUE; the value stops at a comma too (property strings, mount -o lists: `user=a,password=b`). */
+const namedValue = new RegExp(String.raw`(^|[\s?&;,"'(])([A-Za-z][A-Za-z0-9_.-]*)(=)` + String.raw`("(?:[^"\\]|\\.)*"|'[^']*'|\{[^}]*\}|[^\s;&|'",]+)`, 'g');
+const optionAssignment = new RegExp(String.raw`(?<![A-Za-z0-9_-])(--?)([A-Za-z][A-Za-z0-9_-]*)=` + value, 'g');
+/** One shell word: quoted parts and unquoted runs glued together (an unclosed quote runs to the end). */
+const shellWord = /(?:"(?:[^"\\]|\\.)*"?|'[^']*'?|[^\s"'])+/g;
+const optionWord = /^(--?)([A-Za-z][A-Za-z0-9_-]*)(=?)([\s\S]*)$/;
+
+/**
+ * `--secret VALUE`, `--secret=VALUE` and `-secret VALUE` word by word, so that no other option can hide
+ * the next one (`--batch --passphrase X`) and a value that starts with a dash is still the value.
+ * A lone-letter option (-p, -u) is left to the per-program rules, which know what it means.
+ */
+function redactOptions(text: string): string {
+  let out = '';
+  let last = 0;
+  let valueIsSecret = false;
+  for (const match of text.matchAll(shellWord)) {
+    let word = match[0];
+    if (valueIsSecret) {
+      valueIsSecret = false;
+      if (!word.startsWith('[redacted')) word = R;
+    } else {
+      const option = optionWord.exec(word);
+      if (option && (option[1] === '--' || option[2].length > 1) && isSecretOption(option[2])) {
+        if (option[3]) word = option[4].startsWith('[redacted') ? word : `${option[1]}${option[2]}=${R}`;
+        else if (!option[4]) valueIsSecret = true;
+      }
+    }
+    out += text.slice(last, match.index) + word;
+    last = match.index + match[0].length;
+  }
+  return out + text.slice(last);
+}
+const jsonValue = /("([A-Za-z][A-Za-z0-9_-]*)"\s*:\s*)("(?:[^"\\]|\\.)*")/g;
+/** The same inside a JSON string that holds JSON (`"args":"{\"password\":\"x\"}"`, as log lines carry it). */
+const escapedJsonValue = /(\\"([A-Za-z][A-Za-z0-9_-]*)\\"\s*:\s*)(\\"(?:[^"\\]|\\[^"])*\\")/g;
+
+const fixed: Array<[RegExp, string]> = [
+  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, '[redacted private key]'],
+  [/(PVEAPIToken=[^=\s]+=)[^\s"',;}]+/gi, `$1${R}`],
+  [/(PVEAuthCookie=)[^\s"';]+/gi, `$1${R}`],
+  [/(\bBearer\s+)[A-Za-z0-9._~+/=-]{6,}/gi, `$1${R}`],
+  // Headers whose value is a credential (curl -H, wget --header, http text).
+  [/(\b(?:proxy-)?authorization\s*:\s*|\b(?:set-)?cookie\s*:\s*|\b(?:x-)?api-?key\s*:\s*|\bx-[a-z0-9-]*(?:key|token|secret|auth|password|session)[a-z0-9-]*\s*:\s*|\b[a-z0-9]+(?:-[a-z0-9]+)*-(?:token|key|secret|password)\s*:\s*)[^\r\n'"]+/gi, `$1${R}`],
+  // curl/wget -u user:pw, --user user:pw, --proxy-user user:pw (the value after the first colon).
+  [/((?:^|[\s;&|(])(?:-u\s*|-U\s+|--(?:proxy-)?user(?:=|\s+))["']?[^:\s'"%]+:)[^\s'"]+/g, `$1${R}`],
+  // smbclient/rpcclient -U user%pw, --user=user%pw, -Uuser%pw, -U 'DOM\user%pw'.
+  [/((?:^|[\s;&|(])(?:-U\s*|--user(?:=|\s+)|--authentication-file(?:=|\s+))["']?[^%\s'"]+%)[^\s'"]+/g, `$1${R}`],
+  [/(\bsshpass\b[^|;&\n]*?\s-p\s*)("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
+  [/(\b(?:mysql\w*|mariadb[\w-]*)\b[^|;&\n]*?\s-p)("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
+  [/(\bredis-cli\b[^|;&\n]*?\s-a\s*)("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
+  [/(\bldap\w+\b[^|;&\n]*?\s-w\s*)("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
+  [/(\bhtpasswd\b(?:\s+-\w+)*\s+-\w*b\w*(?:\s+-\w+)*\s+(?:\S+\s+){1,2})("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
+  [/(\becho\s+(?:-\w+\s+)?["']?[^:\s'"]+:)([^\s'"|]+)(?=["']?\s*\|\s*(?:sudo\s+)?chpasswd)/g, `$1${R}`],
+  [/(\bpass:)("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
+  // Credentials in URLs, any scheme (https, smb, postgresql, mysql, redis, ftp...).
+  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)[^\s@/'"]+@/gi, `$1${R}@`],
+  // Environment prefixes and assignments: PGPASSWORD=, MYSQL_PWD=, SSHPASS=, AWS_SECRET_ACCESS_KEY=...
+  // (Upper case, as environment variables are; lower-case name=value is judged by meaning below.)
+  [/(\b[A-Z0-9_]*(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?|SSHPASS|_PWD|_PASS)[A-Z0-9_]*=)("[^"]*"|'[^']*'|[^\s;&|]+)/g, `$1${R}`],
 ];
 
 export function redactText(text: string): string {
+  if (!text) return text;
   let out = text;
-  for (const [pattern, replacement] of patterns) out = out.replace(pattern, replacement);
+  for (const [pattern, replacement] of fixed) out = out.replace(pattern, replacement);
+  out = redactOptions(out);
+  // --secret=VALUE wherever it stands (also inside a quoted word, e.g. a command embedded in JSON).
+  out = out.replace(optionAssignment, (match, dashes: string, name: string, val: string) =>
+    (dashes === '--' || name.length > 1) && isSecretOption(name) && !val.startsWith('[redacted') ? `${dashes}${name}=${R}` : match,
+  );
+  out = out.replace(namedValue, (match, lead: string, name: string, eq: string, val: string) =>
+    isSecretName(name) && !val.startsWith('[redacted') ? `${lead}${name}${eq}${R}` : match,
+  );
+  out = out.replace(jsonValue, (match, head: string, name: string) => (isSecretName(name) ? `${head}"${R}"` : match));
+  out = out.replace(escapedJsonValue, (match, head: string, name: string) => (isSecretName(name) ? `${head}\\"${R}\\"` : match));
   return out;
 }
 
 /** redactText on every string inside a JSON-like value. */
 export function redactStrings(value: unknown, depth = 0): unknown {
-  if (depth > 8) return value;
+  if (depth > 32) return value;
   if (typeof value === 'string') return redactText(value);
   if (Array.isArray(value)) return value.map((item) => redactStrings(item, depth + 1));
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([key, inner]) => [key, redactStrings(inner, depth + 1)]));
   return value;
 }
+
+/** For tests and documentation: the PVE option names masked on command lines. */
+export const secretCliOptions = cliSecretNames;

@@ -14,6 +14,7 @@ import type { PveClient } from '../pve/types.ts';
 import type { Store } from '../store/store.ts';
 import { authenticateBundle, buildBundle, BundleError, bundleFileName, bundleFilePattern, type EntryName, type Manifest } from './bundle.ts';
 import { snapshotCluster } from './cluster-snapshot.ts';
+import { redactHistoryRow } from '../runtime/redact-args.ts';
 import { appliedMigrations, readTable } from './db-state.ts';
 import { currentEnvFile } from './env-file.ts';
 
@@ -186,7 +187,8 @@ export async function createBackup(deps: BackupDeps, options: BackupOptions = {}
   entries.set('client_tokens.json', encode(tokens));
   const counts: BackupResult['counts'] = { settings: settings.length, client_tokens: tokens.length };
   if (options.includeHistory) {
-    const history = await readTable(deps.store, 'history');
+    // Re-redacted with today's rules: rows from before a rule existed must not carry a secret into a file.
+    const history = (await readTable(deps.store, 'history')).map(redactHistoryRow);
     entries.set('history.json', encode(history));
     counts.history = history.length;
   }

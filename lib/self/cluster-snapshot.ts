@@ -2,8 +2,15 @@
  * A read-only snapshot of the cluster's configuration for a backup bundle, for reference only (restores
  * never send it back to Proxmox). Only GET endpoints listed in lib/pve/api-contract.json. An offline node
  * or a failing endpoint is noted in `errors` and does not stop the rest.
+ *
+ * What Proxmox returns is not kept as it came: every secret-named key (cipassword, password, keyring,
+ * encryption-key, token... lib/policy/secret-params.json) is masked and the text rules of
+ * lib/policy/redact-text.ts run over every string (a password in a description, a URL with credentials),
+ * so a backup bundle never carries a guest's or a storage's secret.
  */
 import type { PveClient } from '../pve/types.ts';
+import { redactStrings } from '../policy/redact-text.ts';
+import { maskSecretKeys } from '../policy/secret-params.ts';
 
 export interface ClusterSnapshot {
   taken_at: string;
@@ -80,5 +87,13 @@ export async function snapshotCluster(pve: PveClient, options: { signal?: AbortS
     });
   }
   await limited(jobs, 8, (job) => job());
-  return snapshot;
+  return maskSnapshot(snapshot);
+}
+
+/** The snapshot with its secrets masked (see the file comment); exported for tests. */
+export function maskSnapshot(snapshot: ClusterSnapshot): ClusterSnapshot {
+  const mask = (value: unknown) => redactStrings(maskSecretKeys(value));
+  const { taken_at, source, errors, skipped_nodes, ...rest } = snapshot;
+  const masked = mask(rest) as Omit<ClusterSnapshot, 'taken_at' | 'source' | 'errors' | 'skipped_nodes'>;
+  return { taken_at, source, errors: mask(errors) as ClusterSnapshot['errors'], skipped_nodes, ...masked };
 }

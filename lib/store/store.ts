@@ -3,7 +3,7 @@
  * an embedded database (the default, in the data directory); a libsql:// or https:// URL with
  * DATABASE_AUTH_TOKEN points several replicas at one shared server, unchanged.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient, type Client } from '@libsql/client';
@@ -36,9 +36,29 @@ export function localPathOf(url: string): string | undefined {
   return rest.startsWith('//') ? fileURLToPath(url) : rest;
 }
 
+/**
+ * The database holds token hashes, history and approver secrets: it is the owner's alone. The file is
+ * created 0600 before libSQL opens it (SQLite gives its -wal and -shm files the database file's mode), a
+ * file left 0644 by an older version is narrowed, and a directory we create is 0700. A directory that was
+ * already there (someone's choice, e.g. /var/lib) keeps its mode.
+ */
+export function prepareDatabaseFile(location: string): void {
+  const path = location.split('?')[0];
+  const dir = dirname(path);
+  if (!existsSync(dir)) mkdirSync(dir, { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`, `${path}-journal`]) {
+    try {
+      if ((statSync(file).mode & 0o077) !== 0) chmodSync(file, 0o600);
+    } catch {
+      // not there (yet)
+    }
+  }
+}
+
 export async function openStore(url: string, options: { authToken?: string; log?: Logger } = {}): Promise<Store> {
   const localPath = localPathOf(url);
-  if (localPath && localPath !== ':memory:') mkdirSync(dirname(localPath), { recursive: true });
+  if (localPath && localPath !== ':memory:') prepareDatabaseFile(localPath);
   const client = createClient({ url, authToken: options.authToken });
   if (localPath) {
     // WAL lets readers (history queries) run beside the writer; NORMAL sync is safe with WAL.

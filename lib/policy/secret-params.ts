@@ -1,0 +1,70 @@
+/**
+ * Which parameter names carry secrets, by meaning: the names judged from the official API schema and
+ * kept as data in secret-params.json, plus a fallback by wording for names outside it (another program's
+ * option, a future tool's argument). One answer for history, logs, errors, backups and the cluster snapshot.
+ */
+import data from './secret-params.json' with { type: 'json' };
+
+interface SecretEntry {
+  cli: boolean;
+  where: string;
+}
+
+const table = data as unknown as { secret: Record<string, SecretEntry>; alsoSecret: Record<string, string>; notSecret: Record<string, string> };
+
+/** `Encryption_Key` and `encryption-key` are one name (PVE CLIs and JSON both use '-', our tools use '_'). */
+export function normalizeName(name: string): string {
+  return name.trim().toLowerCase().replace(/_/g, '-');
+}
+
+const secretNames = new Set([...Object.keys(table.secret), ...Object.keys(table.alsoSecret).filter((name) => !name.startsWith('$'))].map(normalizeName));
+const notSecretNames = new Set(Object.keys(table.notSecret).map(normalizeName));
+
+/** Option names that are secrets on a command line too (and whose unambiguous prefixes are). */
+export const cliSecretNames: readonly string[] = Object.entries(table.secret)
+  .filter(([, entry]) => entry.cli)
+  .map(([name]) => name);
+
+/** Wording that means a secret in a name we have not judged one by one. */
+const secretWording = /(^|-)pass($|-)|password|passwd|passphrase|secret|private-?key|api-?key|access-?key|hmac|keyring|credential|(^|-)(token|ticket|otp|totp|key|auth)$|-pwd$/;
+/** Public keys and certificates are not secrets, whatever else the name says. */
+const publicWording = /(^|-)pub(lic)?(-|key)|pubkey|cert(ificate)?s?$/;
+
+export function isSecretName(name: string): boolean {
+  const normalized = normalizeName(name);
+  if (secretNames.has(normalized)) return true;
+  if (notSecretNames.has(normalized) || publicWording.test(normalized)) return false;
+  return secretWording.test(normalized);
+}
+
+/**
+ * Whether a command-line option name (without its dashes) hands over a secret: a secret name, a prefix of
+ * a PVE secret option that the CLI would expand (Getopt::Long accepts any unique prefix: `--passw`,
+ * `--encr`, `--cipass`), or a name with secret wording (`--http-password`, `--api-key`, `--db-pass`).
+ * Prefixes shorter than 4 letters are left alone (`--tok` is pveum's `--tokens`, a list of token IDs).
+ */
+export function isSecretOption(option: string): boolean {
+  const normalized = normalizeName(option);
+  if (notSecretNames.has(normalized)) return false;
+  if (isSecretName(normalized)) return true;
+  if (normalized.length >= 4 && cliSecretNames.some((name) => name.startsWith(normalized))) {
+    // A prefix that also starts a public name (`--toke` of tokens) is still masked: showing less is safe.
+    return true;
+  }
+  return /pass/.test(normalized) && !/bypass|compass|passthrough|passive/.test(normalized);
+}
+
+/** A copy of a JSON-like value with every secret-named key's value replaced (non-empty, non-boolean values). */
+export function maskSecretKeys(value: unknown, depth = 0): unknown {
+  if (depth > 32) return '[nested]';
+  if (Array.isArray(value)) return value.map((item) => maskSecretKeys(item, depth + 1));
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+      const holdsValue = inner !== undefined && inner !== null && inner !== '' && typeof inner !== 'boolean';
+      out[key] = holdsValue && isSecretName(key) ? '[redacted]' : maskSecretKeys(inner, depth + 1);
+    }
+    return out;
+  }
+  return value;
+}
