@@ -53,7 +53,7 @@ function sameText(a: string, b: string): boolean {
 const styles = `
 body{font:16px/1.45 system-ui,sans-serif;margin:0;padding:1rem;max-width:48rem;margin-inline:auto;color:#1b1b1b;background:#fafafa}
 h1{font-size:1.4rem}h2{font-size:1.1rem;margin-top:1.6rem}
-.card{background:#fff;border:1px solid #ddd;border-radius:.5rem;padding:.8rem 1rem;margin:.6rem 0}
+.card{background:#fff;border:1px solid #ddd;border-radius:.5rem;padding:.8rem 1rem;margin:.6rem 0;overflow-wrap:anywhere}
 .risk-high{border-left:.4rem solid #b00020}.risk-medium{border-left:.4rem solid #c77700}.risk-low,.risk-none{border-left:.4rem solid #2e7d32}
 pre{white-space:pre-wrap;word-break:break-all;background:#f1f1f1;padding:.5rem;border-radius:.3rem;font-size:.85rem}
 label{display:block;margin:.5rem 0 .2rem}input,select,button{font:inherit;padding:.55rem;width:100%;box-sizing:border-box;margin-bottom:.4rem}
@@ -98,7 +98,8 @@ ${plan.warnings?.length ? `<p>Warnings:</p><ul>${plan.warnings.map((w) => `<li>$
       'content-security-policy': `default-src 'none'; style-src 'nonce-${nonce}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'`,
       'x-frame-options': 'DENY',
       'x-content-type-options': 'nosniff',
-      'referrer-policy': 'no-referrer',
+      // same-origin, not no-referrer: with no-referrer a browser sends "Origin: null" on the form's POST.
+      'referrer-policy': 'same-origin',
       'cache-control': 'no-store',
     });
     if (session.fresh) headers.append('set-cookie', `${csrfCookie}=${session.cookie}; Path=/approve; HttpOnly; SameSite=Strict`);

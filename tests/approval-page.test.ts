@@ -1,0 +1,251 @@
+/**
+ * The approval page: a real headless Chromium approves a destructive call that a safe-mode client was
+ * refused, and the client's retry runs it (screenshots in test-artifacts/); an attacker page on another
+ * origin cannot decide; and every kind of bad input (wrong, reused or expired code, unknown or decided
+ * id, tampered form, foreign or missing Origin, a locked approver) is refused with a clear message,
+ * decides nothing, runs nothing and is on record.
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callRest } from './helpers/server.ts';
+import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { addApprover, csrfIn, decideOnPage, getPage, postForm, type TestApprover } from './helpers/approval.ts';
+import { hasChromium, launchChromium, chromiumPath } from './helpers/chromium.ts';
+import { approvalsOf } from '../lib/approval/store.ts';
+import { totp } from '../lib/approval/totp.ts';
+import type { SimGuest } from '../lib/simulator/index.ts';
+
+let ts: SafetyServer;
+let safe: string;
+let guest: SimGuest;
+let counter = 0;
+
+beforeAll(async () => {
+  ts = await startSafetyServer();
+  safe = await ts.createToken({ name: 'page-safe', role: 'operator', mode: 'safe', ceiling: 'normal' });
+  guest = [...ts.sim.state.guests.values()].find((g) => g.type === 'qemu' && !g.config.protection && !g.config.template)!;
+});
+afterAll(async () => {
+  await ts?.close();
+});
+
+const description = () => ts.sim.state.guests.get(guest.vmid)!.config.description;
+
+/** A change a REST client in safe mode is refused with approval_required; returns its id. */
+async function askForChange(): Promise<{ id: string; args: Record<string, unknown>; text: string }> {
+  const text = `page note ${++counter}`;
+  const args = { method: 'PUT', path: `/nodes/${guest.node}/qemu/${guest.vmid}/config`, params: { description: text } };
+  const response = await callRest(ts.url, safe, 'proxmox_api', args);
+  expect(response.status).toBe(428);
+  return { id: response.body.error.details.approval_id, args, text };
+}
+
+async function eventsFor(id: string) {
+  return approvalsOf(ts.server.store).events(50, id);
+}
+
+describe('the page itself', () => {
+  it('is HTML with a strict CSP, no framing, a SameSite=Strict HttpOnly cookie, and shows the plan, the client and the exact arguments', async () => {
+    const { id, text } = await askForChange();
+    const page = await getPage(ts.url, `/approve/${id}`);
+    expect(page.status).toBe(200);
+    const csp = page.headers.get('content-security-policy')!;
+    expect(csp).toMatch(/^default-src 'none'; style-src 'nonce-[A-Za-z0-9+/=]+'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'$/);
+    const nonce = /'nonce-([^']+)'/.exec(csp)![1];
+    expect(page.html).toContain(`<style nonce="${nonce}">`);
+    expect(page.html).not.toMatch(/<script|https?:\/\/(?!127\.0\.0\.1)/);
+    expect(page.headers.get('x-frame-options')).toBe('DENY');
+    expect(page.headers.get('set-cookie')).toMatch(/; Path=\/approve; HttpOnly; SameSite=Strict$/);
+    expect(page.html).toContain('page-safe');
+    expect(page.html).toContain(`PUT /nodes/${guest.node}/qemu/${guest.vmid}/config`);
+    expect(page.html).toContain(text);
+    expect(page.html).toContain('name="viewport"');
+    const list = await getPage(ts.url, '/approve');
+    expect(list.html).toContain(`/approve/${id}`);
+  });
+
+  it('escapes what the agent wrote into its arguments', async () => {
+    const args = { method: 'PUT', path: `/nodes/${guest.node}/qemu/${guest.vmid}/config`, params: { description: '<script>alert(1)</script><img src=x onerror=alert(1)>' } };
+    const response = await callRest(ts.url, safe, 'proxmox_api', args);
+    const page = await getPage(ts.url, `/approve/${response.body.error.details.approval_id}`);
+    expect(page.html).not.toContain('<script>alert');
+    expect(page.html).not.toContain('<img src=x');
+    expect(page.html).toContain('&lt;script&gt;');
+  });
+});
+
+describe('bad input on the page: refused, clear, nothing decided or run, on record', () => {
+  let approver: TestApprover;
+  beforeAll(async () => {
+    approver = await addApprover(ts.server.store);
+  });
+
+  it('wrong, expired and reused codes', async () => {
+    const { id, args, text } = await askForChange();
+    const page = await getPage(ts.url, `/approve/${id}`);
+    const csrf = csrfIn(page.html);
+    const send = (code: string) => postForm(ts.url, `/approve/${id}`, { csrf, approver: approver.name, code, decision: 'approve' }, { cookie: page.cookie });
+    const real = totp(approver.secret);
+    const wrong = await send(real === '123456' ? '654321' : '123456');
+    expect(wrong.status).toBe(403);
+    expect(wrong.html).toMatch(/not the current code/);
+    const expired = await send(totp(approver.secret, Date.now() - 5 * 60_000));
+    expect(expired.status).toBe(403);
+    // Use this step's code on another approval, then try it here.
+    const other = await askForChange();
+    const otherPage = await getPage(ts.url, `/approve/${other.id}`);
+    const code = approver.nextCode();
+    expect((await postForm(ts.url, `/approve/${other.id}`, { csrf: csrfIn(otherPage.html), approver: approver.name, code, decision: 'deny' }, { cookie: otherPage.cookie })).status).toBe(200);
+    const reused = await send(code);
+    expect(reused.status).toBe(403);
+    expect(reused.html).toMatch(/already used/);
+    const unknownApprover = await postForm(ts.url, `/approve/${id}`, { csrf, approver: 'mallory', code: real, decision: 'approve' }, { cookie: page.cookie });
+    expect(unknownApprover.status).toBe(403);
+    expect(unknownApprover.html).toMatch(/no approver named/);
+
+    expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('pending');
+    const run = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: id });
+    expect(run.status).toBe(428);
+    expect(description()).not.toBe(text);
+    const events = await eventsFor(id);
+    expect(events.filter((e) => e.outcome === 'refused').length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('unknown and already-decided ids', async () => {
+    const unknown = await getPage(ts.url, '/approve/approval_doesnotexist000000');
+    expect(unknown.status).toBe(404);
+    const page = await getPage(ts.url, '/approve');
+    const posted = await postForm(ts.url, '/approve/approval_doesnotexist000000', { csrf: 'x', approver: approver.name, code: '000000', decision: 'approve' }, { cookie: page.cookie });
+    expect(posted.status).toBe(403); // the form token of another form never fits
+    const { id } = await askForChange();
+    const extra = await addApprover(ts.server.store);
+    const opened = await getPage(ts.url, `/approve/${id}`);
+    expect((await decideOnPage(ts.url, id, extra, 'deny')).status).toBe(200);
+    const again = await postForm(ts.url, `/approve/${id}`, { csrf: csrfIn(opened.html), approver: extra.name, code: extra.nextCode(), decision: 'approve' }, { cookie: opened.cookie });
+    expect(again.status).toBe(409);
+    expect(again.html).toMatch(/already denied/);
+    expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('denied');
+  });
+
+  it('a tampered form: no or wrong CSRF field, the field of another approval, no cookie, no decision', async () => {
+    const { id } = await askForChange();
+    const other = await askForChange();
+    const page = await getPage(ts.url, `/approve/${id}`);
+    const otherPage = await getPage(ts.url, `/approve/${other.id}`, page.cookie);
+    const fields = { approver: approver.name, decision: 'approve' };
+    for (const [form, cookie] of [
+      [{ ...fields, code: '111111' }, page.cookie],
+      [{ ...fields, code: '111111', csrf: csrfIn(page.html).slice(0, -2) + 'AA' }, page.cookie],
+      [{ ...fields, code: '111111', csrf: csrfIn(otherPage.html) }, page.cookie],
+      [{ ...fields, code: '111111', csrf: csrfIn(page.html) }, undefined],
+    ] as const) {
+      const response = await postForm(ts.url, `/approve/${id}`, form as Record<string, string>, { cookie });
+      expect(response.status).toBe(403);
+      expect(response.html).toMatch(/changed or is stale/);
+    }
+    const noDecision = await postForm(ts.url, `/approve/${id}`, { csrf: csrfIn(page.html), approver: approver.name, code: '111111', decision: 'maybe' }, { cookie: page.cookie });
+    expect(noDecision.status).toBe(400);
+    expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('pending');
+    expect((await eventsFor(id)).length).toBeGreaterThanOrEqual(5);
+  });
+
+  it('a foreign or missing Origin', async () => {
+    const { id } = await askForChange();
+    const page = await getPage(ts.url, `/approve/${id}`);
+    const form = { csrf: csrfIn(page.html), approver: approver.name, code: approver.nextCode(), decision: 'approve' };
+    for (const origin of [null, 'http://127.0.0.1:1', 'https://evil.example', 'null']) {
+      const response = await postForm(ts.url, `/approve/${id}`, form, { cookie: page.cookie, origin });
+      expect(response.status, String(origin)).toBe(403);
+    }
+    expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('pending');
+    expect((await eventsFor(id)).some((e) => /Origin/.test(e.message))).toBe(true);
+  });
+
+  it('a locked approver cannot approve even with the right code', async () => {
+    const locked = await addApprover(ts.server.store);
+    const { id } = await askForChange();
+    const page = await getPage(ts.url, `/approve/${id}`);
+    const csrf = csrfIn(page.html);
+    const right = totp(locked.secret);
+    const wrong = right === '000000' ? '000001' : '000000';
+    for (let i = 0; i < 5; i++) await postForm(ts.url, `/approve/${id}`, { csrf, approver: locked.name, code: wrong, decision: 'approve' }, { cookie: page.cookie });
+    const response = await postForm(ts.url, `/approve/${id}`, { csrf, approver: locked.name, code: right, decision: 'approve' }, { cookie: page.cookie });
+    expect(response.status).toBe(403);
+    expect(response.html).toMatch(/Too many wrong codes/);
+    expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('pending');
+  });
+});
+
+describe.skipIf(!hasChromium)(`in a real headless Chromium (${chromiumPath})`, () => {
+  if (!hasChromium) console.warn(`SKIPPED: ${chromiumPath} is absent; install Debian's chromium to run the approval page browser tests.`);
+
+  it('an approver approves a refused destructive call on the page; the client retries and it runs; the list shows who approved how', async () => {
+    const approver = await addApprover(ts.server.store);
+    const admin = await ts.createToken({ role: 'admin', mode: 'normal' });
+    const snap = `page${Date.now() % 100000}`;
+    expect((await callRest(ts.url, admin, 'proxmox_api', { method: 'POST', path: `/nodes/${guest.node}/qemu/${guest.vmid}/snapshot`, params: { snapname: snap } })).status).toBe(200);
+    const args = { method: 'DELETE', path: `/nodes/${guest.node}/qemu/${guest.vmid}/snapshot/${snap}` };
+    const refused = await callRest(ts.url, safe, 'proxmox_api', args);
+    expect(refused.status).toBe(428);
+    const url = refused.body.error.details.approval_url as string;
+    const id = refused.body.error.details.approval_id as string;
+    expect(ts.sim.state.guests.get(guest.vmid)!.snapshots.has(snap)).toBe(true);
+
+    const browser = await launchChromium();
+    try {
+      await browser.open(url.replace(/^http:\/\/[^/]+/, ts.url));
+      const text = await browser.evaluate<string>('document.body.innerText');
+      expect(text).toContain('page-safe');
+      expect(text).toContain(`DELETE /nodes/${guest.node}/qemu/${guest.vmid}/snapshot/${snap}`);
+      expect(text).toMatch(/cannot be undone/);
+      // The stylesheet ran under the CSP (by its nonce): the page is laid out for a phone.
+      expect(await browser.evaluate<string>('getComputedStyle(document.body).maxWidth')).toBe('768px');
+      await browser.screenshot('approval-pending');
+      await browser.evaluate(`document.querySelector('#approver').value = ${JSON.stringify(approver.name)}; document.querySelector('#code').value = ${JSON.stringify(approver.nextCode())}; true`);
+      await browser.navigateBy(`document.querySelector('#approve').click()`);
+      const after = await browser.evaluate<string>('document.body.innerText');
+      expect(after, after).toMatch(/Approved\./);
+      await browser.screenshot('approval-approved');
+
+      const run = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: id });
+      expect(run.status, JSON.stringify(run.body)).toBe(200);
+      expect(ts.sim.state.guests.get(guest.vmid)!.snapshots.has(snap)).toBe(false);
+
+      await ts.server.store.history.flush();
+      await browser.open(`${ts.url}/approve`);
+      const list = await browser.evaluate<string>('document.body.innerText');
+      expect(list).toContain(`${approver.name} (proof)`);
+      expect(list).toContain(`${approver.name} (page:totp)`);
+      await browser.screenshot('approval-list');
+    } finally {
+      await browser.close();
+    }
+  }, 60_000);
+
+  it('an attacker page on another origin that auto-submits the form decides nothing', async () => {
+    const approver = await addApprover(ts.server.store);
+    const { id } = await askForChange();
+    const code = approver.nextCode();
+    const attacker: HttpServer = createServer((_req, res) => {
+      res.setHeader('content-type', 'text/html');
+      res.end(`<form id="f" method="post" action="${ts.url}/approve/${id}"><input name="approver" value="${approver.name}"><input name="code" value="${code}"><input name="decision" value="approve"><input name="csrf" value="guess"></form><script>document.getElementById('f').submit()</script>`);
+    });
+    await new Promise<void>((resolve) => attacker.listen(0, '127.0.0.1', resolve));
+    const port = (attacker.address() as { port: number }).port;
+    const browser = await launchChromium();
+    try {
+      // The approver's browser has the page's cookie (they opened it before).
+      await browser.open(`${ts.url}/approve/${id}`);
+      await browser.open(`http://127.0.0.1:${port}/`);
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const text = await browser.evaluate<string>('document.body.innerText');
+      expect(text).toMatch(/must be sent from this server's own page|changed or is stale/);
+      await browser.screenshot('approval-foreign-origin');
+    } finally {
+      await browser.close();
+      attacker.close();
+    }
+    expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('pending');
+    expect((await eventsFor(id)).some((e) => e.outcome === 'refused')).toBe(true);
+  }, 60_000);
+});
