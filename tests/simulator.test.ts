@@ -353,7 +353,7 @@ describe('guests, storage, network', () => {
     const cfg = await call(sim, 'GET', '/nodes/pve1/qemu/100/config');
     expect(cfg.json.data.digest).toMatch(/^[0-9a-f]{40}$/);
     const stale = await call(sim, 'PUT', '/nodes/pve1/qemu/100/config', { cores: '8', digest: '0'.repeat(40) });
-    expect(stale.reason).toBe('detected modified configuration - file changed by other user? Try again.');
+    expect(stale.reason).toBe('checksum mismatch (file change by other user?)'); // qemu-server's text; LXC uses assert_if_modified's
     expect((await call(sim, 'PUT', '/nodes/pve1/qemu/100/config', { cores: '8', digest: cfg.json.data.digest })).status).toBe(200);
     const pending = await call(sim, 'GET', '/nodes/pve1/qemu/100/pending');
     expect(pending.json.data.find((p: any) => p.key === 'cores')).toMatchObject({ key: 'cores', pending: 8 });

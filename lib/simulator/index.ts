@@ -105,6 +105,8 @@ function defaultVersion(): PveVersion {
 
 const JSON_TYPE = 'application/json;charset=UTF-8';
 
+const ROOT_ONLY_PARAMS = ['skiplock', 'keepActive', 'migratedfrom'] as const;
+
 function reply(status: number, message: string, body: unknown): Response {
   const reason = message.split('\n')[0].replace(/[^\x20-\x7e]/g, '?').slice(0, 200);
   return new Response(JSON.stringify(body), { status, statusText: reason, headers: { 'content-type': JSON_TYPE } });
@@ -313,6 +315,12 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       access.checkApi(match.spec.permissions as { check?: unknown[]; user?: string } | null, auth, raw as Params);
       const { params, errors } = validateParams(match.spec, raw);
       if (Object.keys(errors).length) throw new PveError(400, 'Parameter verification failed.\n', errors);
+      // qemu-server and pve-container: raise_param_exc({ skiplock => "Only root may use this option." }), and
+      // the same for keepActive and migratedfrom
+      if (auth.authid !== 'root@pam') {
+        const rootOnly = ROOT_ONLY_PARAMS.filter((k) => params[k] !== undefined && params[k] !== 0 && params[k] !== '');
+        if (rootOnly.length) throw new PveError(400, 'Parameter verification failed.\n', Object.fromEntries(rootOnly.map((k) => [k, 'Only root may use this option.'])));
+      }
       const ctx: HandlerContext = { core, params, auth, now };
       const result = await HANDLERS[match.key](ctx);
       // Formatter/Standard.pm copies a result attribute such as `total` only when it is true (non-zero).

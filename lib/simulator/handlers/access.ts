@@ -270,8 +270,9 @@ export const accessHandlers: Record<string, Handler> = {
       if (!ownToken) core.access.checkPerm(auth.authid, '/access', ['Sys.Audit']);
     }
     if (params.path !== undefined) {
+      // RPCEnvironment::permissions returns a hash even when it is empty, so the path is always a key
       const privs = core.access.privileges(target, String(params.path));
-      return privs.size ? { [String(params.path)]: Object.fromEntries([...privs].sort(([a], [b]) => a.localeCompare(b))) } : {};
+      return { [String(params.path)]: Object.fromEntries([...privs].sort(([a], [b]) => a.localeCompare(b))) };
     }
     return core.access.effectivePermissions(target);
   },

@@ -116,18 +116,36 @@ function allocateDisks(core: SimCore, g: SimGuest, changes: GuestConfig): void {
   }
 }
 
-function updateConfig(ctx: HandlerContext, g: SimGuest): void {
+/**
+ * The checks of a config update, in qemu-server's / pve-container's order: set-and-delete/revert conflicts
+ * (parameter errors), "no options specified", then under the config lock the digest (QEMU: "checksum
+ * mismatch", LXC: assert_if_modified) and the lock.
+ */
+function checkUpdate(ctx: HandlerContext, g: SimGuest): { changes: GuestConfig; deletes: string[]; reverts: string[] } {
   const { core, params } = ctx;
-  core.checkLock(g, params.skiplock);
-  if (params.digest !== undefined && params.digest !== configDigest(viewConfig(g, false))) {
-    die('detected modified configuration - file changed by other user? Try again.');
-  }
   const changes: GuestConfig = {};
   for (const [k, v] of Object.entries(params)) if (!NON_CONFIG.has(k)) changes[k] = Array.isArray(v) ? v.join(',') : (v as ConfigValue);
-  if (g.type === 'qemu' && changes.cipassword !== undefined) changes.cipassword = storedCiPassword(String(changes.cipassword), g.vmid);
   const deletes = splitList(params.delete);
   const reverts = splitList(params.revert);
-  for (const k of deletes) if (k in changes) paramError({ delete: `cannot set and delete '${k}' at the same time` });
+  const q = g.type === 'qemu' ? '' : "'";
+  for (const k of reverts) if (k in changes) paramError(g.type === 'qemu' ? { delete: `you can't use '-${k}' and -revert ${k}' at the same time` } : { revert: `you can't use '-${k}' and '-revert ${k}' at the same time` });
+  for (const k of deletes) {
+    if (k in changes) paramError({ delete: `you can't use '-${k}' and -delete ${k}' at the same time` });
+    if (reverts.includes(k)) paramError({ revert: `you can't use '-delete ${k}' and ${q}-revert ${k}' at the same time` });
+  }
+  const meta = new Set(['node', 'vmid', 'digest', 'delete', 'revert', 'skiplock', 'background_delay', 'force']);
+  if (!deletes.length && !reverts.length && !Object.keys(params).some((k) => !meta.has(k))) die('no options specified');
+  if (params.digest !== undefined && params.digest !== configDigest(viewConfig(g, false))) {
+    die(g.type === 'qemu' ? 'checksum mismatch (file change by other user?)' : 'detected modified configuration - file changed by other user? Try again.');
+  }
+  core.checkLock(g, params.skiplock);
+  return { changes, deletes, reverts };
+}
+
+function updateConfig(ctx: HandlerContext, g: SimGuest): void {
+  const { core } = ctx;
+  const { changes, deletes, reverts } = checkUpdate(ctx, g);
+  if (g.type === 'qemu' && changes.cipassword !== undefined) changes.cipassword = storedCiPassword(String(changes.cipassword), g.vmid);
   allocateDisks(core, g, changes);
   for (const k of reverts) {
     delete g.pending[k];
@@ -331,26 +349,34 @@ function destroyGuest(type: GuestType): Handler {
     const { core, params } = ctx;
     const g = guestOf(ctx, type);
     const L = label(g);
-    core.checkLock(g, params.skiplock);
-    if (g.config.protection) die(`can't remove ${L} ${g.vmid} - protection mode enabled`);
-    if (g.status === 'running') {
-      if (type === 'lxc' && isTrue(params.force)) setRunning(g, false, ctx.now);
-      else die(`${L} ${g.vmid} is running - destroy failed`);
-    }
     const sid = `${type === 'qemu' ? 'vm' : 'ct'}:${g.vmid}`;
+    // qemu-server / pve-container destroy_vm early checks, in their order. QEMU checks the lock only in the
+    // worker (destroy_vm); LXC before forking. A forced LXC destroy stops the container in the worker.
+    if (g.config.protection) die(`can't remove ${L} ${g.vmid} - protection mode enabled`);
+    if (type === 'lxc') core.checkLock(g);
     if (core.state.ha.has(sid) && !isTrue(params.purge)) die(`unable to remove ${L} ${g.vmid} - used in HA resources and purge parameter not set.`);
-    g.lock = 'destroyed';
+    if (g.status === 'running') {
+      if (type === 'qemu') die(`VM ${g.vmid} is running - destroy failed`);
+      if (!isTrue(params.force)) die(`unable to destroy CT ${g.vmid} - container is running`);
+    }
     return core.task(ctx, {
       type: type === 'qemu' ? 'qmdestroy' : 'vzdestroy', id: g.vmid,
       work: () => {
+        if (type === 'qemu') core.checkLock(g, params.skiplock);
+        const early: string[] = [];
+        if (g.status === 'running') {
+          early.push(`forced to stop CT ${g.vmid} before destroying!`);
+          setRunning(g, false, Date.now());
+        }
+        g.lock = 'destroyed';
         const lines = Object.entries(g.config)
           .filter(([k]) => /^(scsi|virtio|sata|ide|efidisk|tpmstate|unused|mp)\d+$|^rootfs$/.test(k))
           .map(([, v]) => String(v).split(',')[0])
           .filter((v) => v.includes(':') && v !== 'none')
           .map((v) => `  Logical volume "${v.split(':')[1]}" successfully removed.`);
         removeGuest(core.state, g.vmid);
-        if (isTrue(params.purge)) core.state.ha.delete(sid);
-        return lines;
+        if (isTrue(params.purge) && core.state.ha.delete(sid)) lines.push(`NOTE: removed ${L} ${g.vmid} from HA resource configuration.`);
+        return [...early, ...lines];
       },
     });
   };
@@ -374,7 +400,10 @@ function snapshotCreate(type: GuestType): Handler {
     const { core, params } = ctx;
     const g = guestOf(ctx, type);
     const name = String(params.snapname);
-    if (name === 'current' || name === 'vzdump') die(`invalid snapshot name '${name}'`);
+    // reserved names: 'current' for both; 'pending' (any case) for QEMU; 'vzdump' for LXC
+    if (name === 'current') die(`unable to use snapshot name 'current' (reserved name)`);
+    if (type === 'qemu' && name.toLowerCase() === 'pending') die(`unable to use snapshot name 'pending' (reserved name)`);
+    if (type === 'lxc' && name === 'vzdump') die(`unable to use snapshot name 'vzdump' (reserved name)`);
     return core.task(ctx, {
       type: type === 'qemu' ? 'qmsnapshot' : 'vzsnapshot', id: g.vmid,
       lines: [`snapshotting '${name}'`],
@@ -628,10 +657,7 @@ export const guestHandlers: Record<string, Handler> = {
   ...guestRoutes('lxc'),
   'POST /nodes/{node}/qemu/{vmid}/config': (ctx) => {
     const g = guestOf(ctx, 'qemu');
-    ctx.core.checkLock(g, ctx.params.skiplock);
-    if (ctx.params.digest !== undefined && ctx.params.digest !== configDigest(viewConfig(g, false))) {
-      die('detected modified configuration - file changed by other user? Try again.');
-    }
+    checkUpdate(ctx, g); // before forking, as update_vm_api does
     return ctx.core.task(ctx, { type: 'qmconfig', id: g.vmid, work: () => void updateConfig({ ...ctx, params: { ...ctx.params, digest: undefined as never } }, g) });
   },
   'GET /nodes/{node}/qemu/{vmid}/migrate': (ctx) => {
