@@ -7,6 +7,7 @@ import { modeRank } from '../lib/store/tokens.ts';
 import { proofSettings, type ProofSetting } from '../lib/approval/policy.ts';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 import { openStore } from '../lib/store/store.ts';
+import { isShellFeature, SHELL_FEATURES, settingsKeyForShellFeatures, type ShellFeature } from '../lib/exec/shell-features.ts';
 import type { Mode, Role } from '../lib/tool.ts';
 
 const spec = {
@@ -29,6 +30,8 @@ const spec = {
     '                               in every mode raising a mode, self_update, restore_config',
     '                               destructive: also destructive calls in normal mode',
     '                               changes: every change, in every mode, even where the client could ask',
+    '  shell NAME [--allow F,F] [--deny F,F]',
+    `                               shell features execute_command refuses unless allowed here: ${SHELL_FEATURES.join(', ')}`,
   ],
   options: {
     name: { type: 'string', value: 'NAME', description: 'token name (create)' },
@@ -38,6 +41,8 @@ const spec = {
     expires: { type: 'string', value: 'WHEN', description: '90d, 12h, 4w or never (create)' },
     all: { type: 'boolean', default: false, description: 'list revoked tokens too' },
     json: { type: 'boolean', default: false, description: 'machine-readable output (create, list)' },
+    allow: { type: 'string', value: 'FEATURES', description: 'shell features to allow (shell), comma-separated' },
+    deny: { type: 'string', value: 'FEATURES', description: 'shell features to take back (shell), comma-separated' },
   },
   examples: [
     'npm run token -- create --name claude-code --role operator',
@@ -138,6 +143,20 @@ async function main(): Promise<void> {
         if (!token) fail(`No token named '${target}'.`);
         await store.tokens.setProof(token.id, setting as ProofSetting);
         process.stdout.write(`'${target}' now needs proof for: ${{ default: 'destructive calls in safe mode and changes where it cannot ask; raising a mode, self_update, restore_config', destructive: 'destructive calls in every mode, plus the defaults', changes: 'every change in every mode' }[setting as ProofSetting]}.\n`);
+        break;
+      }
+      case 'shell': {
+        if (!target) fail(`shell needs the token name: npm run token -- shell NAME --allow ${SHELL_FEATURES[0]}`);
+        const token = await store.tokens.byName(target);
+        if (!token) fail(`No token named '${target}'.`);
+        const list = (text: unknown) => (typeof text === 'string' ? text.split(',').map((f) => f.trim()).filter(Boolean) : []);
+        const bad = [...list(values.allow), ...list(values.deny)].filter((f) => !isShellFeature(f));
+        if (bad.length > 0) fail(`unknown shell feature ${bad.join(', ')}; the features are ${SHELL_FEATURES.join(', ')}`);
+        const key = settingsKeyForShellFeatures(token.id);
+        const current = ((await store.settings.get<string[]>(key)) ?? []).filter(isShellFeature);
+        const next = [...new Set([...current, ...(list(values.allow) as ShellFeature[])])].filter((f) => !list(values.deny).includes(f));
+        if (values.allow !== undefined || values.deny !== undefined) await store.settings.set(key, next);
+        process.stdout.write(`'${target}' may use these shell features in execute_command: ${next.length ? next.join(', ') : 'none'}.\n`);
         break;
       }
       default:

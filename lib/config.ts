@@ -86,8 +86,17 @@ const envSchema = z
     SSH_KEY_FILE: z.string().optional(),
     SSH_KNOWN_HOSTS: z.string().optional(),
     SSH_HOSTS: z.string().optional(),
+    /** Host commands as root bypass the sudo allow-list and every file permission: only when asked for by name. */
+    MCP_ALLOW_ROOT_SSH: booleanFlag,
   })
   .superRefine((env, ctx) => {
+    if (/^(root|0)$/.test(env.SSH_USER.trim()) && !env.MCP_ALLOW_ROOT_SSH) {
+      ctx.addIssue({
+        code: 'custom',
+        path: ['SSH_USER'],
+        message: 'is root: host commands would run with every right, past the sudo allow-list that setup.sh installs. Use the restricted proxmox-mcp user (./setup.sh creates it), or set MCP_ALLOW_ROOT_SSH=1 to accept the risk',
+      });
+    }
     if (env.PROXMOX_URL && (!env.PROXMOX_TOKEN_ID || !env.PROXMOX_TOKEN_SECRET)) {
       ctx.addIssue({
         code: 'custom',
@@ -157,6 +166,8 @@ export interface Config {
     knownHostsFile?: string;
     /** Optional node=address overrides (`pve1=10.0.0.5,pve2=10.0.0.6`); otherwise addresses come from /cluster/status. */
     hosts: Record<string, string>;
+    /** MCP_ALLOW_ROOT_SSH: SSH_USER may be root (refused otherwise). */
+    allowRoot?: boolean;
   };
   /** Names of the variables that were set from the environment, for get_mcp_info (values never). */
   setVariables: string[];
@@ -271,6 +282,7 @@ export function loadConfig(env?: Record<string, string | undefined>, options: { 
       keyFile: e.SSH_KEY_FILE,
       knownHostsFile: e.SSH_KNOWN_HOSTS,
       hosts: parseHostMap(e.SSH_HOSTS),
+      allowRoot: e.MCP_ALLOW_ROOT_SSH,
     },
     setVariables: Object.keys(relevant).sort(),
   });
