@@ -1,0 +1,170 @@
+/**
+ * Proof through every door: a script holding only a client token, answering every elicitation with
+ * accept and replaying every id, cannot get a destructive call run in safe mode (MCP 2026-07-28, MCP
+ * 2025, REST); an approval voids when its target changed before the run and the human is asked again;
+ * the per-token proof setting (host CLI) reaches normal mode; wait_seconds continues on the same call.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callRest, connectClient } from './helpers/server.ts';
+import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { addApprover, approveCli, decideOnPage } from './helpers/approval.ts';
+import { approvalTimings } from '../lib/approval/gate.ts';
+import { approvalsOf } from '../lib/approval/store.ts';
+import type { SimGuest } from '../lib/simulator/index.ts';
+
+let ts: SafetyServer;
+let guest: SimGuest;
+let admin: string;
+let counter = 0;
+
+beforeAll(async () => {
+  ts = await startSafetyServer();
+  guest = [...ts.sim.state.guests.values()].find((g) => g.type === 'qemu' && !g.config.protection && !g.config.template)!;
+  admin = await ts.createToken({ role: 'admin', mode: 'normal' });
+  approvalTimings.afterUrlElicitationSeconds = 0;
+});
+afterAll(async () => {
+  await ts?.close();
+});
+
+const snapshots = () => ts.sim.state.guests.get(guest.vmid)!.snapshots;
+
+async function makeSnapshot(): Promise<{ name: string; args: Record<string, unknown> }> {
+  const name = `flow${++counter}`;
+  const made = await callRest(ts.url, admin, 'proxmox_api', { method: 'POST', path: `/nodes/${guest.node}/qemu/${guest.vmid}/snapshot`, params: { snapname: name } });
+  expect(made.status, JSON.stringify(made.body)).toBe(200);
+  return { name, args: { method: 'DELETE', path: `/nodes/${guest.node}/qemu/${guest.vmid}/snapshot/${name}` } };
+}
+
+describe('a client token and a shell are not proof', () => {
+  it.each(['operator', 'admin'] as const)('an %s script that accepts every elicitation and replays every id gets no destructive call run, in either MCP era or over REST', async (role) => {
+    const secret = await ts.createToken({ role, mode: 'safe', ceiling: 'normal' });
+    const { name, args } = await makeSnapshot();
+    const ids = new Set<string>();
+    for (const era of ['modern', 'legacy'] as const) {
+      const client = await connectClient(ts.mcpUrl, secret, era, { elicitation: { form: {}, url: {} } });
+      client.setRequestHandler('elicitation/create', async (request) => {
+        const params = request.params as { mode?: string; url?: string };
+        if (params.url) ids.add(params.url.split('/').pop()!);
+        return params.mode === 'url' ? { action: 'accept' } : { action: 'accept', content: { confirm: true } };
+      });
+      try {
+        const first = await client.callTool({ name: 'proxmox_api', arguments: args });
+        expect(first.isError).toBe(true);
+        const details = (first.structuredContent as any)?.error?.details;
+        if (details?.approval_id) ids.add(details.approval_id);
+        for (const id of [...ids]) {
+          const replay = await client.callTool({ name: 'proxmox_api', arguments: { ...args, confirmation_id: id, wait_seconds: 0 } });
+          expect(replay.isError).toBe(true);
+        }
+      } finally {
+        await client.close();
+      }
+    }
+    // Every id the server ever stored for this token, and every confirmation id, replayed over REST.
+    const stored = await ts.server.store.client.execute('SELECT id FROM approvals UNION SELECT id FROM confirmations');
+    for (const row of stored.rows) {
+      const id = String(row.id ?? row[0]);
+      const rest = await callRest(ts.url, secret, 'proxmox_api', { ...args, confirmation_id: id });
+      expect([400, 403, 428]).toContain(rest.status);
+      const header = await callRest(ts.url, secret, 'proxmox_api', args, { 'x-confirmation-id': id });
+      expect([400, 403, 428]).toContain(header.status);
+    }
+    expect(ids.size).toBeGreaterThan(0);
+    expect(snapshots().has(name)).toBe(true);
+  });
+});
+
+describe('the target changed between approval and run', () => {
+  it('voids the approval and asks again; the new approval runs', async () => {
+    const approver = await addApprover(ts.server.store);
+    const safe = await ts.createToken({ role: 'operator', mode: 'safe' });
+    const { name, args } = await makeSnapshot();
+    const first = await callRest(ts.url, safe, 'proxmox_api', args);
+    const id = first.body.error.details.approval_id as string;
+    expect((await decideOnPage(ts.url, id, approver)).status).toBe(200);
+    // Someone changes the guest's config after the approver looked at the plan.
+    expect((await callRest(ts.url, admin, 'proxmox_api', { method: 'PUT', path: `/nodes/${guest.node}/qemu/${guest.vmid}/config`, params: { description: `changed ${Date.now()}` } })).status).toBe(200);
+    const run = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: id });
+    expect(run.status).toBe(428);
+    expect(run.body.error.message).toMatch(/target changed/);
+    const again = run.body.error.details.approval_id as string;
+    expect(again).not.toBe(id);
+    expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('void');
+    expect(snapshots().has(name)).toBe(true);
+    const stale = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: id });
+    expect(stale.status).toBe(400);
+    expect(stale.body.error.message).toMatch(/no longer counts/);
+
+    expect((await approveCli(ts.server.store, 'yes', again)).code).toBe(0);
+    const ok = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: again });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(snapshots().has(name)).toBe(false);
+  });
+});
+
+describe('per-token proof settings (host CLI only) and normal mode', () => {
+  it('normal mode runs a destructive call with warnings by default; with proof=destructive it needs proof; writes still run', async () => {
+    const name = `normal-${++counter}`;
+    const secret = await ts.createToken({ name, role: 'operator', mode: 'normal' });
+    const a = await makeSnapshot();
+    const ran = await callRest(ts.url, secret, 'proxmox_api', a.args);
+    expect(ran.status).toBe(200);
+    expect(ran.body.warnings.join(' ')).toMatch(/cannot be undone/);
+
+    const token = (await ts.server.store.tokens.byName(name))!;
+    await ts.server.store.tokens.setProof(token.id, 'destructive');
+    const b = await makeSnapshot();
+    const asked = await callRest(ts.url, secret, 'proxmox_api', b.args);
+    expect(asked.status).toBe(428);
+    expect(asked.body.error.details.reason).toMatch(/admin chose proof for destructive/);
+    expect(snapshots().has(b.name)).toBe(true);
+    const write = await callRest(ts.url, secret, 'proxmox_api', { method: 'PUT', path: `/nodes/${guest.node}/qemu/${guest.vmid}/config`, params: { description: 'normal write' } });
+    expect(write.status).toBe(200);
+
+    await ts.server.store.tokens.setProof(token.id, 'changes');
+    const write2 = await callRest(ts.url, secret, 'proxmox_api', { method: 'PUT', path: `/nodes/${guest.node}/qemu/${guest.vmid}/config`, params: { description: 'needs proof now' } });
+    expect(write2.status).toBe(428);
+  });
+
+  it('with proof=changes, a client that can ask is not asked: it gets approval_required', async () => {
+    const name = `changes-${++counter}`;
+    const secret = await ts.createToken({ name, role: 'operator', mode: 'safe' });
+    await ts.server.store.tokens.setProof((await ts.server.store.tokens.byName(name))!.id, 'changes');
+    const client = await connectClient(ts.mcpUrl, secret, 'modern', { elicitation: { form: {} } });
+    const prompts: unknown[] = [];
+    client.setRequestHandler('elicitation/create', async (request) => {
+      prompts.push(request.params);
+      return { action: 'accept', content: { confirm: true } };
+    });
+    try {
+      const result = await client.callTool({ name: 'proxmox_api', arguments: { method: 'PUT', path: `/nodes/${guest.node}/qemu/${guest.vmid}/config`, params: { description: 'asked?' } } });
+      expect(result.isError).toBe(true);
+      expect((result.structuredContent as any).error.code).toBe('approval_required');
+      expect(prompts).toHaveLength(0);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('waiting on the same call', () => {
+  it('REST with wait_seconds returns 200 once an approver says yes meanwhile; refuses a nonsense wait', async () => {
+    const safe = await ts.createToken({ role: 'operator', mode: 'safe' });
+    const { name, args } = await makeSnapshot();
+    const bad = await callRest(ts.url, safe, 'proxmox_api', { ...args, wait_seconds: 'soon' });
+    expect(bad.status).toBe(400);
+    const pending = callRest(ts.url, safe, 'proxmox_api', { ...args, wait_seconds: 20 });
+    let id: string | undefined;
+    for (let i = 0; i < 40 && !id; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      id = (await approvalsOf(ts.server.store).pending()).find((row) => row.args.includes(name))?.id;
+    }
+    expect(id).toBeDefined();
+    expect(snapshots().has(name)).toBe(true);
+    await approveCli(ts.server.store, 'yes', id!);
+    const done = await pending;
+    expect(done.status, JSON.stringify(done.body)).toBe(200);
+    expect(snapshots().has(name)).toBe(false);
+  });
+});
