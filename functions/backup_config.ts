@@ -6,11 +6,7 @@ import { backupFromContext } from '../lib/self/context.ts';
 export default defineTool({
   name: 'backup_config',
   title: 'Back up this server\'s configuration',
-  description:
-    'Writes one backup bundle of this server\'s own configuration into the backup directory: settings, client tokens as stored (hashes, never the secrets) with each client\'s role, mode and ceiling, ' +
-    'optionally the command history, and a read-only snapshot of the cluster configuration (guest configs, storage, network, users, ACLs) for reference. ' +
-    'With include_secrets the env file (Proxmox token secret, admin token) goes in too, and the whole bundle is then encrypted with the passphrase you give (AES-256-GCM). ' +
-    'A manifest holds a SHA-256 of every entry. Only the newest MCP_BACKUP_KEEP bundles are kept. restore_config brings a bundle back.',
+  description: 'Back up this server\'s own configuration (settings, client tokens as hashes, optionally history and a cluster config snapshot) into one bundle; with include_secrets the env file too, encrypted with your passphrase. restore_config brings it back.',
   input: z.object({
     include_secrets: z.boolean().default(false).describe('Also store the env file with its secrets; needs passphrase (the bundle is then encrypted)'),
     passphrase: z.string().min(12, 'must be at least 12 characters').max(1024).optional().describe('Encrypts the bundle (required with include_secrets); keep it safe, it cannot be recovered'),

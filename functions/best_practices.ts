@@ -28,9 +28,7 @@ const practice = z.object({ title: z.string(), why: z.string(), how: z.array(z.s
 export default defineTool({
   name: 'best_practices',
   title: 'Proxmox VE best practices, checked against this cluster',
-  description:
-    'Curated guidance for running Proxmox VE on one topic (backups, storage, ZFS, Ceph, networking, security, API tokens, HA and quorum, updates, VM performance, containers vs VMs, templates and cloud-init, monitoring), ' +
-    'and, where the cluster can be checked against it, what this cluster looks like (e.g. "3 of 12 guests have no backup in the last 7 days: 101, 104, 110"). Without a topic it lists the topics. Reads only.',
+  description: 'Proxmox VE guidance on one topic (backups, storage, ZFS, networking, security, API tokens, HA, updates...) and, where it can, how this cluster measures up. No topic: lists the topics.',
   input: z.object({
     topic: (ids ? z.enum(ids) : z.string().max(64)).optional().describe('The topic; leave out to list the topics'),
     check: z.boolean().default(true).describe('Check the cluster against the topic (default); false returns the guidance only'),

@@ -6,11 +6,7 @@ import { packageInfo } from '../lib/self/context.ts';
 export default defineTool({
   name: 'check_updates',
   title: 'Is a newer proxmox-mcp release available?',
-  description:
-    'Compares the running version with the newest release tag (vX.Y.Z, semantic versioning) on the install\'s git remote (origin). ' +
-    'In the container (no .git) the host-side updater fetches the tags in the host\'s checkout and answers (waiting at most wait_seconds); outside it, git ls-remote. ' +
-    'Pre-releases (v1.2.0-rc.1) are ignored unless include_prereleases is true. Works offline: when the remote (or the host-side updater) cannot be reached the answer says so ' +
-    '(reachable: false, with the reason) instead of failing. Changes nothing; self_update installs an update (admin).',
+  description: 'Is a newer proxmox-mcp release out? Compares the running version with the release tags on the install\'s git remote; says so when the remote cannot be reached. self_update installs one.',
   input: z.object({
     include_prereleases: z.boolean().default(false).describe('Also consider pre-release tags such as v1.2.0-rc.1'),
     wait_seconds: z.number().int().min(1).max(120).default(30).describe('In the container: how long to wait for the host-side updater\'s answer'),

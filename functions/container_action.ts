@@ -5,11 +5,7 @@ import { actionEffect, actionOutput, actionPrivileges, ctActionInput, explainAct
 export default defineTool({
   name: 'container_action',
   title: 'Power, clone, migrate or delete a container',
-  description:
-    'Act on one LXC container: start, stop (hard), shutdown (clean; force_stop to fall back to stop), reboot, suspend, resume (there is no reset); ' +
-    'clone (newid default: next free id; hostname, target node, full or linked, storage, snapname, pool), migrate (target; a running container needs restart: true, it cannot live-migrate), delete (destructive; purge and destroy_unreferenced_disks default true). ' +
-    'Waits for the Proxmox task (timeout, default 300 s) and returns the final state; wait: false returns the task id at once. ' +
-    'Asking for the state it is already in answers "already running/stopped" and sends nothing. VMs: vm_action.',
+  description: 'Power and lifecycle of one LXC container: start, stop, shutdown, reboot, suspend, resume, clone, migrate, delete. Waits for the task; a container already in the asked state is left alone. VMs: vm_action.',
   input: ctActionInput,
   output: actionOutput,
   effect: 'destructive',

@@ -5,10 +5,7 @@ import { guestStatus, statusInput, statusOutput, statusSummary } from '../lib/gu
 export default defineTool({
   name: 'container_status',
   title: 'One container in detail',
-  description:
-    'Everything about one LXC container: live status (uptime, CPU, memory, HA), a config summary (hostname, cores, memory, swap, rootfs and mount points with storage and size, NICs with bridge/VLAN/MAC/IP, unprivileged, features, OS type, protection) and the config digest. ' +
-    'Extras on request with include: "ips" (addresses inside the running container), "snapshots", "backup" (newest vzdump backup and its age), or "all". ' +
-    'Give node when you know it (saves a lookup). Default call: at most 3 Proxmox requests.',
+  description: 'One LXC container in depth: live status, config summary (cores, memory, disks, NICs, features) and digest; include ips, snapshots, backup or all for more. The list: list_containers.',
   input: statusInput,
   output: statusOutput,
   effect: 'read',

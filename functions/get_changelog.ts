@@ -19,10 +19,7 @@ const release = z.object({
 export default defineTool({
   name: 'get_changelog',
   title: 'What changed between versions (CHANGELOG.md)',
-  description:
-    'The changelog of proxmox-mcp, parsed (Keep a Changelog: versions, dates, and Added/Changed/Deprecated/Removed/Fixed/Security entries). ' +
-    'Without arguments: every release. With version: that one ("0.2.0", "v0.2.0" or "unreleased"). With since: everything newer than that version, ' +
-    'e.g. since the version you ran before an update. Also says which version is running.',
+  description: 'The proxmox-mcp changelog, parsed: every release, one version, or everything since a version (e.g. the one before an update).',
   input: z.object({
     version: z.string().max(64).optional().describe('One version: 0.2.0, v0.2.0 or unreleased'),
     since: z.string().max(64).optional().describe('Everything newer than this version (exclusive)'),

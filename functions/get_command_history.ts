@@ -22,9 +22,7 @@ const row = z.object({
 export default defineTool({
   name: 'get_command_history',
   title: 'Command history (audit trail)',
-  description:
-    'What was done through this server in the last 7 days: every call with time, client, tool, arguments (secrets redacted), mode, outcome, duration, Proxmox task ids, node and guest. ' +
-    'Filter by time (since/until: 30m, 24h, 7d or an ISO date), tool, client, outcome, node or guest; page with cursor. Admin tokens see every client, others only their own calls.',
+  description: 'What was done through this server (7 days): time, client, tool, arguments (secrets redacted), outcome, tasks. Filter by time, tool, client, outcome, node or guest; sort and page with cursor.',
   input: z.object({
     since: timePoint.optional().describe('From when: 30m, 24h, 7d, or an ISO date'),
     until: timePoint.optional().describe('Until when: a duration back from now or an ISO date'),

@@ -9,10 +9,7 @@ const mode = z.enum(['read-only', 'safe', 'normal']);
 export default defineTool({
   name: 'get_mcp_info',
   title: 'About this proxmox-mcp server',
-  description:
-    'What this server is and how it is set up: version (package.json) and git commit, install path, runtime (Node or Deno) and whether it runs in a container, ' +
-    'the configuration with every secret redacted, the database location and size, the backup directory, the last self-update, every tool with its effect, ' +
-    'this client\'s role, mode and ceiling, and the uptime. In the container (no .git) the commit and git_tag are the ones the image was built from. For the health of its dependencies use health_check; for a guide to working with it, help_llm.',
+  description: 'This server\'s own setup: version and commit, runtime, configuration (secrets redacted), database, backups, last self-update, your role and mode. Dependencies\' health: health_check.',
   input: z.object({}),
   output: z.object({
     name: z.string(),

@@ -97,9 +97,7 @@ function settledMessage(result: PromiseSettledResult<unknown>): string | undefin
 export default defineTool({
   name: 'get_system_info',
   title: 'Cluster overview',
-  description:
-    'The Proxmox cluster at a glance in one call: name, quorum, nodes (online/offline, IPs), PVE version, guest totals (running/stopped), CPU and memory use, HA state, storage use, ' +
-    'and a list of what looks wrong (offline nodes, no quorum, storage over 85%, locked or unreachable guests, HA errors). Start here. Read only.',
+  description: 'The cluster at a glance: quorum, nodes, PVE version, guest totals, CPU, memory and storage use, HA, and what looks wrong. Start here.',
   input: z.object({}),
   output,
   effect: 'read',

@@ -168,10 +168,7 @@ async function chooseBackupStorage(ctx: ToolContext, requested: string | undefin
 export default defineTool({
   name: 'guest_backup',
   title: 'Backups (vzdump): create, list, restore',
-  description:
-    'vzdump backups of VMs and containers. create: back up one or more guests (vmid/vmids, storage with backup content, mode snapshot|suspend|stop, zstd by default, notes); waits. ' +
-    'list: backup archives across all backup storages (filter vmid), with age, and which guests have no backup in stale_days. ' +
-    'restore: restore an archive (volume) to a NEW vmid by default; overwriting an existing guest needs force: true and is destructive.',
+  description: 'vzdump backups: create (back up guests to a backup storage), list (archives with age, and guests with no backup in stale_days; sort and page), restore (to a new vmid; overwriting needs force).',
   input,
   output: z.object({
     action: z.enum(actions),

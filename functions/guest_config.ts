@@ -134,11 +134,7 @@ function planChange(where: Located, value: Input, current: GuestConfig): Planned
 export default defineTool({
   name: 'guest_config',
   title: 'Read or change a guest\'s config',
-  description:
-    'Read the config of a VM or container (with its digest), or change it: cores, sockets, memory (4096 or 4G), balloon, swap, name/hostname, description, tags, onboot, boot order, agent; ' +
-    'NICs via nets (add or change net[n]: model, bridge, vlan, firewall, mac; containers: ip, gw); disks via resize (grow only: +10G or a new total); ' +
-    'cloud-init for VMs (ciuser, cipassword (never shown back), sshkeys, ipconfig, nameserver, searchdomain); delete removes keys. ' +
-    'With no change fields it only reads. Pass the digest from your read to refuse the change if someone else edited it meanwhile (conflict). Changes a running guest cannot take now are reported as pending_restart.',
+  description: 'Read a VM\'s or container\'s config with its digest, or change it (cores, memory, NICs via nets, disk resize, cloud-init, tags, boot...). No change fields: a read. Pass digest to refuse a change if someone else edited it.',
   input,
   output,
   effect: 'destructive',

@@ -142,11 +142,7 @@ async function sourceOf(value: Input, ctx: ToolContext): Promise<Located | undef
 export default defineTool({
   name: 'guest_create',
   title: 'Create a VM or container from a template',
-  description:
-    'Create a guest: clone a template (template: its vmid; full copy by default) to newid (default: next free id) with name, node, storage, pool, ' +
-    'then apply resources (cores, sockets, memory, nets, disk_size to grow the boot disk) and cloud-init (ciuser, cipassword, sshkeys, ipconfig, nameserver); ' +
-    'or create a container from an OS template volume (ostemplate: local:vztmpl/..., node required) with name (hostname), cores, memory, swap, disk_size (rootfs, default 8G), storage, nets (default net0 vmbr0 DHCP), password / ssh_public_keys (secret), unprivileged (default true). ' +
-    'start: true starts it at the end. Returns the new vmid and the task results.',
+  description: 'Create a guest: clone a template (template: vmid) or a container from an OS template volume (ostemplate), then set resources, NICs, disk size and cloud-init; start: true starts it. Returns the new vmid.',
   input,
   output,
   effect: 'write',

@@ -76,10 +76,7 @@ function agentError(error: unknown, id: number): never {
 export default defineTool({
   name: 'guest_exec',
   title: 'Run a command inside a VM (guest agent)',
-  description:
-    'Run one program inside a running QEMU VM through the QEMU guest agent and return its exit code, stdout and stderr. ' +
-    'command is an argv array (["df","-h"]), not a shell string; for pipes or globs pass ["sh","-c","..."] (Windows: ["cmd","/c","..."]). Optional input goes to stdin; timeout (default 60 s). ' +
-    'Needs the agent enabled on the VM and qemu-guest-agent running inside; the error says how to fix either. Containers: use execute_command with pct exec.',
+  description: 'Run one program inside a running QEMU VM through the guest agent; returns exit code, stdout, stderr. command is an argv array; for a shell use ["sh","-c","..."].',
   input,
   output,
   effect: 'write',

@@ -77,9 +77,7 @@ function requireSnapshot(snapshots: SnapshotInfo[], name: string, guest: GuestLo
 export default defineTool({
   name: 'guest_snapshot',
   title: 'Snapshots of a VM or container',
-  description:
-    'Snapshots of a VM or container (the type is found from the vmid): list (with age and which one the current state descends from), create (snapname, description, vmstate to include RAM for a running VM), ' +
-    'rollback (DESTRUCTIVE: everything changed since the snapshot is lost; optional start), delete (DESTRUCTIVE). Waits for the Proxmox task by default.',
+  description: 'Snapshots of a VM or container: list, create (vmstate keeps RAM), rollback (destructive: loses what changed since) and delete. Waits for the task.',
   input: z.object({
     action: z.enum(actions).describe('list | create | rollback | delete'),
     vmid: vmidSchema,

@@ -6,10 +6,7 @@ import { identity } from '../lib/self/context.ts';
 export default defineTool({
   name: 'help_llm',
   title: 'Guide for agents: how to work with this server',
-  description:
-    'Everything an agent needs to use this server well, in one short text: the tools grouped by task (inventory, power, configuration, snapshots and backups, storage, network, users, ' +
-    'raw API, host commands, self-management), how modes and confirmations work, your current mode and the server\'s health, limits, protections, and worked examples. ' +
-    'Call it once at the start of a session. topic narrows it to one part.',
+  description: 'How to use this server well: tools by task, modes and confirmations, paging and sorting lists, your mode, health, limits, examples. Call once at the start; topic narrows it.',
   input: z.object({
     topic: z.enum(helpTopics).default('all').describe('all, tools, modes, protections, limits or examples'),
   }),

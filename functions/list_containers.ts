@@ -5,10 +5,7 @@ import { listGuests, listInput, listOutput, listSummary } from '../lib/guests/li
 export default defineTool({
   name: 'list_containers',
   title: 'List LXC containers',
-  description:
-    'List the LXC containers of the whole cluster in one call: vmid, name (hostname), node, status, CPU %, memory, disk, uptime, tags, pool, template, lock, HA state. ' +
-    'Filter by node, status, name (substring or glob), tag, pool; templates included by default (templates: exclude|only). ' +
-    'Offline nodes are reported as a warning (their containers show status unknown). VMs: list_vms. One container in depth: container_status.',
+  description: 'The cluster\'s LXC containers in one call, sortable (sort: "-mem") and paged (cursor): status, CPU, memory, disk, tags, pool, HA. Filters: node, status, name glob, tag, pool, templates. VMs: list_vms.',
   input: listInput,
   output: listOutput,
   effect: 'read',

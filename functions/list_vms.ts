@@ -5,10 +5,7 @@ import { listGuests, listInput, listOutput, listSummary } from '../lib/guests/li
 export default defineTool({
   name: 'list_vms',
   title: 'List QEMU VMs',
-  description:
-    'List the QEMU virtual machines of the whole cluster in one call: vmid, name, node, status, CPU %, memory, disk, uptime, tags, pool, template, lock, HA state. ' +
-    'Filter by node, status, name (substring or glob like web*), tag, pool; templates included by default (templates: exclude|only). ' +
-    'Offline nodes are reported as a warning (their VMs show status unknown). Containers: list_containers. One VM in depth: vm_status.',
+  description: 'The cluster\'s QEMU VMs in one call, sortable (sort: "-mem") and paged (cursor): status, CPU, memory, disk, tags, pool, HA. Filters: node, status, name glob, tag, pool, templates. Containers: list_containers.',
   input: listInput,
   output: listOutput,
   effect: 'read',

@@ -227,10 +227,7 @@ const applyWarnings = (node: string, address?: string) => [
 export default defineTool({
   name: 'network_config',
   title: 'Node network: interfaces, bridges, bonds, VLANs',
-  description:
-    'Network configuration of one node. list/get: interfaces (bridges, bonds, VLANs, NICs) with addresses, ports and which one carries the node\'s own address. ' +
-    'create/update/delete stage a change (bridge: bridge_ports, bridge_vlan_aware; bond: slaves, bond_mode; vlan: vlan_raw_device + vlan_id; cidr, gateway, mtu, autostart, comments). ' +
-    'pending shows what is staged; apply activates it (can cut the node\'s connection: read the warnings); revert drops it. Delete is destructive.',
+  description: 'Network of one node: list/get interfaces (bridges, bonds, VLANs, NICs); create/update/delete stage a change, pending shows it, apply activates it (can cut the node off: read the warnings), revert drops it.',
   input,
   output: z.object({
     action: z.enum(actions),

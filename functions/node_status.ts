@@ -135,9 +135,7 @@ async function detailed(ctx: ToolContext, report: NodeReport): Promise<NodeRepor
 export default defineTool({
   name: 'node_status',
   title: 'Node status',
-  description:
-    'Health of one Proxmox node or of all nodes: online/offline, CPU %, cores, memory, swap, load average, uptime, kernel, PVE version, root filesystem and the storages on that node. ' +
-    'Without `node` it lists every node; an offline node is reported as offline, never breaks the listing. Read only.',
+  description: 'Health of one node or all: online, CPU, memory, swap, load, uptime, kernel, PVE version, root disk and storages. An offline node is reported, never breaks the list.',
   input: z.object({
     node: nodeName.optional().describe('Node name, e.g. pve1; leave out for all nodes'),
   }),

@@ -76,11 +76,7 @@ function describe(plan: RestorePlan): string {
 export default defineTool({
   name: 'restore_config',
   title: 'Restore this server\'s configuration from a backup',
-  description:
-    'Brings back a bundle made by backup_config: client tokens (with their modes and ceilings), settings, the command history when the bundle has it (merged: nothing newer is lost), ' +
-    'and, only with restore_env, the env file. The bundle is verified completely first (manifest, every SHA-256, passphrase, format and server version); a tampered, truncated, ' +
-    'wrong-passphrase or incompatible bundle is refused with the reason and nothing changes. Use dry_run to see what would change. A backup of the current state is taken before restoring; ' +
-    'the database part is one transaction. Always needs the user\'s confirmation.',
+  description: 'Restore a backup_config bundle (tokens, settings, history; the env file only with restore_env). Verifies the whole bundle first; dry_run shows what would change. Always confirmed by the user.',
   input,
   output: z.object({
     dry_run: z.boolean(),

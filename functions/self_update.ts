@@ -8,11 +8,7 @@ const status = z.enum(['ok', 'rolled_back', 'failed', 'pending', 'up_to_date']);
 export default defineTool({
   name: 'self_update',
   title: 'Update proxmox-mcp to a release (admin)',
-  description:
-    'Installs a release of proxmox-mcp (default: the newest vX.Y.Z tag on the install\'s git remote; check_updates lists them). First a backup_config of the current state, ' +
-    'then the tag is verified (it exists, the checkout is clean, its package.json has the tag\'s version). In the container the host-side updater lists the tags, then checks the tag out in the host\'s checkout, rebuilds and restarts the container, and reports back (any release, older ones with allow_downgrade); ' +
-    'otherwise the server builds the new version, checks its health on a spare port, and restarts into it, or rolls back to the previous tag when it is unhealthy. ' +
-    'Always needs the user\'s confirmation. action "status" shows the last update request and the host\'s answer (no confirmation).',
+  description: 'Install a proxmox-mcp release (default the newest tag): backs up first, verifies the tag, rebuilds and restarts, rolls back when unhealthy. Always confirmed by the user. status: the last update.',
   input: z.object({
     action: z.enum(['update', 'status']).default('update'),
     target_tag: z.string().regex(/^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'must be a release tag such as v0.2.0').optional().describe('Release tag to install; default the newest'),

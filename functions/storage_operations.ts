@@ -188,9 +188,7 @@ function relativeVolume(volid: string): string {
 export default defineTool({
   name: 'storage_operations',
   title: 'Storage: list, status, content, download, delete volume',
-  description:
-    'Proxmox storage. list: storages with type, content types, shared flag and use per node. status: one storage on a node. content: volumes (iso, vztmpl, backup, images, rootdir; filter by vmid). ' +
-    'download: fetch an ISO or container template by URL onto a storage (optional checksum; waits for the task). delete_volume (DESTRUCTIVE): remove one volume; warns when it is the newest backup of a guest, refuses a disk a guest still uses.',
+  description: 'Storage: list (storages and use), status, content (volumes; sort and page), download (ISO or template by URL) and delete_volume (destructive; refuses a disk in use).',
   input,
   output: z.object({
     action: z.enum(actions),

@@ -88,9 +88,7 @@ async function readStatus(ctx: ToolContext, task: Upid): Promise<TaskInfo> {
 export default defineTool({
   name: 'task_status',
   title: 'Proxmox tasks: status, log, wait, list, stop',
-  description:
-    'Follow Proxmox background tasks (UPIDs, returned by tools that start backups, migrations, snapshots...). ' +
-    'Actions: status (one task), log (its last N lines), wait (until it ends or the timeout), list (recent tasks of a node or the whole cluster; filters vmid, type, errors_only, running_only), stop (abort a running task: a change).',
+  description: 'Proxmox background tasks (UPIDs): status, log, wait until done, list recent tasks (filters; sort and page), stop a running one.',
   input: z.object({
     action: z.enum(actions).describe('status | log | wait | list | stop'),
     upid: upidText.optional().describe('Task id (UPID) for status, log, wait and stop'),

@@ -5,11 +5,7 @@ import { actionEffect, actionOutput, actionPrivileges, explainAction, runAction,
 export default defineTool({
   name: 'vm_action',
   title: 'Power, clone, migrate or delete a VM',
-  description:
-    'Act on one QEMU VM: start, stop (hard power-off), shutdown (clean; force_stop to fall back to stop), reboot, reset (hard), suspend (todisk to hibernate), resume; ' +
-    'clone (newid default: next free id; name, target node, full or linked, storage, snapname, pool), migrate (target; live when running, local disks copied), delete (destructive; purge and destroy_unreferenced_disks default true). ' +
-    'Waits for the Proxmox task (timeout, default 300 s) and returns the final state; wait: false returns the task id at once. ' +
-    'Asking for the state a VM is already in (start a running VM) answers "already running" and sends nothing. Containers: container_action.',
+  description: 'Power and lifecycle of one QEMU VM: start, stop, shutdown, reboot, reset, suspend, resume, clone, migrate (live when running), delete. Waits for the task; a VM already in the asked state is left alone. Containers: container_action.',
   input: vmActionInput,
   output: actionOutput,
   effect: 'destructive',

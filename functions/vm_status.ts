@@ -6,10 +6,7 @@ import { AGENT_READ_PRIVILEGES } from '../lib/guests/agent.ts';
 export default defineTool({
   name: 'vm_status',
   title: 'One VM in detail',
-  description:
-    'Everything about one QEMU VM: live status (run state, uptime, CPU, memory, HA), a config summary (cores, sockets, memory, disks with storage and size, NICs with bridge/VLAN/MAC, boot order, agent, OS type, protection, cloud-init) and the config digest. ' +
-    'Extras on request with include: "ips" (addresses from the QEMU guest agent), "snapshots", "backup" (newest vzdump backup and its age), or "all". ' +
-    'Give node when you know it (saves a lookup). Default call: at most 3 Proxmox requests.',
+  description: 'One QEMU VM in depth: live status, config summary (cores, memory, disks, NICs, boot, agent, cloud-init) and digest; include ips, snapshots, backup or all for more. The list: list_vms.',
   input: statusInput,
   output: statusOutput,
   effect: 'read',

@@ -40,9 +40,9 @@ export const timeoutSeconds = z.coerce
   .min(1)
   .max(3600)
   .default(300)
-  .describe('How long to wait for the Proxmox task, in seconds (the task keeps running after that)');
+  .describe('Seconds to wait for the task (it keeps running after)');
 
-export const waitForTask = z.boolean().default(true).describe('Wait for the Proxmox task to finish (default). false returns the task id (UPID) at once.');
+export const waitForTask = z.boolean().default(true).describe('false: return the task id (UPID) at once');
 
 /** "24h", "7d", "30m" or an ISO date, as epoch milliseconds. */
 export const timePoint = z

@@ -173,3 +173,13 @@ export function defineTool<In extends z.ZodObject, Out extends z.ZodType>(tool: 
 export function effectOfCall(tool: AnyTool, input: unknown): Effect {
   return tool.effectOf ? tool.effectOf(input as never) : tool.effect;
 }
+
+/**
+ * Whether tools/list shows this tool to this caller: its role may call it, and a caller whose mode can
+ * never leave read-only (a viewer's ceiling) sees only tools that have reads.
+ */
+export function visibleTo(tool: AnyTool, caller: Pick<Caller, 'role' | 'ceiling'>): boolean {
+  if (tool.roles && !tool.roles.includes(caller.role)) return false;
+  if (caller.ceiling === 'read-only' && tool.effect !== 'read' && !tool.effectOf) return false;
+  return true;
+}

@@ -15,7 +15,7 @@ afterAll(async () => {
 });
 
 describe.each(['auto', 'legacy', 'modern'] as const)('MCP over HTTP (%s era)', (era) => {
-  it('lists tools with annotations and output schemas, and calls one', async () => {
+  it('lists tools with annotations and trimmed input schemas, and calls one', async () => {
     const client = await connectClient(ts.mcpUrl, ts.adminToken, era);
     try {
       const { tools } = await client.listTools();
@@ -25,7 +25,9 @@ describe.each(['auto', 'legacy', 'modern'] as const)('MCP over HTTP (%s era)', (
       for (const tool of tools) {
         expect(tool.name).toMatch(/^[a-z][a-z0-9_]{0,63}$/);
         expect(tool.inputSchema.type).toBe('object');
-        expect(tool.outputSchema?.type).toBe('object');
+        // Output schemas are left out (issue 15): the text block renders the data, structuredContent carries it.
+        expect(tool.outputSchema).toBeUndefined();
+        expect(JSON.stringify(tool.inputSchema)).not.toMatch(/"pattern"|"propertyNames"|9007199254740991/);
         expect(typeof tool.annotations?.readOnlyHint).toBe('boolean');
         expect(typeof tool.annotations?.destructiveHint).toBe('boolean');
       }

@@ -60,12 +60,13 @@ const calls: Array<[string, Record<string, unknown>, (data: any) => void]> = [
 ];
 
 describe('over MCP', () => {
-  it('lists the guest tools with annotations from their effects and output schemas', async () => {
+  it('lists the guest tools with annotations from their effects and small input schemas', async () => {
     const client = await connectClient(ts.mcpUrl, normal);
     try {
       const { tools: listed } = await client.listTools();
       const byName = new Map(listed.map((tool) => [tool.name, tool]));
-      for (const tool of guestTools) expect(byName.get(tool.name)?.outputSchema, tool.name).toBeDefined();
+      // Output schemas are not advertised (the text block renders the data; issue 15).
+      for (const tool of guestTools) expect(byName.get(tool.name)?.inputSchema.type, tool.name).toBe('object');
       expect(byName.get('list_vms')!.annotations).toMatchObject({ readOnlyHint: true });
       expect(byName.get('vm_action')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
       expect(byName.get('guest_exec')!.annotations).toMatchObject({ readOnlyHint: false });

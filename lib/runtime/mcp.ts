@@ -16,6 +16,8 @@ import { approvalTimings, maxWaitSeconds } from '../approval/gate.ts';
 import { planText } from '../policy/plan-text.ts';
 import { envelopeSchema } from './envelope-schema.ts';
 import { renderAnswer } from './render-text.ts';
+import { trimInputSchema } from './schema-trim.ts';
+import { visibleTo } from '../tool.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Where the resources/prompts features plug in (issue 9): called for every per-request instance. */
@@ -79,8 +81,8 @@ export function outputJsonSchema(tool: AnyTool): Record<string, unknown> {
 }
 
 export function annotationsFor(tool: AnyTool) {
+  // The tool's title is beside the annotations already; saying it twice costs every listing.
   return {
-    title: tool.title,
     readOnlyHint: tool.effect === 'read',
     destructiveHint: tool.effect === 'destructive',
     idempotentHint: tool.idempotent ?? tool.effect === 'read',
@@ -112,7 +114,6 @@ export function toCallToolResult(result: CallResult): CallToolResult {
 interface CatalogEntry {
   tool: AnyTool;
   input: StandardJson;
-  output: StandardJson;
   annotations: ReturnType<typeof annotationsFor>;
 }
 
@@ -169,8 +170,7 @@ export function elicitationModes(server: McpServer): { form: boolean; url: boole
 const approvalState = 'approval:';
 
     tool,
-    input: prebuiltSchema(() => inputJsonSchema(tool)),
-    output: prebuiltSchema(() => outputJsonSchema(tool)),
+    input: prebuiltSchema(() => trimInputSchema(inputJsonSchema(tool))),
     annotations: annotationsFor(tool),
   }));
 
@@ -267,17 +267,19 @@ const approvalState = 'approval:';
         instructions: options.instructions,
         // 2026-07-28 caching: the lists are fixed for the life of the process; resources set their own.
         cacheHints: {
-          'tools/list': { ttlMs: 3_600_000, cacheScope: 'public' },
+          // Each role sees the tools it can call: the list is the token's own.
+          'tools/list': { ttlMs: 3_600_000, cacheScope: 'private' },
           'prompts/list': { ttlMs: 3_600_000, cacheScope: 'public' },
           'resources/templates/list': { ttlMs: 3_600_000, cacheScope: 'public' },
           'resources/list': { ttlMs: 10_000, cacheScope: 'public' },
         },
       },
     );
-    for (const entry of only ? [only] : catalog) {
+    const listedFor = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;
+    for (const entry of only ? [only] : catalog.filter((item) => !listedFor || visibleTo(item.tool, listedFor))) {
       server.registerTool(
         entry.tool.name,
-        { title: entry.tool.title, description: entry.tool.description, inputSchema: entry.input as never, outputSchema: entry.output as never, annotations: entry.annotations },
+        { title: entry.tool.title, description: entry.tool.description, inputSchema: entry.input as never, annotations: entry.annotations },
         ((args: unknown, ctx: ServerContext) => handleCall(entry, args, ctx, server, era, hostHint)) as never,
       );
     }
