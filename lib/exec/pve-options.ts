@@ -155,7 +155,18 @@ export function parseCliOptions(words: CliWord[], names: Map<string, ParamKind>)
     const resolved = resolveOptionName(m[1]!, names);
     if ('error' in resolved) {
       out.errors.push(resolved.error);
-      // Getopt::Long stops nothing here, but the tool refuses the whole line: skip a likely value.
+      if (/ambiguous/.test(resolved.error)) continue;
+      // Proxmox refuses an unknown option, so nothing is sent; the policy still sees it as written (more
+      // suspicious, never less): a value is the `=` part or the next word that is not an option.
+      const name = m[1]!.toLowerCase();
+      let value = '1';
+      if (m[2] !== undefined) value = m[3]!;
+      else if (words[i + 1] && !/^--?./.test(words[i + 1]!.text)) {
+        value = words[i + 1]!.text;
+        if (words[i + 1]!.dynamic) out.dynamic = true;
+        i++;
+      }
+      (out.options[name] ??= []).push(value);
       continue;
     }
     const name = resolved.name;

@@ -1,0 +1,173 @@
+/**
+ * The Proxmox CLI translation (lib/policy/command-guard.ts + lib/exec/pve-options.ts): options are read
+ * as PVE::JSONSchema get_options reads them (Getopt::Long: unique prefixes, case-insensitive, -opt and
+ * --opt, =value, repeats, booleans with an optional value), an ambiguous prefix is refused, list values
+ * reach the API policy unchanged (NUL, `;`, spaces), and every translated request is judged by the one
+ * API policy (checkProtections).
+ */
+import { describe, expect, it } from 'vitest';
+import { parseCommandLine } from '../lib/exec/shell-parse.ts';
+import { optionNames, parseCliOptions, resolveOptionName, endpointParams, findEndpoint } from '../lib/exec/pve-options.ts';
+import { commandProtectionFindings, translateCommand } from '../lib/policy/command-guard.ts';
+import type { ProtectionContext } from '../lib/policy/protections.ts';
+import type { ClusterResource, PveClient } from '../lib/pve/types.ts';
+
+function translate(line: string) {
+  const parsed = parseCommandLine(line);
+  return parsed.commands.flatMap((c) => translateCommand(c, 'pve1')).map(({ method, path, params }) => ({ method, path, params }));
+}
+
+/** A cluster where guest 101 (pve2) is protected and 102 (pve1) is not; this server is proxmox-mcp@pve!mcp. */
+function stubContext(): ProtectionContext & { node: string } {
+  const guests = [
+    { vmid: 101, node: 'pve2', type: 'qemu', protection: 1 },
+    { vmid: 102, node: 'pve1', type: 'qemu' },
+    { vmid: 110, node: 'pve1', type: 'lxc', protection: 1 },
+  ];
+  const pve = {
+    tokenId: 'proxmox-mcp@pve!mcp',
+    async clusterResources(): Promise<ClusterResource[]> {
+      return guests.map((g) => ({ id: `${g.type}/${g.vmid}`, type: g.type, vmid: g.vmid, node: g.node }) as ClusterResource);
+    },
+    async get(path: string) {
+      const vmid = Number(/\/(\d+)\/config$/.exec(path)?.[1]);
+      const guest = guests.find((g) => g.vmid === vmid);
+      if (/\/snapshot\//.test(path)) return {};
+      return guest?.protection ? { protection: guest.protection } : {};
+    },
+  } as unknown as PveClient;
+  const identity = async () => ({ user: 'proxmox-mcp@pve', tokenId: 'proxmox-mcp@pve!mcp', roles: new Set(['proxmoxmcp']), groups: new Set<string>(), grantPaths: new Set(['/']), complete: true, gaps: [] });
+  return { node: 'pve1', mainNode: async () => 'pve1', serviceTokenId: 'proxmox-mcp@pve!mcp', pve, caller: { role: 'admin', name: 'test-admin' }, identity };
+}
+
+const findings = (line: string) => commandProtectionFindings(line, stubContext());
+
+describe('Getopt::Long as the Proxmox CLIs use it', () => {
+  const names = optionNames('/nodes/{node}/qemu/{vmid}/config', endpointParams('PUT', '/nodes/{node}/qemu/{vmid}/config')!, ['node']);
+
+  it.each([
+    ['prot', 'protection'],
+    ['PROT', 'protection'],
+    ['Protection', 'protection'],
+    ['del', 'delete'],
+    ['rev', 'revert'],
+    ['net1', 'net1'],
+    ['unused1', 'unused1'],
+  ])('--%s is --%s', (written, full) => {
+    expect(resolveOptionName(written, names)).toEqual({ name: full });
+  });
+
+  it.each(['net', 'unused', 'sc', 's', 'ci'])('--%s is ambiguous', (written) => {
+    expect(resolveOptionName(written, names)).toHaveProperty('error', expect.stringMatching(/ambiguous/));
+  });
+
+  it('reads -opt, --opt=value, repeats and boolean values as Getopt does', () => {
+    const words = ['-prot', '0', '--delete=description', '--del', 'protection', '--onboot', '--name', '-x'].map((text) => ({ text, dynamic: false }));
+    const parsed = parseCliOptions(words, names);
+    expect(parsed.errors).toEqual([]);
+    expect(parsed.options).toEqual({ protection: ['0'], delete: ['description', 'protection'], onboot: ['1'], name: ['-x'] });
+  });
+
+  it('a boolean takes the next word unless it looks like an option', () => {
+    const parsed = parseCliOptions(['--protection', '--onboot', 'no'].map((text) => ({ text, dynamic: false })), names);
+    expect(parsed.options).toEqual({ protection: ['1'], onboot: ['no'] });
+  });
+
+  it('finds the endpoint of a concrete path, literal segments first', () => {
+    expect(findEndpoint('PUT', '/nodes/pve1/qemu/101/config')?.template).toBe('/nodes/{node}/qemu/{vmid}/config');
+    expect(findEndpoint('POST', '/nodes/pve1/qemu/101/snapshot/s1/rollback')?.template).toBe('/nodes/{node}/qemu/{vmid}/snapshot/{snapname}/rollback');
+    expect(findEndpoint('GET', '/nodes/pve1/qemu/101/agent/file-read')?.params).toHaveProperty('file');
+  });
+});
+
+describe('CLI lines become the API requests Proxmox would get', () => {
+  it.each([
+    ['qm set 101 --prot 0', { method: 'PUT', path: '/nodes/pve1/qemu/101/config', params: { protection: '0' } }],
+    ['qm set 101 -PROT=0', { method: 'PUT', path: '/nodes/pve1/qemu/101/config', params: { protection: '0' } }],
+    ['qm set --prot 0 101', { method: 'PUT', path: '/nodes/pve1/qemu/101/config', params: { protection: '0' } }],
+    ['qm set 101 --del protection', { method: 'PUT', path: '/nodes/pve1/qemu/101/config', params: { delete: 'protection' } }],
+    ['qm set 101 --del description --del protection', { method: 'PUT', path: '/nodes/pve1/qemu/101/config', params: { delete: ['description', 'protection'] } }],
+    ["qm set 101 --delete 'description;protection'", { method: 'PUT', path: '/nodes/pve1/qemu/101/config', params: { delete: 'description;protection' } }],
+    ["qm set 101 --delete 'description protection'", { method: 'PUT', path: '/nodes/pve1/qemu/101/config', params: { delete: 'description protection' } }],
+    ["qm set 101 --delete $'description\\x00protection'", { method: 'PUT', path: '/nodes/pve1/qemu/101/config', params: { delete: 'description\0protection' } }],
+    ['qm destroy 101 --pur 1', { method: 'DELETE', path: '/nodes/pve1/qemu/101', params: { purge: '1' } }],
+    ['qm rollback 101 before', { method: 'POST', path: '/nodes/pve1/qemu/101/snapshot/before/rollback', params: {} }],
+    ['qm migrate 101 pve3 --with-local-disks', { method: 'POST', path: '/nodes/pve1/qemu/101/migrate', params: { target: 'pve3', 'with-local-disks': '1' } }],
+    ['qm move-disk 101 scsi0 local-lvm --del 1', { method: 'POST', path: '/nodes/pve1/qemu/101/move_disk', params: { disk: 'scsi0', storage: 'local-lvm', delete: '1' } }],
+    ['qm disk unlink 101 --idlist scsi1 --force', { method: 'PUT', path: '/nodes/pve1/qemu/101/unlink', params: { idlist: 'scsi1', force: '1' } }],
+    ['qm template 101', { method: 'POST', path: '/nodes/pve1/qemu/101/template', params: {} }],
+    ['qmrestore local:backup/vzdump-qemu-101.vma.zst 101 --force', { method: 'POST', path: '/nodes/pve1/qemu', params: { archive: 'local:backup/vzdump-qemu-101.vma.zst', vmid: '101', force: '1' } }],
+    ['pct restore 110 local:backup/ct.tar.zst --force', { method: 'POST', path: '/nodes/pve1/lxc', params: { vmid: '110', ostemplate: 'local:backup/ct.tar.zst', force: '1', restore: '1' } }],
+    ['pct move-volume 110 mp0 local --delete', { method: 'POST', path: '/nodes/pve1/lxc/110/move_volume', params: { volume: 'mp0', storage: 'local', delete: '1' } }],
+    ['pvesm free local-lvm:vm-101-disk-0', { method: 'DELETE', path: '/nodes/pve1/storage/local-lvm/content/local-lvm:vm-101-disk-0', params: {} }],
+    ['pvesm free vm-101-disk-0 --stor local-lvm', { method: 'DELETE', path: '/nodes/pve1/storage/local-lvm/content/vm-101-disk-0', params: {} }],
+    ['pvesm remove local-lvm', { method: 'DELETE', path: '/storage/local-lvm', params: {} }],
+    ['pveum acl delete / --tok root@pam!x --roles Administrator', { method: 'PUT', path: '/access/acl', params: { path: '/', tokens: 'root@pam!x', roles: 'Administrator', delete: '1' } }],
+    ['pveum acl modify / --us bob@pve --ro PVEAdmin --prop 0', { method: 'PUT', path: '/access/acl', params: { path: '/', users: 'bob@pve', roles: 'PVEAdmin', propagate: '0' } }],
+    ['pveum user token add bob@pve t1 --priv 0', { method: 'POST', path: '/access/users/bob@pve/token/t1', params: { privsep: '0' } }],
+    ['pveum role modify ProxmoxMCP --priv VM.Audit', { method: 'PUT', path: '/access/roles/ProxmoxMCP', params: { privs: 'VM.Audit' } }],
+    ['pveum role delete ProxmoxMCP', { method: 'DELETE', path: '/access/roles/ProxmoxMCP', params: {} }],
+    ['pveum group modify admins --users root@pam', { method: 'PUT', path: '/access/groups/admins', params: { users: 'root@pam' } }],
+    ['pvesh set /nodes/pve1/qemu/101/config --prot 0', { method: 'PUT', path: '/nodes/pve1/qemu/101/config', params: { protection: '0' } }],
+    ['pvesh create /nodes/pve1/status --command reboot', { method: 'POST', path: '/nodes/pve1/status', params: { command: 'reboot' } }],
+    ['vzdump 101 102 --rem 1', { method: 'POST', path: '/nodes/pve1/vzdump', params: { vmid: '101,102', remove: '1' } }],
+    ['ha-manager remove vm:101', { method: 'DELETE', path: '/cluster/ha/resources/vm:101', params: {} }],
+    ['pvecm delnode pve3', { method: 'DELETE', path: '/cluster/config/nodes/pve3', params: {} }],
+    ['reboot', { method: 'POST', path: '/nodes/pve1/status', params: { command: 'reboot' } }],
+    ['shutdown -h now', { method: 'POST', path: '/nodes/pve1/status', params: { command: 'shutdown' } }],
+    ['systemctl poweroff', { method: 'POST', path: '/nodes/pve1/status', params: { command: 'shutdown' } }],
+    ['wipefs -a /dev/sdb', { method: 'PUT', path: '/nodes/pve1/disks/wipedisk', params: { disk: '/dev/sdb' } }],
+    ['dd if=/dev/zero of=/dev/sdb bs=1M', { method: 'PUT', path: '/nodes/pve1/disks/wipedisk', params: { disk: '/dev/sdb' } }],
+  ])('%s', (line, request) => {
+    expect(translate(line)).toEqual([request]);
+  });
+
+  it('reads nothing into lines that only read', () => {
+    expect(translate('qm list')).toEqual([]);
+    expect(translate('pveum user list')).toEqual([]);
+    expect(translate('pvesh get /nodes')).toEqual([]);
+  });
+});
+
+describe('the API policy judges every translated request', () => {
+  it.each([
+    'qm set 101 --prot 0',
+    'qm set 101 -prot=0',
+    'qm set 101 --PROTECTION=no',
+    'qm set 101 --del protection',
+    'qm set 101 --delete description --delete protection',
+    "qm set 101 --delete 'description;protection'",
+    "qm set 101 --delete $'description\\x00protection'",
+    'qm set 101 --rev protection',
+    'qm destroy 101',
+    'qm destroy 101 --pur',
+    'pct destroy 110',
+    'pct set 110 --prot 0',
+    'pvesh set /nodes/pve2/qemu/101/config --prot 0',
+    'pvesh delete /nodes/pve2/qemu/101',
+    'pveum acl delete / --tok root@pam!x --roles Administrator',
+    'pveum acl modify / --us root@pam --ro NoAccess',
+    'pveum user mod root@pam --en 0',
+    'pveum user modify root@pam --en 0',
+    'pveum user token add proxmox-mcp@pve t2 --priv 0',
+    'pveum passwd root@pam',
+    'pvecm delnode pve1',
+    'pveum acl modify / --p 1 --users bob@pve --roles PVEAdmin',
+    'qm set 101 --s 1',
+    'pvesh create /nodes/pve1/status --command reboot',
+    'reboot',
+    'ssh pve1 reboot',
+  ])('%s is refused', async (line) => {
+    const list = await findings(line);
+    expect(list.length, line).toBeGreaterThan(0);
+  });
+
+  it('names the ambiguity when a prefix fits two options', async () => {
+    const list = await findings('pveum acl modify / --p 1 --users bob@pve --roles PVEAdmin');
+    expect(list.join(' ')).toMatch(/ambiguous \(.*path.*propagate|ambiguous \(.*propagate.*path/);
+  });
+
+  it.each(['qm set 102 --memory 4096', 'qm set 102 --prot 0', 'qm destroy 102', 'pveum user delete bob@pve', 'pvecm delnode pve3', 'qm list'])('%s passes', async (line) => {
+    expect(await findings(line)).toEqual([]);
+  });
+});
