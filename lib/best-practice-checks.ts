@@ -303,10 +303,19 @@ const runners: Record<CheckId, Runner> = {
   async ha_groups(ctx) {
     const resources = await ctx.get<{ sid: string; group?: string }[]>('/cluster/ha/resources');
     if (resources.length === 0) return { status: 'pass', summary: 'No HA resources are configured.', items: [] };
+    // PVE 9 migrated HA groups into node-affinity rules (and every /cluster/ha/groups call fails there)
+    if ((await ctx.pve.version({ signal: ctx.signal })).major >= 9) {
+      const rules = await ctx.get<{ rule: string; type: string; resources?: string; disable?: number | boolean }[]>('/cluster/ha/rules');
+      const placed = new Set(rules.filter((rule) => rule.type === 'node-affinity' && !truthy(rule.disable)).flatMap((rule) => String(rule.resources ?? '').split(',').filter(Boolean)));
+      const unplaced = resources.filter((resource) => !placed.has(resource.sid)).map((resource) => resource.sid);
+      return unplaced.length === 0
+        ? { status: 'pass', summary: `All ${plural(resources.length, 'HA resource')} have an enabled node-affinity rule.`, items: [] }
+        : { status: 'warn', summary: `${unplaced.length} of ${plural(resources.length, 'HA resource')} have no enabled node-affinity rule (PVE 9 replaced HA groups with rules): ${list(unplaced)}.`, items: unplaced };
+    }
     const loose = resources.filter((resource) => !resource.group).map((resource) => resource.sid);
     return loose.length === 0
       ? { status: 'pass', summary: `All ${plural(resources.length, 'HA resource')} are bound to a group.`, items: [] }
-      : { status: 'warn', summary: `${loose.length} of ${plural(resources.length, 'HA resource')} have no HA group: ${list(loose)}. On PVE 9 node-affinity rules replace groups (GET /cluster/ha/rules, not checked here).`, items: loose };
+      : { status: 'warn', summary: `${loose.length} of ${plural(resources.length, 'HA resource')} have no HA group: ${list(loose)}.`, items: loose };
   },
 
   async ha_fencing_ready(ctx) {

@@ -12,6 +12,7 @@ import guestSnapshot from '../functions/guest_snapshot.ts';
 import listVms from '../functions/list_vms.ts';
 import taskStatus from '../functions/task_status.ts';
 import vmStatus from '../functions/vm_status.ts';
+import { runChecks } from '../lib/best-practice-checks.ts';
 import { PVE_VERSIONS } from '../lib/simulator/index.ts';
 import { callTool, testContext, type TestContext } from './helpers/ctx.ts';
 
@@ -71,5 +72,16 @@ describe.each(PVE_VERSIONS)('tools against PVE %s', (pveVersion) => {
     const list = await callTool(taskStatus, { action: 'list', node: 'pve1', type: 'qmsnapshot' }, ctx);
     expect(list.data.tasks!.length).toBe(1);
     expect(list.data.tasks![0].user).toBe(sim.defaultToken.tokenId);
+  });
+
+  it('the HA best-practice check asks the version: groups on 8.4, node-affinity rules on 9.x', async () => {
+    const { ctx, sim } = context();
+    const [placed] = await runChecks([{ id: 'ha_groups' }], ctx.pve);
+    expect(placed).toMatchObject({ id: 'ha_groups', status: 'pass' });
+    expect(placed.summary).toMatch(pveVersion === '8.4' ? /bound to a group/ : /node-affinity rule/);
+    sim.state.ha.set('vm:100', { sid: 'vm:100', type: 'vm', state: 'started', max_restart: 1, max_relocate: 1 });
+    const [loose] = await runChecks([{ id: 'ha_groups' }], ctx.pve);
+    expect(loose).toMatchObject({ status: 'warn', items: ['vm:100'] });
+    expect(t!.requests.some((r) => r.path === (pveVersion === '8.4' ? '/cluster/ha/rules' : '/cluster/ha/groups'))).toBe(false);
   });
 });
