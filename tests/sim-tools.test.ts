@@ -76,11 +76,11 @@ describe.each(PVE_VERSIONS)('tools against PVE %s', (pveVersion) => {
 
   it('the HA best-practice check asks the version: groups on 8.4, node-affinity rules on 9.x', async () => {
     const { ctx, sim } = context();
-    const [placed] = await runChecks([{ id: 'ha_groups' }], ctx.pve);
+    const [placed] = await runChecks([{ id: 'ha_groups', params: {} }], ctx.pve);
     expect(placed).toMatchObject({ id: 'ha_groups', status: 'pass' });
     expect(placed.summary).toMatch(pveVersion === '8.4' ? /bound to a group/ : /node-affinity rule/);
     sim.state.ha.set('vm:100', { sid: 'vm:100', type: 'vm', state: 'started', max_restart: 1, max_relocate: 1 });
-    const [loose] = await runChecks([{ id: 'ha_groups' }], ctx.pve);
+    const [loose] = await runChecks([{ id: 'ha_groups', params: {} }], ctx.pve);
     expect(loose).toMatchObject({ status: 'warn', items: ['vm:100'] });
     expect(t!.requests.some((r) => r.path === (pveVersion === '8.4' ? '/cluster/ha/rules' : '/cluster/ha/groups'))).toBe(false);
   });
