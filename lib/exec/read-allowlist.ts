@@ -204,7 +204,8 @@ function checkGeneric(program: string, entry: Entry, args: ShellWord[]): ReadVer
   let sub: Entry = entry;
   let subName = '';
   if (entry.commands) {
-    const keys = Object.keys(entry.commands).sort((a, b) => b.split(' ').length - a.split(' ').length);
+    const words = (k: string) => (k === '' ? 0 : k.split(' ').length);
+    const keys = Object.keys(entry.commands).sort((a, b) => words(b) - words(a));
     const key = keys.find((k) => {
       const kw = k === '' ? [] : k.split(' ');
       return kw.every((w, i) => positionals[i] === w);

@@ -69,6 +69,9 @@ const RUNS_A_COMMAND: Record<string, RegExp> = {
 /** Programs that run a command they are given, which this server does not look inside. */
 const OPAQUE_RUNNERS = new Set(['systemd-run', 'at', 'batch', 'nsenter', 'unshare', 'setpriv', 'capsh', 'strace', 'ltrace', 'valgrind', 'script', 'tmux', 'screen', 'dtach', 'parallel', 'socat', 'crontab', 'ed', 'ex', 'vi', 'vim', 'nvim', 'emacs', 'make', 'trap', 'alias', 'enable', 'bind', 'complete', 'coproc', 'fc', 'mapfile', 'readarray', 'source', '.']);
 
+/** Editors read commands (including `!cmd`) from their input even with no arguments. */
+const ALWAYS_OPAQUE = new Set(['ed', 'ex', 'vi', 'vim', 'nvim', 'emacs']);
+
 const DECODERS = /^(uudecode|gunzip|zcat|bzcat|bunzip2|xzcat|unxz|zstdcat|unzstd|lz4cat|rev|tr|iconv|recode|uncompress|unlzma|lzcat)$/;
 
 /** Does this command decode a payload (base64 -d, xxd -r, gunzip...)? */
@@ -144,7 +147,7 @@ export function commandFeatures(cmd: SimpleCommand, children: SimpleCommand[]): 
   if (cmd.programPath && cmd.programPath.includes('/') && !/^\/(usr\/)?(local\/)?s?bin\/[^/]+$/.test(cmd.programPath)) {
     add('interpreters', `runs the program file ${cmd.programPath}, whose content cannot be inspected`);
   }
-  if (OPAQUE_RUNNERS.has(p) && args.length > 0) add('interpreters', `${p} runs commands or code this server does not look inside`);
+  if (OPAQUE_RUNNERS.has(p) && (args.length > 0 || ALWAYS_OPAQUE.has(p))) add('interpreters', `${p} runs commands or code this server does not look inside`);
   if (p === 'hash' && args.some((w) => /^-[a-zA-Z]*p/.test(w.text))) add('interpreters', 'hash -p makes a command name run another program');
   const runs = RUNS_A_COMMAND[p];
   if (runs && args.some((w) => runs.test(w.text))) add('interpreters', `${p} is given an option that makes it start another program`);

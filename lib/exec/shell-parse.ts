@@ -1278,7 +1278,8 @@ function resolvePendingScript(r: Redirection): void {
 /** The text echo/printf writes, when it is static; null when it cannot be worked out. */
 function feederText(argv: string[]): string | null {
   if (argv[0] === 'printf') {
-    if (argv.length < 2) return null;
+    // only formats whose output is certain: \n, \t and %%; anything else (\x74, \\, %s, %b) is not guessed
+    if (argv.length !== 2 || /\\[^nt]|\\$|%[^%]|%$/.test(argv[1]!)) return null;
     return argv[1]!.replace(/\\n/g, '\n').replace(/\\t/g, '\t').replace(/%%/g, '%').replace(/\\\\/g, '\\');
   }
   let i = 1;
@@ -1288,6 +1289,8 @@ function feederText(argv: string[]): string | null {
     i++;
   }
   const text = argv.slice(i).join(' ');
+  // dash's echo interprets backslashes even without -e: a backslash makes the text uncertain
+  if (text.includes('\\')) return null;
   return escapes ? text.replace(/\\n/g, '\n').replace(/\\t/g, '\t') : text;
 }
 
