@@ -3,6 +3,7 @@ import { defineTool, type Effect, type Plan } from '../lib/tool.ts';
 import { ToolError } from '../lib/errors.ts';
 import { isUpid } from '../lib/pve/upid.ts';
 import { canonicalApiPath } from '../lib/policy/normalize.ts';
+import { judgeRequest } from '../lib/policy/guard.ts';
 import { redactArgs } from '../lib/runtime/redact-args.ts';
 import type { PveParams } from '../lib/pve/types.ts';
 
@@ -48,7 +49,7 @@ export default defineTool({
   description:
     'Send one request to the Proxmox VE REST API (/api2/json): method GET, POST, PUT or DELETE, a path such as /nodes/pve1/qemu/101/config, and parameters. ' +
     'Use it for what the typed tools do not cover. GET is a read; POST and PUT are changes (confirmed in safe mode); DELETE is destructive. ' +
-    'The same protections and modes apply as everywhere (root@pam, the main node, this server\'s own token, protected guests). ' +
+    'The same policy and modes apply as everywhere: root@pam; this server\'s own user, tokens, roles and groups; the main node (no reboot, shutdown or removal) and disk wipes; protected guests (no destroy, no flag removal, no rollback to a snapshot without the flag, no deleting their volumes); and changes under /access need an admin client token. ' +
     'When Proxmox answers with a task id (UPID) it waits for the task by default.',
   input: z.object({
     method: z.enum(methods).describe('HTTP method'),
@@ -69,8 +70,10 @@ export default defineTool({
   effect: 'destructive',
   effectOf: (input) => effectByMethod[input.method],
   idempotent: false,
-  explain(input): Plan {
+  async explain(input, ctx): Promise<Plan> {
     const prepared = prepare(input);
+    // Judged now, before anyone is asked to confirm; the client guard judges it again when it is sent.
+    await judgeRequest(ctx, prepared.method, prepared.path, prepared.params as Record<string, unknown>);
     const effect = effectByMethod[prepared.method];
     return {
       summary: `Send ${describe(prepared)} to Proxmox`,
@@ -83,7 +86,7 @@ export default defineTool({
         effect === 'destructive'
           ? [`DELETE ${prepared.path} removes something in Proxmox; it cannot be undone through this server.`]
           : effect === 'write'
-            ? [`${prepared.method} ${prepared.path} changes the cluster; a raw API call is not checked beyond the protections, so read the endpoint's documentation first.`]
+            ? [`${prepared.method} ${prepared.path} changes the cluster; a raw API call is not checked beyond the policy, so read the endpoint's documentation first.`]
             : [],
     };
   },

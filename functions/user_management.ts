@@ -3,6 +3,7 @@ import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContex
 import { ToolError } from '../lib/errors.ts';
 import { num } from '../lib/pve/parse.ts';
 import { flag, isoFromEpoch, text } from '../lib/cluster/format.ts';
+import { judgeRequest } from '../lib/policy/guard.ts';
 
 const kinds = ['user', 'group', 'role', 'acl', 'token'] as const;
 const actions = ['list', 'get', 'create', 'update', 'delete'] as const;
@@ -109,35 +110,56 @@ function need<T>(value: T | undefined, name: string, args: Input): T {
   return value;
 }
 
-function refuse(message: string): never {
-  throw new ToolError('protected', message, { suggestions: ['This protection holds in every mode; do it by hand on the host if it is really meant.'] });
+/** The change request a call makes (undefined for reads and incomplete arguments, which run() rejects). */
+function changeRequest(args: Input): { method: 'POST' | 'PUT' | 'DELETE'; path: string; params?: Record<string, unknown> } | undefined {
+  if (args.action === 'list' || args.action === 'get') return undefined;
+  const method = args.action === 'create' ? 'POST' : args.action === 'update' ? 'PUT' : 'DELETE';
+  switch (args.kind) {
+    case 'user':
+      if (!args.userid) return undefined;
+      if (args.action === 'create') return { method, path: '/access/users', params: { userid: args.userid, ...(args.groups ? { groups: args.groups.join(',') } : {}) } };
+      return {
+        method,
+        path: `/access/users/${enc(args.userid)}`,
+        params: {
+          ...(args.enable !== undefined ? { enable: args.enable } : {}),
+          ...(args.expire !== undefined ? { expire: args.expire } : {}),
+          ...(args.groups !== undefined ? { groups: args.groups.join(','), ...(args.append_groups ? { append: true } : {}) } : {}),
+        },
+      };
+    case 'group':
+      if (!args.groupid) return undefined;
+      return args.action === 'create' ? { method, path: '/access/groups', params: { groupid: args.groupid } } : { method, path: `/access/groups/${enc(args.groupid)}` };
+    case 'role':
+      if (!args.roleid) return undefined;
+      return args.action === 'create' ? { method, path: '/access/roles', params: { roleid: args.roleid } } : { method, path: `/access/roles/${enc(args.roleid)}`, params: args.privs ? { privs: args.privs.join(',') } : {} };
+    case 'acl':
+      return {
+        method: 'PUT',
+        path: '/access/acl',
+        params: {
+          path: args.path ?? '/',
+          roles: (args.roles ?? []).join(','),
+          ...(args.users?.length ? { users: args.users.join(',') } : {}),
+          ...(args.groups?.length ? { groups: args.groups.join(',') } : {}),
+          ...(args.tokens?.length ? { tokens: args.tokens.join(',') } : {}),
+          propagate: args.propagate,
+          ...(args.action === 'delete' ? { delete: true } : {}),
+        },
+      };
+    case 'token':
+      if (!args.userid || !args.tokenid) return undefined;
+      return { method, path: `/access/users/${enc(args.userid)}/token/${enc(args.tokenid)}`, params: args.privsep !== undefined ? { privsep: args.privsep } : {} };
+  }
 }
 
-/** Early, friendly refusals; lib/policy/protections.ts enforces the same on every request regardless. */
-function checkProtected(args: Input, ctx: ToolContext): void {
-  if (args.action === 'list' || args.action === 'get') return;
-  const [ownUser, ownToken] = ctx.pve.tokenId.split('!');
-  const ownFull = ctx.pve.tokenId;
-  const isRoot = (id: string | undefined) => id?.toLowerCase() === rootUser;
-  if ((args.kind === 'user' || args.kind === 'token') && isRoot(args.userid)) {
-    refuse(`root@pam is protected: it cannot be ${args.action === 'delete' ? 'deleted' : 'changed'}${args.kind === 'token' ? ', nor its tokens' : ''} through this server.`);
-  }
-  if (args.kind === 'acl' && (args.users?.some(isRoot) || args.tokens?.some((token) => isRoot(token.split('!')[0])))) {
-    refuse('The ACLs of root@pam (and its tokens) are protected and cannot be changed through this server.');
-  }
-  if (args.kind === 'user' && args.userid === ownUser) {
-    if (args.action === 'delete') refuse(`${ownUser} is this server's own Proxmox user; deleting it would cut the server off. Uninstall with ./setup.sh --uninstall instead.`);
-    if (args.enable === false || args.expire !== undefined) refuse(`${ownUser} is this server's own Proxmox user; it cannot be disabled or given an expiry through the server.`);
-  }
-  if (args.kind === 'token' && args.userid === ownUser && args.tokenid === ownToken) {
-    refuse(`${ownFull} is the token this server uses; it cannot be changed or deleted through the server itself.`);
-  }
-  if (args.kind === 'acl' && args.action === 'delete' && (args.tokens?.includes(ownFull) || args.users?.includes(ownUser))) {
-    refuse(`Removing ACLs of ${ownFull} would strip this server of its own access; change them on the host if that is meant.`);
-  }
-  if (args.kind === 'acl' && args.action !== 'delete' && args.roles?.includes('NoAccess') && (args.tokens?.includes(ownFull) || args.users?.includes(ownUser))) {
-    refuse(`Granting NoAccess to ${ownFull} would strip this server of its own access.`);
-  }
+/**
+ * Early refusals, before a confirmation is asked: the change this call would send is judged by the one
+ * API policy (lib/policy/protections.ts), the same that judges it again when it is sent.
+ */
+async function vetChange(args: Input, ctx: ToolContext): Promise<void> {
+  const request = changeRequest(args);
+  if (request) await judgeRequest(ctx, request.method, request.path, request.params);
 }
 
 const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : String(value ?? '').split(/[,;\s]+/)).filter(Boolean);
@@ -292,7 +314,8 @@ export default defineTool({
   privileges: (args, ctx) => {
     return needs(args, ctx);
   },
-  explain(args, ctx): Plan {
+  async explain(args, ctx): Promise<Plan> {
+    await vetChange(args, ctx);
     const plan = describe(args);
     const write = effectOf(args) !== 'read';
     return {
@@ -307,7 +330,7 @@ export default defineTool({
     };
   },
   async run(args, ctx) {
-    checkProtected(args, ctx);
+    await vetChange(args, ctx);
     const options = { signal: ctx.signal };
     const ownUser = ctx.pve.tokenId.split('!')[0];
     const base = { kind: args.kind, action: args.action };

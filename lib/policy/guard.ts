@@ -6,7 +6,7 @@
 import type { Config } from '../config.ts';
 import { ToolError } from '../errors.ts';
 import type { PveClient, PveRequestGuard } from '../pve/types.ts';
-import type { Caller, Effect } from '../tool.ts';
+import type { Caller, Effect, ToolContext } from '../tool.ts';
 import { serviceIdentity } from './identity.ts';
 import { checkProtections, mainNodeResolver, type ProtectionContext } from './protections.ts';
 
@@ -25,4 +25,17 @@ export function createGuardFactory(deps: { config: Config; pve: PveClient }) {
       await checkProtections(request.method, request.path, request.params as Record<string, unknown> | undefined, context);
     };
   };
+}
+
+/**
+ * The policy context for a handler that judges its requests early (before a confirmation is asked),
+ * with the same rules the guard applies when they are sent.
+ */
+export function policyContextFor(ctx: Pick<ToolContext, 'pve' | 'config' | 'caller'>): ProtectionContext {
+  return { mainNode: mainNodeResolver(ctx.pve, ctx.config.mainNode), serviceTokenId: ctx.pve.tokenId, pve: ctx.pve, caller: { role: ctx.caller.role, name: ctx.caller.name } };
+}
+
+/** Judge one request a handler is about to send; throws the policy's refusal. */
+export async function judgeRequest(ctx: Pick<ToolContext, 'pve' | 'config' | 'caller'>, method: string, path: string, params?: Record<string, unknown>): Promise<void> {
+  await checkProtections(method, path, params, policyContextFor(ctx));
 }
