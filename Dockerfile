@@ -3,14 +3,15 @@
 #   docker compose up -d --build          (what setup.sh and the host-side updater run)
 #
 # Three stages:
-#   node-runtime  the official Node.js image, used only as the source of the node binary (and npm for the build)
+#   node-runtime  the official Node.js image (Node 24, the current LTS), used only as the source of the node
+#                 binary (and npm for the build)
 #   build         installs dependencies from the lockfile, compiles TypeScript, drops dev dependencies
 #   (final)       Ubuntu 22.04 + node + only the files the server reads at run time, as a non-root user
 #
 # Both bases are build args so the image can be built from local images in tests (deploy/test-container.sh)
 # or from a mirror: --build-arg BASE_IMAGE=... --build-arg NODE_IMAGE=...
 ARG BASE_IMAGE=ubuntu:22.04
-ARG NODE_IMAGE=node:20-bookworm-slim
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 FROM ${NODE_IMAGE} AS node-runtime
 

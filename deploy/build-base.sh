@@ -7,10 +7,13 @@
 #     and layout as Ubuntu 22.04 (glibc 2.36 vs 2.35, apt, useradd), and the Dockerfile uses nothing
 #     distribution-specific. Set BASE_SUITE/BASE_MIRROR to debootstrap Ubuntu jammy instead where an
 #     Ubuntu mirror is reachable (needs the ubuntu-keyring package).
-#   * the node runtime image (stands in for node:20-bookworm-slim): an image holding only this machine's
-#     Node 20 binary at /usr/local/bin/node and npm at /usr/local/lib/node_modules/npm, the exact paths
-#     the official image has and the Dockerfile copies from. The machine's node is the official
-#     upstream build (linked only against glibc/libstdc++), like the one in the official image.
+#   * the node runtime image (stands in for node:24-bookworm-slim): an image holding only a Node 24 binary
+#     at /usr/local/bin/node and npm at /usr/local/lib/node_modules/npm, the exact paths the official
+#     image has and the Dockerfile copies from. The binary is the official upstream build (linked only
+#     against glibc/libstdc++, like the one in the official image), taken from the npm registry's
+#     node-linux-<arch> package (NODE_VERSION, checked against the registry's integrity hash by npm), the
+#     one registry this machine reaches; NODE_BIN=<path> uses another binary instead. npm is this
+#     machine's (the Dockerfile uses it only to build).
 #
 # Both are cached in buildah's storage (and the root filesystem as a tarball in CACHE_DIR), so a second
 # run takes seconds. --rebuild forces a fresh debootstrap.
@@ -20,9 +23,10 @@ set -euo pipefail
 
 BASE_SUITE="${BASE_SUITE:-bookworm}"
 BASE_IMAGE_NAME="${BASE_IMAGE_NAME:-localhost/proxmox-mcp-test-base:${BASE_SUITE}}"
-NODE_IMAGE_NAME="${NODE_IMAGE_NAME:-localhost/proxmox-mcp-test-node:20}"
+NODE_VERSION="${NODE_VERSION:-24.21.0}"
+NODE_IMAGE_NAME="${NODE_IMAGE_NAME:-localhost/proxmox-mcp-test-node:${NODE_VERSION%%.*}}"
 CACHE_DIR="${CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/proxmox-mcp-ci}"
-NODE_BIN="${NODE_BIN:-$(command -v node)}"
+NODE_BIN="${NODE_BIN:-}"
 NPM_DIR="${NPM_DIR:-}"
 REBUILD=0
 [[ "${1:-}" == "--rebuild" ]] && REBUILD=1
@@ -80,15 +84,39 @@ build_base() {
   log "committed $BASE_IMAGE_NAME"
 }
 
+# The official Node binary of NODE_VERSION from the npm registry (cached in CACHE_DIR); prints its path.
+fetch_node() {
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64) arch=arm64 ;;
+    *) log "no node-linux package for $(uname -m); set NODE_BIN"; return 1 ;;
+  esac
+  local dir="$CACHE_DIR/node-v$NODE_VERSION-linux-$arch"
+  if [[ ! -x "$dir/bin/node" ]]; then
+    mkdir -p "$CACHE_DIR"
+    local tmp
+    tmp="$(mktemp -d "$CACHE_DIR/node.XXXXXX")"
+    log "fetching node-linux-$arch@$NODE_VERSION from the npm registry (once)"
+    (cd "$tmp" && npm pack --silent "node-linux-$arch@$NODE_VERSION" >/dev/null) || { rm -rf "$tmp"; log "npm pack node-linux-$arch@$NODE_VERSION failed"; return 1; }
+    tar -xzf "$tmp"/node-linux-"$arch"-*.tgz -C "$tmp" package/bin/node package/LICENSE
+    rm -rf "$dir" && mkdir -p "$dir/bin"
+    mv "$tmp/package/bin/node" "$dir/bin/node" && mv "$tmp/package/LICENSE" "$dir/LICENSE"
+    rm -rf "$tmp"
+  fi
+  printf '%s\n' "$dir/bin/node"
+}
+
 build_node() {
   local version
+  if [[ -z "$NODE_BIN" ]]; then NODE_BIN="$(fetch_node)"; fi
   version="$("$NODE_BIN" --version)"
   if [[ "$REBUILD" == 0 ]] && image_exists "$NODE_IMAGE_NAME" &&
     [[ "$(buildah inspect --type image --format '{{index .ImageAnnotations "node.version"}}' "$NODE_IMAGE_NAME" 2>/dev/null)" == "$version" ]]; then
     log "node image $NODE_IMAGE_NAME ($version) is cached"
     return
   fi
-  [[ "$version" == v20.* ]] || log "warning: $NODE_BIN is $version, the image is meant for Node 20"
+  [[ "$version" == "v${NODE_VERSION%%.*}."* ]] || log "warning: $NODE_BIN is $version, the image is meant for Node ${NODE_VERSION%%.*}"
   if [[ -z "$NPM_DIR" ]]; then
     NPM_DIR="$(dirname "$(dirname "$(readlink -f "$(command -v npm)")")")"
   fi

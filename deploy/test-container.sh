@@ -3,7 +3,7 @@
 #
 # There is no Docker engine here, so: buildah builds the unmodified Dockerfile (`buildah bud
 # --isolation=chroot`), from local stand-ins for its two bases made by deploy/build-base.sh (a debootstrap
-# root for ubuntu:22.04, this machine's Node 20 for node:20-bookworm-slim), and `buildah run
+# root for ubuntu:22.04, the official Node 24 binary from the npm registry for node:24-bookworm-slim), and `buildah run
 # --isolation=chroot` runs it. Checked:
 #   * the image: non-root user 10001, HEALTHCHECK, port 3001, the three volumes, only run-time files
 #     (no npm, no TypeScript sources, no tests, no .env, no .git, no dev dependencies)
@@ -118,6 +118,9 @@ check "no dev dependencies (typescript, vitest)" in_image sh -c '! test -e /opt/
 # shellcheck disable=SC2016 # expands inside the image
 check "the app's files are not writable by its user" in_image sh -c 'test "$(stat -c %U /opt/proxmox-mcp/dist/server.js)" = root'
 check "node runs in the image" in_image node --version
+# The major of the Dockerfile's NODE_IMAGE default (node:24-bookworm-slim) is the Node the image runs.
+node_major="$(sed -n 's/^ARG NODE_IMAGE=node:\([0-9]*\)-.*/\1/p' "$REPO/Dockerfile")"
+check "the image runs Node ${node_major:-?} (the Dockerfile's node image)" in_image sh -c "node --version | grep -q '^v${node_major:-none}\\.'"
 
 section "the server in the image (buildah run --isolation=chroot, simulated cluster)"
 port="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
