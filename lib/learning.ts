@@ -259,6 +259,7 @@ export function learningFor(input: LearningInput): Learning {
 
 const whyByCode: Record<string, string> = {
   confirmation_required: 'Safe mode asks a human before any change. Show the plan to the user; if they agree, repeat the same call with the confirmation_id (or answer the prompt in the client).',
+  approval_required: 'This call needs proof that a human approved it: an approver approves on the approval page (approval_url) with an authenticator code, or an admin on the host; nothing the agent sends counts.',
   mode_denied: 'This client is in read-only mode, which lets only reads through. A human can raise the mode with toggle_mode.',
   protected: 'Some things are protected in every mode: root@pam, the main node, this server\'s own Proxmox user and token, and guests with the protection flag.',
   forbidden: 'Either this client token\'s role does not allow the tool, or the Proxmox API token lacks a privilege; the message names which.',
@@ -274,7 +275,7 @@ const whyByCode: Record<string, string> = {
 };
 
 /** Codes where nothing was sent to Proxmox: the call was stopped before it ran. */
-const stoppedBefore = new Set(['confirmation_required', 'mode_denied', 'protected', 'forbidden', 'not_found', 'invalid_input', 'unauthenticated']);
+const stoppedBefore = new Set(['confirmation_required', 'approval_required', 'mode_denied', 'protected', 'forbidden', 'not_found', 'invalid_input', 'unauthenticated']);
 
 const nextByCode: Record<string, string[]> = {
   confirmation_required: ['Show the plan to the user; repeat the same call with the confirmation_id only if they say yes.'],

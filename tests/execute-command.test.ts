@@ -13,6 +13,7 @@ import { classifyCommandLine } from '../lib/exec/classify.ts';
 import { callRest, connectClient } from './helpers/server.ts';
 import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { startSshd, type RunningSshd } from './helpers/sshd.ts';
+import { approveCli } from './helpers/approval.ts';
 
 let sshd: RunningSshd;
 let ts: SafetyServer;
@@ -137,7 +138,10 @@ describe('modes', () => {
     expect(first.status).toBe(428);
     expect(first.body.explanation).toContain(`touch ${marker}`);
     expect(existsSync(marker)).toBe(false);
-    const second = await run(safe, `touch ${marker}`, { confirmation_id: first.body.error.details.confirmation_id });
+    // REST cannot ask its user: proof (here the host CLI's yes), then the approval id runs it (issue 13).
+    expect(first.body.error.code).toBe('approval_required');
+    expect((await approveCli(ts.server.store, 'yes', first.body.error.details.approval_id)).code).toBe(0);
+    const second = await run(safe, `touch ${marker}`, { confirmation_id: first.body.error.details.approval_id });
     expect(second.status, JSON.stringify(second.body)).toBe(200);
     expect(existsSync(marker)).toBe(true);
   });

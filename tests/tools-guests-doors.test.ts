@@ -13,6 +13,7 @@ import { defineTool, type AnyTool } from '../lib/tool.ts';
 import { loadRouteTable } from '../lib/runtime/rest.ts';
 import { z } from 'zod';
 import { callRest, connectClient, startTestServer, type TestServer } from './helpers/server.ts';
+import { approveCli } from './helpers/approval.ts';
 import listVms from '../functions/list_vms.ts';
 import listContainers from '../functions/list_containers.ts';
 import vmStatus from '../functions/vm_status.ts';
@@ -156,7 +157,9 @@ describe('over REST', () => {
     expect(first.status).toBe(428);
     expect(first.body.error.details.plan).toMatchObject({ summary: expect.stringMatching(/Start VM 105/), cliEquivalent: 'qm start 105' });
     expect(sim.state.guests.get(105)!.status).toBe('stopped');
-    const second = await callRest(ts.url, safe, 'vm_action', { ...args, confirmation_id: first.body.error.details.confirmation_id });
+    // REST cannot ask its user: proof (here the host CLI's yes), then the approval id runs it (issue 13).
+    expect((await approveCli(ts.server.store, 'yes', first.body.error.details.approval_id)).code).toBe(0);
+    const second = await callRest(ts.url, safe, 'vm_action', { ...args, confirmation_id: first.body.error.details.approval_id });
     expect(second.status).toBe(200);
     expect(sim.state.guests.get(105)!.status).toBe('running');
     await callRest(ts.url, normal, 'vm_action', { vmid: 105, action: 'stop' });

@@ -57,8 +57,8 @@ const examples: Example[] = [
   {
     uses: ['vm_action'],
     text:
-      'Restart a VM in safe mode: vm_action {"vmid": 101, "action": "reboot"} answers "confirmation required" with a plan and a confirmation_id. ' +
-      'Show the plan to the user; only if they agree, repeat the same call with "confirmation_id": "<id>".',
+      'Restart a VM in safe mode: vm_action {"vmid": 101, "action": "reboot"}. A client that can ask shows the user the plan; otherwise the answer is "approval_required" with a link. ' +
+      'Give the user the link (approval_url); then repeat the same call with "confirmation_id": "<approval_id>" and "wait_seconds": 60 to wait for their decision.',
   },
   {
     uses: ['explain_command', 'execute_command'],
@@ -123,11 +123,13 @@ export function helpText(input: HelpInput): string {
       '',
       '## Modes and confirmations',
       '- read-only: only read tools run; nothing is sent to Proxmox that could change it.',
-      '- safe: every change needs the user\'s yes. You get "confirmation required" with a plan and a confirmation_id (single use, 10 minutes, only for these exact arguments and this client). Show the plan, ask the user, and repeat the identical call with "confirmation_id" only after a clear yes. Where the client supports it, the user is asked directly instead.',
-      '- normal: changes run at once, with warnings. Destructive calls still say what they did.',
-      '- toggle_mode lowers the mode at any time. Raising it needs the user\'s confirmation in the client (or an admin token), never your word, and never above the ceiling.',
-      '- self_update and restore_config are confirmed in every mode. Use explain or dry_run where a tool has it to preview.',
-      `- Right now you are in ${caller.mode} mode: ${caller.mode === 'read-only' ? 'ask the user to raise it if a change is needed.' : caller.mode === 'safe' ? 'expect a confirmation step before every change.' : 'changes run without asking; be deliberate.'}`,
+      '- safe: every change needs a human yes. Two strengths: "ask" (the client shows the user the plan and they answer; only where the client supports it) and "proof" (an approver approves on this server\'s approval page with their authenticator code, or an admin runs `npm run approve -- yes ID` on the host). Destructive calls need proof; other changes need ask, or proof where the client cannot ask.',
+      '- When proof is needed you get "approval_required" with approval_url and approval_id (30 minutes, only for this client, this tool and these exact arguments). Give the user the link and what it will do; then repeat the identical call with "confirmation_id": "<approval_id>" (add "wait_seconds": up to 120 to wait for the decision). Clients that support URL elicitation open the page themselves.',
+      '- Nothing you can send is proof: an id you pass back runs only after a human approved it, and if the target changed since (its config digest), the approval is void and the human is asked again.',
+      '- normal: changes run at once, with warnings, unless an admin chose proof for this client\'s destructive calls (or all changes).',
+      '- toggle_mode lowers the mode at any time. Raising it needs proof, whatever your role, and never goes above the ceiling. An admin can also set modes with `npm run token -- mode NAME MODE` or on the approval page.',
+      '- self_update, restore_config and risky shell features need proof in every mode. Use explain or dry_run where a tool has it to preview.',
+      `- Right now you are in ${caller.mode} mode: ${caller.mode === 'read-only' ? 'ask the user to raise it if a change is needed.' : caller.mode === 'safe' ? 'expect a yes (ask or proof) before every change.' : 'changes run without asking; be deliberate.'}`,
     );
   }
 
@@ -152,7 +154,7 @@ export function helpText(input: HelpInput): string {
       `- History: every call is kept ${input.historyDays} days (get_command_history; pages of at most 500). Admins see every client, others their own calls.`,
       `- Configuration backups: the newest ${input.backupKeep} bundles are kept.`,
       '- Your role limits the tools: viewer = read tools; operator = guests, storage, network; admin = everything, including self-management.',
-      '- Errors say what to do next: 400 arguments, 401 token, 403 role/mode/privilege/protection, 404 not found, 409 conflict/locked, 428 confirmation, 502-504 Proxmox trouble.',
+      '- Errors say what to do next: 400 arguments, 401 token, 403 role/mode/privilege/protection, 404 not found, 409 conflict/locked, 428 confirmation or approval needed, 502-504 Proxmox trouble.',
     );
   }
 
