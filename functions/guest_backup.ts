@@ -200,7 +200,7 @@ export default defineTool({
         privileges,
         risk: args.mode === 'stop' ? 'medium' : 'low',
         reversible: true,
-        undo: 'Delete the new archive with storage_operations action delete_volume.',
+        undo: 'Delete the new archive with storage_change action delete_volume.',
         warnings: args.mode === 'stop' ? ['Mode stop shuts the guests down for the backup and starts them again afterwards: downtime.'] : args.mode === 'suspend' ? ['Mode suspend pauses the guests during the backup.'] : [],
       };
     }

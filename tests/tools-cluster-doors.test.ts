@@ -15,6 +15,7 @@ import { defineTool, type AnyTool } from '../lib/tool.ts';
 import nodeStatus from '../functions/node_status.ts';
 import getSystemInfo from '../functions/get_system_info.ts';
 import storageOperations from '../functions/storage_operations.ts';
+import storageChange from '../functions/storage_change.ts';
 import networkConfig from '../functions/network_config.ts';
 import userManagement from '../functions/user_management.ts';
 import guestSnapshot from '../functions/guest_snapshot.ts';
@@ -22,7 +23,7 @@ import guestBackup from '../functions/guest_backup.ts';
 import taskStatus from '../functions/task_status.ts';
 import getCommandHistory from '../functions/get_command_history.ts';
 
-const mine = [nodeStatus, getSystemInfo, storageOperations, networkConfig, userManagement, guestSnapshot, guestBackup, taskStatus] as unknown as AnyTool[];
+const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, userManagement, guestSnapshot, guestBackup, taskStatus] as unknown as AnyTool[];
 
 /** Our tools, the history tool, and inert stand-ins for other tools routes.json names (not ours to load). */
 function toolSet(): AnyTool[] {
@@ -61,7 +62,8 @@ describe('cluster tools over MCP', () => {
     for (const tool of mine) expect(byName.has(tool.name), tool.name).toBe(true);
     expect(byName.get('get_system_info')!.annotations?.readOnlyHint).toBe(true);
     expect(byName.get('node_status')!.annotations?.readOnlyHint).toBe(true);
-    expect(byName.get('storage_operations')!.annotations).toMatchObject({ destructiveHint: true, openWorldHint: true });
+    expect(byName.get('storage_operations')!.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+    expect(byName.get('storage_change')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, openWorldHint: true });
     expect(byName.get('guest_snapshot')!.annotations?.destructiveHint).toBe(true);
     expect(byName.get('task_status')!.annotations?.readOnlyHint).toBeFalsy();
     expect(byName.get('network_config')!.inputSchema.type).toBe('object');
@@ -197,7 +199,7 @@ describe('cluster tools over REST', () => {
     const safe = await ts.createToken({ role: 'admin', mode: 'safe', ceiling: 'normal' });
     const volumes = (await callRest(ts.url, normal, 'storage_operations', { action: 'content', storage: 'nfs-backup', vmid: 101 })).body.data.volumes;
     const newest = [...volumes].sort((a: { created: string }, b: { created: string }) => b.created.localeCompare(a.created))[0];
-    const asked = await callRest(ts.url, safe, 'storage_operations', { action: 'delete_volume', storage: 'nfs-backup', volume: newest.volid });
+    const asked = await callRest(ts.url, safe, 'storage_change', { action: 'delete_volume', storage: 'nfs-backup', volume: newest.volid });
     expect(asked.status).toBe(428);
     expect(asked.body.warnings.join(' ')).toMatch(/NEWEST backup of guest 101/);
     const readOnly = await ts.createToken({ role: 'admin', mode: 'read-only', ceiling: 'normal' });
@@ -262,7 +264,7 @@ describe('with a low-privilege Proxmox token (auditor@pve!ro)', () => {
     ['network_config', { action: 'create', node: 'pve1', iface: 'vmbr7', type: 'bridge' }, /lacks Sys\.Modify on \/nodes\/pve1/],
     ['guest_snapshot', { action: 'create', vmid: 100, snapname: 'nope' }, /lacks VM\.Snapshot on \/vms\/100/],
     ['guest_backup', { action: 'create', vmid: 100, storage: 'nfs-backup' }, /lacks VM\.Backup on \/vms\/100/],
-    ['storage_operations', { action: 'download', storage: 'local', node: 'pve1', url: 'https://example.invalid/a.iso' }, /lacks Datastore\.AllocateTemplate on \/storage\/local/],
+    ['storage_change', { action: 'download', storage: 'local', node: 'pve1', url: 'https://example.invalid/a.iso' }, /lacks Datastore\.AllocateTemplate on \/storage\/local/],
     ['user_management', { kind: 'group', action: 'create', groupid: 'g1' }, /lacks Group\.Allocate on \/access\/groups/],
   ])('%s is refused naming the privilege and path', async (tool, args, message) => {
     const response = await callRest(audit.url, token, tool, args);

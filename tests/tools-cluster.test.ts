@@ -12,6 +12,7 @@ import taskStatus from '../functions/task_status.ts';
 import guestSnapshot from '../functions/guest_snapshot.ts';
 import guestBackup from '../functions/guest_backup.ts';
 import storageOps from '../functions/storage_operations.ts';
+import storageChange from '../functions/storage_change.ts';
 import networkConfig from '../functions/network_config.ts';
 import userManagement from '../functions/user_management.ts';
 import { createPveClient } from '../lib/pve/client.ts';
@@ -427,34 +428,34 @@ describe('storage_operations', () => {
   });
 
   it('downloads an ISO by URL and waits; refuses a duplicate and a storage without that content', async () => {
-    const out = await run(storageOps, { action: 'download', storage: 'local', node: 'pve2', url: 'https://example.invalid/isos/alpine-3.20.iso', checksum: 'a'.repeat(64), checksum_algorithm: 'sha256' }, t.ctx);
+    const out = await run(storageChange, { action: 'download', storage: 'local', node: 'pve2', url: 'https://example.invalid/isos/alpine-3.20.iso', checksum: 'a'.repeat(64), checksum_algorithm: 'sha256' }, t.ctx);
     expect(out.data.volume).toBe('local:iso/alpine-3.20.iso');
     expect(out.data.task!.ok).toBe(true);
-    await expectToolError(run(storageOps, { action: 'download', storage: 'local', node: 'pve2', url: 'https://example.invalid/isos/alpine-3.20.iso' }, t.ctx), 'conflict');
-    await expectToolError(run(storageOps, { action: 'download', storage: 'nfs-backup', url: 'https://example.invalid/x.iso' }, t.ctx), 'invalid_input');
-    await expectToolError(run(storageOps, { action: 'download', storage: 'local', node: 'pve2', url: 'https://example.invalid/x.iso', checksum: 'ab'.repeat(16) }, t.ctx), 'invalid_input');
-    await expectToolError(run(storageOps, { action: 'download', storage: 'local', node: 'pve2', url: 'https://example.invalid/download?id=3' }, t.ctx), 'invalid_input');
-    expect(storageOps.input.safeParse({ action: 'download', url: 'ftp://x/y.iso' }).success).toBe(false);
+    await expectToolError(run(storageChange, { action: 'download', storage: 'local', node: 'pve2', url: 'https://example.invalid/isos/alpine-3.20.iso' }, t.ctx), 'conflict');
+    await expectToolError(run(storageChange, { action: 'download', storage: 'nfs-backup', url: 'https://example.invalid/x.iso' }, t.ctx), 'invalid_input');
+    await expectToolError(run(storageChange, { action: 'download', storage: 'local', node: 'pve2', url: 'https://example.invalid/x.iso', checksum: 'ab'.repeat(16) }, t.ctx), 'invalid_input');
+    await expectToolError(run(storageChange, { action: 'download', storage: 'local', node: 'pve2', url: 'https://example.invalid/download?id=3' }, t.ctx), 'invalid_input');
+    expect(storageChange.input.safeParse({ action: 'download', url: 'ftp://x/y.iso' }).success).toBe(false);
   });
 
   it('deletes a volume: warns about the newest backup, refuses a disk in use and a protected one', async () => {
     const backups = (await run(storageOps, { action: 'content', storage: 'nfs-backup', vmid: 104 }, t.ctx)).data.volumes!;
     const newest = [...backups].sort((a, b) => b.created!.localeCompare(a.created!))[0];
-    const plan = await storageOps.explain!(storageOps.input.parse({ action: 'delete_volume', storage: 'nfs-backup', volume: newest.volid }), t.ctx);
+    const plan = await storageChange.explain!(storageChange.input.parse({ action: 'delete_volume', storage: 'nfs-backup', volume: newest.volid }), t.ctx);
     expect(plan.warnings!.join(' ')).toMatch(/NEWEST backup of guest 104/);
-    const out = await run(storageOps, { action: 'delete_volume', storage: 'nfs-backup', volume: newest.volid }, t.ctx);
+    const out = await run(storageChange, { action: 'delete_volume', storage: 'nfs-backup', volume: newest.volid }, t.ctx);
     expect(out.warnings!.join(' ')).toMatch(/NEWEST/);
     const last = (await run(storageOps, { action: 'content', storage: 'nfs-backup', vmid: 104 }, t.ctx)).data.volumes![0];
-    const lastPlan = await storageOps.explain!(storageOps.input.parse({ action: 'delete_volume', storage: 'nfs-backup', volume: last.volid }), t.ctx);
+    const lastPlan = await storageChange.explain!(storageChange.input.parse({ action: 'delete_volume', storage: 'nfs-backup', volume: last.volid }), t.ctx);
     expect(lastPlan.warnings!.join(' ')).toMatch(/ONLY backup/);
 
-    const disk = await expectToolError(run(storageOps, { action: 'delete_volume', storage: 'local-lvm', node: 'pve1', volume: 'local-lvm:vm-100-disk-0' }, t.ctx), 'conflict');
+    const disk = await expectToolError(run(storageChange, { action: 'delete_volume', storage: 'local-lvm', node: 'pve1', volume: 'local-lvm:vm-100-disk-0' }, t.ctx), 'conflict');
     expect(disk.message).toMatch(/disk scsi0 of VM 100/);
     [...sim.state.volumes.get('nfs-backup')!.values()].find((v) => v.vmid === 103)!.protected = 1;
     const prot = (await run(storageOps, { action: 'content', storage: 'nfs-backup', vmid: 103 }, t.ctx)).data.volumes!.find((v) => v.protected)!;
-    await expectToolError(run(storageOps, { action: 'delete_volume', storage: 'nfs-backup', volume: prot.volid }, t.ctx), 'conflict');
-    await expectToolError(run(storageOps, { action: 'delete_volume', storage: 'local', node: 'pve1', volume: 'iso/nope.iso' }, t.ctx), 'not_found');
-    const iso = await run(storageOps, { action: 'delete_volume', storage: 'local', node: 'pve3', volume: 'iso/virtio-win-0.1.262.iso' }, t.ctx);
+    await expectToolError(run(storageChange, { action: 'delete_volume', storage: 'nfs-backup', volume: prot.volid }, t.ctx), 'conflict');
+    await expectToolError(run(storageChange, { action: 'delete_volume', storage: 'local', node: 'pve1', volume: 'iso/nope.iso' }, t.ctx), 'not_found');
+    const iso = await run(storageChange, { action: 'delete_volume', storage: 'local', node: 'pve3', volume: 'iso/virtio-win-0.1.262.iso' }, t.ctx);
     expect(iso.data.volume).toBe('local:iso/virtio-win-0.1.262.iso');
   });
 
@@ -466,9 +467,9 @@ describe('storage_operations', () => {
     t.ctx.pve.invalidate();
     await expectToolError(run(storageOps, { action: 'status', storage: 'local', node: 'pve2' }, t.ctx), 'unavailable');
     await expectToolError(run(storageOps, { action: 'status' }, t.ctx), 'invalid_input');
-    expect(storageOps.effectOf!({ action: 'content' } as never)).toBe('read');
-    expect(storageOps.effectOf!({ action: 'download' } as never)).toBe('write');
-    expect(storageOps.effectOf!({ action: 'delete_volume' } as never)).toBe('destructive');
+    expect(storageOps.effect).toBe('read');
+    expect(storageChange.effectOf!({ action: 'download' } as never)).toBe('write');
+    expect(storageChange.effectOf!({ action: 'delete_volume' } as never)).toBe('destructive');
   });
 
   it('a failing download task reports the task log', async () => {
@@ -481,7 +482,7 @@ describe('storage_operations', () => {
         if (s.requests.some((r) => r.endsWith('/download-url'))) throw new Error('write error: No space left on device');
         return realGet(key);
       };
-      const error = await expectToolError(run(storageOps, { action: 'download', storage: 'local', node: 'pve1', url: 'https://example.invalid/a.iso' }, s.ctx), 'task_failed');
+      const error = await expectToolError(run(storageChange, { action: 'download', storage: 'local', node: 'pve1', url: 'https://example.invalid/a.iso' }, s.ctx), 'task_failed');
       expect(error.message).toMatch(/No space left/);
     } finally {
       failing.close();
