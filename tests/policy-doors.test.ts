@@ -241,3 +241,16 @@ describe('the /access rule knows the caller through every door', () => {
     expect(response.body.error?.code).not.toBe('protected');
   });
 });
+
+describe('a refusal comes before any confirmation', () => {
+  it.each([
+    ['proxmox_api', () => ({ method: 'PUT', path: '/access/roles/ProxmoxMCP', params: { privs: 'VM.Audit' } })],
+    ['proxmox_api', () => ({ method: 'POST', path: `/nodes/${node}/qemu/${vmid}/snapshot/before_protection/rollback` })],
+    ['user_management', () => ({ kind: 'token', action: 'create', userid: mcpUser, tokenid: 'evil', privsep: false })],
+  ] as const)('%s in safe mode: %#', async (tool, makeArgs) => {
+    const safe = await ts.createToken({ name: `doors-safe-${Math.random().toString(36).slice(2, 8)}`, role: 'admin', mode: 'safe', ceiling: 'normal' });
+    const response = await callRest(ts.url, safe, tool, makeArgs());
+    expect(response.body.error?.code, JSON.stringify(response.body)).toBe('protected');
+    expect(response.body.error?.details?.confirmation_id).toBeUndefined();
+  });
+});
