@@ -257,6 +257,25 @@ describe.each(PVE_VERSIONS)('PVE %s', (pveVersion: PveVersion) => {
     expect(ps.json.data.exitstatus).toBe(`cannot remove protected volume '${backup.volid.slice('nfs-backup:'.length)}' on 'nfs-backup'`);
   });
 
+  test('rollback: disks the snapshot lacks become unused, a VM gets a new vmgenid, a template cannot roll back', async () => {
+    const sim = make();
+    const g = sim.state.guests.get(105)!;
+    expect((await call(sim, 'POST', '/nodes/pve1/qemu/105/snapshot', { snapname: 'one-disk' })).status).toBe(200);
+    expect((await call(sim, 'PUT', '/nodes/pve1/qemu/105/config', { scsi1: 'local-lvm:4' })).status).toBe(200);
+    const added = String(g.config.scsi1).split(',')[0];
+    const genid = String(g.config.vmgenid);
+    await call(sim, 'POST', '/nodes/pve1/qemu/105/snapshot/one-disk/rollback');
+    expect(g.config.scsi1).toBeUndefined();
+    expect(g.config.unused0).toBe(added);
+    expect(g.config.vmgenid).not.toBe(genid);
+    // AbstractConfig: a template takes, deletes and rolls back no snapshots (inside the task)
+    const tmpl = await call(sim, 'POST', '/nodes/pve1/qemu/102/snapshot', { snapname: 'base' });
+    expect((await call(sim, 'GET', `/nodes/pve1/tasks/${enc(tmpl.json.data)}/status`)).json.data.exitstatus).toBe("you can't take a snapshot if it's a template");
+    sim.state.guests.get(102)!.snapshots.set('old', { name: 'old', snaptime: 1, description: '', config: {} });
+    const back = await call(sim, 'POST', '/nodes/pve1/qemu/102/snapshot/old/rollback');
+    expect((await call(sim, 'GET', `/nodes/pve1/tasks/${enc(back.json.data)}/status`)).json.data.exitstatus).toBe("you can't rollback if vm is a template");
+  });
+
   test('cipassword is stored hashed and always shown masked', async () => {
     const sim = make();
     expect((await call(sim, 'PUT', '/nodes/pve1/qemu/105/config', { cipassword: 'hunter2' })).status).toBe(200);
@@ -284,22 +303,23 @@ describe.each(PVE_VERSIONS)('PVE %s', (pveVersion: PveVersion) => {
     expect((await call(sim, 'GET', '/nodes/pve1/qemu/105/config', { snapshot: 'withpw' })).json.data.cipassword).toBe('**********');
   });
 
-  test('rollback restores every key of the snapshot, protection included, and drops keys it lacks', async () => {
+  test('rollback restores every key of the snapshot, protection included, drops keys it lacks, keeps the description', async () => {
     const sim = make();
     for (const [type, node, vmid] of [['qemu', 'pve1', 105], ['lxc', 'pve2', 104]] as const) {
       const base = `/nodes/${node}/${type}/${vmid}`;
       expect((await call(sim, 'POST', `${base}/snapshot`, { snapname: 'plain' })).status).toBe(200);
-      await call(sim, 'PUT', `${base}/config`, { protection: '1', description: 'later' });
+      await call(sim, 'PUT', `${base}/config`, { protection: '1', description: 'later', tags: 'added' });
       expect(sim.state.guests.get(vmid)!.config.protection).toBe(1);
       expect((await call(sim, 'POST', `${base}/snapshot`, { snapname: 'guarded' })).status).toBe(200);
       const back = await call(sim, 'POST', `${base}/snapshot/plain/rollback`);
       expect(back.status).toBe(200);
       const cfg = (await call(sim, 'GET', `${base}/config`)).json.data;
       expect(cfg.protection, `${type} protection cleared by the rollback`).toBeUndefined();
-      expect(cfg.description).toBeUndefined();
+      expect(cfg.tags).toBe(type === 'qemu' ? 'dev;test' : 'dev'); // the snapshot's value
+      expect(cfg.description).toBe('later'); // __snapshot_apply_config keeps the current description
       await call(sim, 'POST', `${base}/snapshot/guarded/rollback`);
       const again = (await call(sim, 'GET', `${base}/config`)).json.data;
-      expect(again).toMatchObject({ protection: 1, description: 'later' });
+      expect(again).toMatchObject({ protection: 1, description: 'later', tags: 'added' });
     }
   });
 });

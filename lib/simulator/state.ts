@@ -265,6 +265,19 @@ export function configDigest(config: GuestConfig): string {
   return createHash('sha1').update(text).digest('hex');
 }
 
+/**
+ * AbstractConfig __snapshot_copy_config: what a snapshot saves of a config (and a rollback copies back):
+ * everything except the guest description, unusedN, lock and digest.
+ */
+export function snapshotCopy(config: GuestConfig): GuestConfig {
+  const out: GuestConfig = {};
+  for (const [k, v] of Object.entries(config)) {
+    if (k === 'description' || k === 'lock' || k === 'digest' || /^unused\d+$/.test(k)) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
 export const DISK_KEY = /^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$|^(rootfs|mp\d+)$|^unused\d+$/;
 
 /** Parses `local-lvm:vm-100-disk-0,size=32G` into volid and size in bytes. */
@@ -498,7 +511,7 @@ export function generateState(opts: GenerateOptions): SimState {
           snaptime: nowSec - (fixed.snapshots.length - k) * 7 * 86400,
           description: `snapshot ${snap}`,
           parent,
-          config: { ...config },
+          config: snapshotCopy(config),
         });
         parent = snap;
       }

@@ -8,11 +8,11 @@ import { die, paramError } from '../errors.ts';
 import { isTrue, label, type Handler, type HandlerContext, type SimCore } from '../core.ts';
 import { guestStats } from '../metrics.ts';
 import {
-  addGuest, configDigest, formatSize, moveGuest, parseSize, removeGuest, volumesOf,
+  addGuest, configDigest, DISK_KEY, formatSize, moveGuest, parseDisk, parseSize, removeGuest, snapshotCopy, volumesOf,
   type ConfigValue, type GuestConfig, type GuestType, type SimGuest,
 } from '../state.ts';
 import { agentHandlers } from './agent.ts';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 
 /** How qemu-server shows a set cipassword in GET config (and `'********** '` for a pending one). */
 export const MASKED_PASSWORD = '**********';
@@ -408,12 +408,13 @@ function snapshotCreate(type: GuestType): Handler {
       type: type === 'qemu' ? 'qmsnapshot' : 'vzsnapshot', id: g.vmid,
       lines: [`snapshotting '${name}'`],
       work: () => {
+        if (g.config.template) throw new Error("you can't take a snapshot if it's a template");
         core.checkLock(g);
         if (g.snapshots.has(name)) throw new Error(`snapshot name '${name}' already used`);
         const vmstate = type === 'qemu' && isTrue(params.vmstate) && g.status === 'running' ? 1 : undefined;
         g.snapshots.set(name, {
           name, snaptime: Math.floor(Date.now() / 1000), description: String(params.description ?? ''), parent: g.parent, vmstate,
-          config: { ...g.config },
+          config: snapshotCopy(g.config),
         });
         g.parent = name;
         return vmstate ? ['saving VM state and RAM using storage local-lvm', 'completed saving the VM state'] : [];
@@ -430,6 +431,7 @@ function snapshotDelete(type: GuestType): Handler {
     return core.task(ctx, {
       type: type === 'qemu' ? 'qmdelsnapshot' : 'vzdelsnapshot', id: g.vmid,
       work: () => {
+        if (g.config.template) throw new Error("you can't delete a snapshot if vm is a template");
         const snap = g.snapshots.get(name);
         if (!snap) throw new Error(`snapshot '${name}' does not exist`);
         g.snapshots.delete(name);
@@ -457,10 +459,26 @@ function snapshotRollback(type: GuestType): Handler {
     return core.task(ctx, {
       type: type === 'qemu' ? 'qmrollback' : 'vzrollback', id: g.vmid,
       work: () => {
+        // AbstractConfig snapshot_rollback: the snapshot's keys replace the config, except that the current
+        // description and unusedN stay; disks the snapshot does not have become unusedN; QEMU gets a new vmgenid
+        if (g.config.template) throw new Error("you can't rollback if vm is a template");
         const snap = g.snapshots.get(name);
         if (!snap) throw new Error(`snapshot '${name}' does not exist`);
         core.checkLock(g);
-        g.config = { ...snap.config };
+        const next: GuestConfig = {};
+        for (const [k, v] of Object.entries(g.config)) if (k === 'description' || /^unused\d+$/.test(k)) next[k] = v;
+        Object.assign(next, snapshotCopy(snap.config));
+        const kept = new Set(Object.entries(snap.config).filter(([k]) => DISK_KEY.test(k)).map(([, v]) => parseDisk(String(v))?.volid));
+        for (const [k, v] of Object.entries(g.config)) {
+          if (!DISK_KEY.test(k) || /^unused\d+$/.test(k)) continue;
+          const volid = parseDisk(String(v))?.volid;
+          if (!volid || kept.has(volid) || Object.values(next).some((x) => String(x).split(',')[0] === volid)) continue;
+          let n = 0;
+          while (`unused${n}` in next) n++;
+          next[`unused${n}`] = volid;
+        }
+        if (type === 'qemu' && next.vmgenid) next.vmgenid = randomUUID();
+        g.config = next;
         g.pending = {};
         g.pendingDelete = new Set();
         g.parent = name;
