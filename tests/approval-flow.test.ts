@@ -148,6 +148,19 @@ describe('per-token proof settings (host CLI only) and normal mode', () => {
   });
 });
 
+describe('asking again', () => {
+  it('the same call for the same target gets the same pending approval, not a pile of them', async () => {
+    const safe = await ts.createToken({ role: 'operator', mode: 'safe' });
+    const { args } = await makeSnapshot();
+    const first = await callRest(ts.url, safe, 'proxmox_api', args);
+    const second = await callRest(ts.url, safe, 'proxmox_api', args);
+    expect(second.body.error.details.approval_id).toBe(first.body.error.details.approval_id);
+    const other = await ts.createToken({ role: 'operator', mode: 'safe' });
+    const third = await callRest(ts.url, other, 'proxmox_api', args);
+    expect(third.body.error.details.approval_id).not.toBe(first.body.error.details.approval_id);
+  });
+});
+
 describe('waiting on the same call', () => {
   it('REST with wait_seconds returns 200 once an approver says yes meanwhile; refuses a nonsense wait', async () => {
     const safe = await ts.createToken({ role: 'operator', mode: 'safe' });

@@ -83,8 +83,14 @@ async function required(input: GateInput, row: ApprovalRow, lead: string): Promi
   };
 }
 
-async function create(input: GateInput): Promise<ApprovalRow> {
-  return approvalsOf(input.runtime.store).create({
+async function create(input: GateInput, reuse = true): Promise<ApprovalRow> {
+  const store = approvalsOf(input.runtime.store);
+  await store.pruneNow();
+  if (reuse) {
+    const same = await store.pendingFor({ tokenId: input.caller.tokenId, tool: input.tool, argsHash: input.argsHash, targetDigest: input.digest });
+    if (same) return same;
+  }
+  return store.create({
     tokenId: input.caller.tokenId,
     client: input.caller.name,
     tool: input.tool,

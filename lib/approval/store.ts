@@ -111,6 +111,35 @@ export class ApprovalStore {
     return row;
   }
 
+  /** A pending approval for exactly this call and target state, so asking again does not pile up requests. */
+  async pendingFor(expected: { tokenId: string; tool: string; argsHash: string; targetDigest: string }): Promise<ApprovalRow | undefined> {
+    const [row] = await this.db
+      .select()
+      .from(approvals)
+      .where(
+        and(
+          eq(approvals.tokenId, expected.tokenId),
+          eq(approvals.tool, expected.tool),
+          eq(approvals.argsHash, expected.argsHash),
+          eq(approvals.targetDigest, expected.targetDigest),
+          eq(approvals.status, 'pending'),
+          gt(approvals.expiresAt, Date.now() + 60_000),
+        ),
+      )
+      .orderBy(desc(approvals.createdAt))
+      .limit(1);
+    return row;
+  }
+
+  private lastPrune = 0;
+
+  /** Old approvals and events go after a week (like history); at most once an hour per process. */
+  async pruneNow(now = Date.now()): Promise<void> {
+    if (now - this.lastPrune < 3600_000) return;
+    this.lastPrune = now;
+    await this.prune(now).catch(() => undefined);
+  }
+
   async get(id: string): Promise<ApprovalRow | undefined> {
     const [row] = await this.db.select().from(approvals).where(eq(approvals.id, id)).limit(1);
     if (row && row.expiresAt < Date.now() && (row.status === 'pending' || row.status === 'approved')) {
