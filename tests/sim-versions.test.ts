@@ -113,8 +113,9 @@ describe.each(PVE_VERSIONS)('PVE %s', (version) => {
       expect((await call(sim, 'DELETE', '/cluster/ha/groups/edge')).status).toBe(200);
       expect((await call(sim, 'GET', '/cluster/ha/groups/edge')).reason).toBe("no such ha group 'edge'");
     } else {
-      expect(resources).toEqual([expect.objectContaining({ sid: 'vm:101', failback: 1 })]);
-      expect(resources[0].group).toBeUndefined();
+      expect(resources).toEqual([expect.objectContaining({ sid: 'vm:101' })]);
+      expect(resources[0].group).toBeUndefined(); // dropped once groups are migrated
+      expect(resources[0].failback).toBeUndefined(); // the default (1) is not in the raw config
       expect(groups.status).toBe(500);
       expect(groups.reason).toBe('cannot index groups: ha groups have been migrated to rules');
       expect((await call(sim, 'POST', '/cluster/ha/groups', { group: 'edge', nodes: 'pve3' })).reason).toBe('cannot create group: ha groups have been migrated to rules');

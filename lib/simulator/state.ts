@@ -155,7 +155,7 @@ export interface HaResource {
   comment?: string;
   /** PVE 8: the HA group the resource is bound to. */
   group?: string;
-  /** PVE 9: whether it moves back to its preferred node (default 1). */
+  /** PVE 9: whether it moves back to its preferred node (default 1; shown only when set). */
   failback?: 0 | 1;
 }
 
@@ -544,7 +544,7 @@ export function generateState(opts: GenerateOptions): SimState {
       state.ha.set('vm:101', { sid: 'vm:101', type: 'vm', state: 'started', max_restart: 1, max_relocate: 1, group: 'prefer-fast' });
     } else {
       state.haRules.set('ha-group-prefer-fast', { rule: 'ha-group-prefer-fast', type: 'node-affinity', resources: 'vm:101', nodes: prefer, strict: 0, comment: 'database nodes' });
-      state.ha.set('vm:101', { sid: 'vm:101', type: 'vm', state: 'started', max_restart: 1, max_relocate: 1, failback: 1 });
+      state.ha.set('vm:101', { sid: 'vm:101', type: 'vm', state: 'started', max_restart: 1, max_relocate: 1 });
     }
   }
   state.backupJobs.push({

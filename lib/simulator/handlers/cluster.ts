@@ -118,7 +118,11 @@ export const clusterHandlers: Record<string, Handler> = {
       .map((r) => ({
         sid: r.sid, type: r.type, state: r.state, max_restart: r.max_restart, max_relocate: r.max_relocate, digest: HA_DIGEST,
         ...(r.comment ? { comment: r.comment } : {}),
-        ...(core.state.pveVersion === '8.4' ? (r.group ? { group: r.group } : {}) : { failback: r.failback ?? 1 }),
+        // Resources.pm index shows the raw config: only what was set (failback defaults to 1 but is not shown);
+        // once groups are migrated (9.x) the group property is dropped; a missing group is flagged
+        ...(core.state.pveVersion === '8.4' && r.group ? { group: r.group } : {}),
+        ...(core.state.pveVersion === '8.4' && r.group && !core.state.haGroups.has(r.group) ? { errors: { group: `group '${r.group}' does not exist` } } : {}),
+        ...(r.failback !== undefined ? { failback: r.failback } : {}),
       })),
 
   ...haHandlers,
