@@ -7,7 +7,15 @@
 # Run as root on the Proxmox host. Safe to run again (it converges; secrets already made are kept).
 #
 #   --ceiling read-only|operator|admin   the most the server may ever do (Proxmox role + sudo list); default operator
-#   --listen ADDRESS                     where the server listens (MCP_HOST); default 0.0.0.0 (all host addresses)
+#   --guest-exec                         operator ceiling: also allow running commands in guests through the agent
+#                                        (VM.Monitor on PVE 8, VM.GuestAgent.Unrestricted on PVE 9); off by default
+#   --listen ADDRESS                     where the server listens (MCP_HOST); default 127.0.0.1 (this host only).
+#                                        Any other address gets HTTPS: a certificate setup.sh generates (its
+#                                        SHA-256 fingerprint is printed), or --tls-cert/--tls-key
+#   --tls-cert FILE --tls-key FILE       serve HTTPS with this certificate and key (PEM; e.g. the node's
+#                                        /etc/pve/local/pveproxy-ssl.pem and .key); copied to /etc/proxmox-mcp/tls
+#   --release-signers FILE               pin the keys that sign proxmox-mcp releases (SSH public keys, one per
+#                                        line, or an allowed_signers file); self_update refuses anything else
 #   --port PORT                          MCP_PORT; default 3001
 #   --proxmox-url URL                    the Proxmox API; default https://127.0.0.1:8006
 #   --dry-run                            print every action instead of doing it
@@ -19,13 +27,17 @@
 # What it does (docs/DEPLOYMENT.md explains each choice):
 #   1. checks it is root on a Proxmox VE host, and which version
 #   2. host user `proxmox-mcp` (no password, key login only) with a sudo allow-list checked by visudo
-#   3. an ed25519 key for the container, authorised for that user only from loopback, no pty, no forwarding;
+#   3. an ed25519 key for the container, authorised for that user only from loopback, no pty, no forwarding,
+#      in a root-owned file sshd reads for that user only (/etc/ssh/proxmox-mcp/authorized_keys, through a
+#      Match block in /etc/ssh/sshd_config.d/proxmox-mcp.conf that also turns forwarding off in sshd itself);
 #      the host's own SSH key recorded in a known_hosts file so the container pins it
 #   4. Proxmox user proxmox-mcp@pve and API token `mcp` (privilege separation on), with a role sized to the
 #      ceiling granted to both the user and the token (the token gets the intersection)
 #   5. the node certificate's SHA-256 fingerprint, for TLS pinning
-#   6. .env (0600) with all of it and a random admin client token; prints the Claude Code command
-#   7. the host-side updater (systemd path + service) that self_update asks to rebuild the container
+#   6. .env (0600) with all of it and a random admin client token; prints the Claude Code command; beyond
+#      loopback, the server's TLS certificate
+#   7. the host-side updater (systemd path + service) that self_update asks to rebuild the container, with
+#      the pinned release-signing keys it verifies every release tag with
 #
 # Every host path can be redirected through the environment (ROOT prefix, or each *_DIR / file variable
 # below), so the whole script can run in a throwaway root: deploy/test-setup.sh does that in CI.
@@ -45,6 +57,13 @@ BACKUP_DIR="${BACKUP_DIR:-$ROOT/var/backups/proxmox-mcp}"
 SUDOERS_DIR="${SUDOERS_DIR:-$ROOT/etc/sudoers.d}"
 SYSTEMD_DIR="${SYSTEMD_DIR:-$ROOT/etc/systemd/system}"
 LIBEXEC_DIR="${LIBEXEC_DIR:-$ROOT/usr/local/lib/proxmox-mcp}"
+# The updater's own state (root only) and its answers to the container (mounted read-only into it).
+UPDATER_STATE_DIR="${UPDATER_STATE_DIR:-$ROOT/var/lib/proxmox-mcp-updater}"
+SIGNERS_FILE="${SIGNERS_FILE:-$CONFIG_DIR/release-signers}"
+# sshd reads the container's key for the host user from here (root-owned), through a Match block.
+SSHD_CONFIG="${SSHD_CONFIG:-$ROOT/etc/ssh/sshd_config}"
+SSHD_DROPIN_DIR="${SSHD_DROPIN_DIR:-$ROOT/etc/ssh/sshd_config.d}"
+AUTH_KEYS_DIR="${AUTH_KEYS_DIR:-$ROOT/etc/ssh/proxmox-mcp}"
 PVE_SSL_CERT="${PVE_SSL_CERT:-$ROOT/etc/pve/local/pve-ssl.pem}"
 PVEPROXY_SSL_CERT="${PVEPROXY_SSL_CERT:-$ROOT/etc/pve/local/pveproxy-ssl.pem}"
 SSH_HOST_KEY_PUB="${SSH_HOST_KEY_PUB:-$ROOT/etc/ssh/ssh_host_ed25519_key.pub}"
@@ -62,12 +81,17 @@ PVE_USER=proxmox-mcp@pve
 PVE_TOKEN=mcp
 PVE_TOKEN_ID="$PVE_USER!$PVE_TOKEN"
 OPERATOR_ROLE=ProxmoxMCPOperator
+ADMIN_ROLE=ProxmoxMCPAdmin
 KEY_MARKER=proxmox-mcp-container
 SUDOERS_FILE="$SUDOERS_DIR/proxmox-mcp"
 UNITS=(proxmox-mcp-update.path proxmox-mcp-update.service)
 
 CEILING=''
-LISTEN='0.0.0.0'
+GUEST_EXEC=0
+LISTEN='127.0.0.1'
+TLS_CERT_SRC=''
+TLS_KEY_SRC=''
+SIGNERS_SRC=''
 MCP_PORT_VALUE=3001
 PROXMOX_URL_VALUE="${PROXMOX_URL:-https://127.0.0.1:8006}"
 DRY_RUN=0
@@ -152,6 +176,13 @@ while (($#)); do
     --ceiling=*) CEILING="${1#*=}" ;;
     --listen) LISTEN="${2:-}"; shift ;;
     --listen=*) LISTEN="${1#*=}" ;;
+    --guest-exec) GUEST_EXEC=1 ;;
+    --tls-cert) TLS_CERT_SRC="${2:-}"; shift ;;
+    --tls-cert=*) TLS_CERT_SRC="${1#*=}" ;;
+    --tls-key) TLS_KEY_SRC="${2:-}"; shift ;;
+    --tls-key=*) TLS_KEY_SRC="${1#*=}" ;;
+    --release-signers) SIGNERS_SRC="${2:-}"; shift ;;
+    --release-signers=*) SIGNERS_SRC="${1#*=}" ;;
     --port) MCP_PORT_VALUE="${2:-}"; shift ;;
     --port=*) MCP_PORT_VALUE="${1#*=}" ;;
     --proxmox-url) PROXMOX_URL_VALUE="${2:-}"; shift ;;
@@ -172,6 +203,11 @@ if ! [[ "$MCP_PORT_VALUE" =~ ^[0-9]+$ ]] || ((MCP_PORT_VALUE < 1 || MCP_PORT_VAL
 [[ "$LISTEN" =~ ^[0-9A-Fa-f.:]+$ ]] || die "--listen must be an IP address (e.g. 0.0.0.0, 127.0.0.1 or one of this host's addresses)"
 [[ "$PROXMOX_URL_VALUE" =~ ^https?://[^/[:space:]]+/?$ ]] || die "--proxmox-url must look like https://127.0.0.1:8006"
 ((PURGE)) && ! ((UNINSTALL)) && die "--purge only goes with --uninstall"
+if [[ -n "$TLS_CERT_SRC" || -n "$TLS_KEY_SRC" ]]; then
+  [[ -n "$TLS_CERT_SRC" && -n "$TLS_KEY_SRC" ]] || die "--tls-cert and --tls-key go together"
+  [[ -s "$TLS_CERT_SRC" && -s "$TLS_KEY_SRC" ]] || die "--tls-cert/--tls-key: cannot read $TLS_CERT_SRC or $TLS_KEY_SRC"
+fi
+[[ -z "$SIGNERS_SRC" || -s "$SIGNERS_SRC" ]] || die "--release-signers: cannot read $SIGNERS_SRC"
 
 # ----- checks ----------------------------------------------------------------------------------------------
 PVE_MAJOR=0
@@ -225,15 +261,22 @@ ensure_host_user() {
 #  * Every argument is pinned by a regular expression anchored with ^...$ (sudo >= 1.9.10, which every
 #    supported Proxmox VE has), so no rule takes extra options: a plain '*' wildcard in sudoers also
 #    matches spaces and therefore any further argument (e.g. `qm start 100 --skiplock`, `vzdump --script`).
+#    A command with no arguments is written with "" (sudoers: no arguments at all); a bare command name
+#    would allow ANY arguments. No free value may start with '-' (a name, unit, pool or node is
+#    [A-Za-z0-9_] first), so none can turn into an option (`systemctl status -Hroot@other-node`).
+#  * No pvesh at all: root's pvesh is root@pam in the API (`pvesh get .../agent/file-read --file /etc/shadow`
+#    reads any file in any guest). Everything pvesh could read, the server reads through its API token,
+#    where the token's ACL applies.
 #  * Nothing that can start a shell, edit a file, run a hook, exec into a guest or copy files to/from the
-#    host: no shells, editors, pagers, pveum (users/tokens/root@pam), pvesh create/set/delete,
+#    host: no shells, editors, pagers, pveum (users/tokens/root@pam), pvesh (any verb),
 #    qm set/monitor/guest exec, pct exec/enter/push/pull/mount, apt, arbitrary systemctl units.
 #  * Commands that page (systemctl, journalctl) must be called with --no-pager (and the SSH session has no pty).
 sudoers_content() {
   local ceiling="$1"
   # Commas inside a sudoers argument must be escaped (\,). Repetition bounds are kept off nested groups:
   # glibc rejects (and sudo then never matches) regular expressions that grow too large.
-  local vmid='[1-9][0-9]{2\,8}' snap='[A-Za-z][A-Za-z0-9_-]*' unit='[A-Za-z0-9@_.-]+' name='[A-Za-z0-9_.-]+'
+  local vmid='[1-9][0-9]{2\,8}' snap='[A-Za-z][A-Za-z0-9_-]*' unit='[A-Za-z0-9_][A-Za-z0-9@_.-]*' name='[A-Za-z0-9_][A-Za-z0-9_.-]*'
+  local node='[A-Za-z0-9][A-Za-z0-9-]*' pool='[A-Za-z0-9_][A-Za-z0-9_.\:-]*' dataset='[A-Za-z0-9_][A-Za-z0-9_./\:-]*'
   cat <<EOF
 # proxmox-mcp: what the proxmox-mcp container may run as root over SSH (ceiling: $ceiling).
 # Written by $INSTALL_DIR/setup.sh; removed by ./setup.sh --uninstall. Edits are overwritten by setup.sh.
@@ -241,15 +284,14 @@ sudoers_content() {
 Defaults:$SERVICE_USER env_reset, !setenv, !lecture, secure_path="/usr/sbin:/usr/bin:/sbin:/bin"
 
 # Read: versions, cluster, guests, storage, ZFS, Ceph, HA, certificates, services, logs.
-Cmnd_Alias PMCP_READ = /usr/bin/pveversion, /usr/bin/pveversion ^(-v|--verbose)\$, \\
+Cmnd_Alias PMCP_READ = /usr/bin/pveversion "", /usr/bin/pveversion ^(-v|--verbose)\$, \\
   /usr/bin/pvecm ^(status|nodes|qdevice status)\$, \\
   /usr/sbin/qm ^list( --full( 1)?)?\$, /usr/sbin/qm ^(status|config|pending|listsnapshot) $vmid( --verbose( 1)?)?\$, \\
   /usr/sbin/pct ^list\$, /usr/sbin/pct ^(status|config|pending|listsnapshot) $vmid( --verbose( 1)?)?\$, \\
-  /usr/bin/pvesh ^get /[A-Za-z0-9/._@!\:-]*( --[a-z-]+ [A-Za-z0-9/._@!\:-]+)*( --output-format (json|json-pretty|text|yaml))?\$, \\
   /usr/sbin/pvesm ^(status|list $name)\$, \\
   /usr/sbin/ha-manager ^(status|config)\$, /usr/bin/pvenode ^cert info( --output-format json)?\$, \\
-  /usr/sbin/zpool ^(list|status)( -[vxpHLP]+)*( [A-Za-z0-9_.\:-]+)?\$, \\
-  /usr/sbin/zfs ^list( -[rHp]+| -o [a-z\,]+| -t [a-z\,]+)*( [A-Za-z0-9_./\:-]+)?\$, \\
+  /usr/sbin/zpool ^(list|status)( -[vxpHLP]+)*( $pool)?\$, \\
+  /usr/sbin/zfs ^list( -[rHp]+| -o [a-z\,]+| -t [a-z\,]+)*( $dataset)?\$, \\
   /usr/bin/ceph ^(status|health( detail)?|df|osd (tree|df)|mon stat)( --format json)?\$, \\
   /usr/bin/systemctl ^--no-pager (status|show|is-active|is-enabled|is-failed) $unit\$, \\
   /usr/bin/systemctl ^(status|show|is-active|is-enabled|is-failed) $unit --no-pager\$, \\
@@ -273,8 +315,8 @@ EOF
     cat <<EOF
 
 # Admin ceiling: migrations and restarting the Proxmox API daemons (never pve-cluster/corosync, never the host).
-Cmnd_Alias PMCP_ADMIN = /usr/sbin/qm ^migrate $vmid [A-Za-z0-9-]+( --online( 1)?)?\$, \\
-  /usr/sbin/pct ^migrate $vmid [A-Za-z0-9-]+( --restart( 1)?)?\$, \\
+Cmnd_Alias PMCP_ADMIN = /usr/sbin/qm ^migrate $vmid $node( --online( 1)?)?\$, \\
+  /usr/sbin/pct ^migrate $vmid $node( --restart( 1)?)?\$, \\
   /usr/bin/systemctl ^(restart|reload) (pveproxy|pvedaemon|pvestatd|spiceproxy|pve-firewall)\$
 EOF
   fi
@@ -322,22 +364,63 @@ ensure_ssh() {
     }
   fi
 
-  # authorized_keys: only from loopback (the container uses host networking), no pty, no forwarding.
+  # authorized_keys: a root-owned file that sshd reads for this user only (a Match block), so neither the
+  # user (through execute_command) nor the container can add a key or drop a restriction; it holds exactly
+  # the container's key, so a re-run removes any other. `restrict` turns off pty, forwarding of every kind
+  # and ~/.ssh/rc; from= only loopback (the container uses host networking). The Match block enforces the
+  # same in sshd itself, and ignores ~/.ssh/authorized_keys for this user.
+  local pub
+  if [[ -s "$key.pub" ]]; then pub="$(cut -d' ' -f1,2 "$key.pub")"; else pub="ssh-ed25519 <generated-key>"; fi
+  local line="restrict,from=\"127.0.0.1,::1\" $pub $KEY_MARKER"
+  local tmp="$TMP_DIR/authorized_keys"
+  printf '# proxmox-mcp: the container key for the host user %s, written by setup.sh (re-running it replaces this file).\n%s\n' "$SERVICE_USER" "$line" >"$tmp"
+  ensure_dir "$AUTH_KEYS_DIR" 755 0 0
+  put_file "$tmp" "$AUTH_KEYS_DIR/authorized_keys" 0644 root:root
+  tmp="$TMP_DIR/sshd-dropin"
+  cat >"$tmp" <<EOF
+# proxmox-mcp: how sshd treats the host user $SERVICE_USER (written by setup.sh; removed by --uninstall).
+# Its key is in a root-owned file it cannot change; no forwarding, tunnels, pty or rc files, whatever the key says.
+Match User $SERVICE_USER
+    AuthorizedKeysFile $AUTH_KEYS_DIR/authorized_keys
+    AuthorizedKeysCommand none
+    AuthenticationMethods publickey
+    PasswordAuthentication no
+    KbdInteractiveAuthentication no
+    AllowTcpForwarding no
+    AllowStreamLocalForwarding no
+    AllowAgentForwarding no
+    X11Forwarding no
+    PermitTunnel no
+    PermitTTY no
+    PermitUserRC no
+    GatewayPorts no
+    PermitListen none
+    PermitOpen none
+EOF
+  if [[ -f "$SSHD_CONFIG" ]] && ! grep -Eq "^[[:space:]]*Include[[:space:]]+($SSHD_DROPIN_DIR|/etc/ssh/sshd_config.d)/\*\.conf" "$SSHD_CONFIG"; then
+    warn "$SSHD_CONFIG does not include $SSHD_DROPIN_DIR/*.conf: add 'Include /etc/ssh/sshd_config.d/*.conf' at its top, or the container's key is not accepted"
+  fi
+  local before_dropin
+  before_dropin="$(cat "$SSHD_DROPIN_DIR/proxmox-mcp.conf" 2>/dev/null || true)"
+  ((DRY_RUN)) || install -d -m 0755 "$SSHD_DROPIN_DIR"
+  put_file "$tmp" "$SSHD_DROPIN_DIR/proxmox-mcp.conf" 0644 root:root show
+  if [[ "$before_dropin" != "$(cat "$tmp")" ]]; then
+    # sshd -t reads the real /etc/ssh; with a ROOT prefix (tests) the drop-in is elsewhere.
+    if command -v sshd >/dev/null 2>&1 && [[ -z "$ROOT" ]] && ! ((DRY_RUN)); then
+      sshd -t || { rm -f -- "$SSHD_DROPIN_DIR/proxmox-mcp.conf"; die "sshd -t refuses the configuration with $SSHD_DROPIN_DIR/proxmox-mcp.conf; removed it again"; }
+    fi
+    run systemctl reload ssh || warn "could not reload sshd; run: systemctl reload ssh"
+  fi
+  # The user's own ~/.ssh is not read for it any more: remove what is there (an older setup.sh wrote the key
+  # there; anything else in it setup.sh did not install), and keep the directory root's.
   local home
   home="$(getent passwd "$SERVICE_USER" | cut -d: -f6 || true)"
   [[ -n "$home" ]] || home="/home/$SERVICE_USER"
-  local auth="$home/.ssh/authorized_keys" pub
-  if [[ -s "$key.pub" ]]; then pub="$(cut -d' ' -f1,2 "$key.pub")"; else pub="ssh-ed25519 <generated-key>"; fi
-  local line="from=\"127.0.0.1,::1\",no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-user-rc $pub $KEY_MARKER"
-  local tmp="$TMP_DIR/authorized_keys"
-  : >"$tmp"
-  if [[ -f "$auth" ]]; then grep -v " $KEY_MARKER\$" "$auth" >"$tmp" || true; fi
-  printf '%s\n' "$line" >>"$tmp"
-  if ((DRY_RUN)); then
-    printf '    [dry-run] install -d -m 0700 %s; write %s with: %s\n' "$home/.ssh" "$auth" "$line"
-  else
-    install -d -m 0700 -o "$SERVICE_USER" -g "$(id -gn "$SERVICE_USER")" "$home/.ssh"
-    put_file "$tmp" "$auth" 0600 "$SERVICE_USER:$(id -gn "$SERVICE_USER")"
+  if [[ -e "$home/.ssh/authorized_keys" || -L "$home/.ssh/authorized_keys" ]]; then
+    remove_path "$home/.ssh/authorized_keys"
+  fi
+  if [[ -d "$home/.ssh" && ! -L "$home/.ssh" ]]; then
+    ensure_dir "$home/.ssh" 755 0 0
   fi
 
   # known_hosts: this host's ed25519 key under the names the server may use for it.
@@ -373,11 +456,37 @@ acl_roles() { # TYPE UGID: roleids granted on / to a user or token
 operator_privs() {
   # Guest power, console, snapshots and backups; read everything else. No VM.Allocate/Config (no creating,
   # deleting or reconfiguring guests), no Sys.Modify, no User.Modify/Permissions.Modify (cannot touch users,
-  # root@pam or its own grants).
+  # root@pam or its own grants). No guest-agent command execution unless --guest-exec asks for it: on PVE 8
+  # VM.Monitor alone allows agent exec, file-write and set-user-password (root in every guest with an agent).
   local privs=(VM.Audit VM.PowerMgmt VM.Console VM.Snapshot VM.Snapshot.Rollback VM.Backup VM.Migrate
     Datastore.Audit Datastore.AllocateSpace Sys.Audit Pool.Audit SDN.Audit)
   # PVE 9 replaced VM.Monitor with VM.GuestAgent.*; each version rejects the other's names.
-  if ((PVE_MAJOR >= 9)); then privs+=(VM.GuestAgent.Audit); else privs+=(VM.Monitor); fi
+  if ((PVE_MAJOR >= 9)); then
+    privs+=(VM.GuestAgent.Audit)
+    ((GUEST_EXEC)) && privs+=(VM.GuestAgent.Unrestricted)
+  else
+    ((GUEST_EXEC)) && privs+=(VM.Monitor)
+  fi
+  local IFS=,
+  printf '%s' "${privs[*]}"
+}
+
+admin_privs() {
+  # PVEAdmin without what would let the token raise itself or reach beyond guests: no Permissions.Modify
+  # (it could grant itself Administrator), no User.Modify/Group.Allocate/Realm.AllocateUser (no users,
+  # groups, passwords or tokens, root@pam's included), no Sys.Console (the node shell), no Mapping.Modify
+  # (host devices into guests), and never the root-only Sys.Modify/Sys.PowerMgmt/Realm.Allocate.
+  # Guest-agent commands are part of the admin ceiling (it configures guests anyway).
+  local privs=(VM.Allocate VM.Clone VM.Config.CDROM VM.Config.CPU VM.Config.Cloudinit VM.Config.Disk
+    VM.Config.HWType VM.Config.Memory VM.Config.Network VM.Config.Options VM.Migrate VM.PowerMgmt VM.Snapshot
+    VM.Snapshot.Rollback VM.Backup VM.Console VM.Audit Sys.Audit Sys.Syslog
+    Datastore.Allocate Datastore.AllocateTemplate Datastore.AllocateSpace Datastore.Audit
+    SDN.Allocate SDN.Audit SDN.Use Pool.Allocate Pool.Audit Mapping.Use Mapping.Audit)
+  if ((PVE_MAJOR >= 9)); then
+    privs+=(VM.Replicate VM.GuestAgent.Audit VM.GuestAgent.FileRead VM.GuestAgent.FileWrite VM.GuestAgent.FileSystemMgmt VM.GuestAgent.Unrestricted)
+  else
+    privs+=(VM.Monitor)
+  fi
   local IFS=,
   printf '%s' "${privs[*]}"
 }
@@ -386,9 +495,8 @@ role_for_ceiling() {
   case "$1" in
     read-only) printf 'PVEAuditor' ;;
     operator) printf '%s' "$OPERATOR_ROLE" ;;
-    # PVEAdmin: everything but Sys.Modify/Sys.PowerMgmt/Realm.Allocate and the root-only privileges. Never
-    # Administrator: that would let the token rewrite any ACL, user or realm, root@pam's included.
-    admin) printf 'PVEAdmin' ;;
+    # Never PVEAdmin or Administrator: both carry Permissions.Modify and User.Modify.
+    admin) printf '%s' "$ADMIN_ROLE" ;;
   esac
 }
 
@@ -404,14 +512,20 @@ ensure_proxmox_access() {
 
   local role
   role="$(role_for_ceiling "$CEILING")"
-  if [[ "$role" == "$OPERATOR_ROLE" ]]; then
-    local privs roles_json
-    privs="$(operator_privs)"
+  if [[ "$role" == "$OPERATOR_ROLE" || "$role" == "$ADMIN_ROLE" ]]; then
+    # The role's privileges exactly (role modify without --append replaces them), per PVE version.
+    local privs roles_json current_privs
+    if [[ "$role" == "$OPERATOR_ROLE" ]]; then privs="$(operator_privs)"; else privs="$(admin_privs)"; fi
     roles_json="$(pveum role list --output-format json)"
-    if json_has roleid "$OPERATOR_ROLE" <<<"$roles_json"; then
-      run pveum role modify "$OPERATOR_ROLE" --privs "$privs"
+    if json_has roleid "$role" <<<"$roles_json"; then
+      current_privs="$(R="$role" perl -MJSON::PP -0777 -ne 'my ($r) = grep { $_->{roleid} eq $ENV{R} } @{ decode_json($_) }; print join(",", sort split /,/, $r->{privs} // "")' <<<"$roles_json")"
+      if [[ "$current_privs" == "$(tr ',' '\n' <<<"$privs" | LC_ALL=C sort | paste -sd, -)" ]]; then
+        ok "role $role has exactly its privileges"
+      else
+        run pveum role modify "$role" --privs "$privs"
+      fi
     else
-      run pveum role add "$OPERATOR_ROLE" --privs "$privs"
+      run pveum role add "$role" --privs "$privs"
     fi
   fi
 
@@ -471,6 +585,57 @@ read_fingerprint() {
   ok "$cert: $TLS_FINGERPRINT"
 }
 
+# ----- 5b. the server's own TLS certificate (only when it listens beyond loopback) -------------------------
+# Bearer tokens travel in every request: beyond loopback the server serves HTTPS, and refuses plain HTTP.
+# The certificate is the admin's (--tls-cert/--tls-key, e.g. the node's pveproxy-ssl.*), or one generated
+# here (ECDSA P-256, 10 years, names: the listen address, this host's address and names). Its SHA-256
+# fingerprint is printed, to compare with what a client sees. /etc/proxmox-mcp/tls is root's, group = the
+# container's GID (the key 0640): the container reads it and can never replace it.
+SERVER_TLS=0
+SERVER_TLS_FINGERPRINT=''
+is_loopback() { [[ "$1" =~ ^127\. || "$1" == ::1 || "$1" == localhost ]]; }
+ensure_server_tls() {
+  local tls_dir="$CONFIG_DIR/tls"
+  if is_loopback "$LISTEN" && [[ -z "$TLS_CERT_SRC" ]]; then
+    SERVER_TLS=0
+    return 0
+  fi
+  SERVER_TLS=1
+  step "TLS certificate of the server ($LISTEN is beyond loopback: HTTPS only)"
+  ensure_dir "$tls_dir" 750 0 "$CONTAINER_GID"
+  local cert="$tls_dir/cert.pem" key="$tls_dir/key.pem" tmp_cert="$TMP_DIR/tls-cert.pem" tmp_key="$TMP_DIR/tls-key.pem"
+  if [[ -n "$TLS_CERT_SRC" ]]; then
+    openssl x509 -in "$TLS_CERT_SRC" -noout >/dev/null 2>&1 || die "--tls-cert $TLS_CERT_SRC is not a PEM certificate"
+    openssl pkey -in "$TLS_KEY_SRC" -noout >/dev/null 2>&1 || die "--tls-key $TLS_KEY_SRC is not a PEM private key"
+    cp "$TLS_CERT_SRC" "$tmp_cert"
+    cp "$TLS_KEY_SRC" "$tmp_key"
+  elif [[ -s "$cert" && -s "$key" ]]; then
+    cp "$cert" "$tmp_cert"
+    cp "$key" "$tmp_key"
+    ok "keeping the certificate in $cert"
+  else
+    local names address san
+    address="$(primary_address)"
+    san="IP:127.0.0.1,DNS:localhost,DNS:$(hostname -s 2>/dev/null || hostname)"
+    [[ "$LISTEN" != 0.0.0.0 && "$LISTEN" != '::' ]] && san+=",IP:$LISTEN"
+    [[ "$address" != "$LISTEN" ]] && san+=",IP:$address"
+    names="$(hostname -f 2>/dev/null || true)"
+    [[ -n "$names" && ",$san," != *",DNS:$names,"* ]] && san+=",DNS:$names"
+    if ((DRY_RUN)); then
+      printf '    [dry-run] openssl req -x509 -newkey ec (P-256) -days 3650 -subj /CN=proxmox-mcp -addext subjectAltName=%s -> %s\n' "$san" "$cert"
+      return 0
+    fi
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+      -subj "/CN=proxmox-mcp $(hostname -s 2>/dev/null || hostname)" -addext "subjectAltName=$san" \
+      -keyout "$tmp_key" -out "$tmp_cert" >/dev/null 2>&1 || die "openssl could not make a certificate"
+    ok "generated a certificate for $san"
+  fi
+  put_file "$tmp_cert" "$cert" 0644 root:root
+  put_file "$tmp_key" "$key" 0640 "root:$CONTAINER_GID"
+  SERVER_TLS_FINGERPRINT="$(openssl x509 -in "$tmp_cert" -noout -fingerprint -sha256 | sed 's/^.*=//')"
+  info "server certificate SHA-256 fingerprint: $SERVER_TLS_FINGERPRINT"
+}
+
 # ----- 6. .env ---------------------------------------------------------------------------------------------
 env_get() { # the current value of KEY in .env, or nothing
   [[ -f "$ENV_FILE" ]] || return 0
@@ -522,6 +687,10 @@ write_env() {
     "SSH_HOSTS=$node=127.0.0.1"
     "PROXMOX_MCP_CEILING=$CEILING"
   )
+  # HTTPS beyond loopback (the paths as the container sees them; docker-compose.yml mounts the directory).
+  if ((SERVER_TLS)); then
+    settings+=("MCP_TLS_CERT=$SERVER_CONFIG_DIR/tls/cert.pem" "MCP_TLS_KEY=$SERVER_CONFIG_DIR/tls/key.pem")
+  fi
   # Keep every line we do not manage (comments, the admin's own settings); replace or append ours.
   local tmp="$TMP_DIR/env" setting key
   if [[ -f "$ENV_FILE" ]]; then cp "$ENV_FILE" "$tmp"; else
@@ -535,6 +704,9 @@ write_env() {
       printf '%s\n' "$setting" >>"$tmp"
     fi
   done
+  if ! ((SERVER_TLS)); then
+    perl -i -ne 'print unless /^MCP_TLS_(CERT|KEY)=/' "$tmp"
+  fi
   if ((DRY_RUN)); then
     printf '    [dry-run] write %s (mode 0600, owner root) with: %s\n' "$ENV_FILE" \
       "$(printf '%s\n' "${settings[@]}" | cut -d= -f1 | paste -sd' ')"
@@ -550,11 +722,55 @@ ensure_data_dirs() {
   ensure_dir "$DATA_DIR/update" 750 "$CONTAINER_UID" "$CONTAINER_GID"
   ensure_dir "$LOG_DIR" 750 "$CONTAINER_UID" "$CONTAINER_GID"
   ensure_dir "$BACKUP_DIR" 750 "$CONTAINER_UID" "$CONTAINER_GID"
+  # The updater's own: its state (the tags it has seen, the downgrade flag) and its answers to the container,
+  # root's and only readable by the container (docker-compose.yml mounts answers/ read-only into update/).
+  ensure_dir "$UPDATER_STATE_DIR" 755 0 0
+  ensure_dir "$UPDATER_STATE_DIR/answers" 755 0 0
 }
 
 render_unit() { # TEMPLATE OUT
   sed -e "s|@INSTALL_DIR@|$INSTALL_DIR|g" -e "s|@UPDATE_DIR@|$DATA_DIR/update|g" \
-    -e "s|@LIBEXEC_DIR@|$LIBEXEC_DIR|g" -e "s|@ENV_FILE@|$ENV_FILE|g" "$1" >"$2"
+    -e "s|@LIBEXEC_DIR@|$LIBEXEC_DIR|g" -e "s|@ENV_FILE@|$ENV_FILE|g" -e "s|@STATE_DIR@|$UPDATER_STATE_DIR|g" \
+    -e "s|@SIGNERS@|$SIGNERS_FILE|g" -e "s|@CONTAINER_UID@|$CONTAINER_UID|g" "$1" >"$2"
+}
+
+# The keys that sign proxmox-mcp releases, pinned for the updater (git verify-tag with an SSH allowed-signers
+# file): --release-signers FILE takes SSH public keys (one per line) or allowed_signers lines. Without it an
+# earlier pin is kept; with none at all, self_update refuses every release until one is pinned.
+# Rotation: pin a file with the old AND the new key, move to releases signed with the new one, then pin the
+# new key alone (docs/DEPLOYMENT.md).
+pin_release_signers() {
+  step "Release-signing keys (the updater installs only tags they signed)"
+  if [[ -z "$SIGNERS_SRC" ]]; then
+    if [[ -s "$SIGNERS_FILE" ]]; then
+      ok "$SIGNERS_FILE kept: $(grep -c '^[^#]' "$SIGNERS_FILE") key(s)"
+    else
+      warn "no release-signing key pinned: self_update refuses every release until you run ./setup.sh --release-signers FILE (the project's published key)"
+    fi
+    return 0
+  fi
+  local tmp="$TMP_DIR/release-signers" line fields count=0
+  printf '# proxmox-mcp release-signing keys, pinned by setup.sh (allowed_signers format, namespace git)\n' >"$tmp"
+  while IFS= read -r line || [[ -n "$line" ]]; do
+    [[ "$line" =~ ^[[:space:]]*(#|$) ]] && continue
+    read -r -a fields <<<"$line"
+    if [[ "${fields[0]}" == ssh-* || "${fields[0]}" == ecdsa-* || "${fields[0]}" == sk-* ]]; then
+      line="release@proxmox-mcp ${fields[0]} ${fields[1]:-}"
+    fi
+    printf '%s\n' "$line" >>"$tmp"
+    count=$((count + 1))
+  done <"$SIGNERS_SRC"
+  ((count > 0)) || die "--release-signers $SIGNERS_SRC holds no key"
+  # Every line must hold a key ssh-keygen can read.
+  local key prints=()
+  while IFS= read -r line; do
+    key="$(grep -oE '(ssh-[a-z0-9-]+|ecdsa-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,2}' <<<"$line" | head -n 1 || true)"
+    [[ -n "$key" ]] && prints+=("$(ssh-keygen -l -f /dev/stdin <<<"$key" 2>/dev/null | awk '{print $2}')") || true
+    [[ -n "$key" && -n "${prints[-1]:-}" ]] || die "--release-signers: not an SSH public key: ${line:0:60}"
+  done < <(grep -v '^#' "$tmp")
+  ensure_dir "$CONFIG_DIR" 755 0 0
+  put_file "$tmp" "$SIGNERS_FILE" 0644 root:root show
+  info "$count key(s): ${prints[*]}"
 }
 
 install_updater() {
@@ -565,6 +781,7 @@ install_updater() {
   ((DRY_RUN)) || install -d -m 0755 "$LIBEXEC_DIR"
   cp "$src/host-update.sh" "$TMP_DIR/host-update.sh"
   put_file "$TMP_DIR/host-update.sh" "$LIBEXEC_DIR/host-update.sh" 0755 root:root
+  pin_release_signers
   local unit changed=0 before
   for unit in "${UNITS[@]}"; do
     render_unit "$src/$unit" "$TMP_DIR/$unit"
@@ -589,12 +806,35 @@ choose_ceiling() {
     printf '\nHow much may proxmox-mcp ever do on this host? (client tokens can be lower, never higher)\n'
     printf '  1) read-only  look, never change (Proxmox role PVEAuditor)\n'
     printf '  2) operator   + start/stop/snapshot/backup guests (role %s)  [default]\n' "$OPERATOR_ROLE"
-    printf '  3) admin      + create/configure/delete guests, storage, network (role PVEAdmin; never root@pam)\n'
+    printf '  3) admin      + create/configure/delete guests, storage, network, guest agent (role %s; never users, ACLs or root@pam)\n' "$ADMIN_ROLE"
     local answer
     read -r -p 'Ceiling [2]: ' answer
     case "$answer" in 1 | read-only) CEILING=read-only ;; 3 | admin) CEILING='admin' ;; *) CEILING=operator ;; esac
   fi
   CEILING="${CEILING:-operator}"
+}
+
+# The first approver (issue 13): a person whose authenticator app (TOTP) approves what an agent cannot
+# approve itself, on the server's /approve page. It lives in the server's database, so it is made inside
+# the container, once the container runs; the otpauth URI (the secret) is printed to this terminal only,
+# never to a file. A QR code is drawn with qrencode when it is installed (apt install qrencode): a QR
+# encoder is too much code to carry here for one scan.
+APPROVER_NAME="${SUDO_USER:-admin}"
+create_first_approver() {
+  ((DRY_RUN)) && { info "would add approver '$APPROVER_NAME' once the container runs"; return 0; }
+  command -v docker >/dev/null 2>&1 || return 1
+  [[ -n "$(docker compose --project-directory "$INSTALL_DIR" ps -q proxmox-mcp 2>/dev/null)" ]] || return 1
+  if docker compose --project-directory "$INSTALL_DIR" exec -T proxmox-mcp node dist/bin/approve.js approver list 2>/dev/null | grep -q 'added'; then
+    info "an approver exists already (node dist/bin/approve.js approver list inside the container)"
+    return 0
+  fi
+  local out uri
+  out="$(docker compose --project-directory "$INSTALL_DIR" exec -T proxmox-mcp node dist/bin/approve.js approver add "$APPROVER_NAME")" || return 1
+  uri="$(grep -o 'otpauth://[^[:space:]]*' <<<"$out")"
+  step "First approver: $APPROVER_NAME"
+  info "Add this to your authenticator app now; it is shown only once:"
+  info "$uri"
+  if command -v qrencode >/dev/null 2>&1; then qrencode -t ansiutf8 "$uri"; else info "(install qrencode to see it as a QR code here)"; fi
 }
 
 ADMIN_TOKEN=''
@@ -609,13 +849,23 @@ install_all() {
   ensure_ssh
   ensure_proxmox_access
   read_fingerprint
+  ensure_server_tls
   ensure_data_dirs
   write_env
   install_updater
 
-  local host="$LISTEN"
+  local host="$LISTEN" scheme=http trust=''
   [[ "$host" == 0.0.0.0 || "$host" == '::' ]] && host="$(primary_address)"
   [[ "$host" == *:* ]] && host="[$host]"
+  if ((SERVER_TLS)); then
+    scheme=https
+    trust="
+    The server speaks HTTPS with the certificate in $CONFIG_DIR/tls/cert.pem (SHA-256 $SERVER_TLS_FINGERPRINT).
+    Copy that file to the machine that runs Claude Code and let Node trust it (check the fingerprint there with
+    openssl x509 -in proxmox-mcp.pem -noout -fingerprint -sha256):
+      export NODE_EXTRA_CA_CERTS=\$HOME/.config/proxmox-mcp.pem      # before starting claude
+"
+  fi
   step "Done"
   if ((DRY_RUN)); then
     info "dry run: nothing was changed. Run again without --dry-run to apply."
@@ -626,14 +876,19 @@ install_all() {
     Start (or rebuild) the server; GIT_COMMIT and GIT_TAG tell the image which checkout it is (get_mcp_info):
       cd $INSTALL_DIR && export GIT_COMMIT="\$(git rev-parse HEAD)" GIT_TAG="\$(git describe --tags --exact-match 2>/dev/null)"
       docker compose up -d --build
-      curl -s http://$host:$MCP_PORT_VALUE/health
+      curl -s $( ((SERVER_TLS)) && printf -- '--cacert %s ' "$CONFIG_DIR/tls/cert.pem" )$scheme://$host:$MCP_PORT_VALUE/health
+$trust
+    Add the first approver (a person; their authenticator app approves what an agent cannot) and tell
+    clients where the approval page is (or run ./setup.sh again once the container runs: it adds the approver):
+      docker compose exec proxmox-mcp node dist/bin/approve.js approver add $APPROVER_NAME
+      docker compose exec proxmox-mcp node dist/bin/approve.js url $scheme://$host:$MCP_PORT_VALUE
 
-    Connect Claude Code (the admin token is in $ENV_FILE as MCP_ADMIN_TOKEN$( ((ADMIN_TOKEN_NEW)) && printf ', new' )):
-      claude mcp add --transport http proxmox http://$host:$MCP_PORT_VALUE/mcp --header "Authorization: Bearer $ADMIN_TOKEN"
-
-    Give other clients their own, smaller tokens (inside the container):
-      docker compose exec proxmox-mcp node dist/bin/token.js create --name laptop --role operator
+    Connect Claude Code with an operator token made for it, not the admin token (the admin token, in
+    $ENV_FILE as MCP_ADMIN_TOKEN$( ((ADMIN_TOKEN_NEW)) && printf ', new' ), is for you and the CLI):
+      docker compose exec proxmox-mcp node dist/bin/token.js create --name claude-code --role operator
+      claude mcp add --transport http proxmox $scheme://$host:$MCP_PORT_VALUE/mcp --header "Authorization: Bearer <the token it printed>"
 EOF
+  create_first_approver || true
 }
 
 # ----- uninstall -------------------------------------------------------------------------------------------
@@ -655,6 +910,7 @@ uninstall_all() {
   for unit in "${UNITS[@]}"; do remove_path "$SYSTEMD_DIR/$unit"; done
   run systemctl daemon-reload || true
   remove_path "$LIBEXEC_DIR"
+  remove_path "$UPDATER_STATE_DIR"
 
   step "Proxmox user, token, role and ACL"
   if pveum user list --output-format json | json_has userid "$PVE_USER"; then
@@ -673,12 +929,21 @@ uninstall_all() {
   else
     ok "no user $PVE_USER"
   fi
-  if pveum role list --output-format json | json_has roleid "$OPERATOR_ROLE"; then
-    run pveum role delete "$OPERATOR_ROLE"
-  fi
+  local roles_json
+  roles_json="$(pveum role list --output-format json)"
+  for role in "$OPERATOR_ROLE" "$ADMIN_ROLE"; do
+    if json_has roleid "$role" <<<"$roles_json"; then
+      run pveum role delete "$role"
+    fi
+  done
 
   step "Host user, sudo allow-list, SSH key"
   remove_path "$SUDOERS_FILE"
+  if [[ -e "$SSHD_DROPIN_DIR/proxmox-mcp.conf" ]]; then
+    remove_path "$SSHD_DROPIN_DIR/proxmox-mcp.conf"
+    run systemctl reload ssh || warn "could not reload sshd; run: systemctl reload ssh"
+  fi
+  remove_path "$AUTH_KEYS_DIR"
   if id "$SERVICE_USER" >/dev/null 2>&1; then
     # --remove: its home with the authorized_keys entry goes too.
     run userdel --remove "$SERVICE_USER" 2>/dev/null || run userdel "$SERVICE_USER"

@@ -93,7 +93,7 @@ SIM_PORT="$(free_port)"
 SHIM_SECRET="$(head -c 18 /dev/urandom | base64 | tr '+/' '-_')"
 # The simulator's built-in privileged token plays root@pam for the pveum shim (pveum runs as root on a host).
 PVE_SIM_TOKEN_ID='setup-shim@pve!cli' PVE_SIM_TOKEN_SECRET="$SHIM_SECRET" \
-  node "$REPO/dist/bin/sim.js" --port "$SIM_PORT" --https --task-ms 5 >"$T/sim.log" 2>&1 &
+  node "$REPO/dist/bin/sim.js" --port "$SIM_PORT" --https --task-ms 5 --auth-delay 0 >"$T/sim.log" 2>&1 &
 PIDS+=($!)
 wait_http "https://127.0.0.1:$SIM_PORT/api2/json/version" 20 || { cat "$T/sim.log"; echo "simulator did not start" >&2; exit 1; }
 pass "simulator on https://127.0.0.1:$SIM_PORT"
@@ -110,16 +110,20 @@ api() { curl -ks -H "Authorization: $SHIM_PVE_AUTH" "$SHIM_PVE_URL/api2/json$1";
 
 # The host as setup.sh expects it: the node certificate (the one the simulator serves) and an SSH host key.
 export ROOT="$T/root"
-mkdir -p "$ROOT/etc/pve/local" "$ROOT/etc/ssh" "$ROOT/etc/systemd/system" "$ROOT/usr/local/lib" \
+mkdir -p "$ROOT/etc/pve/local" "$ROOT/etc/ssh/sshd_config.d" "$ROOT/etc/systemd/system" "$ROOT/usr/local/lib" \
   "$ROOT/var/lib" "$ROOT/var/log" "$ROOT/var/backups" "$T/install"
 openssl s_client -connect "127.0.0.1:$SIM_PORT" </dev/null 2>/dev/null | openssl x509 >"$ROOT/etc/pve/local/pve-ssl.pem"
 ssh-keygen -q -t ed25519 -N '' -C root@testhost -f "$ROOT/etc/ssh/ssh_host_ed25519_key"
+printf 'Include %s/etc/ssh/sshd_config.d/*.conf\nHostKey %s/etc/ssh/ssh_host_ed25519_key\nKbdInteractiveAuthentication no\nUsePAM yes\n' "$ROOT" "$ROOT" >"$ROOT/etc/ssh/sshd_config"
+# The project's release-signing key, as an admin would pin it with --release-signers.
+ssh-keygen -q -t ed25519 -N '' -C release -f "$T/release-key"
 sim_fp="$(sed -n 's/.*TLS fingerprint (SHA-256): //p' "$T/sim.log")"
 
 export INSTALL_DIR="$REPO" ENV_FILE="$T/install/.env" SUDOERS_DIR=/etc/sudoers.d SYSTEMD_DIR="$ROOT/etc/systemd/system"
 export SERVER_CONFIG_DIR="$ROOT/etc/proxmox-mcp" SERVER_DATA_DIR="$ROOT/var/lib/proxmox-mcp" SERVER_BACKUP_DIR="$ROOT/var/backups/proxmox-mcp"
 MCP_TEST_PORT="$(free_port)"
 SETUP=(bash "$REPO/setup.sh" --non-interactive --listen 127.0.0.1 --port "$MCP_TEST_PORT" --proxmox-url "https://127.0.0.1:$SIM_PORT")
+STATE="$ROOT/var/lib/proxmox-mcp-updater"
 
 # Everything setup.sh can change, as one text: files (mode, owner, content), the user database, the
 # simulator's users/tokens/roles/ACLs, and the units systemctl enabled.
@@ -149,18 +153,34 @@ check "it printed the token creation" grep -q '\[dry-run\] pveum user token add 
 
 section "setup.sh --ceiling operator (first run)"
 t0=$SECONDS
-if "${SETUP[@]}" --ceiling operator >"$T/run1.out" 2>&1; then pass "exit 0 ($((SECONDS - t0)) s)"; else cat "$T/run1.out"; fail "setup.sh failed"; fi
+if "${SETUP[@]}" --ceiling operator --release-signers "$T/release-key.pub" >"$T/run1.out" 2>&1; then pass "exit 0 ($((SECONDS - t0)) s)"; else cat "$T/run1.out"; fail "setup.sh failed"; fi
 check "host user proxmox-mcp with /bin/bash" bash -c '[[ "$(getent passwd proxmox-mcp | cut -d: -f7)" == /bin/bash ]]'
 check "no usable password, not locked ('*')" bash -c '[[ "$(getent shadow proxmox-mcp | cut -d: -f2)" == "*" ]]'
 check "sudoers drop-in 0440 root" bash -c '[[ "$(stat -c "%a %U" /etc/sudoers.d/proxmox-mcp)" == "440 root" ]]'
 check "visudo -c accepts the whole sudoers" visudo -c
 check "SSH key 0600, owned by the container UID" bash -c "[[ \"\$(stat -c '%a %u' '$ROOT/etc/proxmox-mcp/ssh/id_ed25519')\" == '600 10001' ]]"
-auth_keys=/home/proxmox-mcp/.ssh/authorized_keys
-check "authorized_keys: from loopback only, no pty, no forwarding" \
-  grep -q '^from="127.0.0.1,::1",no-pty,no-port-forwarding,no-agent-forwarding,no-X11-forwarding,no-user-rc ssh-ed25519 ' "$auth_keys"
-check "authorized_keys holds the container's key" grep -qF "$(cut -d' ' -f2 "$ROOT/etc/proxmox-mcp/ssh/id_ed25519.pub")" "$auth_keys"
-check "authorized_keys 0600 and ~/.ssh 0700, owned by proxmox-mcp" \
-  bash -c "[[ \"\$(stat -c '%a %U' $auth_keys /home/proxmox-mcp/.ssh | paste -sd' ')\" == '600 proxmox-mcp 700 proxmox-mcp' ]]"
+auth_keys="$ROOT/etc/ssh/proxmox-mcp/authorized_keys"
+check "authorized_keys: restrict (no pty, no forwarding, no rc), from loopback only" \
+  grep -q '^restrict,from="127.0.0.1,::1" ssh-ed25519 ' "$auth_keys"
+check "authorized_keys holds the container's key, and only it" \
+  bash -c "grep -qF '$(cut -d' ' -f2 "$ROOT/etc/proxmox-mcp/ssh/id_ed25519.pub")' '$auth_keys' && [[ \$(grep -vc '^#' '$auth_keys') == 1 ]]"
+check "the key file is root's (0644) in a root directory (0755): the user cannot change it" \
+  bash -c "[[ \"\$(stat -c '%a %U' '$auth_keys' '$ROOT/etc/ssh/proxmox-mcp' | paste -sd' ')\" == '644 root 755 root' ]]"
+check "no ~/.ssh/authorized_keys of the user's own, and ~/.ssh is root's" \
+  bash -c "test ! -e /home/proxmox-mcp/.ssh/authorized_keys && [[ ! -e /home/proxmox-mcp/.ssh || \"\$(stat -c %U /home/proxmox-mcp/.ssh)\" == root ]]"
+check "the user cannot write the key file (runuser)" bash -c "chmod 0755 '$T' && ! runuser -u proxmox-mcp -- test -w '$auth_keys' && ! runuser -u proxmox-mcp -- test -w '$ROOT/etc/ssh/proxmox-mcp'"
+dropin="$ROOT/etc/ssh/sshd_config.d/proxmox-mcp.conf"
+check "sshd drop-in: a Match block for the user with that AuthorizedKeysFile" \
+  bash -c "grep -qx 'Match User proxmox-mcp' '$dropin' && grep -qx '    AuthorizedKeysFile $auth_keys' '$dropin'"
+if command -v sshd >/dev/null 2>&1; then
+  effective="$(sshd -T -f "$ROOT/etc/ssh/sshd_config" -C user=proxmox-mcp,host=localhost,addr=127.0.0.1 2>&1 || true)"
+  for setting in "authorizedkeysfile $auth_keys" "allowtcpforwarding no" "allowagentforwarding no" "allowstreamlocalforwarding no" \
+    "x11forwarding no" "permittty no" "permittunnel no" "permituserrc no" "passwordauthentication no"; do
+    check "sshd -T for proxmox-mcp: $setting" grep -qx "$setting" <<<"$effective"
+  done
+  other="$(sshd -T -f "$ROOT/etc/ssh/sshd_config" -C user=root,host=localhost,addr=127.0.0.1 2>&1 || true)"
+  check "other users keep their own authorized_keys" bash -c "grep -q '^authorizedkeysfile .ssh/authorized_keys' <<<'$other'"
+fi
 check "known_hosts pins this host's ed25519 key for 127.0.0.1" \
   grep -qF "127.0.0.1,::1,localhost,$(hostname) $(cut -d' ' -f1,2 "$ROOT/etc/ssh/ssh_host_ed25519_key.pub")" "$ROOT/etc/proxmox-mcp/ssh/known_hosts"
 check ".env is 0600 root" bash -c "[[ \"\$(stat -c '%a %U' '$ENV_FILE')\" == '600 root' ]]"
@@ -178,6 +198,14 @@ check "token mcp has privilege separation" bash -c "$(declare -f api); api /acce
 check "the user has ProxmoxMCPOperator on /" test "$(acl_of proxmox-mcp@pve)" == ProxmoxMCPOperator
 check "the token has ProxmoxMCPOperator on /" test "$(acl_of 'proxmox-mcp@pve!mcp')" == ProxmoxMCPOperator
 check "the operator role has power/snapshot/backup, no Sys.Modify/User.Modify/VM.Allocate" bash -c "$(declare -f api); privs=\$(api /access/roles/ProxmoxMCPOperator); [[ \$privs == *VM.PowerMgmt* && \$privs == *VM.Snapshot* && \$privs == *VM.Backup* && \$privs != *Sys.Modify* && \$privs != *User.Modify* && \$privs != *VM.Allocate* && \$privs != *Permissions.Modify* ]]"
+check "the operator role cannot run commands in guests (no VM.Monitor, no agent exec/file privileges)" \
+  bash -c "$(declare -f api); privs=\$(api /access/roles/ProxmoxMCPOperator); [[ \$privs != *VM.Monitor* && \$privs != *VM.GuestAgent.Unrestricted* && \$privs != *VM.GuestAgent.File* ]]"
+check "release-signing key pinned (root, 0644) and the unit points at it" \
+  bash -c "[[ \"\$(stat -c '%a %U' '$ROOT/etc/proxmox-mcp/release-signers')\" == '644 root' ]] && grep -qF '$(cut -d' ' -f2 "$T/release-key.pub")' '$ROOT/etc/proxmox-mcp/release-signers' && grep -qx 'Environment=PROXMOX_MCP_SIGNERS=$ROOT/etc/proxmox-mcp/release-signers' '$SYSTEMD_DIR/proxmox-mcp-update.service'"
+check "the units have no placeholder left" bash -c "! grep -q '@[A-Z_]*@' '$SYSTEMD_DIR/proxmox-mcp-update.service' '$SYSTEMD_DIR/proxmox-mcp-update.path'"
+check "the updater's state and answer dirs are root's, 0755" \
+  bash -c "[[ \"\$(stat -c '%a %u' '$STATE' '$STATE/answers' | sort -u)\" == '755 0' ]]"
+check "loopback: plain HTTP, no TLS settings" bash -c "grep -qx 'MCP_HOST=127.0.0.1' '$ENV_FILE' && ! grep -q '^MCP_TLS_' '$ENV_FILE'"
 check "updater units installed with this install's paths" grep -q "ExecStart=$ROOT/usr/local/lib/proxmox-mcp/host-update.sh" "$SYSTEMD_DIR/proxmox-mcp-update.service"
 check "the path unit watches the shared update dir" grep -qx "PathExists=$ROOT/var/lib/proxmox-mcp/update/request.json" "$SYSTEMD_DIR/proxmox-mcp-update.path"
 check "proxmox-mcp-update.path enabled" test -e "$SHIM_STATE_DIR/systemctl/proxmox-mcp-update.path"
@@ -188,8 +216,7 @@ check "no secret in the output but the admin token line" bash -c "! grep -qF -- 
 if ((SUDO_TABLE)); then
   section "sudo allow-list (operator)"
   for cmd in "/usr/bin/pveversion" "/usr/sbin/qm list" "/usr/sbin/qm status 100" "/usr/sbin/qm start 100" \
-    "/usr/sbin/qm shutdown 100 --timeout 60" "/usr/sbin/qm snapshot 100 before-upgrade" "/usr/sbin/pct stop 105" \
-    "/usr/bin/pvesh get /cluster/resources --type vm --output-format json" "/usr/bin/pvesh get /access/users/root@pam" \
+    "/usr/sbin/qm shutdown 100 --timeout 60" "/usr/sbin/qm snapshot 100 before-upgrade" "/usr/sbin/pct stop 105" "/usr/bin/pveversion -v" \
     "/usr/bin/vzdump 100 --mode snapshot --storage local --compress zstd" "/usr/bin/journalctl --no-pager -u pveproxy -n 50" \
     "/usr/bin/systemctl status pveproxy --no-pager" "/usr/sbin/zfs list -o name,used" "/usr/sbin/zpool status -x"; do
     # shellcheck disable=SC2086 # the command is split into words on purpose
@@ -202,7 +229,14 @@ if ((SUDO_TABLE)); then
     "/usr/bin/pvesh delete /nodes/pve" "/usr/sbin/pveum user modify root@pam --enable 0" "/usr/sbin/pveum passwd root@pam" \
     "/usr/bin/vzdump 100 --script /tmp/x.sh" "/usr/bin/vzdump 100 --dumpdir /etc" "/usr/bin/systemctl restart pveproxy" \
     "/usr/bin/systemctl status pveproxy" "/usr/bin/journalctl -u pveproxy" "/usr/bin/env bash" "/bin/bash" \
-    "/usr/bin/pvesh get /nodes --output-format json --noproxy 1 ; bash"; do
+    "/usr/bin/pvesh get /nodes --output-format json --noproxy 1 ; bash" \
+    "/usr/bin/pvesh get /cluster/resources --type vm --output-format json" "/usr/bin/pvesh get /access/users/root@pam" \
+    "/usr/bin/pvesh get /nodes/pve1/qemu/100/agent/file-read --file /etc/shadow" "/usr/bin/pvesh get /version" \
+    "/usr/bin/pveversion --help" "/usr/bin/pveversion -Hx" "/usr/bin/pveversion -v -v" \
+    "/usr/bin/systemctl --no-pager status -Hroot@other-node" "/usr/bin/systemctl status -Hroot@other-node --no-pager" \
+    "/usr/bin/systemctl --no-pager status --host=root@x" "/usr/bin/journalctl --no-pager -u -Hx" \
+    "/usr/sbin/pvesm list --output-format=json" "/usr/sbin/zpool status -x --help" "/usr/sbin/zfs list -o name -Hroot" \
+    "/usr/bin/vzdump 100 --storage --script=/tmp/x"; do
     # shellcheck disable=SC2086
     if sudo_allows $cmd; then fail "refuses: $cmd"; else pass "refuses: $cmd"; fi
   done
@@ -250,12 +284,41 @@ fi
 "${SETUP[@]}" >"$T/keep.out" 2>&1 || { cat "$T/keep.out"; fail "run without --ceiling failed"; }
 check "a run without --ceiling keeps the chosen one" test "$(acl_of 'proxmox-mcp@pve!mcp')" == PVEAuditor
 "${SETUP[@]}" --ceiling admin >"$T/admin.out" 2>&1 || { cat "$T/admin.out"; fail "admin run failed"; }
-check "admin: token has PVEAdmin (never Administrator)" test "$(acl_of 'proxmox-mcp@pve!mcp')" == PVEAdmin
+check "admin: token has ProxmoxMCPAdmin (never PVEAdmin or Administrator)" test "$(acl_of 'proxmox-mcp@pve!mcp')" == ProxmoxMCPAdmin
+check "admin: the role cannot grant rights or manage users (no Permissions.Modify, User.Modify, Group.Allocate, Sys.Console)" \
+  bash -c "$(declare -f api); privs=\$(api /access/roles/ProxmoxMCPAdmin); [[ \$privs == *VM.Allocate* && \$privs != *Permissions.Modify* && \$privs != *User.Modify* && \$privs != *Group.Allocate* && \$privs != *Realm.Allocate* && \$privs != *Sys.Console* && \$privs != *Sys.Modify* ]]"
+check "admin: the new token cannot give itself Administrator" \
+  bash -c "! curl -ksf -H '$token_auth' -X PUT --data-urlencode path=/ --data-urlencode roles=Administrator --data-urlencode 'tokens=proxmox-mcp@pve!mcp' '$SHIM_PVE_URL/api2/json/access/acl'"
 if ((SUDO_TABLE)); then
   check "admin allows systemctl restart pveproxy" sudo_allows /usr/bin/systemctl restart pveproxy
   check "admin allows qm migrate" sudo_allows /usr/sbin/qm migrate 100 pve2 --online
   if sudo_allows /usr/bin/systemctl restart pve-cluster; then fail "admin refuses restarting pve-cluster"; else pass "admin refuses restarting pve-cluster"; fi
 fi
+
+section "keys setup.sh did not install are removed by a re-run"
+printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlantedPlantedPlantedPlantedPlantedPlanted0 planted\n' >>"$auth_keys"
+mkdir -p /home/proxmox-mcp/.ssh
+printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlantedPlantedPlantedPlantedPlantedPlanted1 own\n' >/home/proxmox-mcp/.ssh/authorized_keys
+"${SETUP[@]}" >"$T/rekey.out" 2>&1 || { cat "$T/rekey.out"; fail "re-run failed"; }
+check "the planted key is gone from the root-owned file, the container's key is there" \
+  bash -c "! grep -q planted '$auth_keys' && [[ \$(grep -vc '^#' '$auth_keys') == 1 ]]"
+check "the user's own authorized_keys is gone" test ! -e /home/proxmox-mcp/.ssh/authorized_keys
+
+section "beyond loopback: HTTPS with a certificate setup.sh makes"
+"${SETUP[@]}" --listen 192.0.2.10 >"$T/tls.out" 2>&1 || { cat "$T/tls.out"; fail "--listen 192.0.2.10 failed"; }
+tls="$ROOT/etc/proxmox-mcp/tls"
+check ".env has MCP_HOST and the certificate paths" \
+  bash -c "grep -qx 'MCP_HOST=192.0.2.10' '$ENV_FILE' && grep -qx 'MCP_TLS_CERT=$ROOT/etc/proxmox-mcp/tls/cert.pem' '$ENV_FILE' && grep -qx 'MCP_TLS_KEY=$ROOT/etc/proxmox-mcp/tls/key.pem' '$ENV_FILE'"
+check "certificate 0644 root, key 0640 root:10001, directory 0750 root:10001" \
+  bash -c "[[ \"\$(stat -c '%a %u:%g' '$tls' '$tls/cert.pem' '$tls/key.pem' | paste -sd' ')\" == '750 0:10001 644 0:0 640 0:10001' ]]"
+check "the certificate names the listen address" bash -c "openssl x509 -in '$tls/cert.pem' -noout -ext subjectAltName | grep -q 'IP Address:192.0.2.10'"
+check "it printed the fingerprint, an https:// URL and NODE_EXTRA_CA_CERTS" \
+  bash -c "grep -qF \"\$(openssl x509 -in '$tls/cert.pem' -noout -fingerprint -sha256 | sed 's/^.*=//')\" '$T/tls.out' && grep -q 'claude mcp add --transport http proxmox https://192.0.2.10:' '$T/tls.out' && grep -q NODE_EXTRA_CA_CERTS '$T/tls.out'"
+fp_before="$(openssl x509 -in "$tls/cert.pem" -noout -fingerprint -sha256)"
+"${SETUP[@]}" --listen 192.0.2.10 >"$T/tls2.out" 2>&1 || fail "second --listen run failed"
+check "a re-run keeps the certificate" test "$(openssl x509 -in "$tls/cert.pem" -noout -fingerprint -sha256)" == "$fp_before"
+"${SETUP[@]}" >"$T/back.out" 2>&1 || fail "back to loopback failed"
+check "back on loopback: no TLS settings in .env" bash -c "grep -qx 'MCP_HOST=127.0.0.1' '$ENV_FILE' && ! grep -q '^MCP_TLS_' '$ENV_FILE'"
 
 section "a lost token secret: the token is replaced"
 perl -i -ne 'print unless /^PROXMOX_TOKEN_SECRET=/' "$ENV_FILE"

@@ -13,6 +13,7 @@ import { checkForUpdates, checkForUpdatesViaHost, hostSilentReason } from '../li
 import { selfUpdate, trialHealthCheck, type SelfUpdateDeps } from '../lib/self/self-update.ts';
 import { compareVersions, parseSemVer, releaseTags } from '../lib/self/semver.ts';
 import {
+  answerDir,
   checkRequestFileName,
   readCheckRequest,
   readUpdateRequest,
@@ -48,7 +49,17 @@ interface Release {
   version?: string;
 }
 
-/** A bare remote with these release tags (in order) and a clone checked out at `at`. */
+/** The release-signing key of these tests (SSH, as setup.sh pins it on a host) and its allowed-signers file. */
+const signing = (() => {
+  const dir = mkdtempSync(join(tmpdir(), 'pmcp-signing-'));
+  roots.push(dir);
+  execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'release', '-f', join(dir, 'key')]);
+  const signers = join(dir, 'release-signers');
+  writeFileSync(signers, `release@proxmox-mcp ${readFileSync(join(dir, 'key.pub'), 'utf8').split(' ').slice(0, 2).join(' ')}\n`, { mode: 0o644 });
+  return { key: join(dir, 'key'), signers };
+})();
+
+/** A bare remote with these release tags (in order; signed with the tests' release key) and a clone checked out at `at`. */
 function makeRepos(releases: Release[], at: string): { remote: string; install: string; root: string } {
   const root = mkdtempSync(join(tmpdir(), 'pmcp-git-'));
   roots.push(root);
@@ -62,7 +73,7 @@ function makeRepos(releases: Release[], at: string): { remote: string; install: 
     writeFileSync(join(source, 'CHANGELOG.md'), `# Changelog\n\n## [${version}] - 2026-01-01\n\n### Added\n- release ${version}\n`);
     git(source, 'add', '-A');
     git(source, 'commit', '-q', '-m', `release ${release.tag}`);
-    git(source, 'tag', '-a', release.tag, '-m', release.tag);
+    git(source, '-c', 'gpg.format=ssh', '-c', `user.signingkey=${signing.key}`, 'tag', '-s', release.tag, '-m', release.tag);
   }
   const remote = join(root, 'remote.git');
   git(root, 'clone', '-q', '--bare', source, remote);
@@ -272,7 +283,8 @@ describe('self_update inside a container (host-side updater protocol)', () => {
       const request = readUpdateRequest(updateDir);
       if (!request) return;
       rmSync(join(updateDir, requestFileName));
-      writeFileSync(join(updateDir, 'result.json'), JSON.stringify({ id: request.id, status: 'succeeded', from: 'v0.1.0', to: 'v0.2.0', message: 'updated', started_at: 'x', finished_at: 'y' }));
+      mkdirSync(answerDir(updateDir), { recursive: true });
+      writeFileSync(join(answerDir(updateDir), 'result.json'), JSON.stringify({ id: request.id, status: 'succeeded', from: 'v0.1.0', to: 'v0.2.0', message: 'updated', started_at: 'x', finished_at: 'y' }));
     }, 20);
     try {
       const started = Date.now();
@@ -330,9 +342,9 @@ describe('check_updates inside a container (through the host-side updater)', () 
     try {
       const result = await checkForUpdatesViaHost(updateDir, '0.1.0', { requestedBy: 'tester', timeoutMs: 5000, pollMs: 20 });
       expect(result).toMatchObject({ source: 'host', reachable: true, latest_tag: 'v0.2.0', update_available: true, newer: ['v0.2.0'], host_checkout: { tag: 'v0.1.0', commit: 'b'.repeat(40) } });
-      writeFileSync(join(updateDir, 'result.json'), '{"keep":"me"}');
+      writeFileSync(join(answerDir(updateDir), 'result.json'), '{"keep":"me"}');
       expect((await checkForUpdatesViaHost(updateDir, '0.1.0', { requestedBy: 'tester', includePrereleases: true, timeoutMs: 5000, pollMs: 20 })).latest_tag).toBe('v0.3.0-rc.1');
-      expect(readFileSync(join(updateDir, 'result.json'), 'utf8')).toBe('{"keep":"me"}'); // a check never touches an update's answer
+      expect(readFileSync(join(answerDir(updateDir), 'result.json'), 'utf8')).toBe('{"keep":"me"}'); // a check never touches an update's answer
     } finally {
       clearInterval(timer);
     }
@@ -398,7 +410,23 @@ describe('deploy/host-update.sh answers what lib/self/update-protocol.ts reads (
     const compose = join(root, 'fake-compose');
     writeFileSync(compose, `#!/bin/sh\nsed -n 's/.*"version": "\\([^"]*\\)".*/\\1/p' package.json >'${running}'\n`, { mode: 0o755 });
     // Plays the systemd path unit: runs the updater whenever a request file appears.
-    const env = { ...process.env, PROXMOX_MCP_INSTALL_DIR: install, PROXMOX_MCP_UPDATE_DIR: updateDir, PROXMOX_MCP_ENV_FILE: join(root, 'env'), PROXMOX_MCP_HEALTH_TIMEOUT: '10', PROXMOX_MCP_COMPOSE: compose, TMPDIR: root };
+    // The answers in updateDir/answers (where the container sees the host's read-only answer dir), the
+    // updater's state beside it; requests belong to this process's user (the "container" here).
+    const state = join(root, 'updater-state');
+    const env = {
+      ...process.env,
+      PROXMOX_MCP_INSTALL_DIR: install,
+      PROXMOX_MCP_UPDATE_DIR: updateDir,
+      PROXMOX_MCP_ANSWER_DIR: answerDir(updateDir),
+      PROXMOX_MCP_STATE_DIR: state,
+      PROXMOX_MCP_SIGNERS: signing.signers,
+      PROXMOX_MCP_CONTAINER_UID: String(process.getuid?.() ?? 0),
+      PROXMOX_MCP_ENV_FILE: join(root, 'env'),
+      PROXMOX_MCP_HEALTH_TIMEOUT: '10',
+      PROXMOX_MCP_COMPOSE: compose,
+      TMPDIR: root,
+    };
+    mkdirSync(updateDir, { recursive: true, mode: 0o755 });
     let busy = false;
     const pathUnit = setInterval(() => {
       if (busy || !(existsSync(join(updateDir, requestFileName)) || existsSync(join(updateDir, checkRequestFileName)))) return;
@@ -414,6 +442,11 @@ describe('deploy/host-update.sh answers what lib/self/update-protocol.ts reads (
       expect(check).toMatchObject({ reachable: true, tags: ['v0.3.0', 'v0.2.0', 'v0.1.0'], update_available: false, host_checkout: { tag: 'v0.3.0', commit: git(install, 'rev-parse', 'HEAD').trim() } });
 
       const d = deps(image, { inContainer: true, updateDir, currentVersion: '0.3.0', waitMs: 30_000, checkWaitMs: 15_000, pollMs: 30 });
+      // A downgrade needs the admin on the host as well: allow_downgrade in the request alone is refused.
+      const refusedDowngrade = await selfUpdate(d, { targetTag: 'v0.2.0', allowDowngrade: true });
+      expect(refusedDowngrade).toMatchObject({ status: 'failed', message: expect.stringMatching(/a downgrade needs the admin on the host/) });
+      expect(headTag(install)).toBe('v0.3.0');
+      writeFileSync(join(state, 'allow-downgrade'), 'v0.2.0\n', { mode: 0o644 });
       const outcome = await selfUpdate(d, { targetTag: 'v0.2.0', allowDowngrade: true });
       expect(outcome).toMatchObject({ status: 'ok', mode: 'container', target_tag: 'v0.2.0', version: '0.2.0', message: 'Host updater: updated v0.3.0 -> v0.2.0' });
       expect(headTag(install)).toBe('v0.2.0');

@@ -16,15 +16,20 @@
  * and read any request as "update to the newest") never sees one; self_update in a container asks for a
  * check first, so it never sends an update to such a host either.
  *
- * The host takes a request (moves it aside, so it runs once; checks before updates), then:
- *   update: `git fetch --tags`, refuses a checkout with local changes, `git checkout <target_tag>`
- *           (any release tag, newer or older: the server decides whether a downgrade is wanted),
+ * The host takes a request (reads it into memory without following links, only when the container's user
+ * owns it, and removes it, so it runs once; checks before updates), then:
+ *   update: `git fetch --tags` (never --force), verifies the tag (signed by a key pinned on the host, not
+ *           moved since first seen), refuses a checkout with local changes, a downgrade the admin did not
+ *           allow ON THE HOST, and a release whose compose files ask the host for more; `git checkout <target_tag>`
  *           `docker compose up -d --build` with GIT_COMMIT/GIT_TAG of the checkout exported, and waits for
  *           GET /health to report the target's version; on failure it checks out the commit it started
  *           from (previous_tag is for people and logs), rebuilds, and waits for /health again.
  *   check:  `git fetch --tags`, then lists the release tags and what is checked out.
  *
- * Answers, written by the host through a new file and a rename (never half-written), exactly these keys:
+ * Answers, written by the host through a new file and a rename (never half-written) into `answers/` inside
+ * MCP_UPDATE_DIR: on the host that is a root-owned directory of the updater's own
+ * (/var/lib/proxmox-mcp-updater/answers), mounted read-only into the container there, so the host never
+ * writes into a directory the container can change (deploy/host-update.sh). Exactly these keys:
  *   result.json (update)  { "id", "status": "ok" | "rolled_back" | "failed", "version": "0.2.0",
  *                           "message": "<what happened, for a person>", "finished_at": "<ISO 8601>" }
  *     `version`: the package.json version checked out (and so running) afterwards; "" when unknown.
@@ -47,6 +52,9 @@ export const requestFileName = 'request.json';
 export const resultFileName = 'result.json';
 export const checkRequestFileName = 'check-request.json';
 export const checkResultFileName = 'tags.json';
+/** Where the host's answers are, inside the update dir (a read-only mount of a root-owned host directory). */
+export const answerDirName = 'answers';
+export const answerDir = (updateDir: string) => join(updateDir, answerDirName);
 
 const files = {
   update: { request: requestFileName, answer: resultFileName },
@@ -113,7 +121,11 @@ export function writeHostRequest(updateDir: string, request: HostRequest): strin
   const temporary = join(updateDir, `${kind.request}.${request.id}.tmp`);
   writeFileSync(temporary, JSON.stringify(request, null, 2) + '\n', { mode: 0o640 });
   try {
-    rmSync(join(updateDir, kind.answer), { force: true });
+    try {
+      rmSync(join(answerDir(updateDir), kind.answer), { force: true });
+    } catch {
+      // the answers are the host's (read-only here): the new answer is told apart by its id
+    }
     linkSync(temporary, path); // unlike a rename, fails when another request got there first
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw new RequestWaitingError(readRequest(updateDir, request.action));
@@ -150,11 +162,11 @@ export function withdrawRequest(updateDir: string, kind: RequestKind, id?: strin
 }
 
 export function readUpdateResult(updateDir: string): UpdateResult | undefined {
-  return readJson(join(updateDir, resultFileName), updateResultSchema);
+  return readJson(join(answerDir(updateDir), resultFileName), updateResultSchema);
 }
 
 export function readCheckResult(updateDir: string): CheckResult | undefined {
-  return readJson(join(updateDir, checkResultFileName), checkResultSchema);
+  return readJson(join(answerDir(updateDir), checkResultFileName), checkResultSchema);
 }
 
 /**
@@ -162,7 +174,7 @@ export function readCheckResult(updateDir: string): CheckResult | undefined {
  * a host-update.sh older than this server: re-run ./setup.sh on the host). Undefined when it is fine or absent.
  */
 export function answerProblem(updateDir: string, kind: RequestKind): string | undefined {
-  const file = join(updateDir, files[kind].answer);
+  const file = join(answerDir(updateDir), files[kind].answer);
   if (!existsSync(file)) return undefined;
   let value: unknown;
   try {
@@ -188,14 +200,16 @@ function writeAtomically(path: string, value: unknown): void {
 export function writeUpdateResult(updateDir: string, result: UpdateResult): void {
   updateResultSchema.parse(result);
   rmSync(join(updateDir, requestFileName), { force: true });
-  writeAtomically(join(updateDir, resultFileName), result);
+  mkdirSync(answerDir(updateDir), { recursive: true });
+  writeAtomically(join(answerDir(updateDir), resultFileName), result);
 }
 
 /** For tests that play the host: answer a check the way host-update.sh does. */
 export function writeCheckResult(updateDir: string, result: CheckResult): void {
   checkResultSchema.parse(result);
   rmSync(join(updateDir, checkRequestFileName), { force: true });
-  writeAtomically(join(updateDir, checkResultFileName), result);
+  mkdirSync(answerDir(updateDir), { recursive: true });
+  writeAtomically(join(answerDir(updateDir), checkResultFileName), result);
 }
 
 function readJson<T>(path: string, schema: z.ZodType<T>): T | undefined {
