@@ -10,49 +10,20 @@ import { clusterNodes, requireNode } from '../lib/cluster/nodes.ts';
 import { assertContent, requireStorage, storageEntries, type StorageEntry } from '../lib/cluster/storage.ts';
 import { parseBackupName, parseVolid } from '../lib/cluster/volumes.ts';
 import { guestLabel } from '../lib/cluster/guests.ts';
+import { backupInfo, backupSources, readBackups } from '../lib/cluster/backup-list.ts';
 
-const actions = ['create', 'list', 'restore'] as const;
+const actions = ['create', 'restore'] as const;
 type Action = (typeof actions)[number];
 
-const backupInfo = z.object({
-  volid: z.string(),
-  storage: z.string(),
-  node: z.string().describe('a node that sees it (any node, for shared storage)'),
-  shared: z.boolean(),
-  vmid: z.number().optional(),
-  guest_type: z.enum(['qemu', 'lxc']).optional(),
-  created: z.string().optional(),
-  age_seconds: z.number().optional(),
-  age: z.string().optional(),
-  size: z.number().optional(),
-  size_text: z.string().optional(),
-  notes: z.string().optional(),
-  protected: z.boolean(),
-});
-
-type BackupInfo = z.infer<typeof backupInfo>;
-
-const guestBackupState = z.object({
-  vmid: z.number(),
-  name: z.string().optional(),
-  type: z.enum(['qemu', 'lxc']),
-  node: z.string().optional(),
-  backups: z.number(),
-  last_backup: z.string().optional(),
-  last_backup_age_days: z.number().optional(),
-  stale: z.boolean().describe('no backup within stale_days'),
-});
-
 const input = z.object({
-  action: z.enum(actions).describe('create | list | restore'),
-  vmid: vmidSchema.optional().describe('create/list: the guest; restore: the NEW id to restore to (default: the next free id)'),
+  action: z.enum(actions, { error: (issue) => (issue.input === 'list' ? 'list is its own tool: guest_backup_list' : undefined) }).describe('create | restore'),
+  vmid: vmidSchema.optional().describe('create: the guest; restore: the NEW id to restore to (default: the next free id)'),
   vmids: z.array(vmidSchema).max(500).optional().describe('create: several guests at once'),
-  storage: storageId.optional().describe('create: backup storage (must allow backup content; default: a shared backup storage); list: only this storage; restore: where the archive is (taken from volume)'),
+  storage: storageId.optional().describe('create: backup storage (default: a shared one that takes backups)'),
   mode: z.enum(['snapshot', 'suspend', 'stop']).default('snapshot').describe('create: snapshot (no downtime, default), suspend, or stop (consistent, downtime)'),
   compress: z.enum(['zstd', 'gzip', 'lzo', '0']).default('zstd').describe('create: compression (zstd default; 0 = none)'),
   notes: z.string().max(1024).optional().describe('create: notes for the backup; {{guestname}}, {{vmid}}, {{node}} are filled in'),
   protected: z.boolean().optional().describe('create: protect the backup from pruning and deletion'),
-  stale_days: z.coerce.number().int().min(1).max(3650).default(7).describe('list: flag guests without a backup in this many days'),
   volume: z.string().min(3).optional().describe('restore: the backup volume id, e.g. nfs-backup:backup/vzdump-qemu-100-2025_01_01-00_00_00.vma.zst'),
   node: nodeName.optional().describe('restore: node to restore on (default: where the original guest is, or the node holding the archive)'),
   target_storage: storageId.optional().describe('restore: storage for the restored disks (default: as in the backup)'),
@@ -66,7 +37,6 @@ const input = z.object({
 type Input = z.output<typeof input>;
 
 function effectOf(args: Input): Effect {
-  if (args.action === 'list') return 'read';
   if (args.action === 'restore' && args.force) return 'destructive';
   return 'write';
 }
@@ -76,7 +46,6 @@ function guestIds(args: Input): number[] {
 }
 
 function needs(args: Input): PrivilegeNeed[] {
-  if (args.action === 'list') return [];
   if (args.action === 'create') {
     return [
       ...guestIds(args).map((id) => ({ path: `/vms/${id}`, privileges: ['VM.Backup'] })),
@@ -88,67 +57,6 @@ function needs(args: Input): PrivilegeNeed[] {
     args.force ? { path: target, privileges: ['VM.Allocate', 'VM.Backup'], any: true } : { path: target, privileges: ['VM.Allocate'] },
     ...(args.target_storage ? [{ path: `/storage/${args.target_storage}`, privileges: ['Datastore.AllocateSpace'] }] : []),
   ];
-}
-
-function toBackup(row: Record<string, unknown>, entry: StorageEntry): BackupInfo {
-  const volid = String(row.volid);
-  const fromName = parseBackupName(volid);
-  const ctime = num(row.ctime) ?? fromName?.time;
-  const age = ageSeconds(ctime);
-  const subtype = text(row.subtype);
-  const size = num(row.size);
-  return {
-    volid,
-    storage: entry.storage,
-    node: entry.node,
-    shared: entry.shared,
-    vmid: num(row.vmid) ?? fromName?.vmid,
-    guest_type: subtype === 'qemu' || subtype === 'lxc' ? subtype : fromName?.guestType,
-    created: isoFromEpoch(ctime),
-    age_seconds: age,
-    age: durationText(age),
-    size,
-    size_text: humanBytes(size),
-    notes: text(row.notes)?.trim() || undefined,
-    protected: flag(row.protected) === true,
-  };
-}
-
-/** Backup storages to read: shared ones once (from any online node), local ones on every online node. */
-function backupSources(entries: StorageEntry[], onlyStorage?: string): StorageEntry[] {
-  const out: StorageEntry[] = [];
-  const sharedDone = new Set<string>();
-  for (const entry of entries) {
-    if (!entry.content.includes('backup') || entry.status !== 'available') continue;
-    if (onlyStorage && entry.storage !== onlyStorage) continue;
-    if (entry.shared) {
-      if (sharedDone.has(entry.storage)) continue;
-      sharedDone.add(entry.storage);
-    }
-    out.push(entry);
-  }
-  return out;
-}
-
-async function readBackups(ctx: ToolContext, sources: StorageEntry[], vmid?: number): Promise<{ backups: BackupInfo[]; errors: string[] }> {
-  const results = await Promise.allSettled(
-    sources.map(async (entry) => {
-      const rows = await ctx.pve.get<Record<string, unknown>[]>(
-        `/nodes/${encodeURIComponent(entry.node)}/storage/${encodeURIComponent(entry.storage)}/content`,
-        { content: 'backup', ...(vmid !== undefined ? { vmid } : {}) },
-        { signal: ctx.signal },
-      );
-      return (Array.isArray(rows) ? rows : []).map((row) => toBackup(row, entry));
-    }),
-  );
-  const backups: BackupInfo[] = [];
-  const errors: string[] = [];
-  results.forEach((result, index) => {
-    if (result.status === 'fulfilled') backups.push(...result.value);
-    else errors.push(`${sources[index].storage} on ${sources[index].node}: ${toToolError(result.reason).message}`);
-  });
-  backups.sort((a, b) => (b.created ?? '').localeCompare(a.created ?? ''));
-  return { backups, errors };
 }
 
 async function chooseBackupStorage(ctx: ToolContext, requested: string | undefined, nodes: string[]): Promise<string> {
@@ -167,14 +75,11 @@ async function chooseBackupStorage(ctx: ToolContext, requested: string | undefin
 
 export default defineTool({
   name: 'guest_backup',
-  title: 'Backups (vzdump): create, list, restore',
-  description: 'vzdump backups: create (back up guests to a backup storage), list (archives with age, and guests with no backup in stale_days; sort and page), restore (to a new vmid; overwriting needs force).',
+  title: 'Backups (vzdump): create, restore',
+  description: 'vzdump backups: create (back up one or more guests to a backup storage) or restore (an archive to a new vmid; overwriting an existing guest needs force). Listing backups: guest_backup_list.',
   input,
   output: z.object({
     action: z.enum(actions),
-    backups: z.array(backupInfo).optional(),
-    guests: z.array(guestBackupState).optional(),
-    findings: z.array(z.string()).optional(),
     storage: z.string().optional(),
     tasks: z.array(taskResultSchema).optional(),
     restored: z.object({ vmid: z.number(), node: z.string(), type: z.enum(['qemu', 'lxc']), from: z.string(), overwrote: z.boolean() }).optional(),
@@ -182,15 +87,12 @@ export default defineTool({
   effect: 'destructive',
   effectOf,
   idempotent: false,
-  changeRoles: ['admin', 'operator'],
+  roles: ['admin', 'operator'],
   privileges: (args, ctx) => {
     return needs(args);
   },
   explain(args): Plan {
     const privileges = needs(args);
-    if (args.action === 'list') {
-      return { summary: 'List backups on every backup storage', apiCalls: ['GET /cluster/resources?type=storage', 'GET /nodes/{node}/storage/{storage}/content?content=backup'], cliEquivalent: 'pvesm list <storage> --content backup', privileges, risk: 'none', reversible: true };
-    }
     if (args.action === 'create') {
       const ids = guestIds(args);
       return {
@@ -219,50 +121,10 @@ export default defineTool({
     };
   },
   async run(args, ctx) {
-    if (args.action === 'list') return list(args, ctx);
     if (args.action === 'create') return create(args, ctx);
     return restore(args, ctx);
   },
 });
-
-async function list(args: Input, ctx: ToolContext) {
-  if (args.storage) assertContent(await requireStorage(ctx, args.storage), 'backup', 'backups');
-  const [entries, guests] = await Promise.all([storageEntries(ctx), ctx.pve.clusterResources('vm', { signal: ctx.signal })]);
-  const { backups, errors } = await readBackups(ctx, backupSources(entries, args.storage), args.vmid);
-  const relevant = guests.filter((guest: ClusterResource) => (guest.type === 'qemu' || guest.type === 'lxc') && !guest.template && (args.vmid === undefined || guest.vmid === args.vmid));
-  const states = relevant
-    .map((guest) => {
-      const mine = backups.filter((backup) => backup.vmid === guest.vmid);
-      const newest = mine[0];
-      const ageDays = newest?.age_seconds !== undefined ? Math.floor(newest.age_seconds / 86400) : undefined;
-      return {
-        vmid: guest.vmid as number,
-        name: typeof guest.name === 'string' && guest.name ? guest.name : undefined,
-        type: guest.type as GuestType,
-        node: guest.node,
-        backups: mine.length,
-        last_backup: newest?.created,
-        last_backup_age_days: ageDays,
-        stale: !newest || (newest.age_seconds ?? Infinity) > args.stale_days * 86400,
-      };
-    })
-    .sort((a, b) => a.vmid - b.vmid);
-  const findings: string[] = [];
-  for (const state of states.filter((entry) => entry.stale)) {
-    const label = guestLabel(state);
-    findings.push(state.backups === 0 ? `${label} has no backup on any backup storage.` : `${label} has no backup in ${args.stale_days} days (last: ${state.last_backup_age_days} days ago).`);
-  }
-  if (args.vmid !== undefined && relevant.length === 0 && backups.length === 0) {
-    throw new ToolError('not_found', `Guest ${args.vmid} does not exist and no backup of it was found.`, { details: { vmid: args.vmid } });
-  }
-  return {
-    data: { action: 'list' as const, backups, guests: states, findings },
-    summary: `${backups.length} backup${backups.length === 1 ? '' : 's'}${args.vmid !== undefined ? ` of guest ${args.vmid}` : ''}; ${findings.length ? `${findings.length} guest${findings.length === 1 ? '' : 's'} without a recent backup` : 'every guest has a recent backup'}`,
-    warnings: [...findings.slice(0, 20), ...errors.map((error) => `Could not read backups from ${error}`)],
-    suggestions: findings.length ? ['guest_backup action create backs a guest up now.'] : [],
-    ...(args.vmid !== undefined ? { vmid: args.vmid } : {}),
-  };
-}
 
 async function create(args: Input, ctx: ToolContext) {
   const ids = guestIds(args);
@@ -300,14 +162,14 @@ async function create(args: Input, ctx: ToolContext) {
       ? `Backed up ${ids.length === 1 ? `guest ${ids[0]}` : `${ids.length} guests`} to ${storage}`
       : `Backup of ${ids.length === 1 ? `guest ${ids[0]}` : `${ids.length} guests`} to ${storage} started (${upids.length} task${upids.length === 1 ? '' : 's'})`,
     warnings,
-    suggestions: ['guest_backup action list shows the new archive; restore it to a new id to test it.'],
+    suggestions: ['guest_backup_list shows the new archive; restore it to a new id to test it.'],
     upids,
     ...(ids.length === 1 ? { vmid: ids[0], node: located[0].node } : {}),
   };
 }
 
 async function restore(args: Input, ctx: ToolContext) {
-  if (!args.volume) throw new ToolError('invalid_input', 'Action restore needs volume: the backup archive id (guest_backup action list shows them).');
+  if (!args.volume) throw new ToolError('invalid_input', 'Action restore needs volume: the backup archive id (guest_backup_list shows them).');
   const volid = parseVolid(args.volume);
   if (!volid) throw new ToolError('invalid_input', `"${args.volume}" is not a volume id; it looks like storage:backup/vzdump-qemu-100-....vma.zst.`);
   const archive = parseBackupName(args.volume);
@@ -321,7 +183,7 @@ async function restore(args: Input, ctx: ToolContext) {
   const { backups } = await readBackups(ctx, entry?.shared ? sources.slice(0, 1) : sources, archive?.vmid);
   const found = backups.find((backup) => backup.volid === args.volume);
   if (!found) {
-    throw new ToolError('not_found', `Backup ${args.volume} was not found on storage ${volid.storage}${args.node ? ` on node ${args.node}` : ''}. guest_backup action list shows the archives.`, {
+    throw new ToolError('not_found', `Backup ${args.volume} was not found on storage ${volid.storage}${args.node ? ` on node ${args.node}` : ''}. guest_backup_list shows the archives.`, {
       details: { volume: args.volume },
     });
   }

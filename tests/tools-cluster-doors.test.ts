@@ -20,10 +20,11 @@ import networkConfig from '../functions/network_config.ts';
 import userManagement from '../functions/user_management.ts';
 import guestSnapshot from '../functions/guest_snapshot.ts';
 import guestBackup from '../functions/guest_backup.ts';
+import guestBackupList from '../functions/guest_backup_list.ts';
 import taskStatus from '../functions/task_status.ts';
 import getCommandHistory from '../functions/get_command_history.ts';
 
-const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, userManagement, guestSnapshot, guestBackup, taskStatus] as unknown as AnyTool[];
+const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, userManagement, guestSnapshot, guestBackup, guestBackupList, taskStatus] as unknown as AnyTool[];
 
 /** Our tools, the history tool, and inert stand-ins for other tools routes.json names (not ours to load). */
 function toolSet(): AnyTool[] {
@@ -77,7 +78,7 @@ describe('cluster tools over MCP', () => {
       ['network_config', { action: 'list', node: 'pve2' }],
       ['user_management', { kind: 'group', action: 'list' }],
       ['guest_snapshot', { action: 'list', vmid: 100 }],
-      ['guest_backup', { action: 'list', vmid: 100 }],
+      ['guest_backup_list', { vmid: 100 }],
       ['task_status', { action: 'list' }],
     ];
     for (const [name, args] of calls) {
@@ -139,7 +140,7 @@ describe('cluster tools over REST', () => {
       ['network_config', { action: 'get', node: 'pve1', iface: 'vmbr0' }],
       ['user_management', { kind: 'user', action: 'list' }],
       ['guest_snapshot', { action: 'list', vmid: 103 }],
-      ['guest_backup', { action: 'list' }],
+      ['guest_backup_list', {}],
       ['task_status', { action: 'list', node: 'pve1' }],
     ];
     for (const [name, args] of calls) {

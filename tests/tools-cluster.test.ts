@@ -11,6 +11,7 @@ import getSystemInfo from '../functions/get_system_info.ts';
 import taskStatus from '../functions/task_status.ts';
 import guestSnapshot from '../functions/guest_snapshot.ts';
 import guestBackup from '../functions/guest_backup.ts';
+import guestBackupList from '../functions/guest_backup_list.ts';
 import storageOps from '../functions/storage_operations.ts';
 import storageChange from '../functions/storage_change.ts';
 import networkConfig from '../functions/network_config.ts';
@@ -321,18 +322,33 @@ describe('guest_snapshot', () => {
 
 describe('guest_backup', () => {
   it('lists backups across storages with age, and guests without a recent backup', async () => {
-    const out = await run(guestBackup, { action: 'list' }, t.ctx);
+    const out = await run(guestBackupList, {}, t.ctx);
     const of100 = out.data.backups!.filter((b) => b.vmid === 100);
     expect(of100).toHaveLength(2);
     expect(of100[0].storage).toBe('nfs-backup');
     expect(of100[0].age_seconds).toBeLessThan(of100[1].age_seconds!);
-    expect(out.data.guests!.find((g) => g.vmid === 100)!.stale).toBe(false);
-    const stale = out.data.guests!.filter((g) => g.stale).map((g) => g.vmid);
+    const guests = await run(guestBackupList, { view: 'guests' }, t.ctx);
+    expect(guests.data.guests!.find((g) => g.vmid === 100)!.stale).toBe(false);
+    const stale = (await run(guestBackupList, { view: 'guests', stale_only: true }, t.ctx)).data.guests!.map((g) => g.vmid);
     expect(stale).toContain(106);
-    expect(out.data.findings!.join(' ')).toMatch(/106.*no backup/);
-    const one = await run(guestBackup, { action: 'list', vmid: 101, stale_days: 1 }, t.ctx);
+    expect(stale).not.toContain(100);
+    expect(out.data.stale_guests).toBe(stale.length);
+    const one = await run(guestBackupList, { vmid: 101, stale_days: 1 }, t.ctx);
     expect(one.data.backups!.every((b) => b.vmid === 101)).toBe(true);
-    expect(one.data.guests!).toHaveLength(1);
+    expect((await run(guestBackupList, { view: 'guests', vmid: 101 }, t.ctx)).data.guests!).toHaveLength(1);
+  });
+
+  it('pages and sorts the backups', async () => {
+    const all = (await run(guestBackupList, { limit: 1000 }, t.ctx)).data;
+    const first = await run(guestBackupList, { limit: 2, sort: 'size' }, t.ctx);
+    expect(first.data.total).toBe(all.total);
+    expect(first.data.returned).toBe(2);
+    expect(first.data.next_cursor).toBe('2');
+    expect(first.data.backups![0].size!).toBeLessThanOrEqual(first.data.backups![1].size!);
+    const second = await run(guestBackupList, { limit: 2, sort: 'size', cursor: first.data.next_cursor!, fields: ['vmid', 'size'] }, t.ctx);
+    expect(Object.keys(second.data.backups![0]).sort()).toEqual(['size', 'vmid', 'volid']);
+    expect(second.data.backups![0].size!).toBeGreaterThanOrEqual(first.data.backups![1].size!);
+    expect(first.summary).toMatch(/next page: cursor "2"/);
   });
 
   it('creates a backup of guests on two nodes (one vzdump per node) and restores one to a new id', async () => {
@@ -340,7 +356,7 @@ describe('guest_backup', () => {
     expect(created.data.tasks).toHaveLength(2);
     expect(created.data.tasks!.every((task) => task.ok)).toBe(true);
     expect(t.requests.filter((r) => r.endsWith('/vzdump'))).toHaveLength(2);
-    const listed = await run(guestBackup, { action: 'list', vmid: 105 }, t.ctx);
+    const listed = await run(guestBackupList, { vmid: 105 }, t.ctx);
     expect(listed.data.backups).toHaveLength(3);
     const newest = listed.data.backups![0];
     expect(newest.notes).toBe('win-test test');
@@ -351,7 +367,7 @@ describe('guest_backup', () => {
     expect(restored.data.restored).toMatchObject({ type: 'qemu', node: 'pve1', overwrote: false });
     expect(sim.state.guests.get(id)!.config.name).toBe('win-test');
 
-    const ctBackup = (await run(guestBackup, { action: 'list', vmid: 104 }, t.ctx)).data.backups![0];
+    const ctBackup = (await run(guestBackupList, { vmid: 104 }, t.ctx)).data.backups![0];
     const ct = await run(guestBackup, { action: 'restore', volume: ctBackup.volid, vmid: 950, node: 'pve3' }, t.ctx);
     expect(ct.data.restored).toMatchObject({ vmid: 950, type: 'lxc', node: 'pve3' });
     expect(sim.state.guests.get(950)!.type).toBe('lxc');
@@ -368,13 +384,13 @@ describe('guest_backup', () => {
   });
 
   it('restoring over an existing guest needs force, and the guest must be stopped', async () => {
-    const volume = (await run(guestBackup, { action: 'list', vmid: 104 }, t.ctx)).data.backups![0].volid;
+    const volume = (await run(guestBackupList, { vmid: 104 }, t.ctx)).data.backups![0].volid;
     await expectToolError(run(guestBackup, { action: 'restore', volume, vmid: 104 }, t.ctx), 'conflict');
     expect(guestBackup.effectOf!(guestBackup.input.parse({ action: 'restore', volume, vmid: 104, force: true }))).toBe('destructive');
     expect(guestBackup.effectOf!(guestBackup.input.parse({ action: 'restore', volume }))).toBe('write');
     const over = await run(guestBackup, { action: 'restore', volume, vmid: 104, force: true }, t.ctx);
     expect(over.data.restored!.overwrote).toBe(true);
-    const running = (await run(guestBackup, { action: 'list', vmid: 103 }, t.ctx)).data.backups![0].volid;
+    const running = (await run(guestBackupList, { vmid: 103 }, t.ctx)).data.backups![0].volid;
     await expectToolError(run(guestBackup, { action: 'restore', volume: running, vmid: 103, force: true }, t.ctx), 'conflict');
     await expectToolError(run(guestBackup, { action: 'restore', volume: 'nfs-backup:backup/vzdump-qemu-100-2001_01_01-00_00_00.vma.zst' }, t.ctx), 'not_found');
     await expectToolError(run(guestBackup, { action: 'restore', volume: 'nonsense' }, t.ctx), 'invalid_input');
