@@ -4,6 +4,7 @@ import { ToolError } from '../lib/errors.ts';
 import { isUpid } from '../lib/pve/upid.ts';
 import { canonicalApiPath } from '../lib/policy/normalize.ts';
 import { judgeRequest } from '../lib/policy/guard.ts';
+import { isSensitiveRead } from '../lib/policy/sensitive-reads.ts';
 import { redactArgs } from '../lib/runtime/redact-args.ts';
 import type { PveParams } from '../lib/pve/types.ts';
 
@@ -68,7 +69,8 @@ export default defineTool({
       .nullable(),
   }),
   effect: 'destructive',
-  effectOf: (input) => effectByMethod[input.method],
+  // A GET that hands out guest or backup contents (agent file-read, exec-status) is not a read.
+  effectOf: (input) => (input.method === 'GET' && isSensitiveRead(input.path) ? 'write' : effectByMethod[input.method]),
   idempotent: false,
   async explain(input, ctx): Promise<Plan> {
     const prepared = prepare(input);

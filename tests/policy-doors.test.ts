@@ -254,3 +254,21 @@ describe('a refusal comes before any confirmation', () => {
     expect(response.body.error?.details?.confirmation_id).toBeUndefined();
   });
 });
+
+describe('viewers only read, and a guest-file read is not a read', () => {
+  it('refuses a viewer\'s change and a viewer\'s agent file-read through proxmox_api', async () => {
+    const viewer = await ts.createToken({ name: 'doors-viewer', role: 'viewer', mode: 'normal', ceiling: 'normal' });
+    const sentBefore = ts.changesSent.length;
+    const start = await callRest(ts.url, viewer, 'proxmox_api', { method: 'POST', path: '/nodes/pve1/qemu/102/status/start' });
+    expect(start.body.error?.code, JSON.stringify(start.body)).toBe('forbidden');
+    const read = await callRest(ts.url, viewer, 'proxmox_api', { method: 'GET', path: `/nodes/${node}/qemu/${vmid}/agent/file-read`, params: { file: '/etc/shadow' } });
+    expect(read.body.error?.code, JSON.stringify(read.body)).toBe('forbidden');
+    expect(ts.changesSent.slice(sentBefore)).toEqual([]);
+  });
+
+  it('refuses an agent file-read in read-only mode', async () => {
+    const readOnly = await ts.createToken({ name: 'doors-readonly', role: 'admin', mode: 'read-only', ceiling: 'normal' });
+    const read = await callRest(ts.url, readOnly, 'proxmox_api', { method: 'GET', path: `/nodes/${node}/qemu/${vmid}/agent/file-read?file=/etc/shadow` });
+    expect(read.body.error?.code, JSON.stringify(read.body)).toBe('mode_denied');
+  });
+});

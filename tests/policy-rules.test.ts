@@ -160,6 +160,11 @@ const corpus: Row[] = [
   ['operator, /access via dot segments', 'DELETE', '/nodes/x/../../access/users/bob@pve', {}, { role: 'operator' }, 'forbidden'],
   ['operator reads nothing here (GET is never judged)', 'GET', '/access/users', {}, { role: 'operator' }, 'allowed'],
   ['operator touches a guest', 'POST', '/nodes/pve1/qemu/102/status/start', {}, { role: 'operator' }, 'allowed'],
+  ['viewer starts a guest', 'POST', '/nodes/pve1/qemu/102/status/start', {}, { role: 'viewer' }, 'forbidden'],
+  ['viewer reads a guest file through the agent', 'GET', '/nodes/pve1/qemu/102/agent/file-read', { file: '/etc/shadow' }, { role: 'viewer' }, 'forbidden'],
+  ['viewer reads agent exec output, encoded', 'GET', '/nodes/pve1/qemu/102/agent/exec%2Dstatus', { pid: 1 }, { role: 'viewer' }, 'forbidden'],
+  ['viewer reads the guest OS info', 'GET', '/nodes/pve1/qemu/102/agent/get-osinfo', {}, { role: 'viewer' }, 'allowed'],
+  ['operator reads a guest file', 'GET', '/nodes/pve1/qemu/102/agent/file-read', { file: '/etc/hostname' }, { role: 'operator' }, 'allowed'],
   // protected guests
   ['rollback to a snapshot without the flag', 'POST', '/nodes/pve2/qemu/101/snapshot/s1/rollback', {}, {}, 'protected'],
   ['rollback, snapshot unreadable', 'POST', '/nodes/pve2/qemu/101/snapshot/s1/rollback', {}, { snapshotProtection: 'fails' }, 'protected'],
@@ -190,6 +195,6 @@ describe('the rules, one table', () => {
   it('lists every rule once, by name', () => {
     const names = apiRules.map((rule) => rule.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(expect.arrayContaining(['root@pam', 'service identity', 'access needs admin', 'main node and disks', 'protected guests']));
+    expect(names).toEqual(expect.arrayContaining(['root@pam', 'service identity', 'access needs admin', 'main node and disks', 'protected guests', 'viewers only read']));
   });
 });

@@ -8,6 +8,7 @@ import { ToolError } from '../errors.ts';
 import type { PveClient, PveRequestGuard } from '../pve/types.ts';
 import type { Caller, Effect, ToolContext } from '../tool.ts';
 import { serviceIdentity } from './identity.ts';
+import { isSensitiveRead } from './sensitive-reads.ts';
 import { checkProtections, mainNodeResolver, type ProtectionContext } from './protections.ts';
 
 export function createGuardFactory(deps: { config: Config; pve: PveClient }) {
@@ -19,7 +20,7 @@ export function createGuardFactory(deps: { config: Config; pve: PveClient }) {
   return (caller: Caller, _effect: Effect): PveRequestGuard => {
     const context: ProtectionContext = { ...base, caller: { role: caller.role, name: caller.name } };
     return async (request) => {
-      if (request.method !== 'GET' && caller.mode === 'read-only') {
+      if ((request.method !== 'GET' || isSensitiveRead(request.path)) && caller.mode === 'read-only') {
         throw new ToolError('mode_denied', `Read-only mode: ${request.method} ${request.path} was not sent. Nothing was changed.`);
       }
       await checkProtections(request.method, request.path, request.params as Record<string, unknown> | undefined, context);

@@ -5,20 +5,22 @@
  * they make and calls checkProtections for each).
  *
  * The rules are data: lib/policy/rules/index.ts lists them, one file each (root@pam, this server's own
- * identity, access changes need an admin, the main node and disks, protected guests). Parameters are
+ * identity, the main node and disks, protected guests, viewers only read, access changes need an admin).
+ * Plain GETs are never judged; the few GETs that hand out guest or backup contents are (sensitive-reads.ts). Parameters are
  * judged as Proxmox parses them (split-list.ts, PVE booleans), never after cleaning. When the answer
  * depends on the cluster (is this guest protected? which roles does this server hold?) and the cluster
  * cannot tell, the request is refused rather than waved through.
  */
 import type { PveClient } from '../pve/types.ts';
 import { requestViews } from './normalize.ts';
+import { isSensitiveRead } from './sensitive-reads.ts';
 import { apiRules } from './rules/index.ts';
 import type { ProtectionContext } from './rules/common.ts';
 
 export { protectedUser, type ProtectionContext, type PolicyRule } from './rules/common.ts';
 
 export async function checkProtections(method: string, path: string, params: Record<string, unknown> | undefined, ctx: ProtectionContext): Promise<void> {
-  if (method.toUpperCase() === 'GET') return;
+  if (method.toUpperCase() === 'GET' && !isSensitiveRead(path)) return;
   for (const req of requestViews(method, path, params ?? {})) {
     for (const rule of apiRules) await rule.check(req, ctx);
   }

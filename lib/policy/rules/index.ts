@@ -9,6 +9,7 @@ import { rootPamRule } from './root.ts';
 import { serviceIdentityRule } from './service-identity.ts';
 import { mainNodeRule } from './main-node.ts';
 import { protectedGuestRule } from './protected-guest.ts';
+import { viewerReadsRule } from './viewer-reads.ts';
 
 export const apiRules: readonly PolicyRule[] = [
   rootPamRule,
@@ -16,5 +17,6 @@ export const apiRules: readonly PolicyRule[] = [
   mainNodeRule,
   protectedGuestRule,
   // last, so that a protected object is refused as protected whoever asks
+  viewerReadsRule,
   accessAdminRule,
 ];
