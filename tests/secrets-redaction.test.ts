@@ -6,71 +6,14 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it, vi } from 'vitest';
-import { redactText } from '../lib/policy/redact-text.ts';
+import { maskKnown, redactText, secretsIn } from '../lib/policy/redact-text.ts';
 import { isSecretName, isSecretOption, maskSecretKeys } from '../lib/policy/secret-params.ts';
 import { redactArgs, redactHistoryRow } from '../lib/runtime/redact-args.ts';
 import { maskSnapshot, type ClusterSnapshot } from '../lib/self/cluster-snapshot.ts';
 import { createLogger, redact } from '../lib/log.ts';
 import secretParams from '../lib/policy/secret-params.json' with { type: 'json' };
+import { commandCases } from './helpers/secret-cases.ts';
 
-/** [command line, secret that must go, text that must stay] */
-export const commandCases: Array<[string, string, string?]> = [
-  ['curl -u admin:S3cretPw1 https://10.0.0.5:8006/api2/json/version', 'S3cretPw1', 'curl -u admin:'],
-  ['curl -uadmin:S3cretPw2 https://host', 'S3cretPw2', 'admin:'],
-  ['curl --user admin:S3cretPw3 https://host', 'S3cretPw3', '--user admin:'],
-  ['curl --user=admin:S3cretPw4 https://host', 'S3cretPw4'],
-  ["curl -u 'admin:S3cret Pw5' https://host", 'S3cret'],
-  ['curl --proxy-user bob:ProxyPw6 https://host', 'ProxyPw6'],
-  ['sshpass -p SshPassPw7 ssh root@10.0.0.6 uptime', 'SshPassPw7', 'ssh root@10.0.0.6 uptime'],
-  ['sshpass -pSshPassPw8 scp a b', 'SshPassPw8'],
-  ["sshpass -p 'Ssh Pass Pw9' ssh x", 'Ssh Pass Pw9'],
-  ['SSHPASS=SshEnvPw10 sshpass -e ssh x', 'SshEnvPw10'],
-  ['mysql -uroot -pMysqlPw11 -e "select 1"', 'MysqlPw11', 'select 1'],
-  ['mysqldump -u root -pDumpPw12 db > /tmp/db.sql', 'DumpPw12'],
-  ['mariadb -pMariaPw13 db', 'MariaPw13'],
-  ['mysql --password=MysqlLongPw14 db', 'MysqlLongPw14'],
-  ['smbclient //nas/share -U backup%SmbPw15 -c ls', 'SmbPw15', 'backup%'],
-  ['smbclient //nas/share -Ubackup%SmbPw16', 'SmbPw16'],
-  ["smbclient //nas/share --user='DOM\\\\bk%SmbPw17'", 'SmbPw17'],
-  ['mount -t cifs //nas/s /mnt -o username=bk,password=CifsPw18,vers=3', 'CifsPw18', 'vers=3'],
-  ["curl -H 'Authorization: Bearer pmcp_abcdefghijklmnop19' https://x", 'pmcp_abcdefghijklmnop19'],
-  ["curl -H 'Authorization: PVEAPIToken=root@pam!mcp=aaaaaaaa-bbbb-cccc-dddd-eeeeeeee0020' https://x:8006", 'aaaaaaaa-bbbb-cccc-dddd-eeeeeeee0020'],
-  ['curl -H "X-API-Key: ApiKeyValue21" https://x', 'ApiKeyValue21', 'X-API-Key:'],
-  ["curl -H 'X-Auth-Token: AuthTok22' https://x", 'AuthTok22'],
-  ["curl -H 'PRIVATE-TOKEN: GitlabTok23' https://gitlab", 'GitlabTok23'],
-  ["curl -b 'PVEAuthCookie=PVE:root@pam:ABC::SIG24' https://x", 'SIG24'],
-  ["wget --header='Cookie: session=CookieVal25' https://x", 'CookieVal25'],
-  ['git clone https://user:GitTok26@github.com/x/y', 'GitTok26', 'github.com/x/y'],
-  ['psql postgresql://app:PgUrlPw27@db:5432/app', 'PgUrlPw27', 'db:5432/app'],
-  ['PGPASSWORD=PgEnvPw28 psql -h db -U app', 'PgEnvPw28', 'psql -h db -U app'],
-  ['MYSQL_PWD=MyEnvPw29 mysql -u root', 'MyEnvPw29'],
-  ['export AWS_SECRET_ACCESS_KEY=AwsSecret30', 'AwsSecret30'],
-  ['PBS_PASSWORD=PbsPw31 proxmox-backup-client list', 'PbsPw31'],
-  ['pvesm add cifs nas --server 10.0.0.9 --share s --username bk --password CifsAddPw32', 'CifsAddPw32', '--server 10.0.0.9'],
-  ['pvesm add pbs pbs1 --server pbs --datastore d --passw PrefixPw33', 'PrefixPw33'],
-  ["pvesm add pbs pbs1 --encryption-key '{\"kdf\":null,\"key\":\"EncKey34\"}'", 'EncKey34'],
-  ['pvesm add pbs pbs1 --encr EncPrefix35', 'EncPrefix35'],
-  ['pvesm set ceph --keyring KeyringVal36', 'KeyringVal36'],
-  ['qm set 101 --cipassword CiPw37', 'CiPw37', 'qm set 101'],
-  ['qm set 101 --cipass=CiPrefixPw38', 'CiPrefixPw38'],
-  ['pveum user add bob@pve --password UserPw39', 'UserPw39', 'bob@pve'],
-  ['pvesh create /access/domains --realm oidc --type openid --client-key OidcKey40', 'OidcKey40'],
-  ['pvesh create /cluster/acme/account --eab-hmac-key HmacKey41 --eab-kid kid', 'HmacKey41', '--eab-kid kid'],
-  ['pvesh create /cluster/notifications/endpoints/gotify --name g --server https://g --token GotifyTok42', 'GotifyTok42'],
-  ['pvesh set /cluster/sdn --lock-token LockTok43', 'LockTok43'],
-  ['redis-cli -a RedisPw44 ping', 'RedisPw44'],
-  ['ldapsearch -x -D cn=admin -w LdapPw45 -b dc=x', 'LdapPw45', '-b dc=x'],
-  ['htpasswd -b /etc/nginx/.htpasswd alice HtPw46', 'HtPw46', 'alice'],
-  ["echo 'alice:ChPw47' | chpasswd", 'ChPw47', 'chpasswd'],
-  ['openssl enc -aes-256-cbc -pass pass:OsslPw48 -in a', 'OsslPw48'],
-  ['wget --http-password=WgetPw49 https://x', 'WgetPw49'],
-  ['tool --api-key ApiKey50 --db-pass DbPass51', 'ApiKey50'],
-  ['tool --api-key ApiKey50 --db-pass DbPass51', 'DbPass51'],
-  ['gpg --batch --passphrase GpgPhrase52 -d f', 'GpgPhrase52'],
-  ['GET /access/ticket?username=root@pam&password=QueryPw53', 'QueryPw53', 'username=root@pam'],
-  ['{"password": "JsonPw54", "userid": "bob@pve"}', 'JsonPw54', 'bob@pve'],
-  ['-----BEGIN OPENSSH PRIVATE KEY-----\nPrivKey55\n-----END OPENSSH PRIVATE KEY-----', 'PrivKey55'],
-];
 
 /** Text that must come through unchanged (no false alarm on everyday commands). */
 const untouched = [
@@ -206,5 +149,23 @@ describe('history rows and the cluster snapshot on their way into a backup', () 
     const masked = JSON.stringify(maskSnapshot(snapshot));
     for (const secret of ['CiSnapPw', 'DescPw', 'EncSnap', 'PbsSnap', 'KeySnap', 'ErrSnapPw']) expect(masked).not.toContain(secret);
     for (const kept of ['admin', 'bob@pve', '"tokenid":"ci"', 'pbs1', '"cores":2', 'https://pve:8006/api2/json']) expect(masked).toContain(kept);
+  });
+});
+
+describe('the exact secret values of a call', () => {
+  it('are found in every command-line case and in secret-named keys, and masked wherever they come back', () => {
+    for (const [line, secret] of commandCases) {
+      const found = secretsIn({ command: line });
+      const echoed = `warning: ${line.split(/\s+/).join(' | ')} (${secret})`;
+      expect(maskKnown(echoed, found), line).not.toContain(secret);
+    }
+    const found = secretsIn({ params: { password: 'KeyPw1234', userid: 'bob@pve' } });
+    expect(found.has('KeyPw1234')).toBe(true);
+    expect(maskKnown({ message: 'refused: KeyPw1234 for bob@pve', list: ['KeyPw1234'] }, found)).toEqual({ message: 'refused: [redacted] for bob@pve', list: ['[redacted]'] });
+  });
+
+  it('ignores values too short to be told from ordinary words', () => {
+    expect(secretsIn({ password: 'ab' }).size).toBe(0);
+    expect(maskKnown('ab cd', secretsIn({ password: 'ab' }))).toBe('ab cd');
   });
 });

@@ -29,6 +29,8 @@ const value = String.raw`("(?:[^"\\]|\\.)*"|'[^']*'|\{[^}]*\}|[^\s;&|'"]+)`;
 /** name=VALUE; the value stops at a comma too (property strings, mount -o lists: `user=a,password=b`). */
 const namedValue = new RegExp(String.raw`(^|[\s?&;,"'(])([A-Za-z][A-Za-z0-9_.-]*)(=)` + String.raw`("(?:[^"\\]|\\.)*"|'[^']*'|\{[^}]*\}|[^\s;&|'",]+)`, 'g');
 const optionAssignment = new RegExp(String.raw`(?<![A-Za-z0-9_-])(--?)([A-Za-z][A-Za-z0-9_-]*)=` + value, 'g');
+const colonValue = /((?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*)\s*:[ \t]*)([^\s,;:{}'"\]]+)/g;
+const everydayNames = new Set(['key', 'value', 'data', 'header']);
 /** One shell word: quoted parts and unquoted runs glued together (an unclosed quote runs to the end). */
 const shellWord = /(?:"(?:[^"\\]|\\.)*"?|'[^']*'?|[^\s"'])+/g;
 const optionWord = /^(--?)([A-Za-z][A-Za-z0-9_-]*)(=?)([\s\S]*)$/;
@@ -101,6 +103,11 @@ export function redactText(text: string): string {
     isSecretName(name) && !val.startsWith('[redacted') ? `${lead}${name}${eq}${R}` : match,
   );
   out = out.replace(jsonValue, (match, head: string, name: string) => (isSecretName(name) ? `${head}"${R}"` : match));
+  // `password: X` (YAML-like text, a config line, JSON shown without its quotes); only names that cannot
+  // mean anything else (not key/value/data/header, which are everyday words in "name: value" text).
+  out = out.replace(colonValue, (match, head: string, name: string, val: string) =>
+    isSecretName(name) && !everydayNames.has(name.toLowerCase()) && !val.startsWith('[redacted') ? `${head}${R}` : match,
+  );
   out = out.replace(escapedJsonValue, (match, head: string, name: string) => (isSecretName(name) ? `${head}\\"${R}\\"` : match));
   return out;
 }
@@ -116,3 +123,72 @@ export function redactStrings(value: unknown, depth = 0): unknown {
 
 /** For tests and documentation: the PVE option names masked on command lines. */
 export const secretCliOptions = cliSecretNames;
+
+const marker = /\[redacted(?: private key)?\]/;
+
+/** Remember a secret value (and each line of a multi-line one); tiny values would mask everyday text. */
+function remember(found: Set<string>, raw: string): void {
+  const text = raw.trim().replace(/^(["'])([\s\S]*)\1$/, '$2');
+  if (text.length >= 4 && !marker.test(text)) found.add(text);
+  if (text.includes('\n')) for (const line of text.split(/\r?\n/)) if (line.trim().length >= 4 && !/^-----(BEGIN|END) /.test(line.trim())) found.add(line.trim());
+  // A JSON value (an encryption key file): every string in it.
+  if (/^[{[]/.test(text)) {
+    try {
+      const leaves = (value: unknown): void => {
+        if (typeof value === 'string' && value.length >= 5) found.add(value);
+        else if (value && typeof value === 'object') for (const inner of Object.values(value)) leaves(inner);
+      };
+      leaves(JSON.parse(text));
+    } catch {
+      // not JSON
+    }
+  }
+  // A credential with its user or name in front (`user@realm!id=SECRET`, `user:SECRET`, `user%SECRET`).
+  const tail = /[=:%]([^=:%\s]{5,})$/.exec(text);
+  if (tail) found.add(tail[1]);
+  // A value of several words (`Bearer X`, a quoted passphrase) may come back word by word.
+  if (/\s/.test(text)) for (const word of text.split(/\s+/)) if (word.length >= 5 && !/^-----|^(BEGIN|END|PRIVATE|Bearer|Basic)$/.test(word)) found.add(word.replace(/^["']|["']$/g, ''));
+}
+
+/**
+ * The secret values inside a call's arguments: the values of secret-named keys, and what the text rules
+ * take out of each string (found by lining the redacted text up with the original: the rules only ever
+ * replace a value with the marker). Used to mask those exact values wherever they come back, e.g. in an
+ * explanation that shows a command word by word, where no pattern could recognise them.
+ */
+export function secretsIn(value: unknown, found = new Set<string>(), depth = 0): Set<string> {
+  if (depth > 12) return found;
+  if (typeof value === 'string') {
+    const redacted = redactText(value);
+    const parts = redacted.split(marker);
+    let position = parts[0].length;
+    for (let i = 1; i < parts.length && position <= value.length; i++) {
+      const segment = parts[i];
+      const end = i === parts.length - 1 ? value.length - segment.length : segment ? value.indexOf(segment, position) : position;
+      if (end < position) break;
+      remember(found, value.slice(position, end));
+      position = end + segment.length;
+    }
+  } else if (Array.isArray(value)) {
+    for (const item of value) secretsIn(item, found, depth + 1);
+  } else if (value && typeof value === 'object') {
+    for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+      if (isSecretName(key) && (typeof inner === 'string' || typeof inner === 'number')) remember(found, String(inner));
+      else secretsIn(inner, found, depth + 1);
+    }
+  }
+  return found;
+}
+
+/** Every string inside a JSON-like value with the given secret values masked (longest first). */
+export function maskKnown<T>(value: T, secrets: Set<string>, depth = 0): T {
+  if (secrets.size === 0 || depth > 32) return value;
+  if (typeof value === 'string') {
+    let out: string = value;
+    for (const secret of [...secrets].sort((a, b) => b.length - a.length)) if (out.includes(secret)) out = out.split(secret).join(R);
+    return out as T;
+  }
+  if (Array.isArray(value)) return value.map((item) => maskKnown(item, secrets, depth + 1)) as T;
+  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([key, inner]) => [key, maskKnown(inner, secrets, depth + 1)])) as T;
+  return value;
+}

@@ -9,7 +9,7 @@ import { effectOfCall, type AnyTool, type Caller, type Effect, type Mode, type P
 import type { CallRecord } from '../store/history.ts';
 import { redactArgs } from './redact-args.ts';
 import { normalModeWarnings, planText } from '../policy/plan-text.ts';
-import { redactStrings, redactText } from '../policy/redact-text.ts';
+import { maskKnown, redactStrings, redactText, secretsIn } from '../policy/redact-text.ts';
 import { callerScope } from '../policy/caller-scope.ts';
 import type { Runtime } from './runtime.ts';
 import { learningFor, learningForError } from '../learning.ts';
@@ -191,10 +191,12 @@ function errorEnvelope(error: ToolError, mode: Mode, startedAt: number, plan?: P
     data: null,
     ...baseEnvelope(mode, startedAt),
     // A call waiting for a yes carries the whole plan in words: what, to what, risk, undo, API calls.
-    explanation: plan ? (error.code === 'confirmation_required' || error.code === 'approval_required' ? planText(plan) : plan.summary) : undefined,
-    warnings: plan?.warnings ?? [],
+    // Errors carry no secret in clear (lib/policy/redact-text.ts), not even one the caller sent: they are
+    // shown to approvers, copied into tickets and transcripts.
+    explanation: plan ? redactText(error.code === 'confirmation_required' || error.code === 'approval_required' ? planText(plan) : plan.summary) : undefined,
+    warnings: (plan?.warnings ?? []).map(redactText),
     suggestions: error.suggestions,
-    error: { code: error.code, message: error.message, ...(error.details ? { details: error.details } : {}) },
+    error: { code: error.code, message: redactText(error.message), ...(error.details ? { details: redactStrings(error.details) as Record<string, unknown> } : {}) },
   };
 }
 
@@ -219,9 +221,11 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
   const timer = setTimeout(() => abort.abort(new DOMException('call timed out', 'TimeoutError')), runtime.callTimeoutMs);
 
   const finishError = (error: ToolError, outcome: 'error' | 'refused' | 'confirmation_required'): Envelope => {
-    const envelope = errorEnvelope(error, caller.mode, startedAt, plan);
-    if (caller.learning) envelope.learning = learningForError({ tool, input, effect: callEffect, plan, error });
-    const end = { outcome, errorCode: error.code, message: redactText(error.message).slice(0, 1000), durationMs: envelope.execution_time };
+    // The exact secret values of this call's arguments are masked too, wherever an error text shows them.
+    const secrets = secretsIn(rawArgs, secretsIn(input));
+    const envelope = maskKnown(errorEnvelope(error, caller.mode, startedAt, plan), secrets);
+    if (caller.learning) envelope.learning = maskKnown(learningForError({ tool, input, effect: callEffect, plan, error }), secrets);
+    const end = { outcome, errorCode: error.code, message: maskKnown(redactText(error.message), secrets).slice(0, 1000), durationMs: envelope.execution_time };
     if (!record) {
       record = makeRecord();
     }

@@ -92,7 +92,8 @@ export function annotationsFor(tool: AnyTool) {
 
 export function toCallToolResult(result: CallResult): CallToolResult {
   const envelope = result.envelope as unknown as Record<string, unknown>;
-  const headline = result.kind === 'ok' ? result.summary : `${result.error.code}: ${result.error.message}`;
+  // The envelope's message, which is redacted (lib/runtime/invoke.ts errorEnvelope).
+  const headline = result.kind === 'ok' ? result.summary : `${result.error.code}: ${result.envelope.error?.message ?? result.error.message}`;
   const { envelope: full } = result;
   const text = renderAnswer({
     headline,
