@@ -182,6 +182,8 @@ const corpus: Row[] = [
   // main node and disks
   ['main node reboot', 'POST', '/nodes/pve1/status', { command: 'reboot' }, {}, 'protected'],
   ['other node reboot', 'POST', '/nodes/pve2/status', { command: 'reboot' }, {}, 'allowed'],
+  ['localhost reboot', 'POST', '/nodes/localhost/status', { command: ['shutdown'] }, {}, 'protected'],
+  ['propagate=0 on a granting path with dot segments', 'PUT', '/access/acl', { path: '/storage/./x/..', roles: 'PVEAuditor', users: 'bob@pve', propagate: 0 }, {}, 'protected'],
   ['reboot when the main node is unknown', 'POST', '/nodes/pve2/status', { command: 'reboot' }, { mainNode: undefined }, 'protected'],
   ['wipe disk', 'PUT', '/nodes/pve3/disks/wipedisk', { disk: '/dev/sdb' }, {}, 'protected'],
   ['batch execute', 'POST', '/nodes/pve3/execute', { commands: '[]' }, {}, 'protected'],

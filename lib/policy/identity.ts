@@ -33,8 +33,15 @@ interface AclRow {
   roleid?: string;
 }
 
+/** An ACL path as compared: lower-case, single slashes, no trailing slash, `.` and `..` resolved. */
 export function aclPathKey(path: string): string {
-  return '/' + path.toLowerCase().split('/').filter(Boolean).join('/');
+  const stack: string[] = [];
+  for (const segment of path.toLowerCase().split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') stack.pop();
+    else stack.push(segment);
+  }
+  return '/' + stack.join('/');
 }
 
 const splitGroups = (value: unknown): string[] =>

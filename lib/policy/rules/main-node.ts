@@ -7,9 +7,10 @@
 import { paramItems, type NormalizedRequest } from '../normalize.ts';
 import { refuse, type PolicyRule, type ProtectionContext } from './common.ts';
 
+/** `localhost` is Proxmox's name for the node that answers the API, so it counts as the main node too. */
 async function isMain(node: string, ctx: ProtectionContext): Promise<{ main: boolean; known: boolean }> {
   const main = (await ctx.mainNode())?.toLowerCase();
-  return { main: !main || node === main, known: Boolean(main) };
+  return { main: !main || node === main || node === 'localhost', known: Boolean(main) };
 }
 
 async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<void> {
