@@ -96,6 +96,9 @@ describe.each(PVE_VERSIONS)('PVE %s', (version) => {
     const status = (await call(sim, 'GET', '/cluster/ha/status/current')).json.data;
     expect(status.find((s: any) => s.sid === 'vm:101')).toMatchObject({ type: 'service', state: 'started' });
     expect(status.find((s: any) => s.type === 'quorum')).toMatchObject({ quorate: 1 });
+    const fencing = status.find((s: any) => s.type === 'fencing');
+    if (version === '8.4') expect(fencing).toBeUndefined();
+    else expect(fencing).toMatchObject({ id: 'fencing', 'armed-state': 'armed' });
     expect((await call(sim, 'GET', '/cluster/ha/resources', { type: 'ct' })).json.data).toEqual([]);
     const groups = await call(sim, 'GET', '/cluster/ha/groups');
     const rules = await call(sim, 'GET', '/cluster/ha/rules');
@@ -147,6 +150,24 @@ describe.each(PVE_VERSIONS)('PVE %s', (version) => {
     }
     sim.state.guests.get(100)!.lock = 'backup';
     expect((await call(sim, 'GET', '/nodes/pve1/qemu/100/migrate')).reason).toBe('VM 100 is locked (backup)');
+  });
+
+  test('guest status: pressure stall averages (and memhost for VMs) only on 9.x, only while running', async () => {
+    const sim = make(version);
+    const vm = (await call(sim, 'GET', '/nodes/pve1/qemu/100/status/current')).json.data;
+    const ct = (await call(sim, 'GET', '/nodes/pve3/lxc')).json.data.find((g: any) => g.vmid === 103);
+    const stopped = (await call(sim, 'GET', '/nodes/pve1/qemu/105/status/current')).json.data;
+    expect(stopped.pressurecpusome).toBeUndefined();
+    if (version === '8.4') {
+      expect(vm.pressurecpusome).toBeUndefined();
+      expect(vm.memhost).toBeUndefined();
+      expect(ct.pressurecpusome).toBeUndefined();
+    } else {
+      expect(typeof vm.pressurecpusome).toBe('number');
+      expect(vm.memhost).toBe(vm.mem);
+      expect(typeof ct.pressurememorysome).toBe('number');
+      expect(ct.pressurecpufull).toBeUndefined(); // not in the container schema
+    }
   });
 
   test('backup jobs: prune-backups is a string on 8.4 and an object on 9.x', async () => {

@@ -100,6 +100,8 @@ export const clusterHandlers: Record<string, Handler> = {
       { id: 'quorum', type: 'quorum', node: master.name, status: 'OK', quorate: 1 },
       { id: 'master', type: 'master', node: master.name, status: `${master.name} (active, ${new Date(now).toUTCString()})`, timestamp: ts },
     ];
+    // schema 9.1 (pve-ha-manager Status.pm): a fencing entry after the master, armed while the CRM is active
+    if (core.state.pveVersion !== '8.4') out.push({ id: 'fencing', type: 'fencing', node: master.name, status: 'armed (CRM watchdog active)', 'armed-state': 'armed' });
     for (const n of nodes) {
       out.push({ id: `lrm:${n.name}`, type: 'lrm', node: n.name, status: n.online ? `${n.name} (active, ${new Date(now).toUTCString()})` : `${n.name} (old timestamp - dead?, ${new Date(now - 600000).toUTCString()})`, timestamp: n.online ? ts : ts - 600 });
     }

@@ -49,15 +49,21 @@ function listGuests(ctx: HandlerContext, type: GuestType): Record<string, unknow
   for (const id of core.state.guestsByNode.get(node(ctx)) ?? []) {
     const g = core.state.guests.get(id)!;
     if (g.type !== type || !core.access.has(auth.authid, `/vms/${id}`, 'VM.Audit')) continue;
-    out.push(statusOf(g, now, false));
+    out.push(statusOf(g, now, false, core.state.pveVersion !== '8.4'));
   }
   return out;
 }
 
-function statusOf(g: SimGuest, now: number, current: boolean): Record<string, unknown> {
+function statusOf(g: SimGuest, now: number, current: boolean, v9: boolean): Record<string, unknown> {
   const s = guestStats(g, now);
   const row: Record<string, unknown> = { vmid: g.vmid, name: String(g.config.name ?? g.config.hostname ?? ''), status: g.status, ...s };
   row.cpus = s.maxcpu;
+  // PVE 9 adds pressure stall averages (PSI) of running guests, and the host's view of a VM's memory
+  if (v9 && g.status === 'running') {
+    const p = Math.round(g.cpuLoad * 1000) / 100;
+    Object.assign(row, { pressurecpusome: p, pressureiosome: p / 2, pressureiofull: p / 4, pressurememorysome: 0, pressurememoryfull: 0 });
+    if (g.type === 'qemu') Object.assign(row, { pressurecpufull: p / 2, memhost: s.mem });
+  }
   if (g.type === 'qemu') {
     if (g.status === 'running') {
       row.qmpstatus = g.qmpstatus ?? 'running';
@@ -626,7 +632,7 @@ function guestRoutes(type: GuestType): Record<string, Handler> {
     [`GET ${base}`]: (ctx) => listGuests(ctx, type),
     [`POST ${base}`]: createGuest(type),
     [`DELETE ${base}/{vmid}`]: destroyGuest(type),
-    [`GET ${base}/{vmid}/status/current`]: (ctx) => statusOf(guestOf(ctx, type), ctx.now, true),
+    [`GET ${base}/{vmid}/status/current`]: (ctx) => statusOf(guestOf(ctx, type), ctx.now, true, ctx.core.state.pveVersion !== '8.4'),
     [`GET ${base}/{vmid}/config`]: (ctx) => {
       const g = guestOf(ctx, type);
       if (ctx.params.snapshot !== undefined) {
