@@ -157,6 +157,8 @@ describe.each(PVE_VERSIONS)('PVE %s', (version) => {
     const vm = (await call(sim, 'GET', '/nodes/pve1/qemu/100/status/current')).json.data;
     const ct = (await call(sim, 'GET', '/nodes/pve3/lxc')).json.data.find((g: any) => g.vmid === 103);
     const stopped = (await call(sim, 'GET', '/nodes/pve1/qemu/105/status/current')).json.data;
+    const resource = (await call(sim, 'GET', '/cluster/resources', { type: 'vm' })).json.data.find((g: any) => g.vmid === 100);
+    expect(resource.memhost).toBe(version === '8.4' ? undefined : resource.mem);
     expect(stopped.pressurecpusome).toBeUndefined();
     if (version === '8.4') {
       expect(vm.pressurecpusome).toBeUndefined();
