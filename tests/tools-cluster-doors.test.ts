@@ -22,9 +22,10 @@ import guestSnapshot from '../functions/guest_snapshot.ts';
 import guestBackup from '../functions/guest_backup.ts';
 import guestBackupList from '../functions/guest_backup_list.ts';
 import taskStatus from '../functions/task_status.ts';
+import taskStop from '../functions/task_stop.ts';
 import getCommandHistory from '../functions/get_command_history.ts';
 
-const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, userManagement, guestSnapshot, guestBackup, guestBackupList, taskStatus] as unknown as AnyTool[];
+const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, userManagement, guestSnapshot, guestBackup, guestBackupList, taskStatus, taskStop] as unknown as AnyTool[];
 
 /** Our tools, the history tool, and inert stand-ins for other tools routes.json names (not ours to load). */
 function toolSet(): AnyTool[] {
@@ -66,7 +67,8 @@ describe('cluster tools over MCP', () => {
     expect(byName.get('storage_operations')!.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
     expect(byName.get('storage_change')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true, openWorldHint: true });
     expect(byName.get('guest_snapshot')!.annotations?.destructiveHint).toBe(true);
-    expect(byName.get('task_status')!.annotations?.readOnlyHint).toBeFalsy();
+    expect(byName.get('task_status')!.annotations?.readOnlyHint).toBe(true);
+    expect(byName.get('task_stop')!.annotations?.readOnlyHint).toBe(false);
     expect(byName.get('network_config')!.inputSchema.type).toBe('object');
   });
 

@@ -9,6 +9,7 @@ import { createSimulator, SIMULATOR_ROUTES, type Simulator } from '../lib/simula
 import nodeStatus from '../functions/node_status.ts';
 import getSystemInfo from '../functions/get_system_info.ts';
 import taskStatus from '../functions/task_status.ts';
+import taskStop from '../functions/task_stop.ts';
 import guestSnapshot from '../functions/guest_snapshot.ts';
 import guestBackup from '../functions/guest_backup.ts';
 import guestBackupList from '../functions/guest_backup_list.ts';
@@ -230,10 +231,10 @@ describe('task_status', () => {
       const upid = await startVm(s.ctx, 105, 'pve1');
       const error = await expectToolError(run(taskStatus, { action: 'wait', upid, timeout: 1 }, s.ctx), 'timeout');
       expect(error.message).toMatch(/still running/);
-      const stopped = await run(taskStatus, { action: 'stop', upid }, s.ctx);
+      const stopped = await run(taskStop, { upid }, s.ctx);
       expect(stopped.data.task!.status).toBe('stopped');
       expect(stopped.data.task!.exitstatus).toMatch(/interrupt/);
-      await expectToolError(run(taskStatus, { action: 'stop', upid }, s.ctx), 'conflict');
+      await expectToolError(run(taskStop, { upid }, s.ctx), 'conflict');
     } finally {
       slow.close();
     }
