@@ -209,7 +209,7 @@ export function buildOpenApi(runtime: Runtime, table: RouteTable, info: { name: 
   }
   return {
     openapi: '3.1.0',
-    info: { title: info.name, version: info.version, description: 'REST door of proxmox-mcp: the same tools as the MCP endpoint, as plain JSON.' },
+    info: { title: info.name, version: info.version, description: 'REST door of proxmox-mcp: the same tools as the MCP endpoint, as plain JSON.', license: { name: 'MIT', identifier: 'MIT' } },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths,
