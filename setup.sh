@@ -765,8 +765,9 @@ pin_release_signers() {
   local key prints=()
   while IFS= read -r line; do
     key="$(grep -oE '(ssh-[a-z0-9-]+|ecdsa-[a-z0-9-]+|sk-[a-z0-9@.-]+) [A-Za-z0-9+/]+={0,2}' <<<"$line" | head -n 1 || true)"
-    [[ -n "$key" ]] && prints+=("$(ssh-keygen -l -f /dev/stdin <<<"$key" 2>/dev/null | awk '{print $2}')") || true
-    [[ -n "$key" && -n "${prints[-1]:-}" ]] || die "--release-signers: not an SSH public key: ${line:0:60}"
+    [[ -n "$key" ]] || die "--release-signers: not an SSH public key: ${line:0:60}"
+    prints+=("$(ssh-keygen -l -f /dev/stdin <<<"$key" 2>/dev/null | awk '{print $2}')")
+    [[ -n "${prints[-1]}" ]] || die "--release-signers: not an SSH public key: ${line:0:60}"
   done < <(grep -v '^#' "$tmp")
   ensure_dir "$CONFIG_DIR" 755 0 0
   put_file "$tmp" "$SIGNERS_FILE" 0644 root:root show

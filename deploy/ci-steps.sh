@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CI fragment for the deployment (called from .ci/run): installs what the deployment tests need, then
 #   1. shellcheck on every shell script we ship
-#   2. deploy/test-host-update.sh  the host-side updater: update, rollback, refusals
+#   2. deploy/test-host-update.sh  the host-side updater: update, rollback, refusals, every attack from the container
 #   3. deploy/test-setup.sh      setup.sh end to end in a throwaway root, against the simulator
 #   4. deploy/test-container.sh  the image built with buildah from local bases, run, /health + MCP tools/list
 # Each prints its own 'N passed, N failed' line; this exits non-zero when any step failed.
@@ -18,6 +18,8 @@ command -v debootstrap >/dev/null 2>&1 || need+=(debootstrap)
 command -v visudo >/dev/null 2>&1 || need+=(sudo)
 command -v unshare >/dev/null 2>&1 || need+=(util-linux)
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v sshd >/dev/null 2>&1 || need+=(openssh-server) # sshd -T checks the Match block setup.sh writes
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd) # verifies the updater's units
 command -v curl >/dev/null 2>&1 || need+=(curl)
 command -v git >/dev/null 2>&1 || need+=(git)
 if ((${#need[@]})); then

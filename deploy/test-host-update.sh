@@ -352,8 +352,8 @@ if command -v systemd-analyze >/dev/null 2>&1; then
     sed -e "s|@INSTALL_DIR@|$T/install|g" -e "s|@UPDATE_DIR@|$UPDATE|g" -e "s|@STATE_DIR@|$T/state|g" -e "s|@SIGNERS@|$T/release-signers|g" \
       -e "s|@LIBEXEC_DIR@|$T/libexec|g" -e "s|@ENV_FILE@|$T/install.env|g" -e "s|@CONTAINER_UID@|$CUID|g" "$REPO/deploy/$unit" >"$T/units/$unit"
   done
-  if out="$(systemd-analyze verify --man=no "$T/units/proxmox-mcp-update.service" 2>&1 | grep -v 'docker.service\|network-online\|Failed to prepare\|proxmox-mcp-update.path' || true)" && [[ -z "$out" ]]; then
-    pass "systemd-analyze verify: the service unit is clean"
+  if out="$(cd "$T/units" && systemd-analyze verify --man=no proxmox-mcp-update.path proxmox-mcp-update.service 2>&1 | grep -v 'docker.service\|network-online\|Failed to prepare' || true)" && [[ -z "$out" ]]; then
+    pass "systemd-analyze verify: the path and service units are clean"
   else
     printf '%s\n' "$out" | sed 's/^/        /'
     fail "systemd-analyze verify"
