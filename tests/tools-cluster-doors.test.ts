@@ -17,6 +17,7 @@ import getSystemInfo from '../functions/get_system_info.ts';
 import storageOperations from '../functions/storage_operations.ts';
 import storageChange from '../functions/storage_change.ts';
 import networkConfig from '../functions/network_config.ts';
+import networkChange from '../functions/network_change.ts';
 import userManagement from '../functions/user_management.ts';
 import guestSnapshot from '../functions/guest_snapshot.ts';
 import guestBackup from '../functions/guest_backup.ts';
@@ -25,7 +26,7 @@ import taskStatus from '../functions/task_status.ts';
 import taskStop from '../functions/task_stop.ts';
 import getCommandHistory from '../functions/get_command_history.ts';
 
-const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, userManagement, guestSnapshot, guestBackup, guestBackupList, taskStatus, taskStop] as unknown as AnyTool[];
+const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, networkChange, userManagement, guestSnapshot, guestBackup, guestBackupList, taskStatus, taskStop] as unknown as AnyTool[];
 
 /** Our tools, the history tool, and inert stand-ins for other tools routes.json names (not ours to load). */
 function toolSet(): AnyTool[] {
@@ -206,7 +207,7 @@ describe('cluster tools over REST', () => {
     expect(asked.status).toBe(428);
     expect(asked.body.warnings.join(' ')).toMatch(/NEWEST backup of guest 101/);
     const readOnly = await ts.createToken({ role: 'admin', mode: 'read-only', ceiling: 'normal' });
-    expect((await callRest(ts.url, readOnly, 'network_config', { action: 'revert', node: 'pve1' })).status).toBe(403);
+    expect((await callRest(ts.url, readOnly, 'network_change', { action: 'revert', node: 'pve1' })).status).toBe(403);
     expect((await callRest(ts.url, readOnly, 'network_config', { action: 'pending', node: 'pve1' })).status).toBe(200);
   });
 
@@ -264,7 +265,7 @@ describe('with a low-privilege Proxmox token (auditor@pve!ro)', () => {
   });
 
   it.each([
-    ['network_config', { action: 'create', node: 'pve1', iface: 'vmbr7', type: 'bridge' }, /lacks Sys\.Modify on \/nodes\/pve1/],
+    ['network_change', { action: 'create', node: 'pve1', iface: 'vmbr7', type: 'bridge' }, /lacks Sys\.Modify on \/nodes\/pve1/],
     ['guest_snapshot', { action: 'create', vmid: 100, snapname: 'nope' }, /lacks VM\.Snapshot on \/vms\/100/],
     ['guest_backup', { action: 'create', vmid: 100, storage: 'nfs-backup' }, /lacks VM\.Backup on \/vms\/100/],
     ['storage_change', { action: 'download', storage: 'local', node: 'pve1', url: 'https://example.invalid/a.iso' }, /lacks Datastore\.AllocateTemplate on \/storage\/local/],

@@ -16,6 +16,7 @@ import guestBackupList from '../functions/guest_backup_list.ts';
 import storageOps from '../functions/storage_operations.ts';
 import storageChange from '../functions/storage_change.ts';
 import networkConfig from '../functions/network_config.ts';
+import networkChange from '../functions/network_change.ts';
 import userManagement from '../functions/user_management.ts';
 import { createPveClient } from '../lib/pve/client.ts';
 import { loadConfig } from '../lib/config.ts';
@@ -519,57 +520,57 @@ describe('network_config', () => {
   });
 
   it('creates a bridge, a bond and a VLAN, shows them pending, applies, and reverts a staged change', async () => {
-    await run(networkConfig, { action: 'create', node: 'pve2', iface: 'bond1', type: 'bond', slaves: 'eno2', bond_mode: 'active-backup' }, t.ctx);
-    const bridge = await run(networkConfig, { action: 'create', node: 'pve2', iface: 'vmbr2', type: 'bridge', bridge_ports: 'bond1', bridge_vlan_aware: true, cidr: '10.20.0.2/24', comments: 'lab' }, t.ctx);
+    await run(networkChange, { action: 'create', node: 'pve2', iface: 'bond1', type: 'bond', slaves: 'eno2', bond_mode: 'active-backup' }, t.ctx);
+    const bridge = await run(networkChange, { action: 'create', node: 'pve2', iface: 'vmbr2', type: 'bridge', bridge_ports: 'bond1', bridge_vlan_aware: true, cidr: '10.20.0.2/24', comments: 'lab' }, t.ctx);
     expect(bridge.data.interface).toMatchObject({ iface: 'vmbr2', bridge_ports: 'bond1', cidr: '10.20.0.2/24', active: false });
-    await run(networkConfig, { action: 'create', node: 'pve2', iface: 'vlan70', type: 'vlan', vlan_raw_device: 'vmbr2', vlan_id: 70 }, t.ctx);
+    await run(networkChange, { action: 'create', node: 'pve2', iface: 'vlan70', type: 'vlan', vlan_raw_device: 'vmbr2', vlan_id: 70 }, t.ctx);
     const pending = await run(networkConfig, { action: 'pending', node: 'pve2' }, t.ctx);
     expect(pending.data.pending!.new_interfaces).toEqual(expect.arrayContaining(['bond1', 'vmbr2', 'vlan70']));
     // The staged diff Proxmox sends beside the list reaches the tool, so changes to existing
     // interfaces show too, not only new ones.
     expect(pending.data.pending!.complete).toBe(true);
     expect(pending.data.pending!.changes).toMatch(/vmbr2/);
-    const applied = await run(networkConfig, { action: 'apply', node: 'pve2' }, t.ctx);
+    const applied = await run(networkChange, { action: 'apply', node: 'pve2' }, t.ctx);
     expect(applied.data.task!.ok).toBe(true);
     expect(applied.warnings!.join(' ')).toMatch(/console/);
     expect(sim.state.nodes.get('pve2')!.network.has('vmbr2')).toBe(true);
 
-    await run(networkConfig, { action: 'update', node: 'pve2', iface: 'vmbr2', mtu: 9000, remove: ['comments'] }, t.ctx);
+    await run(networkChange, { action: 'update', node: 'pve2', iface: 'vmbr2', mtu: 9000, remove: ['comments'] }, t.ctx);
     expect(sim.state.nodes.get('pve2')!.stagedNetwork!.get('vmbr2')!.mtu).toBe(9000);
-    await run(networkConfig, { action: 'revert', node: 'pve2' }, t.ctx);
+    await run(networkChange, { action: 'revert', node: 'pve2' }, t.ctx);
     expect(sim.state.nodes.get('pve2')!.stagedNetwork).toBeNull();
     expect(sim.state.nodes.get('pve2')!.network.get('vmbr2')!.mtu).toBeUndefined();
   });
 
   it('guards the management interface: loud warning on update, delete needs force', async () => {
-    const plan = await networkConfig.explain!(networkConfig.input.parse({ action: 'update', node: 'pve1', iface: 'vmbr0', mtu: 9000 }), t.ctx);
+    const plan = await networkChange.explain!(networkChange.input.parse({ action: 'update', node: 'pve1', iface: 'vmbr0', mtu: 9000 }), t.ctx);
     expect(plan.risk).toBe('high');
     expect(plan.warnings!.join(' ')).toMatch(/DANGER: vmbr0 carries node pve1's own address \(192\.168\.100\.11\)/);
-    const updated = await run(networkConfig, { action: 'update', node: 'pve1', iface: 'vmbr0', mtu: 9000 }, t.ctx);
+    const updated = await run(networkChange, { action: 'update', node: 'pve1', iface: 'vmbr0', mtu: 9000 }, t.ctx);
     expect(updated.warnings!.join(' ')).toMatch(/DANGER/);
-    await expectToolError(run(networkConfig, { action: 'delete', node: 'pve1', iface: 'eno1' }, t.ctx), 'protected');
-    const forced = await run(networkConfig, { action: 'delete', node: 'pve1', iface: 'vmbr1.50', force: true }, t.ctx);
+    await expectToolError(run(networkChange, { action: 'delete', node: 'pve1', iface: 'eno1' }, t.ctx), 'protected');
+    const forced = await run(networkChange, { action: 'delete', node: 'pve1', iface: 'vmbr1.50', force: true }, t.ctx);
     expect(forced.data.interface!.iface).toBe('vmbr1.50');
-    const removed = await run(networkConfig, { action: 'delete', node: 'pve1', iface: 'vmbr1' }, t.ctx);
+    const removed = await run(networkChange, { action: 'delete', node: 'pve1', iface: 'vmbr1' }, t.ctx);
     expect(removed.warnings!.join(' ')).not.toMatch(/DANGER/);
   });
 
   it('unhappy paths: unknown iface/node, offline node, bad input, duplicate, missing ports', async () => {
     await expectToolError(run(networkConfig, { action: 'get', node: 'pve1', iface: 'vmbr9' }, t.ctx), 'not_found');
     await expectToolError(run(networkConfig, { action: 'list', node: 'pve9' }, t.ctx), 'not_found');
-    await expectToolError(run(networkConfig, { action: 'create', node: 'pve1', iface: 'vmbr0', type: 'bridge' }, t.ctx), 'conflict');
-    await expectToolError(run(networkConfig, { action: 'create', node: 'pve1', iface: 'vmbr5', type: 'bridge', bridge_ports: 'eth9' }, t.ctx), 'invalid_input');
-    await expectToolError(run(networkConfig, { action: 'create', node: 'pve1', iface: 'vlan5', type: 'vlan' }, t.ctx), 'invalid_input');
-    await expectToolError(run(networkConfig, { action: 'create', node: 'pve1', iface: 'bond5', type: 'bond' }, t.ctx), 'invalid_input');
-    await expectToolError(run(networkConfig, { action: 'update', node: 'pve1', iface: 'vmbr1' }, t.ctx), 'invalid_input');
-    await expectToolError(run(networkConfig, { action: 'update', node: 'pve1', iface: 'vmbr1', type: 'bond', mtu: 1500 }, t.ctx), 'invalid_input');
-    expect(networkConfig.input.safeParse({ action: 'create', node: 'pve1', iface: 'vmbr5', cidr: '10.0.0.300/24' }).success).toBe(false);
-    expect(networkConfig.input.safeParse({ action: 'create', node: 'pve1', iface: 'bad name' }).success).toBe(false);
+    await expectToolError(run(networkChange, { action: 'create', node: 'pve1', iface: 'vmbr0', type: 'bridge' }, t.ctx), 'conflict');
+    await expectToolError(run(networkChange, { action: 'create', node: 'pve1', iface: 'vmbr5', type: 'bridge', bridge_ports: 'eth9' }, t.ctx), 'invalid_input');
+    await expectToolError(run(networkChange, { action: 'create', node: 'pve1', iface: 'vlan5', type: 'vlan' }, t.ctx), 'invalid_input');
+    await expectToolError(run(networkChange, { action: 'create', node: 'pve1', iface: 'bond5', type: 'bond' }, t.ctx), 'invalid_input');
+    await expectToolError(run(networkChange, { action: 'update', node: 'pve1', iface: 'vmbr1' }, t.ctx), 'invalid_input');
+    await expectToolError(run(networkChange, { action: 'update', node: 'pve1', iface: 'vmbr1', type: 'bond', mtu: 1500 }, t.ctx), 'invalid_input');
+    expect(networkChange.input.safeParse({ action: 'create', node: 'pve1', iface: 'vmbr5', cidr: '10.0.0.300/24' }).success).toBe(false);
+    expect(networkChange.input.safeParse({ action: 'create', node: 'pve1', iface: 'bad name' }).success).toBe(false);
     sim.faults.setNodeOnline('pve3', false);
     t.ctx.pve.invalidate();
     await expectToolError(run(networkConfig, { action: 'list', node: 'pve3' }, t.ctx), 'unavailable');
-    expect(networkConfig.effectOf!({ action: 'delete' } as never)).toBe('destructive');
-    expect(networkConfig.effectOf!({ action: 'pending' } as never)).toBe('read');
+    expect(networkChange.effectOf!({ action: 'delete' } as never)).toBe('destructive');
+    expect(networkConfig.effect).toBe('read');
   });
 
   it('a failing apply task', async () => {
@@ -581,7 +582,7 @@ describe('network_config', () => {
         throw new Error('ifreload: error: vmbr0: bridge port eno9 does not exist');
       },
     });
-    await expectToolError(run(networkConfig, { action: 'apply', node: 'pve1' }, t.ctx), 'task_failed');
+    await expectToolError(run(networkChange, { action: 'apply', node: 'pve1' }, t.ctx), 'task_failed');
   });
 });
 
