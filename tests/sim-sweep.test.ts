@@ -74,6 +74,22 @@ describe.each(PVE_VERSIONS)('PVE %s', (pveVersion) => {
     expect(sim.state.guests.has(103)).toBe(false);
   });
 
+  test('volume delete with delay: null when done in time, the task error as a 500, else the UPID', async () => {
+    const sim = make(30);
+    const vols = [...sim.state.volumes.get('nfs-backup')!.values()];
+    const node = (v: (typeof vols)[number]) => sim.state.guests.get(v.vmid!)!.node;
+    const ok = await call(sim, 'DELETE', `/nodes/${node(vols[0])}/storage/nfs-backup/content/${enc(vols[0].volid)}`, { delay: '5' });
+    expect([ok.status, ok.json]).toEqual([200, { data: null }]);
+    vols[1].protected = 1;
+    const bad = await call(sim, 'DELETE', `/nodes/${node(vols[1])}/storage/nfs-backup/content/${enc(vols[1].volid)}`, { delay: '5' });
+    expect(bad.status).toBe(500);
+    expect(bad.reason).toMatch(/^cannot remove protected volume/);
+    const slow = make(60_000);
+    const v = [...slow.state.volumes.get('nfs-backup')!.values()][0];
+    const later = await call(slow, 'DELETE', `/nodes/${slow.state.guests.get(v.vmid!)!.node}/storage/nfs-backup/content/${enc(v.volid)}`, { delay: '1' });
+    expect(later.json.data).toMatch(/^UPID:.*:imgdel:/);
+  });
+
   test('skiplock, keepActive and migratedfrom are for root@pam only', async () => {
     const sim = make();
     const r = await call(sim, 'POST', '/nodes/pve1/qemu/100/status/stop', { skiplock: '1', keepActive: '1' });

@@ -114,9 +114,14 @@ export const storageHandlers: Record<string, Handler> = {
     // pve-storage Content.pm `delete`: no check that a guest still uses the volume (the config keeps
     // pointing at it); the protected flag stops it inside the worker (Plugin.pm free_image). The task id is
     // `<owner vmid>@<storage>`.
+    // With `delay`, PVE waits up to that many seconds: null when the task ended well in time, its error as a
+    // 500 when it failed, else the UPID.
     const node = String(ctx.params.node);
-    return ctx.core.task(ctx, {
+    const delay = ctx.params.delay !== undefined ? Number(ctx.params.delay) : 0;
+    const inTime = delay > 0 && ctx.core.taskDurationMs <= delay * 1000;
+    const upid = ctx.core.task(ctx, {
       type: 'imgdel', id: `${v.vmid !== undefined ? `${v.vmid}@` : ''}${s.storage}`,
+      durationMs: inTime ? 0 : undefined,
       work: () => {
         if (v.protected) throw new Error(`cannot remove protected volume '${v.volid.slice(v.volid.indexOf(':') + 1)}' on '${s.storage}'`);
         volumesOf(ctx.core.state, s, node).delete(v.volid);
@@ -124,6 +129,10 @@ export const storageHandlers: Record<string, Handler> = {
         return [`Removed volume '${v.volid}'`];
       },
     });
+    if (!inTime) return upid;
+    const status = ctx.core.state.tasks.byUpid.get(upid)?.exitstatus ?? 'unexpected status';
+    if (status === 'OK' || status.startsWith('WARNINGS: ')) return null;
+    die(status);
   },
 
   'POST /nodes/{node}/storage/{storage}/download-url': (ctx) => {
