@@ -99,7 +99,12 @@ export function simulatorRoutes(version: PveVersion): string[] {
 }
 
 function defaultVersion(): PveVersion {
-  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SIM_PVE_VERSION;
+  let env: string | undefined;
+  try {
+    env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.SIM_PVE_VERSION;
+  } catch {
+    env = undefined; // a runtime without env access (Deno without --allow-env)
+  }
   return isPveVersion(env) ? env : '9.1';
 }
 
