@@ -17,6 +17,9 @@ const row = z.object({
   upids: z.array(z.string()),
   node: z.string().nullable(),
   vmid: z.number().nullable(),
+  /** Who said yes (an approver, host:<user>, the client's user) and how strong that yes was (ask or proof). */
+  approved_by: z.string().nullable(),
+  approval: z.string().nullable(),
 });
 
 export default defineTool({
@@ -64,6 +67,8 @@ export default defineTool({
       upids: (safeJson(entry.upids) as string[] | null) ?? [],
       node: entry.node,
       vmid: entry.vmid,
+      approved_by: entry.approvedBy ?? null,
+      approval: entry.approval ?? null,
     }));
     return {
       data: { entries, next_cursor: nextCursor ?? null, count: entries.length },

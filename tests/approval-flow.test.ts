@@ -100,6 +100,11 @@ describe('the target changed between approval and run', () => {
     const ok = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: again });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
     expect(snapshots().has(name)).toBe(false);
+    // History says who approved it and how strong the yes was.
+    await ts.server.store.history.flush();
+    const history = await callRest(ts.url, admin, 'get_command_history', { tool: 'proxmox_api', outcome: 'ok', limit: 5 });
+    const entry = history.body.data.entries.find((row: any) => row.arguments?.path === args.path && row.arguments?.method === 'DELETE');
+    expect(entry).toMatchObject({ approved_by: 'host:test-admin', approval: 'proof' });
   });
 });
 
