@@ -171,3 +171,20 @@ describe('the API policy judges every translated request', () => {
     expect(await findings(line)).toEqual([]);
   });
 });
+
+describe('subcommands are expanded by unique prefix too (PVE CLIHandler)', () => {
+  it.each([
+    ['qm des 101', 'DELETE', '/nodes/pve1/qemu/101'],
+    ['qm destr 101 --pur', 'DELETE', '/nodes/pve1/qemu/101'],
+    ['pveum u d root@pam', 'DELETE', '/access/users/root@pam'],
+    ['pveum ro mod ProxmoxMCP --priv VM.Audit', 'PUT', '/access/roles/ProxmoxMCP'],
+    ['pveum ac del / --tok root@pam!x --roles Administrator', 'PUT', '/access/acl'],
+    ['pvesm fr local-lvm:vm-101-disk-0', 'DELETE', '/nodes/pve1/storage/local-lvm/content/local-lvm:vm-101-disk-0'],
+  ])('%s', (line, method, path) => {
+    expect(translate(line)).toContainEqual(expect.objectContaining({ method, path }));
+  });
+
+  it.each(['qm des 101', 'pveum u d root@pam', 'pveum ac del / --tok root@pam!x --roles Administrator', 'pct dest 110', 'qm roll 101 before'])('%s is judged and refused', async (line) => {
+    expect((await findings(line)).length, line).toBeGreaterThan(0);
+  });
+});

@@ -228,7 +228,7 @@ function classifyOne(cmd: SimpleCommand, state: LineState): CommandClassificatio
       const mention = mentionsProtected(cmd.argv, protections);
       f.add(mention ? 'forbidden' : 'destructive', mention ? `runs shell commands from awk that ${mention}` : 'the awk program runs shell commands (system() or pipes)');
     }
-    if (cmd.program === 'cd' || cmd.program === 'pushd') trackCwd(cmd, state);
+    if (cmd.program === 'cd' || cmd.program === 'pushd' || cmd.program === 'popd') trackCwd(cmd, state);
   }
 
   if (cmd.flags.includes('eval')) f.add('write', 'eval runs text as a command');
@@ -255,6 +255,10 @@ function classifyOne(cmd: SimpleCommand, state: LineState): CommandClassificatio
     if (/runs (a )?shell command|load or run code|reads a program that is not shown|runs the pattern space/.test(notRead)) f.feature('interpreters', notRead);
     const pveWrite = pveConfigWordReason(cmd, state);
     if (pveWrite) f.feature('pve-config-writes', pveWrite);
+    // a change made from a working directory under /etc/pve (or one only known at run time) can write there
+    if (!CONTROL_KEYWORDS.has(cmd.program) && (state.cwdUnknown || (state.cwd !== null && (state.cwd === '/etc/pve' || state.cwd.startsWith('/etc/pve/'))))) {
+      f.feature('pve-config-writes', `${cmd.program} changes something while the working directory is ${state.cwdUnknown ? 'only known at run time' : state.cwd}`);
+    }
   }
   // inside a guest, the host's /etc/pve and the host's interpreters are not what runs
   if (cmd.flags.includes('in-guest')) f.features.length = 0;
@@ -298,9 +302,18 @@ const COPY_PROGRAMS = new Set(['cp', 'rsync', 'scp', 'install', 'pv', 'sha256sum
 
 /** Could this path (as written, with the line's working directory) land under /etc/pve? */
 function reachesEtcPve(text: string, state: Pick<LineState, 'cwd' | 'cwdUnknown'>): boolean {
+  if (text === '' || text.startsWith('-')) return false;
+  const relative = !text.startsWith('/') && !text.startsWith('~');
+  if (relative && state.cwdUnknown) return true;
   const resolved = resolvePath(text, state.cwd);
-  if (!resolved.path) return Boolean(state.cwdUnknown) && text !== '' && !text.startsWith('-');
-  const path = resolved.path;
+  if (!resolved.path) return false;
+  let path = resolved.path;
+  // /proc/<pid>/root is the same tree again; /proc/<pid>/cwd is wherever that process is
+  const viaProc = /^\/proc\/[^/]+\/(root|cwd)(\/.*)?$/.exec(path);
+  if (viaProc) {
+    if (viaProc[1] === 'cwd') return true;
+    path = viaProc[2] || '/';
+  }
   if (path === '/etc/pve' || path.startsWith('/etc/pve/')) return true;
   if (resolved.glob) {
     const parent = globParent(path);
@@ -932,6 +945,12 @@ function checkRedirection(r: Redirection, f: Findings, state: LineState): void {
 }
 
 function trackCwd(cmd: SimpleCommand, state: LineState): void {
+  // `cd -`, popd, and a cd inside a subshell or substitution (it may or may not last): unknown from here on
+  if (cmd.program === 'popd' || cmd.words.slice(1).some((w) => w.text === '-') || cmd.nested) {
+    state.cwd = null;
+    state.cwdUnknown = true;
+    return;
+  }
   const arg = cmd.words.slice(1).find((w) => !w.text.startsWith('-'));
   if (!arg) {
     state.cwd = '/root';

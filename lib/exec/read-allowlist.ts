@@ -783,6 +783,12 @@ export function awkProgramVerdict(program: string): ReadVerdict {
     if (c === '(' || c === '[' || c === '{') depth++;
     if (c === ')' || c === ']' || c === '}') depth--;
     if (c === ';' || c === '\n' || c === '{' || c === '}' || (c === ')' && depth < printDepth)) inPrint = false;
+    // x++ / 2 and x-- / 2 divide: an increment ends an operand
+    if ((c === '+' || c === '-') && s[p + 1] === c) {
+      p += 2;
+      lastSignificant = 'x';
+      continue;
+    }
     if (!/\s/.test(c)) lastSignificant = c;
     p++;
   }

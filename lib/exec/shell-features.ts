@@ -18,6 +18,7 @@
  * with `npm run token -- shell NAME --allow FEATURE[,FEATURE]`.
  */
 import type { ShellWord, SimpleCommand } from './shell-parse.ts';
+import { awkProgramVerdict, sedScriptVerdict } from './read-allowlist.ts';
 
 export const SHELL_FEATURES = ['interpreters', 'decode-to-shell', 'pve-config-writes', 'api-from-shell'] as const;
 export type ShellFeature = (typeof SHELL_FEATURES)[number];
@@ -66,6 +67,17 @@ const RUNS_A_COMMAND: Record<string, RegExp> = {
   systemd_run: /./,
 };
 
+/** Long options that start a program, matched by any prefix (getopt_long abbreviations). */
+const RUNS_A_COMMAND_LONG: Record<string, string[]> = {
+  tar: ['to-command', 'checkpoint-action', 'use-compress-program', 'rsh-command', 'info-script', 'new-volume-script', 'rmt-command'],
+  rsync: ['rsh', 'rsync-path'],
+  sort: ['compress-program'],
+  man: ['pager', 'html'],
+  zip: ['unzip-command'],
+  git: ['exec-path', 'config-env'],
+  find: ['exec', 'execdir', 'ok', 'okdir'],
+};
+
 /** Programs that run a command they are given, which this server does not look inside. */
 const OPAQUE_RUNNERS = new Set(['systemd-run', 'at', 'batch', 'nsenter', 'unshare', 'setpriv', 'capsh', 'strace', 'ltrace', 'valgrind', 'script', 'tmux', 'screen', 'dtach', 'parallel', 'socat', 'crontab', 'ed', 'ex', 'vi', 'vim', 'nvim', 'emacs', 'make', 'trap', 'alias', 'enable', 'bind', 'complete', 'coproc', 'fc', 'mapfile', 'readarray', 'source', '.']);
 
@@ -89,7 +101,9 @@ export function isDecoder(cmd: SimpleCommand): boolean {
 }
 
 const NETWORK_CLIENTS = new Set(['curl', 'wget', 'http', 'https', 'xh', 'httpie', 'nc', 'ncat', 'netcat', 'socat', 'telnet', 'openssl', 'aria2c', 'lynx', 'links', 'elinks', 'w3m', 'wscat', 'websocat', 'ssh', 'scp', 'sftp', 'rsync', 'pvesh-remote', 'grpcurl', 'lwp-request', 'GET', 'POST', 'HEAD']);
-const API_PORT = /(^|[^0-9])0*8006([^0-9]|$)|api2|pveproxy/i;
+const API_PORT = /(^|[^0-9])0*8006([^0-9]|$)|api2|pveproxy|pvedaemon|:0*85(\/|$)/i;
+/** pvedaemon listens on 127.0.0.1:85: a bare port 85 for the raw socket clients. */
+const DAEMON_PORT = /^0*85$/;
 
 /** Why a network client would reach the Proxmox API (or could, unseen), or null. */
 export function apiFromShellReason(cmd: SimpleCommand): string | null {
@@ -105,6 +119,7 @@ export function apiFromShellReason(cmd: SimpleCommand): string | null {
     if ((p === 'wget' || p === 'aria2c') && words.some((w) => /^(-i|--input-file)(=|$)/.test(w.text))) return `${p} reads URLs from a file`;
   }
   if ((p === 'nc' || p === 'ncat' || p === 'netcat' || p === 'socat' || p === 'telnet') && words.some((w) => w.dynamic)) return `${p} connects to a host or port only known at run time`;
+  if ((p === 'nc' || p === 'ncat' || p === 'netcat' || p === 'telnet') && words.some((w) => DAEMON_PORT.test(w.text))) return `${p} connects to port 85 (pvedaemon, the API behind the proxy)`;
   return null;
 }
 
@@ -135,6 +150,30 @@ export function commandFeatures(cmd: SimpleCommand, children: SimpleCommand[]): 
     }
     if (args.some((w) => /^-[a-zA-Z]*f/.test(w.text))) add('interpreters', `${p} -f exports or changes shell functions`);
   }
+  // builtins that assign variables from input: a code-loading name among them (export NAME, read NAME, printf -v NAME)
+  if (/^(export|declare|typeset|local|readonly|read|mapfile|readarray|getopts|printf)$/.test(p)) {
+    for (const w of args) {
+      const name = /^([A-Za-z_][A-Za-z0-9_]*)(=|$)/.exec(w.text)?.[1];
+      if (name && CODE_LOADING_ENV.test(name)) add('interpreters', `${p} sets or exports ${name}, which makes programs load or run other code`);
+      if (w.dynamic && p !== 'printf') add('interpreters', `${p} sets a variable whose name is only known at run time`);
+    }
+  }
+  // sed `e`, s///e and awk system()/pipes in any argument, however the option that carries it is spelled
+  if (p === 'sed' || p === 'gsed') {
+    for (const w of args) {
+      const text = w.text.replace(/^--?[A-Za-z-]+=/, '').replace(/^-[nEsrzu]*e(?=.)/, '');
+      const verdict = sedScriptVerdict(text);
+      if (verdict && /runs/.test(verdict)) add('interpreters', verdict);
+    }
+    if (args.some((w) => /^(-[nEsrzu]*f|--f)/.test(w.text))) add('interpreters', 'sed runs a script file that is not shown (it may hold `e` commands)');
+  }
+  if (/^(awk|gawk|mawk|nawk)$/.test(p)) {
+    for (const w of args) {
+      const verdict = awkProgramVerdict(w.text.replace(/^--?[A-Za-z-]+=/, ''));
+      if (verdict && /runs a shell command|load or run code/.test(verdict)) add('interpreters', verdict);
+    }
+    if (args.some((w) => /^-[fEile]|^--(f|ex|inc|lo|so)/.test(w.text))) add('interpreters', `${p} loads or runs a program that is not shown (-f, -i, -l, -E, -e)`);
+  }
   if (cmd.flags.includes('eval')) add('interpreters', 'eval runs text as shell code');
   if (cmd.flags.includes('source')) add('interpreters', 'source runs a script file that is not shown');
   if (cmd.flags.includes('opaque-script') || cmd.flags.includes('reads-script-from-input')) add('interpreters', `${p || 'a shell'} runs a script whose content cannot be inspected`);
@@ -151,6 +190,14 @@ export function commandFeatures(cmd: SimpleCommand, children: SimpleCommand[]): 
   if (p === 'hash' && args.some((w) => /^-[a-zA-Z]*p/.test(w.text))) add('interpreters', 'hash -p makes a command name run another program');
   const runs = RUNS_A_COMMAND[p];
   if (runs && args.some((w) => runs.test(w.text))) add('interpreters', `${p} is given an option that makes it start another program`);
+  // GNU long options may be abbreviated: --compress-prog is --compress-program
+  const longs = RUNS_A_COMMAND_LONG[p];
+  if (longs) {
+    for (const w of args) {
+      const m = /^--([^=]{2,})/.exec(w.text);
+      if (m && longs.some((long) => long.startsWith(m[1]!))) add('interpreters', `${p} --${m[1]} (an abbreviation counts) makes it start another program`);
+    }
+  }
   if (p === 'xargs') {
     const replace = xargsReplaceString(args);
     for (const child of children) {
@@ -160,6 +207,8 @@ export function commandFeatures(cmd: SimpleCommand, children: SimpleCommand[]): 
       }
     }
   }
+  const proxied = cmd.env.find((e) => API_PORT.test(e.value));
+  if (proxied) add('api-from-shell', `${proxied.name} points at the Proxmox API`);
   const api = apiFromShellReason(cmd);
   if (api) add('api-from-shell', api);
   for (const r of cmd.redirections) {

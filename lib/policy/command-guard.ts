@@ -219,24 +219,36 @@ function parseOptions(words: CliWord[], method: Method, template: string, fixed:
   return parsed;
 }
 
+/**
+ * The subcommands a line can mean. PVE CLIHandler expands each subcommand word by unique prefix too
+ * (`qm des 101` is `qm destroy 101`); where a prefix fits several of ours, every one is judged.
+ */
+function subcommandKeys(table: Record<string, CliCommand>, command: SimpleCommand): string[] {
+  if (table['']) return [''];
+  let branches: { key: string[]; rest: string[] }[] = Object.keys(table).map((k) => ({ key: k.split(' '), rest: k.split(' ') }));
+  const matched: string[] = [];
+  for (let level = 0; level < 3 && branches.length > 0; level++) {
+    const word = command.words[1 + level];
+    if (!word) break;
+    if (word.dynamic) throw new Unknowable('the subcommand is only known at run time');
+    const text = word.text.toLowerCase();
+    const exact = branches.filter((b) => b.rest[0] === text);
+    const next = exact.length > 0 ? exact : text.length > 0 && !text.startsWith('-') ? branches.filter((b) => b.rest[0]!.startsWith(text)) : [];
+    branches = next.map((b) => ({ key: b.key, rest: b.rest.slice(1) }));
+    for (const b of branches) if (b.rest.length === 0) matched.push(b.key.join(' '));
+    branches = branches.filter((b) => b.rest.length > 0);
+  }
+  return [...new Set(matched)];
+}
+
 function fromTable(command: SimpleCommand, node: string): ApiRequest[] {
   const program = command.program ?? '';
   const table = CLI[program];
   if (!table) return [];
-  const argv = command.argv;
-  // the longest subcommand (1-3 words) the table knows; subcommand words come before any option
-  let key: string | undefined;
-  for (let n = Math.min(3, argv.length - 1); n >= 0; n--) {
-    const candidate = argv.slice(1, 1 + n).map((w) => w.toLowerCase()).join(' ');
-    if (table[candidate] && command.words.slice(1, 1 + n).every((w) => !w.dynamic)) {
-      key = candidate;
-      break;
-    }
-  }
-  if (key === undefined) {
-    if (command.words.slice(1, 3).some((w) => w.dynamic)) throw new Unknowable('the subcommand is only known at run time');
-    return [];
-  }
+  return subcommandKeys(table, command).flatMap((key) => fromTableKey(command, node, table, key));
+}
+
+function fromTableKey(command: SimpleCommand, node: string, table: Record<string, CliCommand>, key: string): ApiRequest[] {
   const spec = table[key]!;
   const from = 1 + (key === '' ? 0 : key.split(' ').length);
   const args = spec.args ?? [];
@@ -260,7 +272,7 @@ function fromTable(command: SimpleCommand, node: string): ApiRequest[] {
     });
   }
   // pvesm free: the storage comes from --storage or from the volume id (storage:volume)
-  if (program === 'pvesm' && key === 'free') {
+  if (command.program === 'pvesm' && key === 'free') {
     const volume = values.volume;
     const storage = typeof params.storage === 'string' ? params.storage : volume && !volume.dynamic ? volume.text.split(':')[0] : undefined;
     if (storage) values.storage = { text: storage, dynamic: false };
@@ -360,9 +372,20 @@ function mentionsIdentity(text: string, identities: string[]): string | undefine
  * of its own: the caller decides how to refuse.
  */
 export async function commandProtectionFindings(line: string, ctx: CommandGuardContext): Promise<string[]> {
+  return [...new Set((await taggedFindings(line, ctx)).map((f) => f.reason))];
+}
+
+interface TaggedFinding {
+  reason: string;
+  /** protected: refused in every mode; forbidden: this caller's role may not (an admin could). */
+  code: 'protected' | 'forbidden';
+}
+
+async function taggedFindings(line: string, ctx: CommandGuardContext): Promise<TaggedFinding[]> {
   const parsed = tryParseCommandLine(line);
-  if (!parsed.ok) return [`the command line cannot be parsed (${parsed.error.message}); it will not be run`];
-  const findings: string[] = [];
+  if (!parsed.ok) return [{ reason: `the command line cannot be parsed (${parsed.error.message}); it will not be run`, code: 'protected' }];
+  const tagged: TaggedFinding[] = [];
+  const findings = { push: (reason: string, code: TaggedFinding['code'] = 'protected') => tagged.push({ reason, code }) };
   const identities = protectedIdentities(ctx);
   for (const command of parsed.parsed.commands) {
     if (!command.program && command.functionName === undefined && command.argv.length === 0) continue;
@@ -390,7 +413,7 @@ export async function commandProtectionFindings(line: string, ctx: CommandGuardC
       try {
         await checkProtections(request.method, request.path, request.params, ctx);
       } catch (error) {
-        if (error instanceof ToolError && (error.code === 'protected' || error.code === 'forbidden')) findings.push(`${describe(command)} (${request.method} ${request.path}): ${error.message}`);
+        if (error instanceof ToolError && (error.code === 'protected' || error.code === 'forbidden')) findings.push(`${describe(command)} (${request.method} ${request.path}): ${error.message}`, error.code);
         else throw error;
       }
     }
@@ -404,7 +427,7 @@ export async function commandProtectionFindings(line: string, ctx: CommandGuardC
       findings.push(`${describe(command)}: the Linux root account is protected`);
     }
   }
-  return [...new Set(findings)];
+  return tagged;
 }
 
 // -- the whole verdict ----------------------------------------------------------------------------------
@@ -414,6 +437,8 @@ export interface CommandVerdict {
   context: ClassifyContext;
   /** Protections that refuse the line in every mode. */
   protectedReasons: string[];
+  /** What this caller's role may not do (the API policy's role rules, e.g. /access changes need an admin). */
+  roleReasons: string[];
   /** Shell features the line uses that this token has not been granted. */
   missingFeatures: ShellFeature[];
   granted: ShellFeature[];
@@ -449,18 +474,19 @@ export async function vetCommandLine(line: string, node: string, deps: VetDeps):
     knowledge: deps.knowledge,
   };
   const classification = classifyCommandLine(line, context);
-  if (classification.parseError) return { classification, context, protectedReasons: [], missingFeatures: [], granted: [] };
-  const findings = await commandProtectionFindings(line, {
+  if (classification.parseError) return { classification, context, protectedReasons: [], roleReasons: [], missingFeatures: [], granted: [] };
+  const tagged = await taggedFindings(line, {
     node,
     mainNode: async () => deps.mainNode,
     serviceTokenId,
     pve: deps.pve,
     ...(deps.caller ? { caller: { role: deps.caller.role, name: deps.caller.name } } : {}),
   });
-  const protectedReasons = [...new Set([...findings, ...classification.reasons.filter((reason) => reason.startsWith('forbidden'))])];
+  const protectedReasons = [...new Set([...tagged.filter((f) => f.code === 'protected').map((f) => f.reason), ...classification.reasons.filter((reason) => reason.startsWith('forbidden'))])];
+  const roleReasons = [...new Set(tagged.filter((f) => f.code === 'forbidden').map((f) => f.reason))];
   const granted = await grantedShellFeatures(deps.settings, deps.caller?.tokenId);
   const missingFeatures = classification.features.filter((f) => !granted.includes(f));
-  return { classification, context, protectedReasons, missingFeatures, granted };
+  return { classification, context, protectedReasons, roleReasons, missingFeatures, granted };
 }
 
 /** The error a caller gets for this verdict, or undefined when the line may run (modes still apply). */
@@ -487,16 +513,19 @@ export function refusalFor(verdict: CommandVerdict, caller?: Pick<Caller, 'name'
       suggestions: ['Use a typed tool or a plain command instead (no interpreters, eval, decoded scripts, /etc/pve edits or API calls through curl).', 'An admin can allow the feature for this token from the host CLI.'],
     });
   }
-  if (caller && classification.level !== 'read' && caller.role === 'viewer') {
-    return new ToolError('forbidden', `A viewer token may only run plain reads on the host; this line is a ${classification.level === 'write' ? 'change' : 'destructive change'}: ${classification.reasons.slice(0, 3).join('; ')}`, {
-      details: { reasons: classification.reasons, level: classification.level },
-      suggestions: ['Use the read-only programs and options listed in knowledge/shell-read-allowlist.json, or a token with role operator or admin.'],
-    });
-  }
   if (caller && classification.level !== 'read' && caller.mode === 'read-only') {
     return new ToolError('mode_denied', `Read-only mode runs only plain reads on the host; this line is not one: ${classification.reasons.slice(0, 3).join('; ')}. Nothing was run.`, {
       details: { reasons: classification.reasons, level: classification.level },
       suggestions: ['Use the read-only programs and options listed in knowledge/shell-read-allowlist.json, or raise the mode with toggle_mode (a human must confirm it).'],
+    });
+  }
+  if (verdict.roleReasons.length > 0) {
+    return new ToolError('forbidden', `This client token's role may not do this: ${verdict.roleReasons.join('; ')}`, { details: { reasons: verdict.roleReasons } });
+  }
+  if (caller && classification.level !== 'read' && caller.role === 'viewer') {
+    return new ToolError('forbidden', `A viewer token may only run plain reads on the host; this line is a ${classification.level === 'write' ? 'change' : 'destructive change'}: ${classification.reasons.slice(0, 3).join('; ')}`, {
+      details: { reasons: classification.reasons, level: classification.level },
+      suggestions: ['Use the read-only programs and options listed in knowledge/shell-read-allowlist.json, or a token with role operator or admin.'],
     });
   }
   return undefined;
