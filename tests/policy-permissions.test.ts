@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest } from './helpers/server.ts';
 import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
-import { lostPrivileges, permissionsBaselineKey, type PermissionsBaseline } from '../lib/policy/permissions-watch.ts';
+import { checkPermissionsAtStart, lostPrivileges, permissionsBaselineKey, type PermissionsBaseline } from '../lib/policy/permissions-watch.ts';
 
 describe('lostPrivileges', () => {
   it('finds a privilege missing on a listed path', () => {
@@ -67,6 +67,12 @@ describe('the permissions watch', () => {
     // The baseline is the first reading: it does not follow the loss.
     const again = (await health()).data.checks.find((item) => item.name === 'proxmox_permissions');
     expect(again?.status).toBe('warn');
+    // The start-up check says it in the log, loudly.
+    const warnings: string[] = [];
+    const log = { debug() {}, info() {}, warn: (message: string) => warnings.push(message), error() {}, child: () => log };
+    const verdict = await checkPermissionsAtStart({ store: ts.server.store, pve: ts.server.pve, log });
+    expect(verdict?.lost.length).toBeGreaterThan(0);
+    expect(warnings.join('\n')).toMatch(/PERMISSIONS SHRANK/);
     for (const entry of ts.sim.state.acl) if (entry.path === '/' && entry.ugid.startsWith('proxmox-mcp@pve')) entry.propagate = 1;
     const restored = (await health()).data.checks.find((item) => item.name === 'proxmox_permissions');
     expect(restored?.status).toBe('ok');
