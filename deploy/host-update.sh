@@ -300,8 +300,12 @@ compose_profile() {
       if ($text =~ /\A(?:-\s+)?("[^"]*"|\x27[^\x27]*\x27|[A-Za-z0-9_.<-]+)\s*:(?:\s|\z)/) { ($key = $1) =~ s/\A["\x27]|["\x27]\z//g }
       my $here = defined $key && $sensitive{$key};
       my $path = join "/", map { $_->[1] } @stack;
-      # Anchors, aliases and merge keys could carry settings from anywhere: every one counts.
-      my $tricky = $text =~ /(?:\A|[\s:\[{,-])[&*][A-Za-z0-9_-]/ || (defined $key && $key eq "<<");
+      # Anchors, aliases and merge keys could carry settings from anywhere, a flow mapping can hold a setting
+      # on a line whose own key is harmless (`evil: {image: x, privileged: true}`), and complex (`? key`),
+      # escaped (`"privil\x65ged"`) or tagged keys hide their name: every such line counts.
+      my $tricky = $text =~ /(?:\A|[\s:\[{,-])[&*][A-Za-z0-9_-]/ || (defined $key && $key eq "<<")
+        || $text =~ /\A(?:-\s+)?\?(?:\s|\z)/ || $text =~ /\A(?:-\s+)?!/ || $text =~ /\A(?:-\s+)?"[^"]*\\/
+        || grep { $text =~ /[{,]\s*["\x27]?\Q$_\E["\x27]?\s*:/ } keys %sensitive;
       $seen{"$path: $text"} = 1 if $inside || $here || $tricky;
       push @stack, [$indent, $key // "-", $here || $inside] if defined $key;
     }

@@ -230,6 +230,8 @@ for attack in 's/^    cap_drop: \[ALL\]/    privileged: true\n    cap_drop: [ALL
   's/^    read_only: true/    pid: host\n    read_only: true/' \
   's/^    read_only: true/    devices: [\/dev\/sda]\n    read_only: true/' \
   's/^    init: true/    init: true\n    <<: *escape/' \
+  's/^services:/services:\n  evil: {image: alpine, privileged: true, volumes: ["\/:\/host"]}/' \
+  's/^    init: true/    init: true\n    "privil\\x65ged": true/' \
   'docker-compose.override.yml=services: {proxmox-mcp: {privileged: true}}' \
   'compose.yaml=services: {proxmox-mcp: {image: busybox, volumes: ["/:/host"]}}'; do
   n=$((n + 1))
@@ -282,6 +284,25 @@ check "links planted where answers and taken requests used to be are never touch
 check "the answers went to the answer dir" test "$(result) $(field tags.json '$d->{id}')" == "p1 ok 2.0.0 p2"
 check "root wrote nothing into the update dir" test -z "$(root_files_in_update_dir)"
 rm -f "$UPDATE/result.json" "$UPDATE/tags.json" "$UPDATE/.request.json.taken"
+
+# A request swapped for a link to a root file and back, as fast as possible, while the updater runs: it either
+# reads the container's own file or refuses; it never reads, answers with, or removes the root file.
+printf 'secret-line-%s\n' {1..50} >"$T/outside"
+chmod 0600 "$T/outside"
+for i in 1 2 3 4 5; do
+  ( end=$((SECONDS + 3))
+    while ((SECONDS < end)); do
+      printf '%s' "$(update_request "race$i" v2.0.0)" >"$UPDATE/.real" && chown "$CUID" "$UPDATE/.real" && mv -f "$UPDATE/.real" "$UPDATE/request.json" 2>/dev/null
+      ln -sfn "$T/outside" "$UPDATE/.link" && mv -Tf "$UPDATE/.link" "$UPDATE/request.json" 2>/dev/null
+    done ) &
+  swapper=$!
+  for _ in 1 2 3; do run_updater; done
+  wait "$swapper" 2>/dev/null || true
+  rm -f "$UPDATE/request.json" "$UPDATE/.real" "$UPDATE/.link"
+done
+check "swapping the request for a link while it is taken: the root file is never read, answered with or removed" \
+  bash -c "! grep -rq secret-line '$ANSWERS' && [[ \$(wc -l <'$T/outside') == 50 ]] && ! grep -q secret-line '$T/updater.log'"
+check "and nothing was installed from it" test "$(at)" == v2.0.0
 
 # The whole update dir swapped for a link to a root directory holding a request.json.
 mkdir -p "$T/rootdir"
