@@ -200,3 +200,35 @@ describe('the rules, one table', () => {
     expect(names).toEqual(expect.arrayContaining(['root@pam', 'service identity', 'access needs admin', 'main node and disks', 'protected guests', 'viewers only read']));
   });
 });
+
+describe('list parsing, property: every item Proxmox would read is judged', () => {
+  // Perl's PVE::Tools::split_list, written out again independently of lib/policy/split-list.ts.
+  const proxmoxReads = (value: string): string[] => {
+    if (value.indexOf('\u0000') >= 0) return value.split('\u0000');
+    const spaced = value.replace(/[,;]/g, ' ').replace(/^\s+/, '');
+    return spaced === '' ? [] : spaced.split(/\s+/);
+  };
+  let seed = 12;
+  const random = () => {
+    seed = (seed * 1103515245 + 12345) % 2147483648;
+    return seed / 2147483648;
+  };
+  const pick = <T,>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
+  const words = ['protection', 'description', 'cores', 'Protection', 'protection%00', 'x%2Cprotection', 'net0', ''];
+  const separators = [',', ';', ' ', '\t', '\n', '\u0000', '%00', '%2C', ',,', ' ; '];
+
+  it('holds for 3000 random delete values (strings and arrays)', () => {
+    for (let i = 0; i < 3000; i++) {
+      const parts = Array.from({ length: 1 + Math.floor(random() * 4) }, () => pick(words));
+      const text = parts.map((part, index) => (index === 0 ? part : pick(separators) + part)).join('');
+      const value: string | string[] = random() < 0.25 ? [text, pick(words)] : text;
+      // pveproxy joins repeated values with NUL before the API sees them.
+      const sent = Array.isArray(value) ? value.join('\u0000') : value;
+      const judged = paramItems(normalizeRequest('PUT', '/nodes/pve1/qemu/101/config', { delete: value }), 'delete');
+      for (const item of proxmoxReads(sent)) {
+        if (item.trim() === '') continue;
+        expect(judged, `${JSON.stringify(value)} -> ${JSON.stringify(item)}`).toContain(item.trim().toLowerCase());
+      }
+    }
+  });
+});
