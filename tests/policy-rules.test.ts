@@ -175,6 +175,8 @@ const corpus: Row[] = [
   ['volume of an unprotected guest', 'DELETE', '/nodes/pve1/storage/local-lvm/content/local-lvm:vm-102-disk-0', {}, {}, 'allowed'],
   ['move disk with delete', 'POST', '/nodes/pve2/qemu/101/move_disk', { disk: 'scsi0', storage: 'tank', delete: 'true' }, {}, 'protected'],
   ['move disk keeping the source', 'POST', '/nodes/pve2/qemu/101/move_disk', { disk: 'scsi0', storage: 'tank', delete: 0 }, {}, 'allowed'],
+  ['move disk to another guest', 'POST', '/nodes/pve2/qemu/101/move_disk', { disk: 'scsi0', 'target-vmid': 102, 'target-disk': 'scsi1' }, {}, 'protected'],
+  ['move disk of an unprotected guest to another', 'POST', '/nodes/pve1/qemu/102/move_disk', { disk: 'scsi0', 'target-vmid': 101, 'target-disk': 'scsi1' }, {}, 'allowed'],
   ['container move volume with delete', 'POST', '/nodes/pve2/lxc/101/move_volume', { volume: 'rootfs', storage: 'tank', delete: 1 }, {}, 'protected'],
   ['forced LXC restore over a protected guest', 'POST', '/nodes/pve1/lxc', { vmid: '101', ostemplate: 'x', restore: 1, force: 1 }, {}, 'protected'],
   ['config revert list', 'PUT', '/nodes/pve2/qemu/101/config', { revert: 'cores protection' }, {}, 'protected'],

@@ -7,8 +7,8 @@
  *    back, the flag included): the snapshot's config is read first;
  *  - a forced restore over the guest (POST /nodes/{node}/qemu|lxc with vmid and force);
  *  - deleting one of their volumes through the storage (DELETE .../storage/{s}/content/{volume}: Proxmox
- *    has no in-use check there; the owner id is in the volume name), move-disk/move-volume with delete,
- *    remote migration with delete, unlink with force.
+ *    has no in-use check there; the owner id is in the volume name), move-disk/move-volume with delete
+ *    or to another guest (target-vmid), remote migration with delete, unlink with force.
  * When the cluster cannot say whether a guest is protected, the request is refused.
  */
 import { paramItems, paramReadings, type NormalizedRequest } from '../normalize.ts';
@@ -90,6 +90,11 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
   const deleting = (name: string) => req.raw[name] !== undefined && maybeTrue(paramReadings(req, name));
   if (method === 'POST' && (action === 'move_disk' || action === 'move_volume') && deleting('delete')) {
     await refuseIfProtected(vmid, ctx, (id) => `Guest ${id} is protected; moving its disk with delete=1 removes the original volume, so it is not sent. Move without delete and remove the old volume by hand if it is really meant.`);
+  }
+  // Reassigning a disk to another guest takes it out of the protected one (and that guest can be destroyed).
+  const otherTarget = paramReadings(req, 'target-vmid').some((text) => vmidOf(text) !== vmid);
+  if (method === 'POST' && (action === 'move_disk' || action === 'move_volume') && otherTarget) {
+    await refuseIfProtected(vmid, ctx, (id) => `Guest ${id} is protected; moving its disk to another guest would take the data out of the protection, so it is not sent.`);
   }
   if (method === 'POST' && action === 'remote_migrate' && deleting('delete')) {
     await refuseIfProtected(vmid, ctx, (id) => `Guest ${id} is protected; a remote migration with delete=1 removes it from this cluster, so it is not sent.`);
