@@ -1,222 +1,23 @@
 import { z } from 'zod';
-import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../lib/tool.ts';
-import { ToolError } from '../lib/errors.ts';
-import { snapshotName, timeoutSeconds, vmid as vmidSchema, waitForTask } from '../lib/schemas.ts';
-import { finishTask, taskResultSchema } from '../lib/task-result.ts';
-import { num } from '../lib/pve/parse.ts';
-import type { GuestLocation } from '../lib/pve/types.ts';
-import { ageSeconds, durationText, flag, isoFromEpoch, text } from '../lib/cluster/format.ts';
-import { guestBase, guestCli, guestLabel, locateForPlan } from '../lib/cluster/guests.ts';
+import { defineTool, type Effect } from '../lib/tool.ts';
+import { snapshotTool } from '../lib/guests/snapshot-tool.ts';
 
-const actions = ['list', 'create', 'rollback', 'delete'] as const;
-type Action = (typeof actions)[number];
-
-const effectByAction: Record<Action, Effect> = { list: 'read', create: 'write', rollback: 'destructive', delete: 'destructive' };
-
-const snapshotInfo = z.object({
-  name: z.string(),
-  description: z.string().optional(),
-  created: z.string().optional(),
-  age_seconds: z.number().optional(),
-  age: z.string().optional(),
-  parent: z.string().optional(),
-  vmstate: z.boolean().describe('includes the RAM state (a VM snapshot taken running with vmstate)'),
-  current_parent: z.boolean().describe('the guest\'s current state descends directly from this snapshot'),
-});
-
-type SnapshotInfo = z.infer<typeof snapshotInfo>;
-
-async function listSnapshots(ctx: ToolContext, guest: GuestLocation): Promise<{ snapshots: SnapshotInfo[]; running: boolean }> {
-  const rows = await ctx.pve.get<Record<string, unknown>[]>(`${guestBase(guest)}/snapshot`, undefined, { signal: ctx.signal });
-  const list = Array.isArray(rows) ? rows : [];
-  const current = list.find((row) => row.name === 'current');
-  const currentParent = text(current?.parent);
-  const snapshots = list
-    .filter((row) => row.name !== 'current')
-    .map((row) => {
-      const snaptime = num(row.snaptime);
-      const age = ageSeconds(snaptime);
-      return {
-        name: String(row.name),
-        description: text(row.description)?.trim() || undefined,
-        created: isoFromEpoch(snaptime),
-        age_seconds: age,
-        age: durationText(age),
-        parent: text(row.parent),
-        vmstate: flag(row.vmstate) === true,
-        current_parent: currentParent !== undefined && row.name === currentParent,
-      };
-    })
-    .sort((a, b) => (a.created ?? '').localeCompare(b.created ?? ''));
-  return { snapshots, running: flag(current?.running) === true || guest.status === 'running' };
-}
-
-/** From the endpoint contract: VM.Audit to list, VM.Snapshot to take/delete, either snapshot privilege to roll back. */
-function needs(action: Action, vmid: number): PrivilegeNeed[] {
-  const path = `/vms/${vmid}`;
-  if (action === 'list') return [{ path, privileges: ['VM.Audit'] }];
-  if (action === 'rollback') return [{ path, privileges: ['VM.Snapshot', 'VM.Snapshot.Rollback'], any: true }];
-  return [{ path, privileges: ['VM.Snapshot'] }];
-}
-
-function needSnapname(snapname: string | undefined, action: string): string {
-  if (!snapname) throw new ToolError('invalid_input', `Action ${action} needs snapname (see action list for the guest's snapshots).`);
-  return snapname;
-}
-
-function requireSnapshot(snapshots: SnapshotInfo[], name: string, guest: GuestLocation): SnapshotInfo {
-  const found = snapshots.find((snapshot) => snapshot.name === name);
-  if (!found) {
-    throw new ToolError('not_found', `${guestLabel(guest)} has no snapshot '${name}'. ${snapshots.length ? `Its snapshots: ${snapshots.map((s) => s.name).join(', ')}.` : 'It has no snapshots.'}`, {
-      details: { vmid: guest.vmid, snapshots: snapshots.map((s) => s.name) },
-    });
-  }
-  return found;
-}
+type Args = Parameters<typeof snapshotTool.run>[0];
+const changeActions = ['create', 'rollback', 'delete'] as const;
 
 export default defineTool({
   name: 'guest_snapshot',
-  title: 'Snapshots of a VM or container',
-  description: 'Snapshots of a VM or container: list, create (vmstate keeps RAM), rollback (destructive: loses what changed since) and delete. Waits for the task.',
-  input: z.object({
-    action: z.enum(actions).describe('list | create | rollback | delete'),
-    vmid: vmidSchema,
-    snapname: snapshotName.optional().describe('Snapshot name (create, rollback, delete), e.g. before_upgrade'),
-    description: z.string().max(8192).optional().describe('create: what this snapshot is for'),
-    vmstate: z.boolean().optional().describe('create, VMs only: include the RAM state so a rollback resumes the running VM'),
-    start: z.boolean().optional().describe('rollback: start the guest after the rollback'),
-    force: z.boolean().optional().describe('delete: remove the snapshot from the config even if deleting its disk snapshots fails'),
-    wait: waitForTask,
-    timeout: timeoutSeconds,
+  title: 'Snapshots of a VM or container: take, roll back, delete',
+  description: 'Take (create; vmstate keeps a VM\'s RAM), roll back to (destructive: loses what changed since) or delete a snapshot of a VM or container. Checks the guest, its lock and the name first; waits for the task. Listing: guest_snapshot_list.',
+  input: snapshotTool.input.extend({
+    action: z.enum(changeActions, { error: (issue) => (issue.input === 'list' ? 'list is its own tool: guest_snapshot_list' : undefined) }).describe('create | rollback | delete'),
   }),
-  output: z.object({
-    action: z.enum(actions),
-    vmid: z.number(),
-    node: z.string(),
-    type: z.enum(['qemu', 'lxc']),
-    snapshots: z.array(snapshotInfo).optional(),
-    snapshot: z.string().optional(),
-    task: taskResultSchema.optional(),
-  }),
+  output: snapshotTool.output,
   effect: 'destructive',
-  effectOf: (input) => effectByAction[input.action],
+  effectOf: (input) => snapshotTool.effectOf!(input as Args) as Effect,
   idempotent: false,
-  changeRoles: ['admin', 'operator'],
-  privileges: (input, ctx) => {
-    return needs(input.action, input.vmid);
-  },
-  async explain(input, ctx): Promise<Plan> {
-    const guest = await locateForPlan(ctx, input.vmid);
-    const base = guest ? guestBase(guest) : `/nodes/{node}/{qemu|lxc}/${input.vmid}`;
-    const label = guest ? guestLabel(guest) : `guest ${input.vmid}`;
-    const cli = guest ? guestCli(guest.type) : 'qm';
-    const name = input.snapname ?? '<snapname>';
-    const privileges = needs(input.action, input.vmid);
-    switch (input.action) {
-      case 'list':
-        return { summary: `List the snapshots of ${label}`, apiCalls: [`GET ${base}/snapshot`], cliEquivalent: `${cli} listsnapshot ${input.vmid}`, privileges, risk: 'none', reversible: true };
-      case 'create':
-        return {
-          summary: `Take snapshot '${name}' of ${label}${input.vmstate ? ' including RAM' : ''}`,
-          apiCalls: [`GET ${base}/snapshot`, `POST ${base}/snapshot`],
-          cliEquivalent: `${cli} snapshot ${input.vmid} ${name}${input.vmstate ? ' --vmstate 1' : ''}${input.description ? ' --description "…"' : ''}`,
-          privileges,
-          risk: 'low',
-          reversible: true,
-          undo: `guest_snapshot action delete vmid ${input.vmid} snapname ${name}`,
-          warnings: ['A snapshot is not a backup: it lives on the same storage as the disks. Long-lived snapshots grow and slow writes on some storages.'],
-        };
-      case 'rollback':
-        return {
-          summary: `Roll ${label} back to snapshot '${name}'${input.start ? ' and start it' : ''}`,
-          apiCalls: [`GET ${base}/snapshot`, `POST ${base}/snapshot/${name}/rollback`],
-          cliEquivalent: `${cli} rollback ${input.vmid} ${name}${input.start ? ' --start 1' : ''}`,
-          privileges,
-          risk: 'high',
-          reversible: false,
-          warnings: [
-            `Everything that changed in ${label} since '${name}' (disks and config) is lost. Take a snapshot of the current state first if it may be needed.`,
-            'A running guest is stopped for the rollback (unless the snapshot includes RAM).',
-          ],
-        };
-      case 'delete':
-        return {
-          summary: `Delete snapshot '${name}' of ${label}`,
-          apiCalls: [`GET ${base}/snapshot`, `DELETE ${base}/snapshot/${name}`],
-          cliEquivalent: `${cli} delsnapshot ${input.vmid} ${name}${input.force ? ' --force' : ''}`,
-          privileges,
-          risk: 'medium',
-          reversible: false,
-          warnings: [`The snapshot '${name}' cannot be rolled back to afterwards; the guest's current state is not changed.`],
-        };
-    }
-  },
-  async run(input, ctx) {
-    const guest = await ctx.pve.locateGuest(input.vmid, { signal: ctx.signal });
-    const base = guestBase(guest);
-    const label = guestLabel(guest);
-    const common = { action: input.action, vmid: guest.vmid, node: guest.node, type: guest.type };
-    const target = { node: guest.node, vmid: guest.vmid };
-    const { snapshots, running } = await listSnapshots(ctx, guest);
-
-    if (input.action === 'list') {
-      const stale = snapshots.filter((snapshot) => (snapshot.age_seconds ?? 0) > 30 * 86400);
-      return {
-        data: { ...common, snapshots },
-        summary: `${label}: ${snapshots.length} snapshot${snapshots.length === 1 ? '' : 's'}${snapshots.length ? ` (newest: ${snapshots.at(-1)!.name}, ${snapshots.at(-1)!.age} old)` : ''}`,
-        warnings: stale.length ? [`${stale.length} snapshot${stale.length === 1 ? ' is' : 's are'} older than 30 days (${stale.map((s) => s.name).join(', ')}); old snapshots cost space and write speed.`] : [],
-        ...target,
-      };
-    }
-
-    const name = needSnapname(input.snapname, input.action);
-    if (input.action === 'create') {
-      if (input.vmstate && guest.type === 'lxc') throw new ToolError('invalid_input', `vmstate is for VMs only; ${label} is a container, whose snapshots never include RAM.`);
-      if (snapshots.some((snapshot) => snapshot.name === name)) {
-        throw new ToolError('conflict', `${label} already has a snapshot named '${name}'. Pick another name, or delete the old one first.`, { details: { vmid: guest.vmid, snapshot: name } });
-      }
-      const upid = await ctx.pve.post<string>(`${base}/snapshot`, {
-        snapname: name,
-        ...(input.description !== undefined ? { description: input.description } : {}),
-        ...(input.vmstate !== undefined && guest.type === 'qemu' ? { vmstate: input.vmstate } : {}),
-      }, { signal: ctx.signal });
-      const task = await finishTask(ctx, upid, { wait: input.wait, timeoutSeconds: input.timeout, what: `snapshot ${name} of ${label}` });
-      return {
-        data: { ...common, snapshot: name, task },
-        summary: input.wait ? `Snapshot '${name}' of ${label} taken` : `Snapshot '${name}' of ${label} started (${upid})`,
-        warnings: input.vmstate && !running ? [`${label} is not running, so the snapshot holds no RAM state.`] : [],
-        suggestions: [`Roll back with guest_snapshot action rollback snapname ${name}; remove it when no longer needed.`],
-        upids: [upid],
-        ...target,
-      };
-    }
-
-    const snapshot = requireSnapshot(snapshots, name, guest);
-    if (input.action === 'rollback') {
-      const newer = snapshots.filter((s) => (s.created ?? '') > (snapshot.created ?? ''));
-      const upid = await ctx.pve.post<string>(`${base}/snapshot/${encodeURIComponent(name)}/rollback`, input.start !== undefined ? { start: input.start } : undefined, { signal: ctx.signal });
-      const task = await finishTask(ctx, upid, { wait: input.wait, timeoutSeconds: input.timeout, what: `rollback of ${label} to ${name}` });
-      return {
-        data: { ...common, snapshot: name, task },
-        summary: input.wait ? `${label} rolled back to '${name}'` : `Rollback of ${label} to '${name}' started (${upid})`,
-        warnings: [
-          `Changes made to ${label} after '${name}' are gone.`,
-          ...(running && !snapshot.vmstate && !input.start ? [`${label} was running; after the rollback it is stopped. Start it with start: true next time, or with the power tools.`] : []),
-          ...(newer.length ? [`Newer snapshots (${newer.map((s) => s.name).join(', ')}) remain; on ZFS and some other storages a rollback past them is refused by Proxmox.`] : []),
-        ],
-        upids: [upid],
-        ...target,
-      };
-    }
-
-    const upid = await ctx.pve.delete<string>(`${base}/snapshot/${encodeURIComponent(name)}`, input.force ? { force: true } : undefined, { signal: ctx.signal });
-    const task = await finishTask(ctx, upid, { wait: input.wait, timeoutSeconds: input.timeout, what: `deleting snapshot ${name} of ${label}` });
-    return {
-      data: { ...common, snapshot: name, task },
-      summary: input.wait ? `Snapshot '${name}' of ${label} deleted` : `Deleting snapshot '${name}' of ${label} (${upid})`,
-      warnings: snapshot.current_parent ? [`'${name}' was the snapshot the current state descended from; its parent takes its place.`] : [],
-      upids: [upid],
-      ...target,
-    };
-  },
+  roles: ['admin', 'operator'],
+  privileges: (input, ctx) => snapshotTool.privileges!(input as Args, ctx),
+  explain: (input, ctx) => snapshotTool.explain!(input as Args, ctx),
+  run: (input, ctx) => snapshotTool.run(input as Args, ctx),
 });

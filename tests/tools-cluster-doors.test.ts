@@ -20,13 +20,14 @@ import networkConfig from '../functions/network_config.ts';
 import networkChange from '../functions/network_change.ts';
 import userManagement from '../functions/user_management.ts';
 import guestSnapshot from '../functions/guest_snapshot.ts';
+import guestSnapshotList from '../functions/guest_snapshot_list.ts';
 import guestBackup from '../functions/guest_backup.ts';
 import guestBackupList from '../functions/guest_backup_list.ts';
 import taskStatus from '../functions/task_status.ts';
 import taskStop from '../functions/task_stop.ts';
 import getCommandHistory from '../functions/get_command_history.ts';
 
-const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, networkChange, userManagement, guestSnapshot, guestBackup, guestBackupList, taskStatus, taskStop] as unknown as AnyTool[];
+const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, networkChange, userManagement, guestSnapshot, guestSnapshotList, guestBackup, guestBackupList, taskStatus, taskStop] as unknown as AnyTool[];
 
 /** Our tools, the history tool, and inert stand-ins for other tools routes.json names (not ours to load). */
 function toolSet(): AnyTool[] {
@@ -80,7 +81,7 @@ describe('cluster tools over MCP', () => {
       ['storage_operations', { action: 'list' }],
       ['network_config', { action: 'list', node: 'pve2' }],
       ['user_management', { kind: 'group', action: 'list' }],
-      ['guest_snapshot', { action: 'list', vmid: 100 }],
+      ['guest_snapshot_list', { vmid: 100 }],
       ['guest_backup_list', { vmid: 100 }],
       ['task_status', { action: 'list' }],
     ];
@@ -121,13 +122,15 @@ describe('cluster tools over MCP', () => {
     expect(text).not.toContain('erins-secret-password');
   });
 
-  it('a failing task is an error result with the task log', async () => {
+  it('a locked guest is refused before anything is sent or anyone is asked', async () => {
     sim.state.guests.get(105)!.lock = 'backup';
     try {
+      const posts = sim.stats.byEndpoint.get('POST /nodes/{node}/qemu/{vmid}/snapshot') ?? 0;
       const result = await client.callTool({ name: 'guest_snapshot', arguments: { action: 'create', vmid: 105, snapname: 'mcp_locked' } });
       expect(result.isError).toBe(true);
-      expect(structured(result).error!.code).toBe('task_failed');
-      expect(structured(result).error!.message).toMatch(/locked/);
+      expect(structured(result).error!.code).toBe('conflict');
+      expect(structured(result).error!.message).toMatch(/locked \(backup\)/);
+      expect(sim.stats.byEndpoint.get('POST /nodes/{node}/qemu/{vmid}/snapshot') ?? 0).toBe(posts);
     } finally {
       sim.state.guests.get(105)!.lock = undefined;
     }
@@ -142,7 +145,7 @@ describe('cluster tools over REST', () => {
       ['storage_operations', { action: 'content', storage: 'nfs-backup' }],
       ['network_config', { action: 'get', node: 'pve1', iface: 'vmbr0' }],
       ['user_management', { kind: 'user', action: 'list' }],
-      ['guest_snapshot', { action: 'list', vmid: 103 }],
+      ['guest_snapshot_list', { vmid: 103 }],
       ['guest_backup_list', {}],
       ['task_status', { action: 'list', node: 'pve1' }],
     ];

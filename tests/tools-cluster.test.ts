@@ -11,6 +11,7 @@ import getSystemInfo from '../functions/get_system_info.ts';
 import taskStatus from '../functions/task_status.ts';
 import taskStop from '../functions/task_stop.ts';
 import guestSnapshot from '../functions/guest_snapshot.ts';
+import guestSnapshotList from '../functions/guest_snapshot_list.ts';
 import guestBackup from '../functions/guest_backup.ts';
 import guestBackupList from '../functions/guest_backup_list.ts';
 import storageOps from '../functions/storage_operations.ts';
@@ -267,12 +268,12 @@ describe('task_status', () => {
 
 describe('guest_snapshot', () => {
   it('lists without the current pseudo-entry, with age and the current parent', async () => {
-    const out = await run(guestSnapshot, { action: 'list', vmid: 100 }, t.ctx);
+    const out = await run(guestSnapshotList, { vmid: 100 }, t.ctx);
     expect(out.data.type).toBe('qemu');
     expect(out.data.snapshots!.map((s) => s.name)).toEqual(['pre-upgrade', 'post-upgrade']);
     expect(out.data.snapshots!.find((s) => s.current_parent)!.name).toBe('post-upgrade');
     expect(out.data.snapshots![0].age).toMatch(/d/);
-    const ct = await run(guestSnapshot, { action: 'list', vmid: 103 }, t.ctx);
+    const ct = await run(guestSnapshotList, { vmid: 103 }, t.ctx);
     expect(ct.data).toMatchObject({ type: 'lxc', node: 'pve3' });
   });
 
@@ -297,7 +298,7 @@ describe('guest_snapshot', () => {
   });
 
   it('unhappy paths: unknown guest, unknown snapshot, duplicate name, missing snapname, failing task, bad name', async () => {
-    await expectToolError(run(guestSnapshot, { action: 'list', vmid: 999 }, t.ctx), 'not_found');
+    await expectToolError(run(guestSnapshotList, { vmid: 999 }, t.ctx), 'not_found');
     const missing = await expectToolError(run(guestSnapshot, { action: 'rollback', vmid: 100, snapname: 'nope' }, t.ctx), 'not_found');
     expect(missing.message).toMatch(/pre-upgrade/);
     await expectToolError(run(guestSnapshot, { action: 'create', vmid: 100, snapname: 'pre-upgrade' }, t.ctx), 'conflict');
@@ -311,11 +312,11 @@ describe('guest_snapshot', () => {
   it('an offline node: the guest cannot be reached', async () => {
     sim.faults.setNodeOnline('pve3', false);
     t.ctx.pve.invalidate();
-    await expectToolError(run(guestSnapshot, { action: 'list', vmid: 103 }, t.ctx), 'unavailable');
+    await expectToolError(run(guestSnapshotList, { vmid: 103 }, t.ctx), 'unavailable');
   });
 
   it('effect per action', () => {
-    expect(guestSnapshot.effectOf!({ action: 'list' } as never)).toBe('read');
+    expect(guestSnapshotList.effect).toBe('read');
     expect(guestSnapshot.effectOf!({ action: 'create' } as never)).toBe('write');
     expect(guestSnapshot.effectOf!({ action: 'rollback' } as never)).toBe('destructive');
     expect(guestSnapshot.effectOf!({ action: 'delete' } as never)).toBe('destructive');
