@@ -78,6 +78,27 @@ export function bearerChallenge(reason: string): string {
   return `Bearer realm="proxmox-mcp", error="invalid_token", error_description="The client token is ${reason}"`;
 }
 
+/** A body stream that stops (errors) as soon as more than `maxBytes` have come, without reading ahead. */
+export class BodyTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`request body over ${maxBytes} bytes`);
+    this.name = 'BodyTooLargeError';
+  }
+}
+
+export function cappedStream(body: ReadableStream<Uint8Array>, maxBytes: number): ReadableStream<Uint8Array> {
+  let seen = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        seen += chunk.byteLength;
+        if (seen > maxBytes) controller.error(new BodyTooLargeError(maxBytes));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+}
+
 /** The 413 every door sends for a body over MCP_MAX_BODY_BYTES; MCP callers get it as JSON-RPC. */
 export function bodyTooLarge(maxBytes: number, door: Door | 'other'): Response {
   const message = `The request body is larger than ${maxBytes} bytes, the limit of this server. Send smaller arguments; an admin can raise the limit with MCP_MAX_BODY_BYTES.`;
@@ -146,6 +167,16 @@ export function createApp(runtime: Runtime, options: AppOptions) {
     if (origin.origin && isPreflight(c.req.raw)) {
       return new Response(null, { status: 204, headers: corsHeaders(origin.origin, true, c.req.raw) });
     }
+    // Every route, including ones that read their body themselves (the approval page's form): a declared
+    // length over the cap is refused at once; a body without one is capped as it is read (never ahead of
+    // the handler, so the doors still authenticate first). The doors add hono/body-limit after auth.
+    const maxBytes = runtime.config.maxBodyBytes;
+    const door: Door | 'other' = c.req.path === '/mcp' ? 'mcp' : 'rest';
+    const declared = c.req.header('content-length');
+    if (declared !== undefined && !(Number(declared) <= maxBytes)) return bodyTooLarge(maxBytes, door);
+    if (declared === undefined && c.req.raw.body) {
+      c.req.raw = new Request(c.req.raw, { body: cappedStream(c.req.raw.body, maxBytes), duplex: 'half' } as RequestInit);
+    }
     await next();
     c.header('x-request-id', requestId);
     if (origin.origin) for (const [name, value] of Object.entries(corsHeaders(origin.origin, false))) c.header(name, value, { append: name === 'vary' });
@@ -179,6 +210,9 @@ export function createApp(runtime: Runtime, options: AppOptions) {
 
   app.notFound((c) => jsonError(404, 'not_found', `No route ${c.req.method} ${c.req.path}. MCP is at POST /mcp, tools at POST /v1/tools/<name>, the API description at GET /v1/openapi.json.`));
   app.onError((error, c) => {
+    if (error instanceof BodyTooLargeError || (error instanceof Error && error.cause instanceof BodyTooLargeError)) {
+      return bodyTooLarge(error instanceof BodyTooLargeError ? error.maxBytes : (error.cause as BodyTooLargeError).maxBytes, c.req.path === '/mcp' ? 'mcp' : 'rest');
+    }
     runtime.log.error('Unhandled error in request', { path: c.req.path, error: error.stack ?? error.message });
     return jsonError(500, 'internal', 'Internal error; the server log has the details (request id ' + (c.get('requestId' as never) ?? '?') + ').');
   });
