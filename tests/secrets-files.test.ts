@@ -77,6 +77,19 @@ describe('file modes', () => {
     }
   });
 
+  it('the backup directory is 0700 even when the health probe is what creates it', async () => {
+    const ts = await startTestServer();
+    try {
+      const response = await fetch(`${ts.url}/health`, { headers: { authorization: `Bearer ${ts.adminToken}` } });
+      expect(response.status).toBeLessThan(600);
+      await response.text();
+      expect(existsSync(ts.server.config.backupDir)).toBe(true);
+      expect(mode(ts.server.config.backupDir)).toBe(0o700);
+    } finally {
+      await ts.close();
+    }
+  });
+
   it('a directory that was already there keeps its mode (it is not ours to change)', async () => {
     const shared = join(root, 'shared');
     mkdirSync(shared, { mode: 0o755 });

@@ -160,7 +160,8 @@ async function checkDatabase(deps: HealthDeps): Promise<HealthCheck> {
 function checkBackupSpace(deps: HealthDeps): HealthCheck {
   const dir = deps.config.backupDir;
   try {
-    mkdirSync(dir, { recursive: true });
+    // 0700: this probe may be what creates the backup directory, and bundles are the owner's alone.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     const probe = join(dir, `.health-probe-${process.pid}`);
     writeFileSync(probe, 'ok');
     rmSync(probe, { force: true });
