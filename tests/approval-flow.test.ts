@@ -10,6 +10,7 @@ import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { addApprover, approveCli, decideOnPage } from './helpers/approval.ts';
 import { approvalTimings } from '../lib/approval/gate.ts';
 import { approvalsOf } from '../lib/approval/store.ts';
+import { guestTargets } from '../lib/approval/digest.ts';
 import type { SimGuest } from '../lib/simulator/index.ts';
 
 let ts: SafetyServer;
@@ -105,6 +106,31 @@ describe('the target changed between approval and run', () => {
     const history = await callRest(ts.url, admin, 'get_command_history', { tool: 'proxmox_api', outcome: 'ok', limit: 5 });
     const entry = history.body.data.entries.find((row: any) => row.arguments?.path === args.path && row.arguments?.method === 'DELETE');
     expect(entry).toMatchObject({ approved_by: 'host:test-admin', approval: 'proof' });
+  });
+});
+
+describe('targets found in the plan', () => {
+  it('a typed tool (vm_action) binds to its guest: a config change after the approval voids an approved stop', async () => {
+    const safe = await ts.createToken({ role: 'operator', mode: 'safe' });
+    const before = ts.sim.state.guests.get(guest.vmid)!.status;
+    const args = { vmid: guest.vmid, action: 'stop' };
+    const asked = await callRest(ts.url, safe, 'vm_action', args);
+    expect(asked.status, JSON.stringify(asked.body)).toBe(428);
+    const id = asked.body.error.details.approval_id as string;
+    await approveCli(ts.server.store, 'yes', id);
+    expect((await callRest(ts.url, admin, 'proxmox_api', { method: 'PUT', path: `/nodes/${guest.node}/qemu/${guest.vmid}/config`, params: { description: `moved on ${Date.now()}` } })).status).toBe(200);
+    const run = await callRest(ts.url, safe, 'vm_action', { ...args, confirmation_id: id });
+    expect(run.status).toBe(428);
+    expect(run.body.error.message).toMatch(/target changed/);
+    expect(ts.sim.state.guests.get(guest.vmid)!.status).toBe(before);
+  });
+
+  it('reads guests from the plan\'s Proxmox requests (a qm line in execute_command is planned as its API request)', () => {
+    expect(guestTargets({ node: 'pve1', command: 'qm set 101 --memory 4096' }, { summary: 'x', risk: 'medium', reversible: true, apiCalls: ['PUT /nodes/pve1/qemu/101/config', 'POST /api2/json/nodes/pve2/lxc/200/status/start'] })).toEqual([
+      { node: 'pve1', type: 'qemu', vmid: 101 },
+      { node: 'pve2', type: 'lxc', vmid: 200 },
+    ]);
+    expect(guestTargets({ vmids: [3, 1, 2, 4, 5, 6, 7] }).map((t) => t.vmid)).toEqual([1, 2, 3, 4, 5]);
   });
 });
 

@@ -1,26 +1,50 @@
 /**
- * A digest of the state of a call's target, taken when the plan shown to the approver is computed and
- * again just before the approved call runs: if they differ, the target changed since the human looked
+ * A digest of the state of a call's targets, taken when the plan shown to the approver is computed and
+ * again just before the approved call runs: if they differ, a target changed since the human looked
  * and the approval no longer counts. For a guest it is Proxmox's own config `digest` (SHA-1 of the
- * config) with the guest's status; calls without a guest target bind to their arguments only.
+ * config) with the guest's status. The guests are found in the arguments (vmid, a Proxmox API path)
+ * and in the plan's Proxmox requests (so a `qm set 101 ...` line or vm_action binds to guest 101 too);
+ * calls without a guest target bind to their arguments only (and toggle_mode to the current mode).
  */
 import { createHash } from 'node:crypto';
-import type { Caller, ToolContext } from '../tool.ts';
+import type { Caller, Plan, ToolContext } from '../tool.ts';
 
-function guestTarget(input: Record<string, unknown>): { node?: string; type?: 'qemu' | 'lxc'; vmid?: number } {
-  if (typeof input.path === 'string') {
-    const match = /^\/*(?:api2\/json\/+)?nodes\/+([^/?]+)\/+(qemu|lxc)\/+(\d+)/i.exec(input.path);
-    if (match) return { node: match[1], type: match[2]!.toLowerCase() as 'qemu' | 'lxc', vmid: Number(match[3]) };
-  }
-  const vmid = typeof input.vmid === 'number' ? input.vmid : typeof input.vmid === 'string' && /^\d+$/.test(input.vmid) ? Number(input.vmid) : undefined;
-  return { vmid, node: typeof input.node === 'string' ? input.node : undefined };
+interface GuestTarget {
+  node?: string;
+  type?: 'qemu' | 'lxc';
+  vmid: number;
 }
 
-export async function targetDigest(tool: string, input: Record<string, unknown>, ctx: Pick<ToolContext, 'pve' | 'signal'>, caller: Caller): Promise<string> {
+const guestPath = /^\/*(?:api2\/json\/+)?nodes\/+([^/?\s]+)\/+(qemu|lxc)\/+(\d+)/i;
+
+/** At most this many guests are looked up for one approval. */
+const maxGuests = 5;
+
+export function guestTargets(input: Record<string, unknown>, plan?: Plan): GuestTarget[] {
+  const found = new Map<number, GuestTarget>();
+  const add = (target: GuestTarget) => {
+    const known = found.get(target.vmid);
+    if (!known || (!known.type && target.type)) found.set(target.vmid, target);
+  };
+  const fromPath = (path: string) => {
+    const match = guestPath.exec(path);
+    if (match) add({ node: match[1], type: match[2]!.toLowerCase() as 'qemu' | 'lxc', vmid: Number(match[3]) });
+  };
+  if (typeof input.path === 'string') fromPath(input.path);
+  const vmid = typeof input.vmid === 'number' ? input.vmid : typeof input.vmid === 'string' && /^\d+$/.test(input.vmid) ? Number(input.vmid) : undefined;
+  if (vmid !== undefined) add({ vmid, node: typeof input.node === 'string' ? input.node : undefined });
+  if (Array.isArray(input.vmids)) for (const id of input.vmids) if (typeof id === 'number') add({ vmid: id });
+  for (const call of plan?.apiCalls ?? []) {
+    const path = call.replace(/^[A-Z]+\s+/, '');
+    fromPath(path);
+  }
+  return [...found.values()].sort((a, b) => a.vmid - b.vmid).slice(0, maxGuests);
+}
+
+export async function targetDigest(tool: string, input: Record<string, unknown>, ctx: Pick<ToolContext, 'pve' | 'signal'>, caller: Caller, plan?: Plan): Promise<string> {
   const parts: string[] = [tool];
   if (tool === 'toggle_mode') parts.push(`mode=${caller.mode}`);
-  const target = guestTarget(input);
-  if (target.vmid !== undefined) {
+  for (const target of guestTargets(input, plan)) {
     try {
       let { node, type } = target;
       if (!node || !type) {

@@ -320,7 +320,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
         args: record.args,
         plan,
         reason: decision.reason,
-        digest: await targetDigest(tool.name, input, ctx, caller),
+        digest: await targetDigest(tool.name, input, ctx, caller, plan),
         approvalId: options.approvalId ?? confirmationId,
         waitMs: Math.min(options.waitSeconds ?? parsed.waitSeconds ?? 0, maxWaitSeconds) * 1000,
         signal: abort.signal,
