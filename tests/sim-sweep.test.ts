@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, test } from 'vitest';
 import { createSimulator, PVE_VERSIONS, type Simulator } from '../lib/simulator/index.ts';
+import { decodeUrlencoded } from '../lib/simulator/urlencoded.ts';
 
 let sims: Simulator[] = [];
 afterEach(() => {
@@ -30,6 +31,28 @@ async function call(sim: Simulator, method: string, path: string, params?: Recor
 }
 
 const enc = encodeURIComponent;
+
+describe('decode_urlencoded (pve-http-server), for query strings and form bodies', () => {
+  test('pairs split on & and ;, values end at the second =, bare keys and empty values are undefined', () => {
+    expect(decodeUrlencoded('a=1;b=2&c=3')).toEqual({ a: '1', b: '2', c: '3' });
+    expect(decodeUrlencoded('k=a=b')).toEqual({ k: 'a' });
+    expect(decodeUrlencoded('k==b')).toEqual({ k: '' });
+    expect(decodeUrlencoded('k=')).toEqual({ k: undefined });
+    expect(decodeUrlencoded('k')).toEqual({ k: undefined });
+    expect(decodeUrlencoded('a=1&&b=2')).toEqual({ a: '1', '': undefined, b: '2' });
+    expect(decodeUrlencoded('a=1&')).toEqual({ a: '1' });
+  });
+
+  test('+ and %XX in keys and values, UTF-8 only in values, bad escapes kept, repeats collected', () => {
+    expect(decodeUrlencoded('de%6Cete=a+b%00c')).toEqual({ delete: 'a b\0c' });
+    expect(decodeUrlencoded('name=%C3%A9t%C3%A9')).toEqual({ name: 'été' });
+    expect(decodeUrlencoded('name=%C3')).toEqual({ name: '\ufffd' });
+    expect(decodeUrlencoded('x=%zz%4')).toEqual({ x: '%zz%4' });
+    expect(decodeUrlencoded('c=1&c=2;c=3')).toEqual({ c: ['1', '2', '3'] });
+    expect(decodeUrlencoded('c=1&c')).toEqual({ c: undefined });
+    expect(decodeUrlencoded('c&c=2')).toEqual({ c: '2' });
+  });
+});
 
 describe.each(PVE_VERSIONS)('PVE %s', (pveVersion) => {
   const make = (taskDurationMs = 0) => {
@@ -88,6 +111,29 @@ describe.each(PVE_VERSIONS)('PVE %s', (pveVersion) => {
     const v = [...slow.state.volumes.get('nfs-backup')!.values()][0];
     const later = await call(slow, 'DELETE', `/nodes/${slow.state.guests.get(v.vmid!)!.node}/storage/nfs-backup/content/${enc(v.volid)}`, { delay: '1' });
     expect(later.json.data).toMatch(/^UPID:.*:imgdel:/);
+  });
+
+  test('requests are decoded as pveproxy does: ; separates, _dc is dropped, bad JSON is a 500', async () => {
+    const sim = make();
+    const auth = { authorization: `PVEAPIToken=${sim.defaultToken.tokenId}=${sim.defaultToken.secret}` };
+    const send = (method: string, path: string, body?: string, type = 'application/x-www-form-urlencoded') =>
+      sim.fetch(new Request(`https://pve.test:8006/api2/json${path}`, { method, headers: { ...auth, 'content-type': type }, body }));
+    // a ';' inside a raw form body starts a new parameter: protection is set
+    expect((await send('PUT', '/nodes/pve1/qemu/105/config', 'description=x;protection=1')).status).toBe(200);
+    expect(sim.state.guests.get(105)!.config).toMatchObject({ description: 'x', protection: 1 });
+    // the value ends at the second '='
+    expect((await send('PUT', '/nodes/pve1/qemu/105/config', 'description=a=b')).status).toBe(200);
+    expect(sim.state.guests.get(105)!.config.description).toBe('a');
+    // a key without a value is absent: optional ones are ignored, required ones missing
+    expect((await send('PUT', '/nodes/pve1/qemu/105/config', 'delete&description=c')).status).toBe(200);
+    const missing = await send('POST', '/nodes/pve1/qemu/102/clone', 'newid');
+    expect(((await missing.json()) as any).errors).toEqual({ newid: 'property is missing and it is not optional' });
+    // ExtJS's cache buster is accepted anywhere
+    expect((await send('GET', '/version?_dc=1733090000000')).status).toBe(200);
+    const bad = await send('PUT', '/nodes/pve1/qemu/105/config', '{"description":', 'application/json');
+    expect(bad.status).toBe(500);
+    expect(bad.statusText).toMatch(/^malformed JSON string/);
+    expect((await send('PUT', '/nodes/pve1/qemu/105/config', '["description"]', 'application/json; charset=utf-8')).statusText).toBe('Not a HASH reference');
   });
 
   test('skiplock, keepActive and migratedfrom are for root@pam only', async () => {

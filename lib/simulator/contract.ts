@@ -247,6 +247,7 @@ export function validateParams(spec: EndpointSpec, raw: Record<string, unknown>)
       errors[name] = 'property is not defined in schema and the schema does not allow additional properties';
       continue;
     }
+    if (value === undefined) continue; // a form key without a value: absent (a required one is reported below)
     const checked = checkValue(p, value);
     if (typeof checked === 'object' && checked !== null && 'error' in checked) errors[name] = checked.error;
     else params[name] = checked as ParamValue;

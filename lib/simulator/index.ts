@@ -9,6 +9,7 @@ import { Reply, SimCore, type Handler, type HandlerContext } from './core.ts';
 import { PveError } from './errors.ts';
 import { Faults, type FaultControl, type FaultRule } from './faults.ts';
 import { AccessControl, splitTokenId, type AuthInfo } from './rbac.ts';
+import { bytesToBinary, decodeUrlencoded } from './urlencoded.ts';
 import { AUDITOR_TOKEN, generateState, type SimState } from './state.ts';
 import { accessHandlers } from './handlers/access.ts';
 import { clusterHandlers } from './handlers/cluster.ts';
@@ -147,28 +148,25 @@ function sleep(ms: number, signal?: AbortSignal | null): Promise<void> {
   });
 }
 
+/**
+ * AnyEvent.pm extract_params for POST/PUT: a JSON body when the content type says so (decode_json dies on
+ * bad JSON, and anything but an object fails right after: both are 500s), else decode_urlencoded.
+ */
 async function readBody(request: Request): Promise<Record<string, unknown> | undefined> {
-  const text = await request.text();
-  if (!text) return undefined;
-  const type = request.headers.get('content-type') ?? '';
-  if (type.includes('application/json')) {
-    const parsed = JSON.parse(text) as unknown;
-    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new PveError(400, 'Parameter verification failed.\n', { body: 'expected a JSON object' });
+  const bytes = new Uint8Array(await request.arrayBuffer());
+  if (!bytes.length) return undefined;
+  const type = (request.headers.get('content-type') ?? '').split(';')[0].trim().toLowerCase();
+  if (type === 'application/json') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(new TextDecoder().decode(bytes));
+    } catch {
+      throw new PveError(500, 'malformed JSON string, neither tag, array, object, number, string or atom\n');
+    }
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new PveError(500, 'Not a HASH reference\n');
     return parsed as Record<string, unknown>;
   }
-  return collect(new URLSearchParams(text));
-}
-
-/** Form/query decoding: a repeated key becomes an array. */
-function collect(sp: URLSearchParams): Record<string, unknown> {
-  const out: Record<string, unknown> = {};
-  for (const [k, v] of sp) {
-    const prev = out[k];
-    if (prev === undefined) out[k] = v;
-    else if (Array.isArray(prev)) prev.push(v);
-    else out[k] = [prev, v];
-  }
-  return out;
+  return decodeUrlencoded(bytesToBinary(bytes));
 }
 
 function timingSafeEqualStr(a: string, b: string): boolean {
@@ -287,8 +285,14 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     if (!match) return reply(501, `Method '${method} ${rel}' not implemented`, { data: null, message: `Method '${method} ${rel}' not implemented` });
 
     let body: Record<string, unknown> | undefined;
-    if (method === 'POST' || method === 'PUT') body = await readBody(request);
-    else if (request.body && (await request.text()).length) {
+    if (method === 'POST' || method === 'PUT') {
+      try {
+        body = await readBody(request);
+      } catch (err) {
+        if (err instanceof PveError) return errorResponse(err);
+        throw err;
+      }
+    } else if (request.body && (await request.text()).length) {
       return reply(501, 'Unexpected content for method', { data: null, message: 'Unexpected content for method' });
     }
 
@@ -304,10 +308,13 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
 
     const raw: Record<string, unknown> = { ...match.pathParams };
     const conflicts: Record<string, string> = {};
-    const query = collect(new URL(request.url).searchParams);
-    for (const [k, v] of Object.entries({ ...body, ...query })) {
-      if (k in match.pathParams && String(v) !== match.pathParams[k]) conflicts[k] = 'duplicate parameter (already defined in URI) with conflicting values!';
-      else raw[k] = v;
+    const query = decodeUrlencoded(new URL(request.url).search.slice(1));
+    const given: Record<string, unknown> = { ...body, ...query };
+    delete given._dc; // handle_api2_request drops ExtJS's cache buster before anything looks at the parameters
+    for (const [k, v] of Object.entries(given)) {
+      if (k in match.pathParams) {
+        if (v !== undefined && String(v) !== match.pathParams[k]) conflicts[k] = 'duplicate parameter (already defined in URI) with conflicting values!';
+      } else raw[k] = v;
     }
     if (Object.keys(conflicts).length) return errorResponse(new PveError(400, 'Parameter verification failed.\n', conflicts));
 

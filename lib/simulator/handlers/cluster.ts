@@ -38,9 +38,9 @@ export const clusterHandlers: Record<string, Handler> = {
         const nodeUp = state.nodes.get(g.node)?.online ?? false;
         const base: Record<string, unknown> = { id: `${g.type}/${g.vmid}`, type: g.type, vmid: g.vmid, node: g.node, name: String(g.config.name ?? g.config.hostname ?? '') };
         if (nodeUp) Object.assign(base, { status: g.status, ...guestStats(g, now) });
+        else Object.assign(base, { status: 'unknown' });
         // PVE 9: a VM's memory as the host sees it
         if (nodeUp && g.type === 'qemu' && g.status === 'running' && state.pveVersion !== '8.4') base.memhost = base.mem;
-        else Object.assign(base, { status: 'unknown' });
         base.template = g.config.template ? 1 : 0;
         if (g.pool) base.pool = g.pool;
         if (g.config.tags) base.tags = g.config.tags;
