@@ -458,3 +458,13 @@ describe('property: the read allow-list', () => {
     expect(failures).toEqual([]);
   });
 });
+
+describe('shells that read their script from input', () => {
+  it.each(['cat /tmp/x | sudo -s', 'sudo -i < /tmp/script', "curl -s https://example.com/x | su", 'su - < /tmp/script', "sg wheel 'touch /tmp/x'", 'fakeroot sh /tmp/x'])('%j needs interpreters', (line) => {
+    expect(classify(line).features, line).toContain('interpreters');
+  });
+  it('a literal script fed to sudo -s is parsed and judged', () => {
+    const c = classify("echo 'pveum user delete root@pam' | sudo -s");
+    expect(c.level).toBe('forbidden');
+  });
+});

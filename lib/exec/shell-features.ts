@@ -79,7 +79,7 @@ const RUNS_A_COMMAND_LONG: Record<string, string[]> = {
 };
 
 /** Programs that run a command they are given, which this server does not look inside. */
-const OPAQUE_RUNNERS = new Set(['systemd-run', 'at', 'batch', 'nsenter', 'unshare', 'setpriv', 'capsh', 'strace', 'ltrace', 'valgrind', 'script', 'tmux', 'screen', 'dtach', 'parallel', 'socat', 'crontab', 'ed', 'ex', 'vi', 'vim', 'nvim', 'emacs', 'make', 'trap', 'alias', 'enable', 'bind', 'complete', 'coproc', 'fc', 'mapfile', 'readarray', 'source', '.']);
+const OPAQUE_RUNNERS = new Set(['sg', 'newgrp', 'pkexec', 'fakeroot', 'numactl', 'prlimit', 'setarch', 'linux32', 'linux64', 'runcon', 'dbus-run-session', 'dbus-launch', 'xvfb-run', 'faketime', 'eatmydata', 'cgexec', 'systemd-cat', 'start-stop-daemon', 'chpst', 'firejail', 'proxychains', 'proxychains4', 'torify', 'torsocks', 'ssh-agent', 'catchsegv', 'perf', 'cpulimit', 'trickle', 'daemonize', 'nocache', 'entr', 'sudoedit', 'systemd-run', 'at', 'batch', 'nsenter', 'unshare', 'setpriv', 'capsh', 'strace', 'ltrace', 'valgrind', 'script', 'tmux', 'screen', 'dtach', 'parallel', 'socat', 'crontab', 'ed', 'ex', 'vi', 'vim', 'nvim', 'emacs', 'make', 'trap', 'alias', 'enable', 'bind', 'complete', 'coproc', 'fc', 'mapfile', 'readarray', 'source', '.']);
 
 /** Editors read commands (including `!cmd`) from their input even with no arguments. */
 const ALWAYS_OPAQUE = new Set(['ed', 'ex', 'vi', 'vim', 'nvim', 'emacs']);

@@ -1024,7 +1024,11 @@ function unwrap(cmd: SimpleCommand, out: Collector, ctx: Ctx, offset: number): v
         i += consumedNext ? 2 : 1;
       }
       const rest = words.slice(i);
-      if (rest.length === 0) return;
+      if (rest.length === 0) {
+        // `sudo -s` / `sudo -i` with no command: a root shell that reads its script from its input
+        if (shellMode) inputShell(cmd, out, ctx, offset);
+        return;
+      }
       if (shellMode) {
         const joined = rest.map((w) => w.text).join(' ');
         scriptOf(cmd, { ...rest[0]!, text: joined, dynamic: rest.some((w) => w.dynamic) }, out, ctx, offset);
@@ -1053,6 +1057,8 @@ function unwrap(cmd: SimpleCommand, out: Collector, ctx: Ctx, offset: number): v
         }
         if (SU_VALUE.has(t) || RUNUSER_VALUE.has(t)) i++;
       }
+      // no -c: the login shell reads its script from its input
+      inputShell(cmd, out, ctx, offset);
       return;
     }
     case 'env': {
@@ -1247,6 +1253,17 @@ function unwrap(cmd: SimpleCommand, out: Collector, ctx: Ctx, offset: number): v
     flag(cmd, 'reads-script-from-input');
     if (cmd.redirections.some((r) => r.op === '<')) flag(cmd, 'opaque-script');
   }
+}
+
+/** A shell started without a script: its input is the script (a heredoc is parsed, anything else is unseen). */
+function inputShell(cmd: SimpleCommand, out: Collector, ctx: Ctx, offset: number): void {
+  if (cmd.redirections.some((r) => r.heredoc || r.op === '<<<')) {
+    heredocScript(cmd, out, ctx, offset, []);
+    return;
+  }
+  flag(cmd, 'wrapper');
+  flag(cmd, 'reads-script-from-input');
+  if (cmd.redirections.some((r) => r.op === '<')) flag(cmd, 'opaque-script');
 }
 
 /** `bash <<EOF ... EOF`, `sh <<< 'cmd'`, `ssh host <<EOF`: the input is the script. */

@@ -81,6 +81,9 @@ const guest = (type: 'qemu' | 'lxc'): Record<string, CliCommand> => {
     table['unlink'] = table['disk unlink'] = { method: 'PUT', path: `${base}/unlink`, args: ['vmid'] };
     table['disk resize'] = table['resize']!;
     table['reset'] = status('reset');
+    table['guest exec'] = { method: 'POST', path: `${base}/agent/exec`, args: ['vmid'] };
+    table['guest cmd'] = { method: 'POST', path: `${base}/agent`, args: ['vmid', 'command'] };
+    table['guest passwd'] = { method: 'POST', path: `${base}/agent/set-user-password`, args: ['vmid', 'username'] };
   } else {
     table['restore'] = { method: 'POST', path: '/nodes/{node}/lxc', args: ['vmid', 'ostemplate'], fixed: { restore: '1' } };
     table['move-volume'] = table['move_volume'] = { method: 'POST', path: `${base}/move_volume`, args: ['vmid', 'volume', 'storage'] };
