@@ -13,6 +13,7 @@ import { sha256Hex, toBase64, fromBase64 } from '../lib/self/crypto.ts';
 import { readTable, replaceState } from '../lib/self/db-state.ts';
 import { openStore } from '../lib/store/store.ts';
 import { callRest, connectClient, startTestServer, type TestServer } from './helpers/server.ts';
+import { approveCli } from './helpers/approval.ts';
 
 const passphrase = 'correct horse battery staple';
 const enc = (value: unknown) => new TextEncoder().encode(JSON.stringify(value));
@@ -117,7 +118,9 @@ describe('backup_config and restore_config through the doors', () => {
   async function restore(args: Record<string, unknown>) {
     const first = await callRest(ts.url, ts.adminToken, 'restore_config', args);
     if (first.status !== 428) return first;
-    return callRest(ts.url, ts.adminToken, 'restore_config', { ...args, confirmation_id: first.body.error.details.confirmation_id });
+    // restore_config needs proof (issue 13): the host CLI's yes, then the approval id runs it.
+    await approveCli(ts.server.store, 'yes', first.body.error.details.approval_id);
+    return callRest(ts.url, ts.adminToken, 'restore_config', { ...args, confirmation_id: first.body.error.details.approval_id });
   }
 
   it('is for admins only', async () => {
@@ -208,7 +211,8 @@ describe('backup_config and restore_config through the doors', () => {
     const ask = await callRest(ts.url, ts.adminToken, 'restore_config', { file: backup.body.data.file, passphrase });
     expect(ask.status).toBe(428);
     expect(ask.body.error.details.plan.summary).toMatch(/carol removed/);
-    const done = await callRest(ts.url, ts.adminToken, 'restore_config', { file: backup.body.data.file, passphrase, confirmation_id: ask.body.error.details.confirmation_id });
+    await approveCli(ts.server.store, 'yes', ask.body.error.details.approval_id);
+    const done = await callRest(ts.url, ts.adminToken, 'restore_config', { file: backup.body.data.file, passphrase, confirmation_id: ask.body.error.details.approval_id });
     expect(done.status).toBe(200);
     expect(done.body.data.restored).toBe(true);
     expect(done.body.data.pre_restore_backup).toMatch(/^proxmox-mcp-config-/);
@@ -296,7 +300,7 @@ describe('backup_config and restore_config through the doors', () => {
       ['unknown database migration', () => plainVariant((b) => void b.manifest.schema.push('0999_future')), /migrations this server does not know \(0999_future\)/],
       ['unknown column', () => plainVariant((b) => setEntry(b, 'client_tokens.json', tokensOf(plainText).map((t: any) => ({ ...t, colour: 'red' })), true)), /columns this server's client_tokens table does not \(colour\)/],
       ['plain bundle claiming secrets', () => plainVariant((b) => void (b.manifest.contents.secrets = true)), /not encrypted/],
-      ['wrong passphrase', async () => encryptedText, /passphrase is wrong/, 'not the passphrase at all'],
+      ['wrong passphrase', async () => encryptedText, /passphrase is wrong/, 'definitely-not-it-0000'],
       ['no passphrase for an encrypted bundle', async () => encryptedText, /give its passphrase/, ''],
       [
         'tampered ciphertext',
@@ -359,7 +363,8 @@ describe('backup_config and restore_config through the doors', () => {
     try {
       const ask = await client.callTool({ name: 'backup_config', arguments: { include_cluster: false } });
       expect(ask.isError).toBe(true);
-      const id = (ask.structuredContent as any).error.details.confirmation_id;
+      const id = (ask.structuredContent as any).error.details.approval_id;
+      await approveCli(ts.server.store, 'yes', id);
       const done = await client.callTool({ name: 'backup_config', arguments: { include_cluster: false, confirmation_id: id } });
       expect(done.isError).toBeFalsy();
       const file = (done.structuredContent as any).data.file;

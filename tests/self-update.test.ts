@@ -29,6 +29,7 @@ import {
 } from '../lib/self/update-protocol.ts';
 import { setSelfUpdateOverrides } from '../lib/self/update-service.ts';
 import { callRest, connectClient, startTestServer, type TestServer } from './helpers/server.ts';
+import { approveCli } from './helpers/approval.ts';
 
 const roots: string[] = [];
 afterAll(() => {
@@ -515,7 +516,9 @@ describe('self_update and check_updates through both doors', () => {
 
   it('rolls back through the REST door when the injected health check fails', async () => {
     const first = await callRest(ts.url, ts.adminToken, 'self_update', { target_tag: 'v0.2.0' });
-    const id = first.body.error.details.confirmation_id as string;
+    // self_update needs proof (issue 13): the host CLI's yes, then the approval id runs it.
+    const id = first.body.error.details.approval_id as string;
+    await approveCli(ts.server.store, 'yes', id);
     const done = await callRest(ts.url, ts.adminToken, 'self_update', { target_tag: 'v0.2.0', confirmation_id: id });
     expect(done.status).toBe(200);
     expect(done.body.data).toMatchObject({ status: 'rolled_back', mode: 'local', target_tag: 'v0.2.0' });
@@ -529,7 +532,8 @@ describe('self_update and check_updates through both doors', () => {
     const client = await connectClient(ts.mcpUrl, ts.adminToken);
     try {
       const ask = await client.callTool({ name: 'self_update', arguments: { target_tag: 'v7.0.0' } });
-      const id = (ask.structuredContent as any).error.details.confirmation_id;
+      const id = (ask.structuredContent as any).error.details.approval_id;
+      await approveCli(ts.server.store, 'yes', id);
       const result = await client.callTool({ name: 'self_update', arguments: { target_tag: 'v7.0.0', confirmation_id: id } });
       expect(result.isError).toBe(true);
       expect((result.structuredContent as any).error.message).toMatch(/no release tag 'v7\.0\.0'/);
