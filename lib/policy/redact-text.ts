@@ -27,7 +27,7 @@ const R = '[redacted]';
 const value = String.raw`("(?:[^"\\]|\\.)*"|'[^']*'|\{[^}]*\}|[^\s;&|'"]+)`;
 
 /** name=VALUE; the value stops at a comma too (property strings, mount -o lists: `user=a,password=b`). */
-const namedValue = new RegExp(String.raw`(^|[\s?&;,"'(])([A-Za-z][A-Za-z0-9_.-]*)(=)` + String.raw`("(?:[^"\\]|\\.)*"|'[^']*'|\{[^}]*\}|[^\s;&|'",]+)`, 'g');
+const namedValue = new RegExp(String.raw`(^|[\s?&;,"'(])([A-Za-z%][A-Za-z0-9_.%-]*)(=)` + String.raw`("(?:[^"\\]|\\.)*"|'[^']*'|\{[^}]*\}|[^\s;&|'",]+)`, 'g');
 const optionAssignment = new RegExp(String.raw`(?<![A-Za-z0-9_-])(--?)([A-Za-z][A-Za-z0-9_-]*)=` + value, 'g');
 const colonValue = /((?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*)\s*:[ \t]*)([^\s,;:{}'"\]]+)/g;
 const everydayNames = new Set(['key', 'value', 'data', 'header']);
@@ -35,33 +35,51 @@ const everydayNames = new Set(['key', 'value', 'data', 'header']);
 const shellWord = /(?:"(?:[^"\\]|\\.)*"?|'[^']*'?|[^\s"'])+/g;
 const optionWord = /^(--?)([A-Za-z][A-Za-z0-9_-]*)(=?)([\s\S]*)$/;
 
+/** The PVE command-line tools: Perl Getopt::Long, long options with one or two dashes, any unique prefix. */
+const pveCli = /^(pveum|pvesm|pvesh|qm|pct|pvenode|pvecm|pveceph|vzdump|pvesr|ha-manager|pve-firewall|pvesubscription|pvescheduler|proxmox-backup-client|proxmox-backup-manager)$/;
+
 /**
  * `--secret VALUE`, `--secret=VALUE` and `-secret VALUE` word by word, so that no other option can hide
  * the next one (`--batch --passphrase X`) and a value that starts with a dash is still the value.
- * A lone-letter option (-p, -u) is left to the per-program rules, which know what it means.
+ * A lone-letter option (-p, -u) means a secret only on a PVE CLI (`-p` is `--password` there when
+ * unique); elsewhere the per-program rules above judge those.
  */
 function redactOptions(text: string): string {
   let out = '';
   let last = 0;
   let valueIsSecret = false;
+  let onPveCli = false;
   for (const match of text.matchAll(shellWord)) {
     let word = match[0];
+    // A new command starts after ; | & or a newline: the PVE CLI context ends with its command.
+    if (/\n/.test(text.slice(last, match.index))) onPveCli = false;
+    if (pveCli.test(word.split('/').pop() ?? '')) onPveCli = true;
     if (valueIsSecret) {
       valueIsSecret = false;
       if (!word.startsWith('[redacted')) word = R;
     } else {
       const option = optionWord.exec(word);
-      if (option && (option[1] === '--' || option[2].length > 1) && isSecretOption(option[2])) {
+      if (option && (option[1] === '--' || option[2].length > 1 || onPveCli) && isSecretOption(option[2], onPveCli)) {
         if (option[3]) word = option[4].startsWith('[redacted') ? word : `${option[1]}${option[2]}=${R}`;
         else if (!option[4]) valueIsSecret = true;
       }
     }
     out += text.slice(last, match.index) + word;
     last = match.index + match[0].length;
+    if (/[;&|]$/.test(match[0])) onPveCli = false;
   }
   return out + text.slice(last);
 }
-const jsonValue = /("([A-Za-z][A-Za-z0-9_-]*)"\s*:\s*)("(?:[^"\\]|\\.)*")/g;
+const jsonValue = /("((?:[^"\\]|\\.){1,64})"\s*:\s*)("(?:[^"\\]|\\.)*")/g;
+
+/** A name as the receiver reads it: URL-decoded (`pass%77ord` in a query) or JSON-unescaped (`pass\u0077ord`). */
+function decodedName(name: string, how: 'url' | 'json'): string {
+  try {
+    return how === 'url' ? decodeURIComponent(name.replace(/\+/g, ' ')) : (JSON.parse(`"${name}"`) as string);
+  } catch {
+    return name;
+  }
+}
 /** The same inside a JSON string that holds JSON (`"args":"{\"password\":\"x\"}"`, as log lines carry it). */
 const escapedJsonValue = /(\\"([A-Za-z][A-Za-z0-9_-]*)\\"\s*:\s*)(\\"(?:[^"\\]|\\[^"])*\\")/g;
 
@@ -100,9 +118,9 @@ export function redactText(text: string): string {
     (dashes === '--' || name.length > 1) && isSecretOption(name) && !val.startsWith('[redacted') ? `${dashes}${name}=${R}` : match,
   );
   out = out.replace(namedValue, (match, lead: string, name: string, eq: string, val: string) =>
-    isSecretName(name) && !val.startsWith('[redacted') ? `${lead}${name}${eq}${R}` : match,
+    isSecretName(decodedName(name, 'url')) && !val.startsWith('[redacted') ? `${lead}${name}${eq}${R}` : match,
   );
-  out = out.replace(jsonValue, (match, head: string, name: string) => (isSecretName(name) ? `${head}"${R}"` : match));
+  out = out.replace(jsonValue, (match, head: string, name: string) => (isSecretName(decodedName(name, 'json')) ? `${head}"${R}"` : match));
   // `password: X` (YAML-like text, a config line, JSON shown without its quotes); only names that cannot
   // mean anything else (not key/value/data/header, which are everyday words in "name: value" text).
   out = out.replace(colonValue, (match, head: string, name: string, val: string) =>

@@ -40,17 +40,16 @@ export function isSecretName(name: string): boolean {
 /**
  * Whether a command-line option name (without its dashes) hands over a secret: a secret name, a prefix of
  * a PVE secret option that the CLI would expand (Getopt::Long accepts any unique prefix: `--passw`,
- * `--encr`, `--cipass`), or a name with secret wording (`--http-password`, `--api-key`, `--db-pass`).
- * Prefixes shorter than 4 letters are left alone (`--tok` is pveum's `--tokens`, a list of token IDs).
+ * `--pas`, `--encr`, `--cipass`; on a PVE CLI even one letter, `pveum user add x -p PW`), or a name
+ * with secret wording (`--http-password`, `--api-key`, `--db-pass`). A prefix that also starts a public
+ * option (`--tok` is pveum acl's `--tokens`, a list of token IDs) is masked all the same: showing less
+ * is safe, showing a secret is not.
  */
-export function isSecretOption(option: string): boolean {
+export function isSecretOption(option: string, onPveCli = false): boolean {
   const normalized = normalizeName(option);
   if (notSecretNames.has(normalized)) return false;
   if (isSecretName(normalized)) return true;
-  if (normalized.length >= 4 && cliSecretNames.some((name) => name.startsWith(normalized))) {
-    // A prefix that also starts a public name (`--toke` of tokens) is still masked: showing less is safe.
-    return true;
-  }
+  if (normalized.length >= (onPveCli ? 1 : 2) && cliSecretNames.some((name) => name.startsWith(normalized))) return true;
   return /pass/.test(normalized) && !/bypass|compass|passthrough|passive/.test(normalized);
 }
 

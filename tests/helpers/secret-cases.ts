@@ -55,5 +55,12 @@ export const commandCases: Array<[string, string, string?]> = [
   ['gpg --batch --passphrase GpgPhrase52 -d f', 'GpgPhrase52'],
   ['GET /access/ticket?username=root@pam&password=QueryPw53', 'QueryPw53', 'username=root@pam'],
   ['{"password": "JsonPw54", "userid": "bob@pve"}', 'JsonPw54', 'bob@pve'],
+  ['pvesm add cifs nas --server s --share x --pas PrefixPw56', 'PrefixPw56', '--server s'],
+  ['pveum user add bob@pve -p ShortPw57 --email b@x', 'ShortPw57', '--email b@x'],
+  ['pveum user add bob@pve -passw=ShortEqPw58', 'ShortEqPw58'],
+  ['qm set 101 -cipassword SingleDashPw59', 'SingleDashPw59'],
+  ['ssh root@pve2 pvesm set ceph -k KeyringShort60', 'KeyringShort60'],
+  ['GET /access/ticket?username=root@pam&pass%77ord=UrlEncPw62', 'UrlEncPw62', 'username=root@pam'],
+  ['{"pass\\u0077ord": "JsonEscPw63"}', 'JsonEscPw63'],
   ['-----BEGIN OPENSSH PRIVATE KEY-----\nPrivKey55\n-----END OPENSSH PRIVATE KEY-----', 'PrivKey55'],
 ];
