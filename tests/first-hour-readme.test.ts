@@ -305,6 +305,23 @@ describe.skipIf(!hasGit)('README quick start, followed as written on a fresh cop
     }
   }, 120_000);
 
+  it('a wrong option or value gets the reason and the usage with exit code 2, never a stack trace', async () => {
+    const cases: Array<[string, string]> = [
+      ...['token', 'approve', 'sim', 'bench', 'docs'].map((script): [string, string] => [`npm run --silent ${script} -- --bogus`, "unknown option '--bogus'"]),
+      ['npm run --silent sim -- --port abc', '--port must be a whole number'],
+      ['npm run --silent sim -- --port', "option '--port' needs a value"],
+      ['npm run --silent bench -- nosuch', 'no scenario nosuch'],
+    ];
+    for (const [line, reason] of cases) {
+      const ran = await bash(line);
+      expect(ran.code, `${line}\n${ran.stderr}`).toBe(2);
+      expect(ran.stderr, line).toContain(reason);
+      expect(ran.stderr, line).toMatch(/usage: npm run \w+ --/);
+      expect(ran.stderr, line).not.toMatch(/\n\s+at .+:\d+:\d+/);
+      expect(ran.stdout, line).toBe('');
+    }
+  }, 120_000);
+
   it('block 3: the separate simulator with its token, and the server pointed at it', async () => {
     await firstServer?.stop();
     const [simLine, serverLine] = blocks[2].map(ports);
