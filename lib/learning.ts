@@ -189,7 +189,7 @@ const nextByTool: Record<string, string[]> = {
   user_management: ['The security_review prompt checks tokens, ACLs, the firewall and updates.'],
   vm_action: ['vm_status shows the VM\'s new state.', 'get_command_history shows this change on record.'],
   container_action: ['container_status shows the container\'s new state.', 'get_command_history shows this change on record.'],
-  guest_snapshot: ['guest_snapshot list shows every snapshot; old snapshots slow storage down, remove them when done.'],
+  guest_snapshot: ['guest_snapshot_list shows every snapshot; old snapshots slow storage down, remove them when done.'],
   guest_backup: ['guest_backup_list shows the backups and their age.', 'A backup is only proven by a restore test (to a new, unused VMID).'],
   task_status: ['If the task failed, its log says why; fix that and run the action again.'],
   proxmox_api: ['When a typed tool does the same (help_llm lists them), it adds checks, plans and clearer errors.'],

@@ -4,6 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import guestConfig from '../functions/guest_config.ts';
+import guestConfigGet from '../functions/guest_config_get.ts';
 import { callTool, explainTool, privilegesOf, testContext, type TestContext } from './helpers/ctx.ts';
 
 let t: TestContext | undefined;
@@ -15,33 +16,35 @@ afterEach(() => {
 describe('guest_config read', () => {
   it('reads a VM config with digest and summary, finding the kind itself', async () => {
     t = testContext();
-    const out = await callTool(guestConfig, { vmid: 100 }, t.ctx);
+    const out = await callTool(guestConfigGet, { vmid: 100 }, t.ctx);
     expect(out.data).toMatchObject({ vmid: 100, type: 'qemu', node: 'pve1', mode: 'read' });
     expect(out.data.digest).toMatch(/^[0-9a-f]{40}$/);
     expect(out.data.summary.name).toBe('web01');
     expect(out.data.config.scsi0).toBeDefined();
-    expect(guestConfig.effectOf!(guestConfig.input.parse({ vmid: 100 }))).toBe('read');
+    expect(guestConfigGet.effect).toBe('read');
+    // guest_config only changes: a call with nothing to change is refused, never run as a read
+    await expect(callTool(guestConfig, { vmid: 100 }, t.ctx)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/guest_config_get/) });
     expect(t.requests.every((r) => r.method === 'GET')).toBe(true);
   });
 
   it('reads a container config', async () => {
     t = testContext();
-    const out = await callTool(guestConfig, { vmid: 103 }, t.ctx);
+    const out = await callTool(guestConfigGet, { vmid: 103 }, t.ctx);
     expect(out.data).toMatchObject({ type: 'lxc', summary: { name: 'dns01' } });
   });
 
   it('names a missing guest and an offline node', async () => {
     t = testContext();
-    await expect(callTool(guestConfig, { vmid: 999 }, t.ctx)).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/999 does not exist on any node/) });
+    await expect(callTool(guestConfigGet, { vmid: 999 }, t.ctx)).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/999 does not exist on any node/) });
     t.sim.faults.setNodeOnline('pve2', false);
-    await expect(callTool(guestConfig, { vmid: 101 }, t.ctx)).rejects.toMatchObject({ code: 'unavailable' });
+    await expect(callTool(guestConfigGet, { vmid: 101 }, t.ctx)).rejects.toMatchObject({ code: 'unavailable' });
   });
 });
 
 describe('guest_config update', () => {
   it('changes CPU, memory, tags, onboot and boot order of a stopped VM at once', async () => {
     t = testContext();
-    const read = await callTool(guestConfig, { vmid: 105 }, t.ctx);
+    const read = await callTool(guestConfigGet, { vmid: 105 }, t.ctx);
     const out = await callTool(guestConfig, { vmid: 105, digest: read.data.digest, cores: 4, sockets: 2, memory: '16G', tags: ['dev', 'win'], onboot: true, boot: ['scsi0', 'net0'], description: 'test box' }, t.ctx);
     const config = t.sim.state.guests.get(105)!.config;
     expect(config).toMatchObject({ cores: 4, sockets: 2, tags: 'dev;win', onboot: 1, boot: 'order=scsi0;net0', description: 'test box' });
@@ -54,7 +57,7 @@ describe('guest_config update', () => {
 
   it('refuses a stale digest as a conflict, sending nothing', async () => {
     t = testContext();
-    const read = await callTool(guestConfig, { vmid: 105 }, t.ctx);
+    const read = await callTool(guestConfigGet, { vmid: 105 }, t.ctx);
     await callTool(guestConfig, { vmid: 105, description: 'edited by someone else' }, t.ctx);
     t.requests.length = 0;
     await expect(callTool(guestConfig, { vmid: 105, digest: read.data.digest, cores: 8 }, t.ctx)).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/changed since digest/) });
@@ -63,7 +66,7 @@ describe('guest_config update', () => {
 
   it('turns Proxmox\'s own digest refusal (a race) into a conflict', async () => {
     t = testContext();
-    const read = await callTool(guestConfig, { vmid: 105 }, t.ctx);
+    const read = await callTool(guestConfigGet, { vmid: 105 }, t.ctx);
     t.sim.faults.failNext(1, '500', { method: 'PUT', path: /\/config$/ }, { message: 'detected modified configuration - file changed by other user? Try again.' });
     await expect(callTool(guestConfig, { vmid: 105, digest: read.data.digest, cores: 8 }, t.ctx)).rejects.toMatchObject({ code: 'conflict' });
   });
@@ -93,7 +96,7 @@ describe('guest_config update', () => {
     expect(out.data.summary.cloudinit).toMatchObject({ user: 'admin', password_set: true, ssh_keys: 2, ipconfig: { ipconfig0: 'ip=10.0.0.5/24,gw=10.0.0.1' } });
     const plan = await explainTool(guestConfig, { vmid: 105, cipassword: 'another-secret' }, t.ctx);
     expect(JSON.stringify(plan)).not.toContain('another-secret');
-    const read = await callTool(guestConfig, { vmid: 105 }, t.ctx);
+    const read = await callTool(guestConfigGet, { vmid: 105 }, t.ctx);
     expect(JSON.stringify(read)).not.toContain('hunter2-secret');
   });
 
@@ -152,7 +155,7 @@ describe('guest_config update', () => {
 
   it('declares the privileges per key group', async () => {
     t = testContext();
-    expect(await privilegesOf(guestConfig, { vmid: 100 }, t.ctx)).toEqual([{ path: '/vms/100', privileges: ['VM.Audit'] }]);
+    expect(await privilegesOf(guestConfigGet, { vmid: 100 }, t.ctx)).toEqual([{ path: '/vms/100', privileges: ['VM.Audit'] }]);
     expect(await privilegesOf(guestConfig, { vmid: 100, type: 'qemu', cores: 2, memory: 1024, ciuser: 'a', nets: [{ index: 0, bridge: 'vmbr0' }], resize: [{ disk: 'scsi0', size: '+1G' }], name: 'x' }, t.ctx)).toEqual([
       { path: '/vms/100', privileges: ['VM.Config.CPU', 'VM.Config.Cloudinit', 'VM.Config.Disk', 'VM.Config.Memory', 'VM.Config.Network', 'VM.Config.Options'] },
     ]);

@@ -21,10 +21,11 @@ import containerStatus from '../functions/container_status.ts';
 import vmAction from '../functions/vm_action.ts';
 import containerAction from '../functions/container_action.ts';
 import guestConfig from '../functions/guest_config.ts';
+import guestConfigGet from '../functions/guest_config_get.ts';
 import guestCreate from '../functions/guest_create.ts';
 import guestExec from '../functions/guest_exec.ts';
 
-const guestTools = [listVms, listContainers, vmStatus, containerStatus, vmAction, containerAction, guestConfig, guestCreate, guestExec] as unknown as AnyTool[];
+const guestTools = [listVms, listContainers, vmStatus, containerStatus, vmAction, containerAction, guestConfig, guestConfigGet, guestCreate, guestExec] as unknown as AnyTool[];
 
 /** Only the guest tools, plus inert stand-ins for functions routes.json names (so the server starts). */
 function withRouteStubs(list: AnyTool[]): AnyTool[] {
@@ -56,7 +57,7 @@ const calls: Array<[string, Record<string, unknown>, (data: any) => void]> = [
   ['list_containers', {}, (data) => expect(data.guests.map((g: any) => g.vmid)).toEqual(expect.arrayContaining([103, 104]))],
   ['vm_status', { vmid: 100, include: ['ips'] }, (data) => expect(data).toMatchObject({ name: 'web01', status: 'running' })],
   ['container_status', { vmid: 103 }, (data) => expect(data).toMatchObject({ name: 'dns01' })],
-  ['guest_config', { vmid: 105 }, (data) => expect(data.digest).toMatch(/^[0-9a-f]{40}$/)],
+  ['guest_config_get', { vmid: 105 }, (data) => expect(data.digest).toMatch(/^[0-9a-f]{40}$/)],
   ['guest_exec', { vmid: 100, command: ['hostname'] }, (data) => expect(data.stdout).toBe('web01\n')],
 ];
 

@@ -63,7 +63,7 @@ function needs(action: Action, vmid: number): PrivilegeNeed[] {
 }
 
 function needSnapname(snapname: string | undefined, action: string): string {
-  if (!snapname) throw new ToolError('invalid_input', `Action ${action} needs snapname (see action list for the guest's snapshots).`);
+  if (!snapname) throw new ToolError('invalid_input', `Action ${action} needs snapname (guest_snapshot_list shows the guest's snapshots).`);
   return snapname;
 }
 

@@ -1,0 +1,14 @@
+import { defineTool } from '../lib/tool.ts';
+import { configTool, input, type Input } from '../lib/guests/config-tool.ts';
+
+export default defineTool({
+  name: 'guest_config_get',
+  title: 'Read a guest\'s config',
+  description: 'Read the whole config of a VM or container (the type is found from the vmid; secrets masked), a summary, pending changes and the digest to pass to guest_config so a change is refused if someone else edited it meanwhile.',
+  input: input.pick({ vmid: true, type: true, node: true }),
+  output: configTool.output,
+  effect: 'read',
+  privileges: (value, ctx) => configTool.privileges!(value as Input, ctx),
+  explain: (value, ctx) => configTool.explain!(value as Input, ctx),
+  run: (value, ctx) => configTool.run(value as Input, ctx),
+});
