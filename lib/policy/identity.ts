@@ -86,8 +86,3 @@ export function serviceIdentity(pve: PveClient): Promise<ServiceIdentity> {
   });
   return entry.promise;
 }
-
-/** Forget what was learned (after the server itself changed something under /access). */
-export function forgetServiceIdentity(pve: PveClient): void {
-  cache.delete(pve);
-}
