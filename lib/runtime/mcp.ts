@@ -143,8 +143,11 @@ export interface McpDoorOptions {
  * (a) a per-request instance never saw the client's `initialize`, so it knows no client capabilities and
  * the shim refuses ("per-request legacy serving cannot receive server-to-client requests"), and (b) even
  * if it sent the request, the client's answer would arrive as a new HTTP POST served by another fresh
- * instance that cannot route it back. So legacy callers get the confirmation-id flow instead, which
- * works on any replica.
+ * instance that cannot route it back. So legacy callers are never asked: where a yes is needed they get
+ * approval_required with the approval page's URL and id (proof), which works on any replica.
+ *
+ * An accepted form elicitation is an "ask", never proof (an agent with the token can answer it itself);
+ * a URL elicitation only opens the approval page, where an approver's code decides (lib/approval/).
  */
 export function callerFromContext(ctx: ServerContext, server: McpServer, era: 'legacy' | 'modern' = 'modern'): Caller | undefined {
   // SDK v2 hands the authInfo given to handler.fetch to tool handlers as ctx.http.authInfo.
