@@ -158,6 +158,20 @@ check "host user proxmox-mcp with /bin/bash" bash -c '[[ "$(getent passwd proxmo
 check "no usable password, not locked ('*')" bash -c '[[ "$(getent shadow proxmox-mcp | cut -d: -f2)" == "*" ]]'
 check "sudoers drop-in 0440 root" bash -c '[[ "$(stat -c "%a %U" /etc/sudoers.d/proxmox-mcp)" == "440 root" ]]'
 check "visudo -c accepts the whole sudoers" visudo -c
+# Static: every command in the allow-list pins its arguments ("" = none, or an anchored ^...$), and no pvesh.
+sudoers_exact() {
+  perl -0777 -ne '
+    s/\\\n//g;                                  # join continued lines
+    my $bad = 0;
+    for my $alias (/^Cmnd_Alias\s+\w+\s*=\s*(.+)$/mg) {
+      for my $cmd (split /,\s+(?=\/)/, $alias) {
+        if ($cmd !~ m{\A/\S+ (?:""|\^.*\$)\z}) { print "free arguments: $cmd\n"; $bad = 1 }
+        if ($cmd =~ m{/pvesh\b}) { print "pvesh: $cmd\n"; $bad = 1 }
+      }
+    }
+    exit $bad' /etc/sudoers.d/proxmox-mcp
+}
+check "static: every sudo rule has exact arguments, none is pvesh (operator)" sudoers_exact
 check "SSH key 0600, owned by the container UID" bash -c "[[ \"\$(stat -c '%a %u' '$ROOT/etc/proxmox-mcp/ssh/id_ed25519')\" == '600 10001' ]]"
 auth_keys="$ROOT/etc/ssh/proxmox-mcp/authorized_keys"
 check "authorized_keys: restrict (no pty, no forwarding, no rc), from loopback only" \
@@ -277,6 +291,7 @@ section "changing the ceiling"
 check "read-only: token has PVEAuditor only" test "$(acl_of 'proxmox-mcp@pve!mcp')" == PVEAuditor
 check "read-only: user has PVEAuditor only" test "$(acl_of proxmox-mcp@pve)" == PVEAuditor
 check "read-only: sudoers has no guest commands" bash -c "! grep -q PMCP_GUEST /etc/sudoers.d/proxmox-mcp"
+check "static: every sudo rule has exact arguments, none is pvesh (read-only)" sudoers_exact
 if ((SUDO_TABLE)); then
   if sudo_allows /usr/sbin/qm start 100; then fail "read-only refuses qm start"; else pass "read-only refuses qm start"; fi
   check "read-only allows qm status" sudo_allows /usr/sbin/qm status 100
@@ -284,6 +299,7 @@ fi
 "${SETUP[@]}" >"$T/keep.out" 2>&1 || { cat "$T/keep.out"; fail "run without --ceiling failed"; }
 check "a run without --ceiling keeps the chosen one" test "$(acl_of 'proxmox-mcp@pve!mcp')" == PVEAuditor
 "${SETUP[@]}" --ceiling admin >"$T/admin.out" 2>&1 || { cat "$T/admin.out"; fail "admin run failed"; }
+check "static: every sudo rule has exact arguments, none is pvesh (admin)" sudoers_exact
 check "admin: token has ProxmoxMCPAdmin (never PVEAdmin or Administrator)" test "$(acl_of 'proxmox-mcp@pve!mcp')" == ProxmoxMCPAdmin
 check "admin: the role cannot grant rights or manage users (no Permissions.Modify, User.Modify, Group.Allocate, Sys.Console)" \
   bash -c "$(declare -f api); privs=\$(api /access/roles/ProxmoxMCPAdmin); [[ \$privs == *VM.Allocate* && \$privs != *Permissions.Modify* && \$privs != *User.Modify* && \$privs != *Group.Allocate* && \$privs != *Realm.Allocate* && \$privs != *Sys.Console* && \$privs != *Sys.Modify* ]]"
