@@ -8,8 +8,12 @@ import { listen } from './lib/runtime/listen.ts';
 async function main(): Promise<void> {
   const server = await buildServer();
   const listening = await listen(server);
+  const base = `${listening.protocol}://${listening.host.includes(':') ? `[${listening.host}]` : listening.host}:${listening.port}`;
   server.log.info(`proxmox-mcp ${server.info.version} listening`, {
-    url: `${listening.protocol}://${listening.host.includes(':') ? `[${listening.host}]` : listening.host}:${listening.port}/mcp`,
+    url: `${base}/mcp`,
+    // Where a newcomer goes next (README quick start): the REST door's description and the liveness check.
+    openapi: `${base}/v1/openapi.json`,
+    health: `${base}/health`,
     runtime: server.info.runtime,
     tools: server.info.tools.length,
     proxmox: server.info.simulated ? 'SIMULATED cluster' : server.pve.baseUrl,

@@ -201,6 +201,8 @@ describe.skipIf(!hasGit)('README quick start, followed as written on a fresh cop
     const server = await startLine(line.slice('npm ci && '.length), `http://127.0.0.1:${port}/health`, { MCP_PORT: String(port) });
     process.stderr.write(`[first-hour] fresh copy: npm start to /health in ${(server.ms / 1000).toFixed(1)} s (build included)\n`);
     expect(server.output()).toContain('[build] compiling TypeScript');
+    // The log says where to go next: the MCP URL, the OpenAPI document, the health check.
+    expect(server.output()).toContain(`"openapi":"http://127.0.0.1:${port}/v1/openapi.json"`);
     expect(existsSync(join(copy, 'data', 'admin-token'))).toBe(true);
     expect(server.output()).not.toContain(readFileSync(join(copy, 'data', 'admin-token'), 'utf8').trim());
     firstServer = server;
