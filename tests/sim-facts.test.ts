@@ -69,6 +69,9 @@ describe('split_list (pve-common PVE::Tools)', () => {
     expect(splitList(undefined)).toEqual([]);
     // no cleaning: other control characters stay inside an item
     expect(splitList('prot\u0001ection')).toEqual(['prot\u0001ection']);
+    // Perl's Unicode \s (checked with perl on Encode::decode'd strings): NEL, NBSP, U+2028 split; U+FEFF does not
+    expect(splitList('description\u0085protection\u00a0tags\u2028x\ufeffy')).toEqual(['description', 'protection', 'tags', 'x\ufeffy']);
+    expect(splitList('\u3000a\u2000b\u000bc')).toEqual(['a', 'b', 'c']);
   });
 });
 
@@ -227,6 +230,12 @@ describe.each(PVE_VERSIONS)('PVE %s', (pveVersion: PveVersion) => {
     await call(sim, 'PUT', '/nodes/pve1/qemu/105/config', { description: 'again', onboot: '1' });
     expect((await call(sim, 'PUT', '/nodes/pve1/qemu/105/config', undefined, sim.defaultToken, { delete: 'description\u0000onboot' })).status).toBe(200);
     expect(sim.state.guests.get(105)!.config.description).toBeUndefined();
+
+    // a NEL (U+0085, sent as %C2%85) separates items too, as Perl's \s on a decoded string
+    await call(sim, 'PUT', '/nodes/pve1/qemu/105/config', { description: 'nel', onboot: '1' });
+    expect((await call(sim, 'PUT', '/nodes/pve1/qemu/105/config', { delete: 'description\u0085onboot' })).status).toBe(200);
+    expect(sim.state.guests.get(105)!.config.description).toBeUndefined();
+    expect(sim.state.guests.get(105)!.config.onboot).toBeUndefined();
 
     const acl = await call(sim, 'PUT', '/access/acl', { path: '/vms/105', roles: 'PVEAuditor', users: 'alice@pve\0bob@pve' });
     expect(acl.status).toBe(200);
