@@ -378,7 +378,7 @@ function allowListedLines(): string[] {
     for (const [key, sub] of commands) {
       const valueOf = (option: string) => {
         const pattern = sub.valuePatterns?.[option] ?? entry.valuePatterns?.[option];
-        return pattern ? '-' : /^-[0-9]$|^--?(n|lines|c|bytes|count|interval|max-depth|d|w|width|limit|indent|retry|s|seconds|l|line-length|i|A|B|C|m|N|j|t|T|p|W)$/.test(option) ? '5' : 'x';
+        return pattern ? ['-', 'selftest', 'error'].find((v) => new RegExp(pattern).test(v))! : /^-[0-9]$|^--?(n|lines|c|bytes|count|interval|max-depth|d|w|width|limit|indent|retry|s|seconds|l|line-length|i|A|B|C|m|N|j|t|T|p|W)$/.test(option) ? '5' : 'x';
       };
       const base = [program, ...(key ? key.split(' ') : [])];
       const required = sub.requireOne?.[0] ?? entry.requireOne?.[0];
@@ -466,5 +466,26 @@ describe('shells that read their script from input', () => {
   it('a literal script fed to sudo -s is parsed and judged', () => {
     const c = classify("echo 'pveum user delete root@pam' | sudo -s");
     expect(c.level).toBe('forbidden');
+  });
+});
+
+describe('more variants: planted configuration, prefix verbs, options that run scripts', () => {
+  it.each([
+    "echo 'ProxyCommand touch /tmp/x' >> ~/.ssh/config",
+    "echo 'url = https://127.0.0.1:8006/' > ~/.curlrc",
+    'echo x > .bashrc',
+    'cp /tmp/x /home/proxmox-mcp/.profile',
+    'tee -a ~/.bashrc',
+    'mkdir -p ~/.zpool.d',
+    'sed -i s/a/b/ ~/.wgetrc',
+    'ln -s /tmp/x ~/.lesskey',
+  ])('%j plants code and needs interpreters', (line) => {
+    expect(classify(line).features, line).toContain('interpreters');
+  });
+  it.each(['ip link s eth0 down', 'ip l s eth0 down', 'zpool status -c smart', 'zpool iostat -c media', 'smartctl -l scterc,70,70 /dev/sda', 'smartctl -l scttempint,10 /dev/sda', 'blkid -c /tmp/cache'])('%j is not a read', (line) => {
+    expect(classify(line).level, line).not.toBe('read');
+  });
+  it.each(['cat ~/.bashrc', 'cp ~/.bashrc /tmp/x', 'ip link sh', 'smartctl -l selftest /dev/sda', 'ls -la ~/.ssh'])('%j needs no grant', (line) => {
+    expect(classify(line).features, line).toEqual([]);
   });
 });

@@ -255,6 +255,8 @@ function classifyOne(cmd: SimpleCommand, state: LineState): CommandClassificatio
     if (/runs (a )?shell command|load or run code|reads a program that is not shown|runs the pattern space/.test(notRead)) f.feature('interpreters', notRead);
     const pveWrite = pveConfigWordReason(cmd, state);
     if (pveWrite) f.feature('pve-config-writes', pveWrite);
+    const dotfile = dotfileWordReason(cmd, state);
+    if (dotfile) f.feature('interpreters', dotfile);
     // a change made from a working directory under /etc/pve (or one only known at run time) can write there
     if (!CONTROL_KEYWORDS.has(cmd.program) && (state.cwdUnknown || (state.cwd !== null && (state.cwd === '/etc/pve' || state.cwd.startsWith('/etc/pve/'))))) {
       f.feature('pve-config-writes', `${cmd.program} changes something while the working directory is ${state.cwdUnknown ? 'only known at run time' : state.cwd}`);
@@ -322,6 +324,27 @@ function reachesEtcPve(text: string, state: Pick<LineState, 'cwd' | 'cwdUnknown'
   return false;
 }
 
+/**
+ * A dotfile in a home directory (~/.bashrc, ~/.ssh/config, ~/.curlrc, ~/.zpool.d...): programs read these
+ * as configuration or code, so writing one plants code that a later "read" runs.
+ */
+function homeDotfile(text: string, state: Pick<LineState, 'cwd' | 'cwdUnknown'>): boolean {
+  if (text === '' || text.startsWith('-')) return false;
+  const dotComponent = (rest: string) => /^\.(?!\.?(\/|$))/.test(rest.replace(/^(\.\/)+/, ''));
+  if (text === '~' || text.startsWith('~')) {
+    const rest = text.replace(/^~[^/]*\/?/, '');
+    return dotComponent(rest);
+  }
+  if (text.startsWith('/')) {
+    const resolved = resolvePath(text, null).path ?? text;
+    const m = /^\/(?:home\/[^/]+|root|var\/lib\/[^/]+)\/(.*)$/.exec(resolved);
+    return m ? dotComponent(m[1]!) : false;
+  }
+  if (state.cwdUnknown) return /(^|\/)\.[^./]/.test(text);
+  if (state.cwd === null) return dotComponent(text);
+  return homeDotfile(`${state.cwd}/${text}`, { cwd: null, cwdUnknown: false });
+}
+
 /** A command that is not a plain read and names a path under /etc/pve as something it changes. */
 function pveConfigWordReason(cmd: SimpleCommand, state: LineState): string | null {
   const program = cmd.program ?? '';
@@ -334,6 +357,21 @@ function pveConfigWordReason(cmd: SimpleCommand, state: LineState): string | nul
     if (!reachesEtcPve(value, state) && !(w.glob && /^\/etc\/p/.test(value))) continue;
     if (COPY_PROGRAMS.has(program) && w !== positionals[positionals.length - 1]) continue;
     return `${program} changes ${value}, under /etc/pve`;
+  }
+  return null;
+}
+
+/** A command that is not a plain read and names a home dotfile it may change. */
+function dotfileWordReason(cmd: SimpleCommand, state: LineState): string | null {
+  const program = cmd.program ?? '';
+  const words = cmd.words.slice(1);
+  const positionals = words.filter((w) => !w.text.startsWith('-'));
+  for (const w of words) {
+    if (w.dynamic) continue;
+    const value = w.text.replace(/^--?[A-Za-z][\w-]*=/, '').replace(/^(of|if)=/, '');
+    if (!homeDotfile(value, state)) continue;
+    if (COPY_PROGRAMS.has(program) && w !== positionals[positionals.length - 1]) continue;
+    return `${program} may change ${value}, a dotfile that programs read as configuration or code`;
   }
   return null;
 }
@@ -891,6 +929,7 @@ export function checkFilePath(kind: 'delete-path' | 'modify-path' | 'write-path'
   }
   const verb = kind === 'delete-path' ? 'deletes' : kind === 'modify-path' ? 'changes' : 'writes to';
   if (reachesEtcPve(text, ctx.state)) f.feature('pve-config-writes', `${verb} ${text}, under /etc/pve`);
+  if (homeDotfile(text, ctx.state)) f.feature('interpreters', `${verb} ${text}, a dotfile that programs read as configuration or code`);
   const resolved = resolvePath(text, ctx.state.cwd);
   if (!resolved.path) return;
   const path = resolved.path;

@@ -361,7 +361,8 @@ function checkIp(args: ShellWord[]): ReadVerdict {
   if (!IP_OBJECTS.test(object)) return `ip ${object} is not a listed read-only object`;
   const verb = texts[i + 1];
   if (verb === undefined) return null;
-  if (!/^(show|sh|list|ls|lst|get|s)$/.test(verb)) return `ip ${object} ${verb} is not a listing`;
+  // iproute2 matches verbs by prefix in a fixed order: `s` is `set`, so only these spellings are listings
+  if (!/^(show|sh|sho|list|lis|ls|lst|get)$/.test(verb)) return `ip ${object} ${verb} is not a listing`;
   return null;
 }
 
