@@ -169,12 +169,14 @@ describe('the cap', () => {
     expect((await callRest(small.url, small.adminToken, 'list_vms', {})).status).toBe(200);
     const mcp = await sendBig(small.url, '/mcp', { total: 5000, chunked: true, headers: { authorization: `Bearer ${small.adminToken}` } });
     expect(mcp.status).toBe(413);
-    const client = await connectClient(small.mcpUrl, small.adminToken, 'legacy');
-    try {
-      await expect(client.callTool({ name: 'list_vms', arguments: { padding: 'p'.repeat(5000) } })).rejects.toThrow(/413|larger than 4096/);
-      expect((await client.callTool({ name: 'list_vms', arguments: {} })).isError).toBeFalsy();
-    } finally {
-      await client.close();
+    for (const era of ['legacy', 'modern'] as const) {
+      const client = await connectClient(small.mcpUrl, small.adminToken, era);
+      try {
+        await expect(client.callTool({ name: 'list_vms', arguments: { padding: 'p'.repeat(5000) } }), era).rejects.toThrow(/413|larger than 4096/);
+        expect((await client.callTool({ name: 'list_vms', arguments: {} })).isError, era).toBeFalsy();
+      } finally {
+        await client.close();
+      }
     }
   });
 
