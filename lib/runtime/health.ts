@@ -103,6 +103,8 @@ async function checkProxmox(deps: HealthDeps): Promise<HealthCheck[]> {
   }
 }
 
+let lastLoggedLoss = '';
+
 /** Did this server lose Proxmox privileges since its first reading (lib/policy/permissions-watch.ts)? */
 async function checkPermissionsBaseline(deps: HealthDeps, permissions: PermissionMap): Promise<HealthCheck> {
   let verdict: PermissionsVerdict;
@@ -112,13 +114,17 @@ async function checkPermissionsBaseline(deps: HealthDeps, permissions: Permissio
     return { name: 'proxmox_permissions', status: 'warn', detail: `the permissions baseline could not be read or stored: ${toToolError(error).message.replace(/^Internal error: /, '')}`, action: 'Check the database (see the database check).' };
   }
   if (verdict.lost.length === 0) {
+    lastLoggedLoss = '';
     return {
       name: 'proxmox_permissions',
       status: 'ok',
       detail: verdict.first ? `${verdict.privileges} privilege(s) on ${verdict.paths} path(s), recorded now as the baseline` : `${verdict.privileges} privilege(s) on ${verdict.paths} path(s); nothing lost since ${verdict.baseline.takenAt}`,
     };
   }
-  deps.log?.warn(`THIS SERVER'S PROXMOX PERMISSIONS SHRANK since ${verdict.baseline.takenAt}: lost ${lostSummary(verdict)}`, { token: deps.pve.tokenId, lost: verdict.lost.length });
+  // Loud, but once per distinct loss: /health may be polled every few seconds.
+  const loss = `${deps.pve.tokenId} ${verdict.lost.join(',')}`;
+  if (loss !== lastLoggedLoss) deps.log?.warn(`THIS SERVER'S PROXMOX PERMISSIONS SHRANK since ${verdict.baseline.takenAt}: lost ${lostSummary(verdict)}`, { token: deps.pve.tokenId, lost: verdict.lost.length });
+  lastLoggedLoss = loss;
   return { name: 'proxmox_permissions', status: 'warn', detail: `privileges of ${deps.pve.tokenId} SHRANK since ${verdict.baseline.takenAt}: lost ${lostSummary(verdict)}`, action: permissionsAction };
 }
 
