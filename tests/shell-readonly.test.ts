@@ -489,3 +489,12 @@ describe('more variants: planted configuration, prefix verbs, options that run s
     expect(classify(line).features, line).toEqual([]);
   });
 });
+
+describe('listing verbs and output options that write', () => {
+  it.each(['bridge link set dev eth0 learning off', 'bridge fdb add 00:11:22:33:44:55 dev eth0', "curl -w '%output{/tmp/x}x' https://example.com", 'ssh -o StrictHostKeyChecking=no pve2 qm list'])('%j is not a read', (line) => {
+    expect(classify(line).level, line).not.toBe('read');
+  });
+  it.each(['bridge link', 'bridge fdb show dev eth0', "curl -w '%{http_code}' https://example.com", 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes pve2 qm list'])('%j is read', (line) => {
+    expect(classify(line).level, line).toBe('read');
+  });
+});

@@ -320,7 +320,8 @@ function checkWrapper(program: string, args: ShellWord[], wrapsInner: boolean): 
 
 // -- ssh ----------------------------------------------------------------------------------------------
 
-const SSH_SAFE_O = /^(BatchMode|ConnectTimeout|StrictHostKeyChecking|ServerAliveInterval|ServerAliveCountMax|LogLevel|ConnectionAttempts)=[\w.-]+$/i;
+// StrictHostKeyChecking only as yes: no/accept-new write to known_hosts
+const SSH_SAFE_O = /^((BatchMode|ConnectTimeout|ServerAliveInterval|ServerAliveCountMax|LogLevel|ConnectionAttempts)=[\w.-]+|StrictHostKeyChecking=yes)$/i;
 
 /** `ssh [-n -T -q -p PORT -l USER -o SAFE=VALUE] HOST COMMAND`: the command is classified on its own. */
 function checkSsh(args: ShellWord[], wrapsInner: boolean): ReadVerdict {
