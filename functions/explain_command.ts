@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import { defineTool, effectOfCall, type Effect, type Mode, type ToolContext } from '../lib/tool.ts';
+import { defineTool, effectOfCall, type ConfirmationPolicy, type Effect, type Mode, type ToolContext } from '../lib/tool.ts';
+import { requiredStrength } from '../lib/approval/policy.ts';
 import { ToolError, toToolError } from '../lib/errors.ts';
 import { nodeName } from '../lib/schemas.ts';
 import { explainCommandLine } from '../lib/exec/explain.ts';
@@ -33,7 +34,7 @@ const verdictSchema = z.object({
 
 type Verdict = z.infer<typeof verdictSchema>;
 
-function verdictFor(effect: Effect, mode: Mode, policy: string, refusal?: ToolError): Verdict {
+function verdictFor(effect: Effect, mode: Mode, policy: string, refusal?: ToolError, canAsk = false): Verdict {
   if (refusal) {
     return refusal.code === 'protected'
       ? { outcome: 'refused_protected', why: refusal.message }
@@ -42,8 +43,10 @@ function verdictFor(effect: Effect, mode: Mode, policy: string, refusal?: ToolEr
         : { outcome: 'refused_invalid', why: refusal.message };
   }
   if (mode === 'read-only' && effect !== 'read') return { outcome: 'refused_by_mode', why: `This client is in read-only mode and this is a ${effect === 'write' ? 'change' : 'destructive change'}.` };
-  if (policy === 'always' || policy === 'human') return { outcome: 'needs_confirmation', why: policy === 'human' ? 'A human must confirm it in the client (or an admin token is needed).' : 'This action is always confirmed by a human.' };
-  if (policy === 'mode' && mode === 'safe' && effect !== 'read') return { outcome: 'needs_confirmation', why: 'Safe mode: a human confirms every change.' };
+  // The runtime's own rule (lib/approval/policy.ts), with the token's default proof setting.
+  const decision = requiredStrength({ policy: policy as ConfirmationPolicy, effect, mode, proof: 'default', canAsk });
+  if (decision.strength === 'proof') return { outcome: 'needs_confirmation', why: `Needs proof that a human approved it (${decision.reason}): an approver on the approval page, or an admin on the host. Nothing the agent sends counts.` };
+  if (decision.strength === 'ask') return { outcome: 'needs_confirmation', why: 'Safe mode: the client asks its user before it runs.' };
   return { outcome: 'runs', why: effect === 'read' ? 'It only reads.' : 'Normal mode: changes run, with warnings.' };
 }
 
@@ -88,7 +91,7 @@ async function explainLine(line: string, node: string | undefined, ctx: ToolCont
     })),
     api_calls: explanation.parts.map((p) => p.api).filter((api): api is string => Boolean(api)),
     cli_equivalent: line,
-    verdict: verdictFor(effect, ctx.caller.mode, 'mode', refusal),
+    verdict: verdictFor(effect, ctx.caller.mode, 'mode', refusal, ctx.caller.canElicit),
   };
 }
 
@@ -115,7 +118,7 @@ async function explainToolCall(name: string, args: Record<string, unknown>, ctx:
       parts: [],
       api_calls: [],
       cli_equivalent: null,
-      verdict: verdictFor(tool.effect, ctx.caller.mode, 'mode', refusal),
+      verdict: verdictFor(tool.effect, ctx.caller.mode, 'mode', refusal, ctx.caller.canElicit),
     };
   }
   const effect = effectOfCall(tool, input);
@@ -143,7 +146,7 @@ async function explainToolCall(name: string, args: Record<string, unknown>, ctx:
     parts: [],
     api_calls: plan?.apiCalls ?? [],
     cli_equivalent: plan?.cliEquivalent ?? null,
-    verdict: verdictFor(effect, ctx.caller.mode, policy, refusal),
+    verdict: verdictFor(effect, ctx.caller.mode, policy, refusal, ctx.caller.canElicit),
   };
 }
 
