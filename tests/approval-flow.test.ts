@@ -109,6 +109,18 @@ describe('the target changed between approval and run', () => {
   });
 });
 
+describe('explain_command says which strength a call needs', () => {
+  it('proof for a destructive call in safe mode, nothing for the same call in normal mode', async () => {
+    const safe = await ts.createToken({ role: 'operator', mode: 'safe' });
+    const normal = await ts.createToken({ role: 'operator', mode: 'normal' });
+    const call = { tool: 'proxmox_api', arguments: { method: 'DELETE', path: `/nodes/${guest.node}/qemu/${guest.vmid}/snapshot/nope` } };
+    const asked = await callRest(ts.url, safe, 'explain_command', call);
+    expect(asked.body.data.verdict).toMatchObject({ outcome: 'needs_confirmation', why: expect.stringMatching(/proof/) });
+    const runs = await callRest(ts.url, normal, 'explain_command', call);
+    expect(runs.body.data.verdict.outcome).toBe('runs');
+  });
+});
+
 describe('targets found in the plan', () => {
   it('a typed tool (vm_action) binds to its guest: a config change after the approval voids an approved stop', async () => {
     const safe = await ts.createToken({ role: 'operator', mode: 'safe' });
