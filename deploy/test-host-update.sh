@@ -168,7 +168,7 @@ printf '{"name":"proxmox-mcp","version":"0.7.0"}\n' >"$T/origin/package.json"
 commit "release v0.7.0"
 git -C "$T/origin" -c user.name=t -c user.email=t@example.invalid tag -a -m "unsigned" v0.7.0
 update "$(update_request s2 v0.7.0 v0.2.0)"
-check "an unsigned annotated tag is refused" refused result.json s2 'not signed by a key in'
+check "an unsigned annotated tag is refused" refused result.json s2 'not signed with an SSH key'
 printf '{"name":"proxmox-mcp","version":"0.8.0"}\n' >"$T/origin/package.json"
 commit "release v0.8.0"
 git -C "$T/origin" tag v0.8.0
