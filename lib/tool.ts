@@ -151,9 +151,10 @@ export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extend
   /** Proxmox privileges this call needs, checked against the token's permissions before running. */
   privileges?: (input: z.output<In>, ctx: ToolContext) => PrivilegeNeed[] | Promise<PrivilegeNeed[]>;
   /**
-   * Who must say yes before this call runs. 'mode' (default): a human, in safe mode, for changes.
-   * 'always': a human, in every mode (self_update, restore_config). 'human': only a real human answer
-   * through elicitation counts, a confirmation id passed back by the agent does not (raising the mode).
+   * Who must say yes before this call runs (lib/approval/policy.ts decides the strength). 'mode'
+   * (default): by the client's mode and the token's proof setting (safe: a change is asked, a destructive
+   * call needs proof). 'always' and 'human': proof in every mode (self_update, restore_config, raising
+   * the mode): an approver's code on the approval page or the host CLI, never anything the client sends.
    * 'none': never (the tool checks what it needs itself).
    */
   confirmation?: (input: z.output<In>, ctx: ToolContext) => ConfirmationPolicy;
