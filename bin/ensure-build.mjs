@@ -82,10 +82,10 @@ function sourceHash() {
   files.push(join(root, 'tsconfig.json'), join(root, 'tsconfig.build.json'));
   const hash = createHash('sha256');
   for (const file of [...new Set(files)].sort()) {
-    hash.update(relative(root, file).split(sep).join('/'));
-    hash.update('\0');
-    hash.update(readFileSync(file));
-    hash.update('\0');
+    const bytes = readFileSync(file);
+    // Path and length before the bytes: no two different file sets give the same stream.
+    hash.update(`${relative(root, file).split(sep).join('/')}\0${bytes.length}\0`);
+    hash.update(bytes);
   }
   return { hash: hash.digest('hex'), files: files.length };
 }
