@@ -4,15 +4,24 @@
  * more than once with NUL (pve-http-server decode_urlencoded), so repeated values and arrays are one
  * NUL-separated list to Proxmox.
  *
+ * Whitespace is Perl's `\s` on decoded strings (Unicode rules): it includes U+0085 (NEL), U+00A0, U+1680,
+ * U+2000-U+200A, U+2028, U+2029, U+202F, U+205F and U+3000, which JavaScript's `\s` mostly has too, but
+ * not U+0085. The policy splits on the union of both (U+FEFF as well): splitting on more can only show a
+ * rule more items, never hide one Proxmox would read.
+ *
  * A rule never judges a cleaned value: it judges every item Proxmox could read, in every reading the
  * request allows (as sent, and percent-decoded), so no spelling can hide an item.
  */
+const space = '[\\s\\u0085]';
+const leading = new RegExp(`^${space}+`);
+const runs = new RegExp(`${space}+`);
+
 export function splitList(value: string): string[] {
   if (value.includes('\0')) return value.split('\0');
   return value
     .replace(/[,;]/g, ' ')
-    .replace(/^\s+/, '')
-    .split(/\s+/)
+    .replace(leading, '')
+    .split(runs)
     .filter((item) => item !== '');
 }
 
