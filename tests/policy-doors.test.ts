@@ -95,6 +95,8 @@ const cases: Case[] = [
   api('delete=description\\0protection', 'PUT', config, { delete: 'description\0protection' }),
   api('delete list with ";"', 'PUT', config, { delete: 'description;protection' }),
   api('delete list with spaces', 'POST', config, { delete: ' description  protection ' }),
+  api('delete list with a NEL (Perl\'s \\s, not JavaScript\'s)', 'PUT', config, { delete: 'description\u0085protection' }),
+  api('users list with a no-break space', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', users: 'alice@pve\u00a0root@pam' }),
   api('delete list as an array', 'PUT', config, { delete: ['description', 'protection'] }),
   api('delete list, upper case', 'PUT', config, { delete: 'PROTECTION' }),
   api('delete list, NUL in the query string', 'PUT', () => `${config()}?delete=description%00protection`),
