@@ -118,6 +118,12 @@ describe('CLI lines become the API requests Proxmox would get', () => {
     ['systemctl poweroff', { method: 'POST', path: '/nodes/pve1/status', params: { command: 'shutdown' } }],
     ['wipefs -a /dev/sdb', { method: 'PUT', path: '/nodes/pve1/disks/wipedisk', params: { disk: '/dev/sdb' } }],
     ['dd if=/dev/zero of=/dev/sdb bs=1M', { method: 'PUT', path: '/nodes/pve1/disks/wipedisk', params: { disk: '/dev/sdb' } }],
+    ['cat /tmp/zero > /dev/nvme0n1', { method: 'PUT', path: '/nodes/pve1/disks/wipedisk', params: { disk: '/dev/nvme0n1' } }],
+    ['mkfs.ext4 /dev/sdc1', { method: 'PUT', path: '/nodes/pve1/disks/wipedisk', params: { disk: '/dev/sdc1' } }],
+    ['zpool labelclear -f /dev/sdd', { method: 'PUT', path: '/nodes/pve1/disks/wipedisk', params: { disk: '/dev/sdd' } }],
+    ['echo b > /proc/sysrq-trigger', { method: 'POST', path: '/nodes/pve1/status', params: { command: 'reboot' } }],
+    ['systemctl --force reboot', { method: 'POST', path: '/nodes/pve1/status', params: { command: 'reboot' } }],
+    ['telinit 0', { method: 'POST', path: '/nodes/pve1/status', params: { command: 'shutdown' } }],
   ])('%s', (line, request) => {
     expect(translate(line)).toEqual([request]);
   });
@@ -157,6 +163,11 @@ describe('the API policy judges every translated request', () => {
     'pvesh create /nodes/pve1/status --command reboot',
     'reboot',
     'ssh pve1 reboot',
+    'echo b > /proc/sysrq-trigger',
+    'systemctl --force reboot',
+    'mkfs.ext4 /dev/sdc1',
+    'cat /tmp/zero > /dev/sda',
+    'wipefs -a /dev/sdb',
   ])('%s is refused', async (line) => {
     const list = await findings(line);
     expect(list.length, line).toBeGreaterThan(0);

@@ -319,23 +319,37 @@ function fromHostCommands(command: SimpleCommand, node: string): ApiRequest[] {
   const p = command.program ?? '';
   const args = command.argv.slice(1);
   const power = (kind: 'reboot' | 'shutdown'): ApiRequest[] => [{ method: 'POST', path: `/nodes/${node}/status`, params: { command: kind }, from: describe(command) }];
-  if (p === 'reboot' || (p === 'systemctl' && /^(reboot|kexec|soft-reboot)$/.test(args[0] ?? '')) || (p === 'init' && args[0] === '6') || (p === 'shutdown' && args.some((a) => /^-[a-zA-Z]*r/.test(a) || a === '--reboot'))) return power('reboot');
-  if (p === 'poweroff' || p === 'halt' || p === 'shutdown' || (p === 'systemctl' && /^(poweroff|halt)$/.test(args[0] ?? '')) || (p === 'init' && args[0] === '0')) {
+  const sysrq = command.redirections.some((r) => /^\/proc\/sysrq-trigger$/.test(r.target) && r.op !== '<') || ((p === 'tee' || p === 'dd') && command.argv.some((a) => /\/proc\/sysrq-trigger$/.test(a)));
+  if (sysrq) return power('reboot');
+  const systemctlVerb = args.find((a) => !a.startsWith('-')) ?? '';
+  if (p === 'reboot' || (p === 'kexec' && args.some((a) => /^(-e|--exec)$/.test(a))) || (p === 'systemctl' && /^(reboot|kexec|soft-reboot)$/.test(systemctlVerb)) || ((p === 'init' || p === 'telinit') && args[0] === '6') || (p === 'shutdown' && args.some((a) => /^-[a-zA-Z]*r/.test(a) || a === '--reboot'))) return power('reboot');
+  if (p === 'poweroff' || p === 'halt' || p === 'shutdown' || (p === 'systemctl' && /^(poweroff|halt|suspend|hibernate|hybrid-sleep|suspend-then-hibernate)$/.test(systemctlVerb)) || ((p === 'init' || p === 'telinit') && args[0] === '0')) {
     if (p === 'shutdown' && args.some((a) => a === '-c' || a === '--show')) return [];
     return power('shutdown');
   }
-  const disks = command.words.slice(1).filter((w) => /^\/dev\//.test(w.text.replace(/^of=/, '')) && !/^\/dev\/(null|zero|full|u?random|stdout|stderr|stdin|tty|fd\/)/.test(w.text.replace(/^of=/, '')));
+  const isDisk = (text: string) => /^\/dev\//.test(text) && !/^\/dev\/(null|zero|full|u?random|stdout|stderr|stdin|tty|pts\/|fd\/|shm\/|tcp\/|udp\/)/.test(text);
+  // output redirected onto a block device overwrites it, whatever the program
+  const redirected = command.redirections.filter((r) => r.op !== '<' && r.op !== '<<' && r.op !== '<<-' && r.op !== '<<<' && r.op !== '<&' && !(r.op === '>&' && /^(\d+|-)$/.test(r.target)) && isDisk(r.target));
+  const onto = redirected.map((r) => {
+    if (r.targetDynamic) throw new Unknowable('the device is only known at run time');
+    return { method: 'PUT' as const, path: `/nodes/${node}/disks/wipedisk`, params: { disk: r.target }, from: describe(command) };
+  });
+  const disks = command.words.slice(1).filter((w) => isDisk(w.text.replace(/^of=/, '')));
   const wipes =
+    /^mkfs(\..+)?$|^mke2fs$|^mkswap$|^pvcreate$|^pvremove$/.test(p) ||
+    (p === 'zpool' && /^(labelclear|create)$/.test(args[0] ?? '')) ||
+    (p === 'parted' && args.some((a) => /^(mklabel|mktable|rm|mkpart)$/.test(a))) ||
+    (p === 'cryptsetup' && args.some((a) => /^(luksFormat|erase|luksErase)$/.test(a))) ||
     (p === 'wipefs' && args.some((a) => /^(-[a-zA-Z]*a|--all|-o|--offset)/.test(a))) ||
     (p === 'sgdisk' && args.some((a) => /^(-[a-zA-Z]*[zZ]|--zap|--zap-all|-o|--clear)/.test(a))) ||
     p === 'blkdiscard' ||
     (p === 'dd' && command.words.some((w) => w.text.startsWith('of=/dev/'))) ||
     p === 'shred';
-  if (!wipes) return [];
-  return disks.map((w) => {
+  if (!wipes) return onto;
+  return [...onto, ...disks.map((w) => {
     if (w.dynamic) throw new Unknowable('the disk is only known at run time');
     return { method: 'PUT' as const, path: `/nodes/${node}/disks/wipedisk`, params: { disk: w.text.replace(/^of=/, '') }, from: describe(command) };
-  });
+  })];
 }
 
 /** The API requests a simple command makes, as Proxmox's own tools would make them. */
