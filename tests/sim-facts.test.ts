@@ -196,7 +196,10 @@ describe.each(PVE_VERSIONS)('PVE %s', (pveVersion: PveVersion) => {
     } else {
       expect(all['VM.Monitor']).toBeUndefined();
       expect(admin).toMatchObject({ 'VM.Replicate': 1, 'VM.GuestAgent.Unrestricted': 1, 'VM.GuestAgent.FileRead': 1, 'VM.GuestAgent.FileWrite': 1, 'VM.GuestAgent.FileSystemMgmt': 1 });
-      expect(user['VM.GuestAgent.Audit']).toBe(1);
+      expect(user).toMatchObject({ 'VM.GuestAgent.Audit': 1, 'VM.GuestAgent.FileRead': 1, 'VM.GuestAgent.FileWrite': 1, 'VM.GuestAgent.FileSystemMgmt': 1 });
+      expect(user['VM.GuestAgent.Unrestricted']).toBeUndefined();
+      const auditor = (await call(sim, 'GET', '/access/roles/PVEAuditor')).json.data as Record<string, number>;
+      expect(auditor['VM.GuestAgent.Audit']).toBe(1); // an audit privilege in PVE 9
     }
     // a role may only hold privileges this version knows
     const monitor = await call(sim, 'POST', '/access/roles', { roleid: 'Mon', privs: 'VM.Monitor' });

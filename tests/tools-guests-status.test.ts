@@ -90,6 +90,8 @@ describe('vm_status', () => {
 
   it('reads with a read-only token, and notes the guest-agent privilege it lacks', async () => {
     t = testContext({ token: 'auditor' });
+    // PVE 9's PVEAuditor holds VM.GuestAgent.Audit (an audit privilege); without it the agent is out of reach
+    t.sim.state.roles.get('PVEAuditor')!.privs.delete('VM.GuestAgent.Audit');
     const ok = await callTool(vmStatus, { vmid: 100, include: ['ips'] }, t.ctx);
     expect(ok.data.status).toBe('running');
     expect(ok.data.notes.join(' ')).toMatch(/VM\.GuestAgent\.Audit/);

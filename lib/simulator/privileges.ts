@@ -1,7 +1,9 @@
 /**
  * Proxmox VE privileges and built-in roles, as pve-access-control builds them, per version: PVE 8.4 has
- * VM.Monitor (an admin privilege); PVE 9 replaced it with VM.GuestAgent.Audit (user) and
- * VM.GuestAgent.FileRead/FileWrite/FileSystemMgmt/Unrestricted (admin) and added VM.Replicate (admin).
+ * VM.Monitor (an admin privilege); PVE 9 replaced it with VM.GuestAgent.Audit (audit),
+ * VM.GuestAgent.FileRead/FileWrite/FileSystemMgmt (user) and VM.GuestAgent.Unrestricted (admin), and added
+ * VM.Replicate (admin) (commits "add VM.GuestAgent privileges", "privileges: drop VM.Monitor",
+ * "add VM.Replicate privilege", July 2025).
  * Roles are derived the same way as upstream: per category,
  * `root` privileges go to Administrator only, PVE<Cat>Admin and PVEAdmin get admin+user+audit,
  * PVE<Cat>User gets user+audit, PVEAuditor gets every audit privilege.
@@ -18,14 +20,18 @@ import type { PveVersion } from './contract.ts';
 const PRIV_GROUPS: Record<string, PrivGroup> = {
   VM: {
     root: [],
+    // pve-access-control AccessControl.pm $privgroups (PVE 9): Unrestricted and Replicate are admin, the file
+    // and filesystem agent privileges user, VM.GuestAgent.Audit audit (so PVEAuditor has it)
     admin: [
-      'VM.Allocate', 'VM.Clone', 'VM.Config.CDROM', 'VM.Config.CPU', 'VM.Config.Cloudinit', 'VM.Config.Disk',
-      'VM.Config.HWType', 'VM.Config.Memory', 'VM.Config.Network', 'VM.Config.Options', 'VM.Migrate',
-      'VM.PowerMgmt', 'VM.Replicate', 'VM.Snapshot', 'VM.Snapshot.Rollback', 'VM.GuestAgent.FileRead',
-      'VM.GuestAgent.FileWrite', 'VM.GuestAgent.FileSystemMgmt', 'VM.GuestAgent.Unrestricted',
+      'VM.Allocate', 'VM.Clone', 'VM.Config.CPU', 'VM.Config.Disk', 'VM.Config.HWType', 'VM.Config.Memory',
+      'VM.Config.Network', 'VM.Config.Options', 'VM.GuestAgent.Unrestricted', 'VM.Migrate', 'VM.Replicate',
+      'VM.Snapshot', 'VM.Snapshot.Rollback',
     ],
-    user: ['VM.Backup', 'VM.Config.CDROM', 'VM.Config.Cloudinit', 'VM.Console', 'VM.PowerMgmt', 'VM.GuestAgent.Audit'],
-    audit: ['VM.Audit'],
+    user: [
+      'VM.Backup', 'VM.Config.CDROM', 'VM.Config.Cloudinit', 'VM.Console', 'VM.GuestAgent.FileRead',
+      'VM.GuestAgent.FileSystemMgmt', 'VM.GuestAgent.FileWrite', 'VM.PowerMgmt',
+    ],
+    audit: ['VM.Audit', 'VM.GuestAgent.Audit'],
   },
   Sys: {
     root: ['Sys.PowerMgmt', 'Sys.Modify', 'Sys.Incoming', 'Sys.AccessNetwork'],
