@@ -113,6 +113,15 @@ describe('class 6: disguised protected actions need an admin grant, in every mod
     expect(existsSync(m)).toBe(false);
   });
 
+  it('safe mode refuses it outright too, before any confirmation is asked', async () => {
+    const safe = await ts.createToken({ name: 'shell-safe', role: 'operator', mode: 'safe', ceiling: 'normal' });
+    const m = marker();
+    const response = await run(safe, `eval "touch ${m}"`);
+    expect(response.status, JSON.stringify(response.body)).toBe(403);
+    expect(response.body.error.code).toBe('protected');
+    expect(existsSync(m)).toBe(false);
+  });
+
   it('the refusal names the feature and the host command that allows it', async () => {
     const response = await run(operator, 'eval true');
     expect(response.body.error.message).toContain('"interpreters"');
