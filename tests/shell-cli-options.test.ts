@@ -168,6 +168,11 @@ describe('the API policy judges every translated request', () => {
     'mkfs.ext4 /dev/sdc1',
     'cat /tmp/zero > /dev/sda',
     'wipefs -a /dev/sdb',
+    'pvesm free local-lvm:vm-101-disk-0',
+    'pvesm fr vm-101-disk-0 --stor local-lvm',
+    'pvesm free local:110/vm-110-disk-0.raw',
+    'qmrestore local:backup/vzdump-qemu-101.vma.zst 101 --force',
+    'pct restore 110 local:backup/ct.tar.zst --force',
   ])('%s is refused', async (line) => {
     const list = await findings(line);
     expect(list.length, line).toBeGreaterThan(0);
