@@ -416,10 +416,13 @@ EOF
   local home
   home="$(getent passwd "$SERVICE_USER" | cut -d: -f6 || true)"
   [[ -n "$home" ]] || home="/home/$SERVICE_USER"
-  if [[ -e "$home/.ssh/authorized_keys" || -L "$home/.ssh/authorized_keys" ]]; then
-    remove_path "$home/.ssh/authorized_keys"
-  fi
-  if [[ -d "$home/.ssh" && ! -L "$home/.ssh" ]]; then
+  # The user owns its home: never follow a link it made (~/.ssh -> /root/.ssh would make root delete there).
+  if [[ -L "$home/.ssh" ]]; then
+    warn "$home/.ssh is a symlink (the user made it); left alone: sshd does not read it for $SERVICE_USER"
+  elif [[ -d "$home/.ssh" ]]; then
+    if [[ -e "$home/.ssh/authorized_keys" || -L "$home/.ssh/authorized_keys" ]]; then
+      remove_path "$home/.ssh/authorized_keys"
+    fi
     ensure_dir "$home/.ssh" 755 0 0
   fi
 

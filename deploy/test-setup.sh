@@ -319,6 +319,12 @@ printf 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPlantedPlantedPlantedPlantedPlanted
 check "the planted key is gone from the root-owned file, the container's key is there" \
   bash -c "! grep -q planted '$auth_keys' && [[ \$(grep -vc '^#' '$auth_keys') == 1 ]]"
 check "the user's own authorized_keys is gone" test ! -e /home/proxmox-mcp/.ssh/authorized_keys
+# The user owns its home: ~/.ssh made a link to root's keys must not make setup.sh delete them.
+mkdir -p "$T/rootssh" && echo 'root key' >"$T/rootssh/authorized_keys"
+rm -rf /home/proxmox-mcp/.ssh && ln -s "$T/rootssh" /home/proxmox-mcp/.ssh
+"${SETUP[@]}" >"$T/relink.out" 2>&1 || { cat "$T/relink.out"; fail "re-run with ~/.ssh a link failed"; }
+check "a ~/.ssh symlink is not followed (root's file behind it stays)" bash -c "test -s '$T/rootssh/authorized_keys' && grep -q 'is a symlink' '$T/relink.out'"
+rm -f /home/proxmox-mcp/.ssh
 
 section "beyond loopback: HTTPS with a certificate setup.sh makes"
 "${SETUP[@]}" --listen 192.0.2.10 >"$T/tls.out" 2>&1 || { cat "$T/tls.out"; fail "--listen 192.0.2.10 failed"; }
