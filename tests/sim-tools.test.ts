@@ -60,6 +60,9 @@ describe.each(PVE_VERSIONS)('tools against PVE %s', (pveVersion) => {
     const auditor = context({ token: 'auditor' });
     const needed = pveVersion === '8.4' ? 'VM\\.Monitor' : 'VM\\.GuestAgent\\.Unrestricted';
     await expect(callTool(guestExec, { vmid: 100, command: ['hostname'] }, auditor.ctx)).rejects.toMatchObject({ code: 'forbidden', message: expect.stringMatching(new RegExp(`${needed} on /vms/100`)) });
+    // the client's hint names a role that has it: both are admin privileges (PVEVMAdmin), not PVEVMUser
+    const raw = await auditor.ctx.pve.post('/nodes/pve1/qemu/100/agent/exec', { command: ['hostname'] }).catch((e: Error) => e);
+    expect((raw as Error).message).toContain('--roles PVEVMAdmin');
   });
 
   it('guest_snapshot round trip; task_status shows the token that started it', async () => {

@@ -62,7 +62,8 @@ const conflictPattern = /already exists|already running|\bnot running\b|\bis run
 /** A role that grants a privilege, for the pveum hint (falls back to naming the privilege). */
 function roleHint(privilege: string): string {
   const table: Array<[RegExp, string]> = [
-    [/^VM\.(PowerMgmt|Console|Audit|Backup|Config\.CDROM|Config\.Cloudinit|Monitor|GuestAgent\..*)$/, 'PVEVMUser'],
+    // VM.Monitor (PVE 8) and VM.GuestAgent.Unrestricted (PVE 9) are admin privileges: PVEVMAdmin, below
+    [/^VM\.(PowerMgmt|Console|Audit|Backup|Config\.CDROM|Config\.Cloudinit|GuestAgent\.(Audit|FileRead|FileWrite|FileSystemMgmt))$/, 'PVEVMUser'],
     [/^VM\./, 'PVEVMAdmin'],
     [/^Datastore\.(AllocateSpace|Audit)$/, 'PVEDatastoreUser'],
     [/^Datastore\./, 'PVEDatastoreAdmin'],
