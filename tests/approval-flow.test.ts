@@ -205,6 +205,30 @@ describe('asking again', () => {
 });
 
 describe('waiting on the same call', () => {
+  it.each(['modern', 'legacy'] as const)('MCP (%s) with wait_seconds sends progress while it waits, then runs when approved', async (era) => {
+    const safe = await ts.createToken({ role: 'operator', mode: 'safe' });
+    const { name, args } = await makeSnapshot();
+    const client = await connectClient(ts.mcpUrl, safe, era);
+    try {
+      const first = await client.callTool({ name: 'proxmox_api', arguments: args });
+      const id = (first.structuredContent as any).error.details.approval_id as string;
+      const progress: string[] = [];
+      const waiting = client.callTool({ name: 'proxmox_api', arguments: { ...args, confirmation_id: id, wait_seconds: 30 } }, {
+        onprogress: (update: { message?: string }) => progress.push(String(update.message)),
+        resetTimeoutOnProgress: true,
+      } as never);
+      await new Promise((resolve) => setTimeout(resolve, 5_800));
+      expect(snapshots().has(name)).toBe(true);
+      await approveCli(ts.server.store, 'yes', id);
+      const result = await waiting;
+      expect(result.isError ?? false, JSON.stringify(result)).toBe(false);
+      expect(progress.some((message) => message.includes(id))).toBe(true);
+    } finally {
+      await client.close();
+    }
+    expect(snapshots().has(name)).toBe(false);
+  }, 30_000);
+
   it('REST with wait_seconds returns 200 once an approver says yes meanwhile; refuses a nonsense wait', async () => {
     const safe = await ts.createToken({ role: 'operator', mode: 'safe' });
     const { name, args } = await makeSnapshot();

@@ -51,17 +51,24 @@ export interface GateInput {
   waitMs: number;
   signal: AbortSignal;
   hostHint?: string;
+  /** Progress while waiting (MCP progress notifications keep a client's request timeout from firing). */
+  progress?: (update: { progress: number; total?: number; message?: string }) => void;
 }
 
 export type GateResult = { ok: true; row: ApprovalRow } | { ok: false; error: ToolError; approvalId?: string; url?: string };
 
-async function waitForDecision(runtime: Runtime, id: string, ms: number, signal: AbortSignal): Promise<ApprovalRow | undefined> {
-  const store = approvalsOf(runtime.store);
-  const until = Date.now() + ms;
+async function waitForDecision(input: GateInput, id: string): Promise<ApprovalRow | undefined> {
+  const store = approvalsOf(input.runtime.store);
+  const started = Date.now();
+  const until = started + input.waitMs;
   let row = await store.get(id);
-  while (row?.status === 'pending' && Date.now() < until && !signal.aborted) {
+  let polls = 0;
+  while (row?.status === 'pending' && Date.now() < until && !input.signal.aborted) {
     await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, until - Date.now()))));
     row = await store.get(id);
+    if (++polls % 10 === 0) {
+      input.progress?.({ progress: Math.round((Date.now() - started) / 1000), total: Math.round(input.waitMs / 1000), message: `Waiting for an approver to decide ${id}` });
+    }
   }
   return row;
 }
@@ -120,7 +127,7 @@ export async function proofGate(input: GateInput): Promise<GateResult> {
     if (row.tokenId !== expected.tokenId || row.tool !== expected.tool || row.argsHash !== expected.argsHash) {
       return refuse('was issued for another client, tool or other arguments');
     }
-    if (row.status === 'pending' && input.waitMs > 0) row = (await waitForDecision(input.runtime, row.id, input.waitMs, input.signal)) ?? row;
+    if (row.status === 'pending' && input.waitMs > 0) row = (await waitForDecision(input, row.id)) ?? row;
     switch (row.status) {
       case 'pending':
         return required(input, row, 'Still waiting for a human: ');
@@ -138,7 +145,7 @@ export async function proofGate(input: GateInput): Promise<GateResult> {
     }
   } else {
     row = await create(input);
-    if (input.waitMs > 0) row = (await waitForDecision(input.runtime, row.id, input.waitMs, input.signal)) ?? row;
+    if (input.waitMs > 0) row = (await waitForDecision(input, row.id)) ?? row;
     if (row.status !== 'approved') {
       if (row.status === 'denied') return { ok: false, error: new ToolError('forbidden', `${row.decidedBy ?? 'An approver'} denied ${input.tool} (${row.id}). Nothing was run.`) };
       return required(input, row, 'Approval needed: ');

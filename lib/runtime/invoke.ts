@@ -325,6 +325,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
         waitMs: Math.min(options.waitSeconds ?? parsed.waitSeconds ?? 0, maxWaitSeconds) * 1000,
         signal: abort.signal,
         hostHint: options.hostHint,
+        progress: options.progress,
       });
       if (!gate.ok) {
         if (gate.error.code === 'approval_required' && gate.approvalId && gate.url) {
