@@ -74,7 +74,7 @@ describe('guest_exec', () => {
 
   it('needs the guest-agent privilege, and explains the risk', async () => {
     t = testContext({ token: 'auditor' });
-    await expect(callTool(guestExec, { vmid: 100, command: ['hostname'] }, t.ctx)).rejects.toMatchObject({ code: 'forbidden', message: expect.stringMatching(/VM\.GuestAgent\.Unrestricted on \/vms\/100/) });
+    await expect(callTool(guestExec, { vmid: 100, command: ['hostname'] }, t.ctx)).rejects.toMatchObject({ code: 'forbidden', message: expect.stringMatching(/VM\.(GuestAgent\.Unrestricted|Monitor) on \/vms\/100/) }); // PVE 9 | PVE 8 (SIM_PVE_VERSION=8.4)
     expect(await privilegesOf(guestExec, { vmid: 100, command: ['x'] }, t.ctx)).toEqual([{ path: '/vms/100', privileges: ['VM.GuestAgent.Unrestricted', 'VM.Monitor'], any: true }]);
     const plan = await explainTool(guestExec, { vmid: 100, command: ['sh', '-c', 'rm -rf /tmp/x'] }, t.ctx);
     expect(plan.cliEquivalent).toBe("qm guest exec 100 --timeout 60 -- sh -c 'rm -rf /tmp/x'");
