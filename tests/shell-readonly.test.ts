@@ -325,7 +325,7 @@ describe('the sed and awk readers fail closed', () => {
     if (script === '1,$!{') return; // an open block alone is harmless; GNU sed refuses it
     expect(verdict, script).not.toBeNull();
   });
-  it.each(['BEGIN{print "x', '/unterminated', '{print $1 > $2}', 'BEGIN{getline < "/x"; print | "cat"}', '@load "x"'])('awk %j is not read', (program) => {
+  it.each(['BEGIN{print "x', '/unterminated', '{print $1 > $2}', 'BEGIN{getline < "/x"; print | "cat"}', '@load "x"', 'BEGIN { x = 4 \\\n/ 2; system("id"); y = 1 / 1 }', 'BEGIN { x++ / 2; system("id"); y = 1 / 1 }'])('awk %j is not read', (program) => {
     expect(awkProgramVerdict(program), program).not.toBeNull();
   });
 });

@@ -745,6 +745,11 @@ export function awkProgramVerdict(program: string): ReadVerdict {
       while (p < s.length && s[p] !== '\n') p++;
       continue;
     }
+    if (c === '\\') {
+      // a backslash-newline continues the line: what follows keeps the operand before it
+      p += 2;
+      continue;
+    }
     if (c === '/' && !/[\w)\]$.]/.test(lastSignificant)) {
       // a regular expression literal
       p++;
