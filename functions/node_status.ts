@@ -35,7 +35,7 @@ const nodeReport = z.object({
   kernel: z.string().optional(),
   pve_version: z.string().optional(),
   rootfs: usage.optional(),
-  storage: z.array(storageUse),
+  storage: z.array(storageUse).optional().describe('Its storages; in the all-nodes list only up to 4 nodes (ask for one node for the rest)'),
   error: z.string().optional().describe('why the detailed status could not be read'),
 });
 
@@ -113,7 +113,7 @@ function findings(report: NodeReport): string[] {
   if ((report.memory?.percent ?? 0) >= 90) out.push(`Node ${report.node} uses ${report.memory!.percent}% of its memory.`);
   if ((report.rootfs?.percent ?? 0) >= 85) out.push(`Node ${report.node}: root filesystem ${report.rootfs!.percent}% full.`);
   if (report.loadavg && report.cores && report.loadavg[0] > report.cores) out.push(`Node ${report.node}: load ${report.loadavg[0]} is above its ${report.cores} CPUs.`);
-  for (const storage of report.storage) {
+  for (const storage of report.storage ?? []) {
     if (storage.shared) continue;
     if ((storage.percent ?? 0) >= 85) out.push(`Storage ${storage.storage} on ${report.node} is ${storage.percent}% full.`);
   }
@@ -170,13 +170,18 @@ export default defineTool({
     const online = reports.length - offline.length;
     const warnings = reports.flatMap(findings);
     const one = input.node ? reports[0] : undefined;
+    // A large cluster's list stays small: each node's storages only when asked about it, or for a few nodes.
+    const brief = !input.node && reports.length > 4;
     return {
-      data: { nodes: reports, online, offline },
+      data: { nodes: brief ? reports.map(({ storage: _storage, ...rest }) => rest) : reports, online, offline },
       summary: one
         ? `${one.node}: ${one.status}${one.cpu_percent !== undefined ? `, CPU ${one.cpu_percent}%` : ''}${one.memory?.percent !== undefined ? `, memory ${one.memory.percent}%` : ''}${one.uptime ? `, up ${one.uptime}` : ''}`
         : `${reports.length} node${reports.length === 1 ? '' : 's'}: ${online} online${offline.length ? `, offline: ${offline.join(', ')}` : ''}`,
       warnings,
-      suggestions: offline.length ? ['get_system_info shows quorum and HA state; guests on an offline node show status unknown.'] : [],
+      suggestions: [
+        ...(offline.length ? ['get_system_info shows quorum and HA state; guests on an offline node show status unknown.'] : []),
+        ...(brief ? ['node_status with node shows that node\'s storages; storage_operations action list shows every storage.'] : []),
+      ],
       ...(input.node ? { node: input.node } : {}),
     };
   },

@@ -106,7 +106,7 @@ describe('node_status', () => {
     expect(pve1.kernel).toMatch(/pve/);
     expect(pve1.pve_version).toMatch(/^pve-manager\//);
     expect(pve1.rootfs!.percent).toBeGreaterThan(0);
-    expect(pve1.storage.map((s) => s.storage)).toContain('local-lvm');
+    expect(pve1.storage!.map((s) => s.storage)).toContain('local-lvm');
     expect(out.data.offline).toEqual([]);
   });
 

@@ -26,8 +26,12 @@ const calls: { tool: string; args: Record<string, unknown> }[] = [
   { tool: 'list_vms', args: {} },
   { tool: 'list_containers', args: {} },
   { tool: 'guest_backup_list', args: {} },
-  { tool: 'storage_list', args: {} },
-  { tool: 'task_status', args: {} },
+  { tool: 'guest_backup_list', args: { view: 'guests' } },
+  { tool: 'storage_operations', args: { action: 'list' } },
+  { tool: 'storage_operations', args: { action: 'content', storage: 'nfs-backup' } },
+  { tool: 'task_status', args: { action: 'list' } },
+  { tool: 'node_status', args: {} },
+  { tool: 'get_system_info', args: {} },
   { tool: 'get_command_history', args: {} },
 ];
 
@@ -67,14 +71,17 @@ export async function measureContext(size: { nodes: number; guests: number }, lo
     const names = new Set((await admin.listTools()).tools.map((tool) => tool.name));
     for (const call of calls) {
       if (!names.has(call.tool)) {
-        figures[call.tool] = { chars: Number.NaN, note: 'no such tool' };
+        figures[`${call.tool} ${JSON.stringify(call.args)}`] = { chars: Number.NaN, note: 'no such tool' };
         continue;
       }
       const result = await admin.callTool({ name: call.tool, arguments: call.args });
-      figures[call.tool] = { chars: JSON.stringify(result).length, text: textSize(result), ...(result.isError ? { note: 'error' } : {}) };
+      const label = Object.keys(call.args).length ? `${call.tool} ${JSON.stringify(call.args)}` : call.tool;
+      figures[label] = { chars: JSON.stringify(result).length, text: textSize(result), ...(result.isError ? { note: 'error' } : {}) };
     }
-    const resources = await admin.listResources();
-    figures['resources/list'] = { chars: JSON.stringify(resources).length, count: resources.resources.length, ...(resources.nextCursor ? { note: 'first page' } : {}) };
+    // One page, as a client reads it (the official client's listResources() without a cursor follows
+    // every nextCursor by itself; cursor "0" is the first page).
+    const resources = await admin.listResources({ cursor: '0' });
+    figures['resources/list (one page)'] = { chars: JSON.stringify(resources).length, count: resources.resources.length, ...(resources.nextCursor ? { note: `next cursor ${resources.nextCursor}` } : {}) };
     const inventory = await admin.readResource({ uri: 'proxmox://cluster/inventory' });
     figures['inventory resource'] = { chars: JSON.stringify(inventory).length };
     for (const [what, figure] of Object.entries(figures)) log(`${size.nodes}/${size.guests} ${what}: ${figure.chars} chars${figure.text !== undefined ? ` (text ${figure.text})` : ''}${figure.count !== undefined ? `, ${figure.count} items` : ''}${figure.note ? ` [${figure.note}]` : ''}`);

@@ -14,7 +14,7 @@
  * history is the caller's own, so `private`, and never cached because every call changes it; the
  * best-practice topics are static data.
  */
-import { ResourceTemplate, type CacheHint, type ListResourcesResult, type McpServer, type ResourceMetadata, type ServerContext, type Variables } from '@modelcontextprotocol/server';
+import { ProtocolError, ProtocolErrorCode, ResourceTemplate, type CacheHint, type ListResourcesResult, type McpServer, type ResourceMetadata, type ServerContext, type Variables } from '@modelcontextprotocol/server';
 import type { Caller } from '../tool.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import { callerOf, jsonResource, lister, markdownResource, nodeNames, readerFor, reading } from './common.ts';
@@ -204,4 +204,37 @@ export function registerResources(server: McpServer, runtime: Runtime, caller: C
   server.registerResource('best-practices', topics, meta.bestPractices, (uri, variables: Variables) =>
     reading(uri, async () => markdownResource(uri, readTopic(runtime.services.knowledge, decodeURIComponent(first(variables.topic))))),
   );
+  pageResourceList(server, [
+    { uri: inventoryUri, name: 'cluster-inventory', ...meta.inventory },
+    { uri: historyUri, name: 'my-history', ...meta.history },
+  ], [
+    { template: nodes, metadata: meta.nodeStatus },
+    { template: topics, metadata: meta.bestPractices },
+    { template: guests, metadata: meta.guestConfig },
+  ]);
+}
+
+/** resources/list pages of this many; a cluster of 2,000 guests lists one page at a time (issue 15). */
+export const resourcePageSize = 100;
+
+/**
+ * resources/list with a cursor (the SDK's own handler lists everything at once): the fixed resources,
+ * then each node, topic and guest, `resourcePageSize` at a time; nextCursor names the next page.
+ */
+function pageResourceList(server: McpServer, fixed: Record<string, unknown>[], templates: { template: ResourceTemplate; metadata: Record<string, unknown> }[]): void {
+  server.server.removeRequestHandler('resources/list');
+  server.server.setRequestHandler('resources/list', async (request, ctx) => {
+    const cursor = request.params?.cursor;
+    const offset = cursor === undefined ? 0 : /^\d{1,9}$/.test(cursor) ? Number(cursor) : Number.NaN;
+    if (!Number.isFinite(offset)) throw new ProtocolError(ProtocolErrorCode.InvalidParams, `Cursor ${String(cursor).slice(0, 32)} is not one this server gave; list again without a cursor.`);
+    const all: Record<string, unknown>[] = [...fixed];
+    for (const { template, metadata } of templates) {
+      if (all.length > offset + resourcePageSize) break; // the page is full: later lists are not read
+      const listed = template.listCallback ? await template.listCallback(ctx) : { resources: [] };
+      for (const resource of listed.resources) all.push({ ...metadata, ...resource });
+    }
+    const page = all.slice(offset, offset + resourcePageSize);
+    const more = all.length > offset + resourcePageSize;
+    return { resources: page, ...(more ? { nextCursor: String(offset + resourcePageSize) } : {}) } as never;
+  });
 }

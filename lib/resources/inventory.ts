@@ -7,6 +7,9 @@ import { compact, gib, percent } from './common.ts';
 
 export const inventoryUri = 'proxmox://cluster/inventory';
 
+/** Up to this many guests the inventory lists each; above, it counts them per node. */
+export const inventoryGuestLimit = 200;
+
 function nodeOf(row: ClusterResource): string {
   return String(row.node ?? row.id.replace(/^node\//, ''));
 }
@@ -63,6 +66,28 @@ export async function readInventory(pve: PveClient) {
     )
     .sort((a, b) => `${a.storage}/${a.node}`.localeCompare(`${b.storage}/${b.node}`));
   const running = guests.filter((guest) => guest.status === 'running').length;
+  // Past a few hundred guests the list would not fit an agent's context (issue 15): each node's
+  // counts instead, and the list tools page through the guests.
+  const brief = guests.length > inventoryGuestLimit;
+  const byNode = new Map<string, { node: string; guests: number; running: number; mem_gib: number }>();
+  if (brief) {
+    for (const guest of guests) {
+      const node = String(guest.node);
+      const entry = byNode.get(node) ?? { node, guests: 0, running: 0, mem_gib: 0 };
+      entry.guests++;
+      if (guest.status === 'running') entry.running++;
+      entry.mem_gib = Math.round((entry.mem_gib + Number(guest.mem_gib ?? 0)) * 10) / 10;
+      byNode.set(node, entry);
+    }
+  }
+  // A shared storage once, not once per node.
+  const sharedSeen = new Set<string>();
+  const storageRows = storages.filter((row) => {
+    if (!row.shared) return true;
+    if (sharedSeen.has(String(row.storage))) return false;
+    sharedSeen.add(String(row.storage));
+    return true;
+  });
   return {
     generated_at: new Date().toISOString(),
     summary: {
@@ -73,9 +98,12 @@ export async function readInventory(pve: PveClient) {
       storages: storages.length,
     },
     nodes,
-    guests,
-    storages,
+    ...(brief
+      ? { guests_by_node: [...byNode.values()].sort((a, b) => a.node.localeCompare(b.node, 'en', { numeric: true })) }
+      : { guests }),
+    storages: storageRows.map((row) => (row.shared ? { ...row, node: undefined } : row)),
     next: [
+      ...(brief ? [`${guests.length} guests are too many to list here: list_vms and list_containers sort and page them (sort: "-mem", cursor).`] : []),
       'proxmox://nodes/{node}/status for one node in detail',
       'proxmox://guests/{node}/{vmid}/config for a guest\'s configuration',
     ],
