@@ -173,6 +173,19 @@ export function elicitationModes(server: McpServer): { form: boolean; url: boole
 /** requestState of a URL elicitation for an approval: the id, marked so it is never read as a confirmation. */
 const approvalState = 'approval:';
 
+/** The URL elicitation that sends the client's user to the approval page of this call. */
+function approvalElicitation(result: Extract<CallResult, { kind: 'needs_approval' }>): CallToolResult {
+  return inputRequired({
+    inputRequests: {
+      approve: inputRequired.elicitUrl({
+        message: `${result.plan.summary}: this needs an approver's proof. Open the approval page, check the plan and approve with your authenticator code; then come back here.`,
+        url: result.url,
+      }),
+    },
+    requestState: approvalState + result.approvalId,
+  }) as unknown as CallToolResult;
+}
+
     tool,
     input: prebuiltSchema(() => trimInputSchema(inputJsonSchema(tool))),
     annotations: annotationsFor(tool),
@@ -203,6 +216,8 @@ const approvalState = 'approval:';
       }
       // The user went to the page: give the approver a little time before answering "still pending".
       const retried = await invokeTool(runtime, entry.tool, args, caller, { signal: ctx.mcpReq.signal, progress, approvalId, waitSeconds: approvalTimings.afterUrlElicitationSeconds, hostHint });
+      // The target changed after the approval: a new approval, and the human is sent to it again.
+      if (retried.kind === 'needs_approval' && retried.approvalId !== approvalId) return approvalElicitation(retried);
       return toCallToolResult(retried);
     }
     if (issuedId && ctx.mcpReq.inputResponses && answer?.confirm !== true) {
@@ -221,17 +236,7 @@ const approvalState = 'approval:';
     });
       hostHint,
     if (result.kind === 'needs_confirmation' && caller.canElicit) {
-    if (result.kind === 'needs_approval' && era === 'modern' && elicitationModes(server).url) {
-      return inputRequired({
-        inputRequests: {
-          approve: inputRequired.elicitUrl({
-            message: `${result.plan.summary}: this needs an approver's proof. Open the approval page, check the plan and approve with your authenticator code; then come back here.`,
-            url: result.url,
-          }),
-        },
-        requestState: approvalState + result.approvalId,
-      }) as unknown as CallToolResult;
-    }
+    if (result.kind === 'needs_approval' && era === 'modern' && elicitationModes(server).url) return approvalElicitation(result);
       return inputRequired({
         inputRequests: {
           confirm: inputRequired.elicit({ message: planText(result.plan), requestedSchema: confirmSchema }),
