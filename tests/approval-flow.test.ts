@@ -146,6 +146,40 @@ describe('targets found in the plan', () => {
   });
 });
 
+describe('Claude Code (URL elicitation) when the target changes after the approval', () => {
+  it('is sent to a new approval page; once that is approved the call runs', async () => {
+    approvalTimings.afterUrlElicitationSeconds = 2;
+    const approver = await addApprover(ts.server.store);
+    const safe = await ts.createToken({ role: 'operator', mode: 'safe' });
+    const { name, args } = await makeSnapshot();
+    const urls: string[] = [];
+    const client = await connectClient(ts.mcpUrl, safe, 'modern', { elicitation: { form: {}, url: {} } });
+    client.setRequestHandler('elicitation/create', async (request) => {
+      const params = request.params as { mode?: string; url?: string };
+      if (params.mode !== 'url' || !params.url) return { action: 'decline' };
+      urls.push(params.url);
+      const decided = await decideOnPage(ts.url, params.url.split('/').pop()!, approver);
+      expect(decided.status, decided.html).toBe(200);
+      if (urls.length === 1) {
+        // Someone changes the guest between the approval and the client's retry.
+        await callRest(ts.url, admin, 'proxmox_api', { method: 'PUT', path: `/nodes/${guest.node}/qemu/${guest.vmid}/config`, params: { description: `raced ${Date.now()}` } });
+      }
+      return { action: 'accept' };
+    });
+    try {
+      const result = await client.callTool({ name: 'proxmox_api', arguments: args });
+      expect(result.isError ?? false, JSON.stringify(result)).toBe(false);
+    } finally {
+      await client.close();
+      approvalTimings.afterUrlElicitationSeconds = 0;
+    }
+    expect(urls).toHaveLength(2);
+    expect(urls[0]).not.toBe(urls[1]);
+    expect((await approvalsOf(ts.server.store).get(urls[0]!.split('/').pop()!))!.status).toBe('void');
+    expect(snapshots().has(name)).toBe(false);
+  });
+});
+
 describe('per-token proof settings (host CLI only) and normal mode', () => {
   it('normal mode runs a destructive call with warnings by default; with proof=destructive it needs proof; writes still run', async () => {
     const name = `normal-${++counter}`;
