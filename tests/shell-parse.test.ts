@@ -209,3 +209,10 @@ describe('parseCommandLine: errors', () => {
     if (!r.ok) expect(r.error.position).toBe(5);
   });
 });
+
+describe('only space, tab and newline separate words, as in bash', () => {
+  it.each(['echo a\r#; touch /tmp/x', 'cat /etc/hostname |\r#; touch /tmp/x', 'echo a\v#; touch /tmp/x'])('%j still shows the command after the fake comment', (line) => {
+    const parsed = parseCommandLine(line);
+    expect(parsed.commands.map((c) => c.program)).toContain('touch');
+  });
+});

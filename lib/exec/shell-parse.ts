@@ -214,7 +214,8 @@ class Parser {
   private skipBlanks(): void {
     for (;;) {
       const ch = this.peek();
-      if (ch === ' ' || ch === '\t' || ch === '\r') this.pos++;
+      // only space and tab separate words, as in bash: a carriage return is part of a word (so `a\r#; b` runs b)
+      if (ch === ' ' || ch === '\t') this.pos++;
       else if (ch === '\\' && this.peek(1) === '\n') this.pos += 2;
       else if (ch === '#') {
         while (this.pos < this.src.length && this.peek() !== '\n') this.pos++;
@@ -274,7 +275,7 @@ class Parser {
   private atWord(word: string): boolean {
     if (!this.startsWith(word)) return false;
     const after = this.src[this.pos + word.length] ?? '';
-    return after === '' || /[\s;&|()<>]/.test(after);
+    return after === '' || /[ \t\n;&|()<>]/.test(after);
   }
 
   private readListOperator(): Connector | null {
@@ -321,7 +322,7 @@ class Parser {
         this.setConnector(cmd, '|');
       } else break;
       // a newline may follow a pipe
-      while (/[\s]/.test(this.peek()) && this.peek() !== '') this.pos++;
+      while (/[ \t\n]/.test(this.peek()) && this.peek() !== '') this.pos++;
       if (this.pos >= this.src.length) this.fail('the line ends with "|": a pipe needs a command after it');
     }
     this.linkShellsToPipes(members);
@@ -439,7 +440,7 @@ class Parser {
     const def = this.emit({ words: [], env: [], redirections: [], ctx, pipeline, flags: ['function-definition'] });
     def.functionName = name;
     this.out.functions.push(name);
-    while (/\s/.test(this.peek()) && this.peek() !== '') this.pos++;
+    while (/[ \t\n]/.test(this.peek()) && this.peek() !== '') this.pos++;
     const bodyCtx: Ctx = { nesting: [...ctx.nesting, 'function-body'], wrappers: ctx.wrappers, parent: def.id, depth: ctx.depth + 1 };
     if (this.atWord('{')) {
       this.pos++;
@@ -544,7 +545,7 @@ class Parser {
         let lineText = this.src.slice(this.pos, end);
         this.pos = Math.min(end + 1, this.src.length);
         if (p.stripTabs) lineText = lineText.replace(/^\t+/, '');
-        if (lineText.replace(/\r$/, '') === h.delimiter) {
+        if (lineText === h.delimiter) {
           closed = true;
           break;
         }
@@ -570,7 +571,7 @@ class Parser {
     let braceDepth = 0;
     while (this.pos < this.src.length) {
       const ch = this.peek();
-      if (ch === ' ' || ch === '\t' || ch === '\n' || ch === '\r' || ch === ';' || ch === '|' || ch === '&' || ch === ')') break;
+      if (ch === ' ' || ch === '\t' || ch === '\n' || ch === ';' || ch === '|' || ch === '&' || ch === ')') break;
       if (ch === '(' ) break;
       if (ch === '<' || ch === '>') {
         if (this.peek(1) === '(') {
