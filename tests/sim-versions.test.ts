@@ -176,6 +176,10 @@ describe.each(PVE_VERSIONS)('PVE %s', (version) => {
     const sim = make(version);
     const [job] = (await call(sim, 'GET', '/cluster/backup')).json.data;
     expect(job['prune-backups']).toEqual(version === '8.4' ? 'keep-daily=7,keep-weekly=4' : { 'keep-daily': 7, 'keep-weekly': 4 });
+    const next = new Date(job['next-run'] * 1000);
+    expect([next.getUTCHours(), next.getUTCMinutes()]).toEqual([21, 0]);
+    expect(job['next-run'] * 1000 - Date.now()).toBeGreaterThan(-1000);
+    expect(job['next-run'] * 1000 - Date.now()).toBeLessThanOrEqual(86_400_000);
   });
 
   test('the client asks GET /version once and keeps the answer', async () => {

@@ -132,9 +132,17 @@ export const clusterHandlers: Record<string, Handler> = {
   ...haHandlers,
 
   // PVE 9 returns the job's property strings parsed (prune-backups is an object); 8.4 returns the string.
-  'GET /cluster/backup': ({ core }) =>
+  'GET /cluster/backup': ({ core, now }) =>
     core.state.backupJobs.map((j) => {
       const job: Record<string, unknown> = { ...j };
+      // Backup.pm index: the next run, computed from now (daily `HH:MM` schedules here; the host's time is UTC)
+      const at = /^(\d{1,2}):(\d{2})$/.exec(String(j.schedule ?? ''));
+      if (at) {
+        const next = new Date(now);
+        next.setUTCHours(Number(at[1]), Number(at[2]), 0, 0);
+        if (next.getTime() <= now) next.setUTCDate(next.getUTCDate() + 1);
+        job['next-run'] = Math.floor(next.getTime() / 1000);
+      }
       if (core.state.pveVersion !== '8.4' && typeof j['prune-backups'] === 'string') job['prune-backups'] = parsePrune(j['prune-backups']);
       return job;
     }),
