@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { defineTool } from '../lib/tool.ts';
 import { nodeName, timePoint, vmid } from '../lib/schemas.ts';
+import { pageShape, pickFields } from '../lib/cluster/paging.ts';
 
 const row = z.object({
   id: z.number(),
@@ -25,7 +26,7 @@ const row = z.object({
 export default defineTool({
   name: 'get_command_history',
   title: 'Command history (audit trail)',
-  description: 'What was done through this server (7 days): time, client, tool, arguments (secrets redacted), outcome, tasks. Filter by time, tool, client, outcome, node or guest; sort and page with cursor.',
+  description: 'What was done through this server (7 days): time, client, tool, arguments (secrets redacted), outcome, tasks. Filter by time, tool, client, outcome, node or guest; newest first, paged with cursor; fields picks columns.',
   input: z.object({
     since: timePoint.optional().describe('From when: 30m, 24h, 7d, or an ISO date'),
     until: timePoint.optional().describe('Until when: a duration back from now or an ISO date'),
@@ -34,10 +35,11 @@ export default defineTool({
     outcome: z.enum(['running', 'ok', 'error', 'refused', 'confirmation_required']).optional(),
     node: nodeName.optional(),
     vmid: vmid.optional(),
-    limit: z.coerce.number().int().min(1).max(500).default(50),
+    limit: z.coerce.number().int().min(1).max(500).default(25).describe('Rows per page, newest first (default 25)'),
     cursor: z.coerce.number().int().positive().optional().describe('The next_cursor of the previous page'),
+    fields: pageShape({ defaultLimit: 25, maxLimit: 500, sortable: [], defaultSort: '' }).fields,
   }),
-  output: z.object({ entries: z.array(row), next_cursor: z.number().nullable(), count: z.number() }),
+  output: z.object({ entries: z.array(row.partial()), next_cursor: z.number().nullable(), count: z.number() }),
   effect: 'read',
   async run(input, ctx) {
     const client = ctx.caller.role === 'admin' ? input.client : ctx.caller.name;
@@ -70,9 +72,11 @@ export default defineTool({
       approved_by: entry.approvedBy ?? null,
       approval: entry.approval ?? null,
     }));
+    const fields = pickFields(input.fields, Object.keys(row.shape), ['id']);
+    const shown = fields ? entries.map((entry) => Object.fromEntries(fields.map((field) => [field, entry[field as keyof typeof entry]]))) : entries;
     return {
-      data: { entries, next_cursor: nextCursor ?? null, count: entries.length },
-      summary: `${entries.length} history entries${nextCursor ? ' (more: pass cursor)' : ''}`,
+      data: { entries: shown, next_cursor: nextCursor ?? null, count: entries.length },
+      summary: `${entries.length} history entr${entries.length === 1 ? 'y' : 'ies'}, newest first${nextCursor ? `; next page: cursor ${nextCursor}` : ''}`,
     };
   },
 });
