@@ -498,3 +498,22 @@ describe('listing verbs and output options that write', () => {
     expect(classify(line).level, line).toBe('read');
   });
 });
+
+describe('code hidden in data: subscripts, arithmetic and prompt expansion', () => {
+  it.each([
+    "printf -v 'a[$(touch /tmp/x)]' 1",
+    "unset 'a[$(touch /tmp/x)]'",
+    "exit 'a[$(touch /tmp/x)]'",
+    "test -v 'a[$(touch /tmp/x)]'",
+    "x='$(touch /tmp/x)'; echo ${x@P}",
+    'read x < /tmp/payload; echo $((x))',
+    'x=$(cat /tmp/payload); echo $((x + 1))',
+    'for x in $(cat /tmp/payload); do (( x > 1 )); done',
+    'read x < /tmp/payload; [[ $x -eq 1 ]]',
+  ])('%j needs interpreters', (line) => {
+    expect(classify(line).features, line).toContain('interpreters');
+  });
+  it.each(['for i in 1 2 3; do echo $((i + 1)); done', 'echo $((2 + 3))', 'n=5; echo $((n * 2))'])('%j needs no grant', (line) => {
+    expect(classify(line).features, line).toEqual([]);
+  });
+});

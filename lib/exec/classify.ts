@@ -105,6 +105,14 @@ export function classifyParsed(parsed: ParsedCommandLine, knowledge: Knowledge, 
       if (isDecoder(c)) commands[i]!.features.push({ feature: 'decode-to-shell', reason: `${c.program} decodes a payload on a line that runs unseen shell code` });
     });
   }
+  // arithmetic evaluates variables as expressions, and bash runs $(...) hidden in an array subscript there:
+  // with a variable filled from input (read, a loop over output, x=$(...)) that is code from data
+  const line = parsed.line;
+  const arithmeticOnVariables = /\(\([^)]*[A-Za-z_]|\$\[[^\]]*[A-Za-z_]|(^|[\s;&|(])let\s|\[\[[^\]]*-(eq|ne|lt|le|gt|ge)\b|\$\{[A-Za-z_]\w*\[[^\]]*[A-Za-z_$]/.test(line);
+  const variablesFromInput = /(^|[\s;&|(])(read|mapfile|readarray|getopts)\s|printf\s+-v|(^|[\s;&|(])for\s+\w+\s+in\s[^;\n]*[$`]|=\$\(|=`|=["']?\$\{?[A-Za-z_@*0-9]/.test(line);
+  if (arithmeticOnVariables && variablesFromInput && commands[0]) {
+    commands[0].features.push({ feature: 'interpreters', reason: 'arithmetic on a variable filled from input or output: bash runs $(...) hidden in its value' });
+  }
   let level: Level = 'read';
   for (const c of commands) level = worstLevel(level, c.level);
   const reasons = commands

@@ -158,6 +158,12 @@ export function commandFeatures(cmd: SimpleCommand, children: SimpleCommand[]): 
       if (w.dynamic && p !== 'printf') add('interpreters', `${p} sets a variable whose name is only known at run time`);
     }
   }
+  // bash evaluates array subscripts and arithmetic in variable names and numbers it is given:
+  // `printf -v 'a[$(id)]' x`, `unset 'a[$(id)]'`, `exit 'a[$(id)]'` run id
+  if (/^(read|printf|declare|typeset|local|export|readonly|unset|let|test|\[|\[\[|mapfile|readarray|getopts|wait|shift|return|exit|kill|ulimit|printf|source|\.)$/.test(p) && args.some((w) => /\[[^\]]*(\$\(|`)/.test(w.text) || /\$\(|`/.test(w.text) && p === 'let')) {
+    add('interpreters', `${p} is given a subscript or expression with a command substitution, which bash runs`);
+  }
+  if (cmd.words.some((w) => /\$\{[^}]*@[PEAKa]\}/.test(w.raw))) add('interpreters', 'a ${var@P}-style expansion evaluates the variable\'s content as a prompt or escape string');
   // sed `e`, s///e and awk system()/pipes in any argument, however the option that carries it is spelled
   if (p === 'sed' || p === 'gsed') {
     for (const w of args) {
