@@ -136,6 +136,19 @@ describe.each(PVE_VERSIONS)('PVE %s', (pveVersion) => {
     expect((await send('PUT', '/nodes/pve1/qemu/105/config', '["description"]', 'application/json; charset=utf-8')).statusText).toBe('Not a HASH reference');
   });
 
+  test('clone: linked clones need base volumes, local storage stays on its node, a running CT clones from a snapshot', async () => {
+    const sim = make();
+    expect(String(sim.state.guests.get(102)!.config.scsi0)).toMatch(/:base-102-disk-0,/); // a template's disks are base volumes
+    const linked = await call(sim, 'POST', '/nodes/pve1/qemu/105/clone', { newid: '700', full: '0' });
+    expect(linked.reason).toMatch(/^Linked clone feature is not supported for '[a-z-]+:vm-105-disk-0' \(scsi0\)$/);
+    expect((await call(sim, 'POST', '/nodes/pve1/qemu/102/clone', { newid: '701', storage: 'tank' })).reason).toBe("parameter 'storage' not allowed for linked clones");
+    expect((await call(sim, 'POST', '/nodes/pve1/qemu/102/clone', { newid: '702', full: '1', target: 'pve2' })).reason).toBe("can't clone VM to node 'pve2' (VM uses local storage)");
+    expect((await call(sim, 'POST', '/nodes/pve1/qemu/102/clone', { newid: '703' })).status).toBe(200);
+    expect((await call(sim, 'POST', '/nodes/pve3/lxc/103/clone', { newid: '704', full: '1' })).reason).toBe('Full clone of a running container is only possible from a snapshot');
+    expect((await call(sim, 'POST', '/nodes/pve3/lxc/103/clone', { newid: '705', full: '1', snapname: 'clean' })).status).toBe(200);
+    expect((await call(sim, 'POST', '/nodes/pve2/lxc/104/clone', { newid: '706', full: '0' })).reason).toMatch(/^Linked clone feature for '[a-z-]+:(vm|subvol)-104-disk-0' is not available$/);
+  });
+
   test('skiplock, keepActive and migratedfrom are for root@pam only', async () => {
     const sim = make();
     const r = await call(sim, 'POST', '/nodes/pve1/qemu/100/status/stop', { skiplock: '1', keepActive: '1' });

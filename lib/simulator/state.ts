@@ -446,7 +446,8 @@ export function generateState(opts: GenerateOptions): SimState {
     const tags = fixed?.tags ?? (rnd() < 0.5 ? [...new Set([pick(TAGS), pick(TAGS)])].sort().join(';') : undefined);
     const disk = type === 'qemu' ? pick([16, 32, 64, 128]) : pick([4, 8, 16]);
     const store = rnd() < 0.75 ? 'local-lvm' : 'tank';
-    const diskName = store === 'tank' ? `vm-${vmid}-disk-0` : `vm-${vmid}-disk-0`;
+    // a template's disks are base volumes (qm template renames vm-N-disk-M to base-N-disk-M)
+    const diskName = `${fixed?.template ? 'base' : 'vm'}-${vmid}-disk-0`;
     const config: GuestConfig =
       type === 'qemu'
         ? {

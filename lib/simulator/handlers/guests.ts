@@ -506,15 +506,28 @@ function cloneGuest(type: GuestType): Handler {
     if (!core.state.nodes.has(target)) die(`no such cluster node '${target}'`);
     const isTemplate = !!g.config.template;
     const full = params.full !== undefined ? isTrue(params.full) : !isTemplate;
-    if (!isTemplate && !full) die('Linked clone feature for non-template is not available');
-    if (type === 'lxc' && g.status === 'running' && !params.snapname) die(`${label(g)} ${g.vmid} is running - clone failed, use a snapshot`);
     if (params.pool !== undefined && !core.state.pools.has(String(params.pool))) die(`pool '${params.pool}' does not exist`);
-    if (target !== g.node && !full && isTemplate && params.storage === undefined) {
-      // allowed: linked clones to another node only work on shared storage; our image storages are node-local
-      die('Linked clone feature is not supported for drive \'scsi0\'');
+    // qemu-server clone_vm / pve-container clone_vm: the checks over the source's volumes
+    if (!full && params.storage !== undefined) die("parameter 'storage' not allowed for linked clones");
+    if (type === 'qemu' && !full && params.format !== undefined) die("parameter 'format' not allowed for linked clones");
+    const snapname = params.snapname !== undefined ? String(params.snapname) : undefined;
+    const base = snapname !== undefined ? g.snapshots.get(snapname)?.config : g.config;
+    if (!base) die(`snapshot '${snapname}' does not exist`);
+    let shared = true;
+    for (const [k, v] of Object.entries(base)) {
+      if (!DISK_KEY.test(k) || /^unused\d+$/.test(k)) continue;
+      const volid = String(v).split(',')[0];
+      if (!volid.includes(':') || volid === 'none') continue;
+      if (!core.state.storages.get(volid.split(':')[0])?.shared) shared = false;
+      if (String(v).includes('media=cdrom')) continue;
+      if (full) {
+        if (type === 'lxc' && g.status === 'running' && snapname === undefined) die('Full clone of a running container is only possible from a snapshot');
+      } else if (!/[:/]base-\d+-disk-/.test(volid)) {
+        // linked clones need a base (template) volume
+        die(type === 'qemu' ? `Linked clone feature is not supported for${snapname !== undefined ? ' a snapshot of' : ''} '${volid}' (${k})` : `Linked clone feature for '${volid}' is not available`);
+      }
     }
-    const base = params.snapname !== undefined ? g.snapshots.get(String(params.snapname))?.config : g.config;
-    if (!base) die(`snapshot '${params.snapname}' does not exist`);
+    if (target !== g.node && !shared) die(`can't clone ${label(g)} to node '${target}' (${label(g)} uses local storage)`);
     const config: GuestConfig = {};
     for (const [k, v] of Object.entries(base)) {
       if (k === 'template' || k === 'protection') continue;
