@@ -150,9 +150,24 @@ describe('vm_action clone, migrate, delete', () => {
     t = testContext();
     t.sim.state.guests.get(105)!.config.protection = 1;
     await expect(callTool(vmAction, { vmid: 105, action: 'delete' }, t.ctx)).rejects.toMatchObject({ code: 'protected', message: expect.stringMatching(/protection flag/) });
-    expect((await explainTool(vmAction, { vmid: 105, action: 'delete' }, t.ctx)).warnings!.join(' ')).toMatch(/protection flag/);
+    // refused when the plan is made, before anyone is asked to confirm
+    await expect(explainTool(vmAction, { vmid: 105, action: 'delete' }, t.ctx)).rejects.toMatchObject({ code: 'protected' });
     expect(t.sim.state.guests.has(105)).toBe(true);
     await expect(callTool(vmAction, { vmid: 100, action: 'delete' }, t.ctx)).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/running; stop or shut it down first/) });
+    await expect(explainTool(vmAction, { vmid: 100, action: 'delete' }, t.ctx)).rejects.toMatchObject({ code: 'conflict' });
+  });
+
+  it('checks before anyone is asked: locks, migration and clone targets, a taken id; warns about HA', async () => {
+    t = testContext();
+    t.sim.state.guests.get(105)!.lock = 'backup';
+    await expect(explainTool(vmAction, { vmid: 105, action: 'start' }, t.ctx)).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/locked \(backup\)/) });
+    t.sim.state.guests.get(105)!.lock = undefined;
+    await expect(explainTool(vmAction, { vmid: 105, action: 'migrate', target: 'pve01' }, t.ctx)).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/no node pve01.*Nodes: pve1, pve2, pve3/) });
+    await expect(explainTool(vmAction, { vmid: 105, action: 'migrate', target: 'pve1' }, t.ctx)).rejects.toMatchObject({ code: 'invalid_input' });
+    await expect(explainTool(vmAction, { vmid: 105, action: 'clone', newid: 100 }, t.ctx)).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/Id 100 is taken/) });
+    await expect(explainTool(containerAction, { vmid: 103, action: 'migrate', target: 'pve1' }, t.ctx)).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/cannot live-migrate/) });
+    const ha = await explainTool(vmAction, { vmid: 101, action: 'shutdown' }, t.ctx);
+    expect(ha.warnings!.join(' ')).toMatch(/managed by HA \(started\).*ha-manager set vm:101 --state stopped/);
   });
 
   it('explains power actions with the stop and reset hints', async () => {

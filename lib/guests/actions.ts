@@ -220,6 +220,69 @@ function finalOf(status: Record<string, unknown>, id: number, node: string): Non
   };
 }
 
+
+/**
+ * What the server can check before anyone is asked to confirm (issue 15): the guest is not locked by
+ * another operation, a protected or running guest is not about to be deleted, a migration or clone
+ * target exists and answers, a clone's new id is free. Problems are errors; facts the human should
+ * weigh (HA will restart a guest it manages) become warnings of the plan.
+ */
+async function preflight(kind: GuestKind, input: ActionInput, where: Located, ctx: ToolContext, warnings: string[]): Promise<void> {
+  const { pve, signal } = ctx;
+  const who = label(kind, where);
+  const config = await readConfig(pve, kind, where.node, input.vmid, signal).catch(() => undefined);
+  const lock = typeof config?.lock === 'string' ? config.lock : undefined;
+  if (lock && !(lock === 'suspended' && input.action === 'resume')) {
+    throw new ToolError('conflict', `${who} is locked (${lock}): another operation runs or was interrupted. Wait for it (task_status action list), or unlock it on ${where.node} (\`${kind.cli} unlock ${input.vmid}\`) if nothing runs.`, {
+      details: { vmid: input.vmid, lock },
+    });
+  }
+  const nodes = await pve.clusterResources('node', { signal });
+  const nodeNames = nodes.filter((row) => row.type === 'node').map((row) => String(row.node));
+  const checkTarget = (target: string) => {
+    const row = nodes.find((item) => item.type === 'node' && item.node === target);
+    if (!row) throw new ToolError('not_found', `There is no node ${target} in this cluster. Nodes: ${nodeNames.sort().join(', ')}.`, { details: { target, nodes: nodeNames } });
+    if (row.status !== 'online') throw new ToolError('unavailable', `Target node ${target} is ${String(row.status ?? 'offline')}; ${who} cannot go there. Bring it back or pick another node.`, { details: { target } });
+  };
+  if (input.action === 'delete' && config) {
+    if (bool(config.protection, false)) {
+      throw new ToolError('protected', `${who} has the Proxmox protection flag set, so it is not deleted. If it really must go, a person clears the flag deliberately first (\`${kind.cli} set ${input.vmid} --protection 0\`).`, {
+        details: { vmid: input.vmid, protection: true },
+      });
+    }
+    if (where.status === 'running') {
+      throw new ToolError('conflict', `${who} is running; stop or shut it down first, then delete it.`, {
+        details: { vmid: input.vmid, status: 'running' },
+        suggestions: [`${kind.type === 'qemu' ? 'vm_action' : 'container_action'} vmid=${input.vmid} action=shutdown`],
+      });
+    }
+  }
+  if (input.action === 'migrate' && input.target) {
+    if (input.target === where.node) throw new ToolError('invalid_input', `${who} is already on ${input.target}; pick another target node.`);
+    checkTarget(input.target);
+    if (where.status === 'running' && kind.type === 'lxc' && !input.restart) {
+      throw new ToolError('conflict', `${who} is running and containers cannot live-migrate. Pass restart: true to stop it, move it and start it again on ${input.target} (short downtime), or shut it down first.`);
+    }
+    if (where.status === 'running' && kind.type === 'qemu' && input.online === false) {
+      throw new ToolError('conflict', `${who} is running: migrate it live (online: true) or shut it down first.`);
+    }
+  }
+  if (input.action === 'clone') {
+    if (input.target) checkTarget(input.target);
+    if (input.newid !== undefined) {
+      const taken = (await pve.clusterResources('vm', { signal })).find((row) => row.vmid === input.newid);
+      if (taken) throw new ToolError('conflict', `Id ${input.newid} is taken (${taken.type === 'lxc' ? 'CT' : 'VM'} ${input.newid}${taken.name ? ` ${String(taken.name)}` : ''} on ${String(taken.node)}); leave newid out for the next free id.`, { details: { newid: input.newid } });
+    }
+  }
+  if (['stop', 'shutdown', 'suspend', 'migrate', 'delete'].includes(input.action)) {
+    const row = (await pve.clusterResources('vm', { signal })).find((item) => item.vmid === input.vmid);
+    const ha = typeof row?.hastate === 'string' && row.hastate ? row.hastate : undefined;
+    if (ha && input.action === 'delete') warnings.push(`${who} is managed by HA (${ha}); purge (default) removes it from HA too.`);
+    else if (ha && input.action === 'migrate') warnings.push(`${who} is managed by HA (${ha}): Proxmox hands the migration to the HA manager, which moves it (ha-manager migrate).`);
+    else if (ha) warnings.push(`${who} is managed by HA (${ha}): the HA manager may start it again; to keep it off, set its HA state to stopped (ha-manager set vm:${input.vmid} --state stopped).`);
+  }
+}
+
 // ---------- explain ----------
 
 export async function explainAction(kind: GuestKind, input: ActionInput, ctx: ToolContext): Promise<Plan> {
@@ -228,6 +291,7 @@ export async function explainAction(kind: GuestKind, input: ActionInput, ctx: To
   const who = label(kind, where);
   const privileges = actionPrivileges(input);
   const warnings: string[] = [];
+  await preflight(kind, input, where, ctx, warnings);
   const cliEquivalent = cliFor(kind, input);
   const taskWait = input.wait ? [`GET /nodes/${where.node}/tasks/{upid}/status (until it ends)`] : [];
   switch (input.action) {
