@@ -47,11 +47,16 @@ export default defineTool({
     }
     // Checked before anyone is asked: the volume exists, is not protected and is no disk in use.
     const warnings: string[] = [];
+    const requests: Plan['requests'] = [];
     if (args.storage && args.volume) {
       const { node: where } = await storageNode(ctx, args.storage, args.node);
-      warnings.push(...(await inspectVolume(ctx, where, args.storage, fullVolid(args.storage, args.volume))).warnings);
+      const volid = fullVolid(args.storage, args.volume);
+      // Judged by the API policy before anyone is asked (a protected guest's disk or backup is refused).
+      requests.push({ method: 'DELETE', path: `/nodes/${encodeURIComponent(where)}/storage/${encodeURIComponent(args.storage)}/content/${encodeURIComponent(volid)}` });
+      warnings.push(...(await inspectVolume(ctx, where, args.storage, volid)).warnings);
     }
     return {
+      requests,
       summary: `Delete volume ${args.volume ?? '<volume>'} from storage ${storage}`,
       apiCalls: [`GET /nodes/${node}/storage/${storage}/content`, `DELETE /nodes/${node}/storage/${storage}/content/${args.volume ?? '{volume}'}`],
       cliEquivalent: `pvesm free ${args.storage && args.volume ? fullVolid(args.storage, args.volume) : '<volid>'}`,

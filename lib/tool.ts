@@ -39,11 +39,24 @@ export interface PrivilegeNeed {
   any?: boolean;
 }
 
+/** One Proxmox request a plan says it will send (path below /api2/json). */
+export interface PlannedRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'DELETE';
+  path: string;
+  params?: Record<string, unknown>;
+}
+
 /** What a call would do, without doing it: used by explain, confirmations and learning mode. */
 export interface Plan {
   summary: string;
   /** The Proxmox API calls it makes, in order, e.g. `POST /nodes/pve1/qemu/101/status/start`. */
   apiCalls?: string[];
+  /**
+   * The changing Proxmox requests the call will send, as data, when they are clear before it runs. The
+   * runtime judges them with the API policy (the same guard as when they are sent) before anyone is asked
+   * to confirm, so a human is never asked to approve what would then be refused.
+   */
+  requests?: PlannedRequest[];
   /** The equivalent command on a Proxmox host, e.g. `qm start 101`. */
   cliEquivalent?: string;
   privileges?: PrivilegeNeed[];

@@ -70,7 +70,14 @@ describe('volume owners', () => {
     ['tank:subvol-109-disk-0', [109]],
     ['VM-101-DISK-0', [101]],
     ['local:iso/debian.iso', []],
-    ['nfs-backup:backup/vzdump-qemu-101-2026_01_01-00_00_00.vma.zst', []],
+    // backups are the guest's data too (issue 12): vzdump archives and PBS snapshots
+    ['nfs-backup:backup/vzdump-qemu-101-2026_01_01-00_00_00.vma.zst', [101]],
+    ['local:backup/vzdump-lxc-0105-2026_01_01-00_00_00.tar.zst', [105]],
+    ['local:backup/vzdump-openvz-106-2026_01_01-00_00_00.tar.gz', [106]],
+    ['pbs:backup/vm/101/2024-01-01T00:00:00Z', [101]],
+    ['pbs:backup/ct/105/2024-01-01T00:00:00Z', [105]],
+    ['pbs:backup/host/pve1/2024-01-01T00:00:00Z', []],
+    ['local:backup/vzdump-qemu-notanid.vma', []],
   ])('%s', (volume, owners) => {
     expect(volumeOwners(volume).sort()).toEqual(owners);
   });

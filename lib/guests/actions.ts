@@ -338,6 +338,7 @@ export async function explainAction(kind: GuestKind, input: ActionInput, ctx: To
       return {
         summary: `Delete ${who} on ${where.node} and its disks${input.purge ? ', and remove it from backup jobs, replication and HA' : ''}`,
         apiCalls: [`DELETE ${base}${input.purge || input.destroy_unreferenced_disks ? `?${[input.purge ? 'purge=1' : '', input.destroy_unreferenced_disks ? 'destroy-unreferenced-disks=1' : ''].filter(Boolean).join('&')}` : ''}`, ...taskWait],
+        requests: [{ method: 'DELETE', path: base, params: { ...(input.purge ? { purge: 1 } : {}), ...(input.destroy_unreferenced_disks ? { 'destroy-unreferenced-disks': 1 } : {}) } }],
         cliEquivalent,
         privileges,
         risk: 'high',

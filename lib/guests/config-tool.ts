@@ -171,6 +171,10 @@ export const configTool = defineTool({
         ...(shown || planned.deletes.length ? [`PUT ${base}/config ${shown}${planned.deletes.length ? ` delete=${planned.deletes.join(',')}` : ''} digest=${value.digest ?? String(current.digest)}`] : []),
         ...planned.resizes.map((entry) => `PUT ${base}/resize disk=${entry.disk} size=${entry.size}`),
       ],
+      requests: [
+        ...(shown || planned.deletes.length ? [{ method: 'PUT' as const, path: `${base}/config`, params: { ...planned.params, ...(planned.deletes.length ? { delete: planned.deletes.join(',') } : {}) } }] : []),
+        ...planned.resizes.map((entry) => ({ method: 'PUT' as const, path: `${base}/resize`, params: { disk: entry.disk, size: entry.size } })),
+      ],
       cliEquivalent: cli.join(' && '),
       privileges: privilegesFor({ ...value, type: where.type }),
       risk: planned.deletes.some((key) => isDiskKey(where.type, key)) ? 'high' : planned.resizes.length ? 'medium' : 'low',

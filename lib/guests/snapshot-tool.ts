@@ -161,6 +161,7 @@ export const snapshotTool = defineTool({
         return {
           summary: `Roll ${label} back to snapshot '${name}'${input.start ? ' and start it' : ''}`,
           apiCalls: [`GET ${base}/snapshot`, `POST ${base}/snapshot/${name}/rollback`],
+          ...(guest ? { requests: [{ method: 'POST' as const, path: `${base}/snapshot/${encodeURIComponent(name)}/rollback`, params: input.start !== undefined ? { start: input.start } : undefined }] } : {}),
           cliEquivalent: `${cli} rollback ${input.vmid} ${name}${input.start ? ' --start 1' : ''}`,
           privileges,
           risk: 'high',
@@ -174,6 +175,7 @@ export const snapshotTool = defineTool({
         return {
           summary: `Delete snapshot '${name}' of ${label}`,
           apiCalls: [`GET ${base}/snapshot`, `DELETE ${base}/snapshot/${name}`],
+          ...(guest ? { requests: [{ method: 'DELETE' as const, path: `${base}/snapshot/${encodeURIComponent(name)}`, params: input.force ? { force: true } : undefined }] } : {}),
           cliEquivalent: `${cli} delsnapshot ${input.vmid} ${name}${input.force ? ' --force' : ''}`,
           privileges,
           risk: 'medium',

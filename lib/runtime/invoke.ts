@@ -286,6 +286,12 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     if (decision.strength !== 'none' || effect !== 'read' || caller.learning) {
       plan = tool.explain ? await callerScope.run({ role: caller.role, name: caller.name }, () => tool.explain!(input as never, ctx)) : fallbackPlan(tool, input, effect);
     }
+    // The requests the plan names are judged now, by the guard that judges them when they are sent, so
+    // a refusal comes before anyone is asked to confirm or approve (lib/policy/guard.ts).
+    if (plan?.requests?.length && runtime.guardFor) {
+      const guard = runtime.guardFor(caller, effect);
+      for (const request of plan.requests) await callerScope.run({ role: caller.role, name: caller.name }, () => guard(request as never));
+    }
     if (decision.strength === 'ask' && plan) {
       const argsHash = await hashArguments(tool.name, input);
       // Only the client's own answer to the elicitation we sent counts; an id typed into the arguments does not.

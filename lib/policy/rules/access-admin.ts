@@ -1,6 +1,7 @@
 /**
  * Who may change access control: any request under /access that is not a read (users, groups, roles,
- * ACLs, tokens, realms, second factors, passwords, tickets) needs an admin client token, whichever tool
+ * ACLs, tokens, realms, second factors, passwords, tickets), and realm-sync jobs under /cluster/jobs,
+ * need an admin client token, whichever tool
  * sends it (user_management, proxmox_api, or a pveum/pvesh line that execute_command translates). When the
  * caller is not known the request is refused.
  */
@@ -10,7 +11,9 @@ import type { NormalizedRequest } from '../normalize.ts';
 import type { PolicyRule, ProtectionContext } from './common.ts';
 
 function check(req: NormalizedRequest, ctx: ProtectionContext): void {
-  if (req.segments[0] !== 'access' || req.method === 'GET') return;
+  // Realm-sync jobs create, change and remove users and groups (remove-vanished), like /access/domains/{realm}/sync.
+  const realmSyncJob = req.segments[0] === 'cluster' && req.segments[1] === 'jobs' && req.segments[2] === 'realm-sync';
+  if ((req.segments[0] !== 'access' && !realmSyncJob) || req.method === 'GET') return;
   const caller = ctx.caller ?? currentCaller();
   if (caller?.role === 'admin') return;
   throw new ToolError(

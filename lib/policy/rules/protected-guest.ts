@@ -7,11 +7,15 @@
  *    back, the flag included): the snapshot's config is read first;
  *  - a forced restore over the guest (POST /nodes/{node}/qemu|lxc with vmid and force);
  *  - deleting one of their volumes through the storage (DELETE .../storage/{s}/content/{volume}: Proxmox
- *    has no in-use check there; the owner id is in the volume name), move-disk/move-volume with delete
+ *    has no in-use check there; the owner id is in the volume name), their backups included (vzdump
+ *    archives, PBS snapshots vm/<id>/ and ct/<id>/); pruning their backups (DELETE .../prunebackups for
+ *    their id, or for no id at all), or a backup run or job that prunes with its own retention over them;
+ *    move-disk/move-volume with delete
  *    or to another guest (target-vmid), remote migration with delete, unlink with force.
  * When the cluster cannot say whether a guest is protected, the request is refused.
  */
 import { paramItems, paramReadings, type NormalizedRequest } from '../normalize.ts';
+import type { ClusterResource } from '../../pve/types.ts';
 import { flagSet, guestProtection, maybeTrue, refuse, vmidOf, type PolicyRule, type ProtectionContext } from './common.ts';
 
 const truthy = ['1', 'true', 'yes', 'on'];
@@ -22,7 +26,67 @@ export function volumeOwners(volume: string): number[] {
   const owners = new Set<number>();
   for (const match of text.matchAll(/(?:^|[:/\s])(?:vm|base|subvol|basevol)-(\d+)-/g)) owners.add(Number(match[1]));
   for (const match of text.matchAll(/(?:^|[:\s])(?:images\/)?0*(\d+)\//g)) owners.add(Number(match[1]));
+  // Backups are the guest's data too: vzdump archives (vzdump-qemu-101-..., vzdump-lxc-..., vzdump-openvz-...)
+  // and Proxmox Backup Server snapshots (pbs:backup/vm/101/2024-..., ct/101/..., also below a namespace).
+  for (const match of text.matchAll(/vzdump-(?:qemu|lxc|openvz)-0*(\d+)-/g)) owners.add(Number(match[1]));
+  for (const match of text.matchAll(/(?:^|[:/\s])(?:vm|ct)\/0*(\d+)(?:\/|$)/g)) owners.add(Number(match[1]));
   return [...owners];
+}
+
+/** Every guest in the cluster with the protection flag set (fresh), optionally only of one type. */
+export async function protectedGuests(ctx: ProtectionContext, type?: string): Promise<number[]> {
+  let resources: ClusterResource[];
+  try {
+    resources = await ctx.pve.clusterResources('vm', { fresh: true });
+  } catch (error) {
+    refuse(`Could not check which guests are protected (${(error as Error).message}); nothing was sent. Try again when the cluster answers.`);
+  }
+  const found: number[] = [];
+  for (const row of resources) {
+    if ((row.type !== 'qemu' && row.type !== 'lxc') || (type && row.type !== type) || row.vmid === undefined) continue;
+    let config: Record<string, unknown>;
+    try {
+      config = await ctx.pve.get<Record<string, unknown>>(`/nodes/${row.node}/${row.type}/${row.vmid}/config`);
+    } catch (error) {
+      refuse(`Could not read the configuration of guest ${row.vmid} to check its protection flag (${(error as Error).message}); nothing was sent.`);
+    }
+    if (flagSet(config?.protection)) found.push(Number(row.vmid));
+  }
+  return found;
+}
+
+/**
+ * The guests a prune (or a backup job that prunes) may touch: the vmid list when it names guests,
+ * otherwise every protected guest (of the `type` given). An id Proxmox would not read as one fails closed.
+ */
+async function prunedProtected(req: NormalizedRequest, ctx: ProtectionContext, listName: string, all: boolean): Promise<number[]> {
+  const items = paramItems(req, listName);
+  const typeReadings = paramReadings(req, 'type');
+  const type = typeReadings.length === 1 && (typeReadings[0] === 'qemu' || typeReadings[0] === 'lxc') ? typeReadings[0] : undefined;
+  if (all || items.length === 0) return protectedGuests(ctx, type);
+  const hit: number[] = [];
+  for (const item of items) {
+    const vmid = vmidOf(item);
+    if (vmid === undefined) refuse(`"${item}" is not a guest id this server can judge, so it cannot tell whether the prune touches a protected guest's backups; nothing was sent.`);
+    const guest = await guestProtection(vmid, ctx);
+    if (guest.exists && guest.protectedFlag) hit.push(vmid);
+  }
+  return hit;
+}
+
+/** A vzdump run or backup job that prunes with retention given in the request (not the storage's own). */
+async function checkBackupPrune(req: NormalizedRequest, ctx: ProtectionContext, where: string): Promise<void> {
+  const override = ['prune-backups', 'maxfiles'].filter((name) => req.raw[name] !== undefined);
+  if (override.length === 0) return;
+  // `remove` defaults to 1: old backups are pruned unless it is clearly off.
+  if (req.raw.remove !== undefined && !maybeTrue(paramReadings(req, 'remove'))) return;
+  if (override.length === 1 && override[0] === 'prune-backups' && paramReadings(req, 'prune-backups').every((value) => /^keep-all=(1|true|yes|on)$/.test(value.replace(/\s/g, '')))) return;
+  const all = maybeTrue(paramReadings(req, 'all')) && req.raw.all !== undefined;
+  const pool = req.raw.pool !== undefined;
+  const hit = await prunedProtected(req, ctx, 'vmid', all || pool);
+  if (hit.length) {
+    refuse(`${where} prunes old backups with its own retention (${override.join(', ')}), and it covers protected guest ${hit.join(', ')}: their backups are their data. Not sent; leave the retention to the storage, or set remove=0.`);
+  }
 }
 
 async function refuseIfProtected(vmid: number, ctx: ProtectionContext, message: (vmid: number) => string): Promise<void> {
@@ -46,8 +110,21 @@ async function checkRollback(req: NormalizedRequest, ctx: ProtectionContext, vmi
 
 async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<void> {
   const [first, , kind, vmidText, action, sub, subAction] = req.segments;
-  if (first !== 'nodes') return;
   const method = req.method;
+  if (first === 'cluster' && req.segments[1] === 'backup' && (method === 'POST' || method === 'PUT') && (req.segments.length === 2 || req.segments.length === 3)) {
+    await checkBackupPrune(req, ctx, 'This backup job');
+    return;
+  }
+  if (first !== 'nodes') return;
+  if (kind === 'vzdump' && vmidText === undefined && method === 'POST') {
+    await checkBackupPrune(req, ctx, 'This backup run');
+    return;
+  }
+  if (kind === 'storage' && action === 'prunebackups' && sub === undefined && method === 'DELETE') {
+    const hit = await prunedProtected(req, ctx, 'vmid', false);
+    if (hit.length) refuse(`Pruning backups on storage ${req.originalSegments[3] ?? vmidText} would remove backups of protected guest ${hit.join(', ')}; their backups are their data. Not sent; prune only other guests (vmid=...).`);
+    return;
+  }
 
   if (kind === 'storage' && action === 'content' && sub !== undefined && method === 'DELETE') {
     const volume = req.originalSegments.slice(5).join('/');

@@ -24,10 +24,14 @@ function unknown(identity: ServiceIdentity, what: string): never {
 
 async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<void> {
   const [first, second, third, fourth] = req.segments;
-  if (first !== 'access') return;
   const tokenId = ctx.serviceTokenId.toLowerCase();
   const user = tokenId.split('!')[0];
   const realm = user.slice(user.lastIndexOf('@') + 1);
+  if (first === 'cluster' && second === 'jobs' && third === 'realm-sync' && fourth !== undefined && req.segments.length === 4) {
+    await checkRealmSyncJob(req, ctx, realm, user);
+    return;
+  }
+  if (first !== 'access') return;
   const isOurs = (item: string) => item === user || item.split('!')[0] === user;
 
   if (second === 'users' && third !== undefined && isOurs(third)) {
@@ -71,6 +75,30 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
     if (identity.groups.has(third)) refuse(`This server's user is in group ${req.originalSegments[2] ?? third}; the group cannot be changed or deleted through the server itself.`);
     if (!identity.complete) unknown(identity, `group ${third}`);
   }
+}
+
+/**
+ * A realm-sync job (/cluster/jobs/realm-sync/{id}) on the realm of this server's user (or root@pam's)
+ * syncs it from a directory; with remove-vanished (or the old full/purge) it removes users, their tokens
+ * and ACL entries that the directory does not list, the server's own among them. POST names the realm;
+ * PUT keeps the job's realm, read from Proxmox (fail closed). A sync of the realm itself
+ * (POST /access/domains/{realm}/sync) is refused with the realm below.
+ */
+async function checkRealmSyncJob(req: NormalizedRequest, ctx: ProtectionContext, realm: string, user: string): Promise<void> {
+  if (req.method !== 'POST' && req.method !== 'PUT') return;
+  const guarded = new Set([realm, 'pam']);
+  let realms = paramItems(req, 'realm');
+  if (req.method === 'PUT' || realms.length === 0) {
+    const id = req.originalSegments[3] ?? req.segments[3];
+    try {
+      const job = await ctx.pve.get<{ realm?: string }>(`/cluster/jobs/realm-sync/${encodeURIComponent(id)}`);
+      realms = [...realms, String(job?.realm ?? '').toLowerCase()];
+    } catch (error) {
+      if (req.method === 'PUT') refuse(`Could not read realm-sync job ${id} to see which realm it syncs (${(error as Error).message}); it could be the realm of this server's own user, so nothing was sent.`);
+    }
+  }
+  const hit = realms.find((item) => guarded.has(item.trim()));
+  if (hit) refuse(`Realm-sync job ${req.originalSegments[3] ?? req.segments[3]} syncs the ${hit} realm, which holds ${hit === 'pam' ? 'root@pam' : `this server's own user (${user})`}; a sync (with remove-vanished) could remove that user, its tokens or its ACL entries. Not sent.`);
 }
 
 export const serviceIdentityRule: PolicyRule = { name: 'service identity', check };

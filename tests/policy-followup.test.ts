@@ -1,0 +1,216 @@
+/**
+ * Issue 12, the API policy's open items, through every door (proxmox_api over REST, MCP 2026-07-28 and
+ * MCP 2025, the typed tools, pvesh lines): a protected guest's backups are its data (delete, prune, a
+ * backup run or job that prunes with its own retention); realm-sync of the server's realm; node-wide
+ * stopall/migrateall/suspendall (judged: they act on guests, not on the host this server runs on); and a
+ * typed tool's refusal comes before anyone is asked to confirm (Plan.requests judged by the runtime).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/client';
+import { callRest, connectClient } from './helpers/server.ts';
+import { clusterSnapshot, protectedGuest, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { createSimulator } from '../lib/simulator/index.ts';
+import { addBackupVolume } from '../lib/simulator/state.ts';
+
+let ts: SafetyServer;
+let admin: string;
+let operator: string;
+let safeOperator: string;
+const clients: Record<string, Client> = {};
+let vmid = 0;
+let node = '';
+let ctid = 0;
+let backup = '';
+let ctBackup = '';
+let otherBackup = '';
+let otherVmid = 0;
+
+beforeAll(async () => {
+  const sim = createSimulator({ taskDurationMs: 5 });
+  const guest = protectedGuest(sim);
+  guest.status = 'stopped';
+  vmid = guest.vmid;
+  node = guest.node;
+  const { protection: _flag, ...withoutFlag } = guest.config;
+  guest.snapshots.set('before_protection', { name: 'before_protection', snaptime: 1_700_000_000, description: '', config: { ...withoutFlag } });
+  const local = sim.state.storages.get('local')!;
+  backup = addBackupVolume(sim.state, local, node, guest, 1_700_000_000).volid;
+  // A protected container too, with a backup of its own.
+  const ct = [...sim.state.guests.values()].find((g) => g.type === 'lxc' && !g.config.template)!;
+  ct.config.protection = 1;
+  ct.status = 'stopped';
+  ctid = ct.vmid;
+  ctBackup = addBackupVolume(sim.state, local, ct.node, ct, 1_700_000_000).volid;
+  // An unprotected guest's backup: deleting it stays possible.
+  const other = [...sim.state.guests.values()].find((g) => g.type === 'qemu' && !g.config.protection && !g.config.template)!;
+  otherVmid = other.vmid;
+  otherBackup = addBackupVolume(sim.state, local, other.node, other, 1_700_000_000).volid;
+  ts = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });
+  admin = await ts.createToken({ name: 'follow-admin', role: 'admin', mode: 'normal', ceiling: 'normal' });
+  operator = await ts.createToken({ name: 'follow-operator', role: 'operator', mode: 'normal', ceiling: 'normal' });
+  safeOperator = await ts.createToken({ name: 'follow-safe', role: 'operator', mode: 'safe', ceiling: 'normal' });
+  for (const [name, token, era] of [
+    ['admin-modern', admin, 'modern'],
+    ['admin-legacy', admin, 'legacy'],
+    ['operator-modern', operator, 'modern'],
+    ['operator-legacy', operator, 'legacy'],
+  ] as const) {
+    clients[name] = await connectClient(ts.mcpUrl, token, era);
+  }
+}, 60_000);
+
+afterAll(async () => {
+  for (const client of Object.values(clients)) await client.close().catch(() => undefined);
+  await ts?.close();
+});
+
+type Who = 'admin' | 'operator';
+interface Case {
+  label: string;
+  tool: string;
+  args: () => Record<string, unknown>;
+  codes?: string[];
+  who?: Who;
+}
+const api = (label: string, method: string, path: () => string, params?: () => Record<string, unknown>, extra: Partial<Case> = {}): Case => ({
+  label: `api: ${label}`,
+  tool: 'proxmox_api',
+  args: () => ({ method, path: path(), ...(params ? { params: params() } : {}) }),
+  ...extra,
+});
+const sh = (label: string, command: () => string, extra: Partial<Case> = {}): Case => ({ label: `sh: ${label}`, tool: 'execute_command', args: () => ({ node: 'pve1', command: command() }), ...extra });
+const content = (volid: string, storage = volid.split(':')[0]) => `/nodes/${node}/storage/${storage}/content/${volid}`;
+
+const cases: Case[] = [
+  // 1. a protected guest's backups
+  api('delete a vzdump backup of the protected VM', 'DELETE', () => content(backup)),
+  api('delete it, operator', 'DELETE', () => content(backup), undefined, { who: 'operator' }),
+  api('delete it, volume id percent-encoded', 'DELETE', () => content(encodeURIComponent(backup), 'local')),
+  api('delete it, double-encoded', 'DELETE', () => content(encodeURIComponent(encodeURIComponent(backup)), 'local')),
+  api('delete it, volume name without the storage', 'DELETE', () => content(backup.split(':')[1], 'local')),
+  api('delete it, vmid with leading zeros', 'DELETE', () => content(backup.replace(`-${vmid}-`, `-00${vmid}-`))),
+  api('delete the protected container\'s backup', 'DELETE', () => content(ctBackup)),
+  api('delete a PBS snapshot of the protected VM', 'DELETE', () => `/nodes/${node}/storage/pbs/content/pbs:backup/vm/${vmid}/2024-01-01T00:00:00Z`),
+  api('delete a PBS snapshot of the protected container, encoded', 'DELETE', () => `/nodes/${node}/storage/pbs/content/${encodeURIComponent(`pbs:backup/ct/${ctid}/2024-01-01T00:00:00Z`)}`),
+  api('prune the protected VM\'s backups', 'DELETE', () => `/nodes/${node}/storage/local/prunebackups`, () => ({ vmid, 'prune-backups': 'keep-last=1' })),
+  api('prune, vmid with leading zero and in the query', 'DELETE', () => `/nodes/${node}/storage/local/prunebackups?vmid=0${vmid}`),
+  api('prune every guest (no vmid)', 'DELETE', () => `/nodes/${node}/storage/local/prunebackups`, () => ({ 'prune-backups': 'keep-last=1' })),
+  api('prune every container (type lxc, no vmid)', 'DELETE', () => `/nodes/${node}/storage/local/prunebackups`, () => ({ type: 'lxc' })),
+  api('prune with a vmid that is no id', 'DELETE', () => `/nodes/${node}/storage/local/prunebackups`, () => ({ vmid: `${otherVmid}\0x` })),
+  api('backup run that prunes the protected VM with keep-last=1', 'POST', () => `/nodes/${node}/vzdump`, () => ({ vmid: `${otherVmid},${vmid}`, storage: 'local', 'prune-backups': 'keep-last=1' })),
+  api('backup run of all guests with maxfiles=1', 'POST', () => `/nodes/${node}/vzdump`, () => ({ all: 1, storage: 'local', maxfiles: 1, remove: 'yes' })),
+  api('backup job over all guests that prunes', 'POST', () => '/cluster/backup', () => ({ all: 1, schedule: 'daily', storage: 'local', 'prune-backups': 'keep-last=1' })),
+  api('backup job change with a NUL-hidden vmid', 'PUT', () => '/cluster/backup/job1', () => ({ vmid: `${otherVmid}\0${vmid}`, 'prune-backups': 'keep-daily=1' })),
+  { label: 'typed: storage_change deletes the protected VM\'s backup', tool: 'storage_change', args: () => ({ action: 'delete_volume', node, storage: 'local', volume: backup }) },
+  sh('pvesh deletes the protected VM\'s backup', () => `pvesh delete ${content(backup)}`),
+  sh('pvesh prunes the protected VM\'s backups', () => `pvesh delete /nodes/${node}/storage/local/prunebackups --vmid ${vmid}`),
+
+  // 4. realm-sync on the server's realm (pve) or root@pam's (pam)
+  api('realm-sync job for the server\'s realm with remove-vanished', 'POST', () => '/cluster/jobs/realm-sync/evil', () => ({ realm: 'pve', schedule: 'daily', 'remove-vanished': 'acl;entry;properties' })),
+  api('realm-sync job, realm in other case and in the query', 'POST', () => '/cluster/jobs/realm-sync/evil?realm=PVE', () => ({ schedule: 'daily' })),
+  api('realm-sync job for pam', 'POST', () => '/cluster/jobs/realm-sync/evil', () => ({ realm: 'pam', schedule: 'daily', 'remove-vanished': 'entry' })),
+  api('change a realm-sync job whose realm cannot be read', 'PUT', () => '/cluster/jobs/realm-sync/unknown', () => ({ 'remove-vanished': 'entry', schedule: 'daily' })),
+  api('sync the server\'s realm now', 'POST', () => '/access/domains/pve/sync', () => ({ 'remove-vanished': 'entry' })),
+  api('operator creates a realm-sync job for another realm', 'POST', () => '/cluster/jobs/realm-sync/corp', () => ({ realm: 'corp', schedule: 'daily' }), { who: 'operator', codes: ['forbidden'] }),
+];
+
+async function send(door: 'rest' | 'mcp' | 'mcp-legacy', who: Who, tool: string, args: Record<string, unknown>): Promise<string | undefined> {
+  if (door === 'rest') {
+    const response = await callRest(ts.url, who === 'admin' ? admin : operator, tool, args);
+    expect(response.status, JSON.stringify(response.body)).toBeGreaterThanOrEqual(400);
+    return response.body.error?.code;
+  }
+  const client = clients[`${who}-${door === 'mcp' ? 'modern' : 'legacy'}`];
+  const result = await client.callTool({ name: tool, arguments: args });
+  expect(result.isError, JSON.stringify(result.structuredContent)).toBe(true);
+  return (result.structuredContent as { error?: { code?: string } }).error?.code;
+}
+
+describe.each(['rest', 'mcp', 'mcp-legacy'] as const)('refused through %s', (door) => {
+  it.each(cases.map((c) => [c.label, c] as const))('%s', async (_label, c) => {
+    const before = clusterSnapshot(ts.sim);
+    const sentBefore = ts.changesSent.length;
+    const args = c.args();
+    const code = await send(door, c.who ?? 'admin', c.tool, args);
+    expect(c.codes ?? ['protected'], `${c.tool} ${JSON.stringify(args)} gave ${code}`).toContain(code);
+    expect(ts.changesSent.slice(sentBefore)).toEqual([]);
+    expect(clusterSnapshot(ts.sim)).toBe(before);
+  });
+});
+
+describe('ordinary work still passes', () => {
+  /** Sends through REST as admin and returns the changing requests that reached the simulator. */
+  async function reached(args: Record<string, unknown>): Promise<string[]> {
+    const sentBefore = ts.changesSent.length;
+    const response = await callRest(ts.url, admin, 'proxmox_api', args);
+    expect(response.body.error?.code, JSON.stringify(response.body)).not.toBe('protected');
+    return ts.changesSent.slice(sentBefore);
+  }
+
+  it('deletes an unprotected guest\'s backup', async () => {
+    expect(await reached({ method: 'DELETE', path: content(otherBackup) })).toEqual([`DELETE ${content(otherBackup)}`]);
+    expect(ts.sim.state.volumes.get(`local@${node}`)?.has(otherBackup) ?? false).toBe(false);
+  });
+
+  it('prunes another guest\'s backups and backs up a protected guest with the storage\'s retention', async () => {
+    expect(await reached({ method: 'DELETE', path: `/nodes/${node}/storage/local/prunebackups`, params: { vmid: otherVmid } })).toEqual([`DELETE /nodes/${node}/storage/local/prunebackups`]);
+    expect(await reached({ method: 'POST', path: `/nodes/${node}/vzdump`, params: { vmid, storage: 'local' } })).toEqual([`POST /nodes/${node}/vzdump`]);
+    expect(await reached({ method: 'POST', path: `/nodes/${node}/vzdump`, params: { vmid, storage: 'local', 'prune-backups': 'keep-all=1' } })).toEqual([`POST /nodes/${node}/vzdump`]);
+    expect(await reached({ method: 'POST', path: `/nodes/${node}/vzdump`, params: { vmid, storage: 'local', 'prune-backups': 'keep-last=1', remove: 0 } })).toEqual([`POST /nodes/${node}/vzdump`]);
+  });
+
+  it('lets an admin set up realm-sync for a directory realm', async () => {
+    expect(await reached({ method: 'POST', path: '/cluster/jobs/realm-sync/corp', params: { realm: 'corp', schedule: 'daily', 'remove-vanished': 'entry' } })).toEqual(['POST /cluster/jobs/realm-sync/corp']);
+  });
+
+  // 2. stopall/migrateall/suspendall act on the node's guests (pve-manager Nodes.pm): the host and this
+  // server (a container on the host, not a guest) keep running, so the main node is not special here.
+  it.each(['stopall', 'suspendall', 'migrateall'])('sends %s for the main node (it stops or moves guests, not the host)', async (action) => {
+    const params = action === 'migrateall' ? { target: 'pve2' } : {};
+    expect(await reached({ method: 'POST', path: `/nodes/pve1/${action}`, params })).toEqual([`POST /nodes/pve1/${action}`]);
+  });
+});
+
+describe('a typed tool\'s refusal comes before anyone is asked (safe mode)', () => {
+  const typedCases: [string, string, () => Record<string, unknown>][] = [
+    ['vm_action delete of the protected VM', 'vm_action', () => ({ action: 'delete', vmid })],
+    ['container_action delete of the protected container', 'container_action', () => ({ action: 'delete', vmid: ctid })],
+    ['guest_snapshot rollback to a snapshot without the flag', 'guest_snapshot', () => ({ action: 'rollback', vmid, snapname: 'before_protection' })],
+    ['guest_config deletes protection', 'guest_config', () => ({ vmid, delete: ['protection'] })],
+    ['storage_change deletes the protected VM\'s backup', 'storage_change', () => ({ action: 'delete_volume', node, storage: 'local', volume: backup })],
+  ];
+
+  it.each(typedCases)('REST: %s', async (_label, tool, args) => {
+    const before = clusterSnapshot(ts.sim);
+    const response = await callRest(ts.url, safeOperator, tool, args());
+    expect(response.body.error?.code, JSON.stringify(response.body)).toBe('protected');
+    expect(response.body.error?.details?.confirmation_id).toBeUndefined();
+    expect(clusterSnapshot(ts.sim)).toBe(before);
+  });
+
+  it.each(typedCases)('MCP with elicitation (2026-07-28 and 2025): %s, nobody is asked', async (_label, tool, args) => {
+    for (const era of ['modern', 'legacy'] as const) {
+      const asked: string[] = [];
+      const client = await connectClient(ts.mcpUrl, safeOperator, era, { elicitation: { form: {} } });
+      client.setRequestHandler('elicitation/create', async (request) => {
+        asked.push(String((request.params as { message?: string }).message));
+        return { action: 'accept', content: { confirm: true } };
+      });
+      try {
+        const before = clusterSnapshot(ts.sim);
+        const result = await client.callTool({ name: tool, arguments: args() });
+        expect(result.isError, `${era}: ${JSON.stringify(result.structuredContent)}`).toBe(true);
+        expect((result.structuredContent as { error?: { code?: string } }).error?.code, era).toBe('protected');
+        expect(asked, era).toEqual([]);
+        expect(clusterSnapshot(ts.sim)).toBe(before);
+      } finally {
+        await client.close().catch(() => undefined);
+      }
+    }
+  });
+
+  it('still asks for an ordinary change (the early check lets it through)', async () => {
+    const response = await callRest(ts.url, safeOperator, 'guest_config', { vmid: otherVmid, description: 'checked early' });
+    expect(['confirmation_required', 'approval_required'], JSON.stringify(response.body)).toContain(response.body.error?.code);
+  });
+});
