@@ -10,7 +10,7 @@ import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { addApprover, approveCli, decideOnPage } from './helpers/approval.ts';
 import { approvalTimings } from '../lib/approval/gate.ts';
 import { approvalsOf } from '../lib/approval/store.ts';
-import { guestTargets } from '../lib/approval/digest.ts';
+import { guestTargets, objectTargets } from '../lib/approval/digest.ts';
 import type { SimGuest } from '../lib/simulator/index.ts';
 
 let ts: SafetyServer;
@@ -106,6 +106,33 @@ describe('the target changed between approval and run', () => {
     const history = await callRest(ts.url, admin, 'get_command_history', { tool: 'proxmox_api', outcome: 'ok', limit: 5 });
     const entry = history.body.data.entries.find((row: any) => row.arguments?.path === args.path && row.arguments?.method === 'DELETE');
     expect(entry).toMatchObject({ approved_by: 'host:test-admin', approval: 'proof' });
+  });
+});
+
+describe('other targets: the object a PUT or DELETE changes', () => {
+  it('a user changed after the approval voids it; unchanged, the approval runs', async () => {
+    const safe = await ts.createToken({ role: 'admin', mode: 'safe' });
+    const args = { method: 'PUT', path: '/access/users/bob@pve', params: { email: 'bob@example.invalid' } };
+    const asked = await callRest(ts.url, safe, 'proxmox_api', args);
+    expect(asked.status, JSON.stringify(asked.body)).toBe(428);
+    const id = asked.body.error.details.approval_id as string;
+    await approveCli(ts.server.store, 'yes', id);
+    expect((await callRest(ts.url, admin, 'proxmox_api', { method: 'PUT', path: '/access/users/bob@pve', params: { comment: `changed ${Date.now()}` } })).status).toBe(200);
+    const run = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: id });
+    expect(run.status).toBe(428);
+    expect(run.body.error.message).toMatch(/target changed/);
+    const again = run.body.error.details.approval_id as string;
+    await approveCli(ts.server.store, 'yes', again);
+    const ok = await callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: again });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    expect(ts.sim.state.users.get('bob@pve')!.email).toBe('bob@example.invalid');
+  });
+
+  it('finds those objects in the plan', () => {
+    expect(objectTargets({ summary: 'x', risk: 'high', reversible: false, apiCalls: ['PUT /access/users/bob@pve', 'DELETE /api2/json/nodes/pve1/storage/local/content/local:iso/x.iso', 'POST /nodes/pve1/qemu', 'PUT /nodes/pve1/qemu/100/config'] })).toEqual([
+      '/access/users/bob@pve',
+      '/nodes/pve1/storage/local/content/local:iso/x.iso',
+    ]);
   });
 });
 

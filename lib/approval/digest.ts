@@ -4,7 +4,10 @@
  * and the approval no longer counts. For a guest it is Proxmox's own config `digest` (SHA-1 of the
  * config) with the guest's status. The guests are found in the arguments (vmid, a Proxmox API path)
  * and in the plan's Proxmox requests (so a `qm set 101 ...` line or vm_action binds to guest 101 too);
- * calls without a guest target bind to their arguments only (and toggle_mode to the current mode).
+ * Other objects a plan changes or removes (PUT/DELETE: a user, a storage, a network interface, a firewall
+ * rule...) are read with a GET of the same path: their Proxmox `digest` where the answer has one, else the
+ * answer without its moving parts (usage counters, times). A call with no such target binds to its
+ * arguments only (and toggle_mode to the current mode).
  */
 import { createHash } from 'node:crypto';
 import type { Caller, Plan, ToolContext } from '../tool.ts';
@@ -17,8 +20,36 @@ interface GuestTarget {
 
 const guestPath = /^\/*(?:api2\/json\/+)?nodes\/+([^/?\s]+)\/+(qemu|lxc)\/+(\d+)/i;
 
-/** At most this many guests are looked up for one approval. */
+/** At most this many guests, and this many other objects, are looked up for one approval. */
 const maxGuests = 5;
+const maxObjects = 3;
+
+/** Fields that change by themselves (usage, clocks) and say nothing about an object's configuration. */
+const volatile = new Set(['cpu', 'mem', 'maxmem', 'disk', 'maxdisk', 'uptime', 'netin', 'netout', 'diskread', 'diskwrite', 'time', 'loadavg', 'used', 'avail', 'total', 'free', 'swap', 'pressurecpusome', 'pressurememorysome', 'pressureiosome', 'lock']);
+
+function stable(value: unknown, depth = 0): unknown {
+  if (depth > 6 || value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => stable(item, depth + 1));
+  return Object.fromEntries(
+    Object.entries(value as Record<string, unknown>)
+      .filter(([key]) => !volatile.has(key))
+      .sort(([a], [b]) => a.localeCompare(b))
+      .map(([key, item]) => [key, stable(item, depth + 1)]),
+  );
+}
+
+/** PUT/DELETE paths of the plan that are not guest configs (those are read above): the objects it changes. */
+export function objectTargets(plan?: Plan): string[] {
+  const paths = new Set<string>();
+  for (const call of plan?.apiCalls ?? []) {
+    const match = /^(PUT|DELETE)\s+(\S+)$/.exec(call.trim());
+    if (!match) continue;
+    const path = '/' + match[2]!.replace(/^\/*(?:api2\/json\/+)?/, '').replace(/\?.*$/, '');
+    if (/^\/nodes\/[^/]+\/(qemu|lxc)\/\d+\/config$/.test(path)) continue;
+    paths.add(path);
+  }
+  return [...paths].slice(0, maxObjects);
+}
 
 export function guestTargets(input: Record<string, unknown>, plan?: Plan): GuestTarget[] {
   const found = new Map<number, GuestTarget>();
@@ -57,6 +88,15 @@ export async function targetDigest(tool: string, input: Record<string, unknown>,
       parts.push(`guest=${target.vmid}`, `digest=${String(config?.digest ?? '')}`, `status=${status?.status ?? 'unknown'}`);
     } catch {
       parts.push(`guest=${target.vmid}`, 'absent');
+    }
+  }
+  for (const path of objectTargets(plan)) {
+    try {
+      const answer = await ctx.pve.get<unknown>(path, undefined, { signal: ctx.signal });
+      const digest = answer && typeof answer === 'object' && !Array.isArray(answer) ? (answer as Record<string, unknown>).digest : undefined;
+      parts.push(`object=${path}`, typeof digest === 'string' ? `digest=${digest}` : `state=${JSON.stringify(stable(answer)).slice(0, 20_000)}`);
+    } catch {
+      parts.push(`object=${path}`, 'absent');
     }
   }
   return createHash('sha256').update(parts.join('\n')).digest('hex');
