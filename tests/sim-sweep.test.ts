@@ -149,6 +149,20 @@ describe.each(PVE_VERSIONS)('PVE %s', (pveVersion) => {
     expect((await call(sim, 'POST', '/nodes/pve2/lxc/104/clone', { newid: '706', full: '0' })).reason).toMatch(/^Linked clone feature for '[a-z-]+:(vm|subvol)-104-disk-0' is not available$/);
   });
 
+  test('migration failures end as "migration aborted", with the reason in the log', async () => {
+    const sim = make();
+    const live = await call(sim, 'POST', '/nodes/pve1/qemu/100/migrate', { target: 'pve2', online: '1' });
+    const st = await call(sim, 'GET', `/nodes/pve1/tasks/${enc(live.json.data)}/status`);
+    expect(st.json.data.exitstatus).toBe('migration aborted');
+    const log = (await call(sim, 'GET', `/nodes/pve1/tasks/${enc(live.json.data)}/log`, { limit: '0' })).json.data.map((l: any) => l.t);
+    expect(log.some((l: string) => /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d can't migrate local disk '[a-z-]+:vm-100-disk-0': can't live migrate attached local disks without with-local-disks option$/.test(l))).toBe(true);
+    expect(log.at(-2)).toMatch(/ ERROR: migration aborted \(duration \d\d:\d\d:\d\d\): can't migrate VM - check log$/);
+    expect(sim.state.guests.get(100)!.node).toBe('pve1');
+    const ok = await call(sim, 'POST', '/nodes/pve1/qemu/100/migrate', { target: 'pve2', online: '1', 'with-local-disks': '1' });
+    expect((await call(sim, 'GET', `/nodes/pve1/tasks/${enc(ok.json.data)}/status`)).json.data.exitstatus).toBe('OK');
+    expect(sim.state.guests.get(100)!.node).toBe('pve2');
+  });
+
   test('skiplock, keepActive and migratedfrom are for root@pam only', async () => {
     const sim = make();
     const r = await call(sim, 'POST', '/nodes/pve1/qemu/100/status/stop', { skiplock: '1', keepActive: '1' });

@@ -378,7 +378,8 @@ describe('guests, storage, network', () => {
     expect(same.json.errors).toEqual({ target: 'target is local node.' });
     const offline = await call(sim, 'POST', '/nodes/pve2/qemu/300/migrate', { target: 'pve1' });
     expect(offline.reason).toBe("can't migrate running VM without --online");
-    await call(sim, 'POST', '/nodes/pve2/qemu/300/migrate', { target: 'pve1', online: '1' });
+    // its disk is on local-lvm: a live migration needs with-local-disks (see sim-sweep.test.ts)
+    await call(sim, 'POST', '/nodes/pve2/qemu/300/migrate', { target: 'pve1', online: '1', 'with-local-disks': '1' });
     expect(sim.state.guests.get(300)!.node).toBe('pve1');
     await call(sim, 'POST', '/nodes/pve1/qemu/300/status/stop');
     await call(sim, 'DELETE', '/nodes/pve1/qemu/300', { purge: '1' });

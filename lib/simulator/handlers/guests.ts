@@ -576,15 +576,35 @@ function migrateGuest(type: GuestType): Handler {
     }
     const source = g.node;
     g.lock = 'migrate';
+    // AbstractMigrate: log lines carry a timestamp (and "ERROR:" for errors); any failure ends the task with
+    // "migration aborted" after "ERROR: migration aborted (duration ...): <why>". QemuMigrate refuses to
+    // live-migrate attached local disks without with-local-disks ("can't migrate VM - check log").
+    const stamp = () => new Date().toISOString().replace('T', ' ').slice(0, 19);
     return core.task(ctx, {
       type: type === 'qemu' ? 'qmigrate' : 'vzmigrate', id: g.vmid,
-      lines: [`starting migration of ${label(g)} ${g.vmid} to node '${target}' (${core.state.nodes.get(target)!.ip})`],
+      lines: [`${stamp()} starting migration of ${label(g)} ${g.vmid} to node '${target}' (${core.state.nodes.get(target)!.ip})`],
       work: () => {
         g.lock = undefined;
+        const abort = (why: string, before: string[] = []): never => {
+          throw Object.assign(new Error('migration aborted'), { lines: [...before, `${stamp()} ERROR: migration aborted (duration 00:00:01): ${why}`] });
+        };
         const t = core.state.nodes.get(target);
-        if (!t || !t.online) throw new Error(`migration aborted (duration 00:00:03): Can't connect to destination address using public key`);
+        if (!t || !t.online) abort(`Can't connect to destination address using public key`);
+        if (type === 'qemu' && g.status === 'running' && !isTrue(params['with-local-disks'])) {
+          const local = Object.entries(g.config)
+            .filter(([k, v]) => DISK_KEY.test(k) && !/^unused\d+$/.test(k) && !String(v).includes('media=cdrom'))
+            .map(([, v]) => String(v).split(',')[0])
+            .filter((volid) => volid.includes(':') && !core.state.storages.get(volid.split(':')[0])?.shared)
+            .sort();
+          if (local.length) {
+            abort("can't migrate VM - check log", [
+              ...local.map((v) => `${stamp()} can't migrate local disk '${v}': can't live migrate attached local disks without with-local-disks option`),
+              `${stamp()} ERROR: can't migrate VM - check log`,
+            ]);
+          }
+        }
         moveGuest(core.state, g, target);
-        return [`migration finished successfully (duration 00:00:12)`];
+        return [`${stamp()} migration finished successfully (duration 00:00:12)`];
       },
       node: source,
     });
