@@ -204,3 +204,23 @@ describe('subcommands are expanded by unique prefix too (PVE CLIHandler)', () =>
     expect((await findings(line)).length, line).toBeGreaterThan(0);
   });
 });
+
+describe('the CLI table matches the official API schema', () => {
+  it('every subcommand maps to a real endpoint, and its arguments are that endpoint\'s parameters', async () => {
+    const { cliTable } = await import('../lib/policy/command-guard.ts');
+    const problems: string[] = [];
+    for (const [program, table] of Object.entries(cliTable)) {
+      for (const [sub, spec] of Object.entries(table)) {
+        const params = endpointParams(spec.method, spec.path);
+        if (!params) {
+          problems.push(`${program} ${sub}: ${spec.method} ${spec.path} is not in the schema`);
+          continue;
+        }
+        for (const arg of [...(spec.args ?? []), ...(spec.listParam ? [spec.listParam] : []), ...Object.keys(spec.fixed ?? {})]) {
+          if (!(arg in params) && !spec.path.includes(`{${arg}}`)) problems.push(`${program} ${sub}: ${arg} is not a parameter of ${spec.method} ${spec.path}`);
+        }
+      }
+    }
+    expect(problems).toEqual([]);
+  });
+});

@@ -43,7 +43,7 @@ class Refused extends Error {}
 
 // -- the CLI table: which request each subcommand makes ----------------------------------------------
 
-interface CliCommand {
+export interface CliCommand {
   method: Method;
   /** Path template; `{name}` is filled from the positional arguments, then `{node}` with the local node. */
   path: string;
@@ -53,6 +53,8 @@ interface CliCommand {
   fixed?: Record<string, string>;
   /** All remaining positionals are this list parameter (vzdump's vmid). */
   listParam?: string;
+  /** Path parameters the tool may leave out (pveum user tfa delete without --id removes every entry). */
+  pathDefaults?: Record<string, string>;
 }
 
 const guest = (type: 'qemu' | 'lxc'): Record<string, CliCommand> => {
@@ -118,8 +120,8 @@ const CLI: Record<string, Record<string, CliCommand>> = {
   pveum: {
     ...prefixed('user', access('users', 'userid')),
     ...prefixed('user token', token),
-    'user tfa delete': { method: 'DELETE', path: '/access/tfa/{userid}', args: ['userid'] },
-    'user tfa remove': { method: 'DELETE', path: '/access/tfa/{userid}', args: ['userid'] },
+    'user tfa delete': { method: 'DELETE', path: '/access/tfa/{userid}/{id}', args: ['userid'], pathDefaults: { id: '' } },
+    'user tfa remove': { method: 'DELETE', path: '/access/tfa/{userid}/{id}', args: ['userid'], pathDefaults: { id: '' } },
     ...prefixed('group', access('groups', 'groupid')),
     ...prefixed('role', access('roles', 'roleid')),
     'acl modify': aclModify,
@@ -177,6 +179,9 @@ const CLI: Record<string, Record<string, CliCommand>> = {
     'rules remove': { method: 'DELETE', path: '/cluster/ha/rules/{rule}', args: ['rule'] },
   },
 };
+
+/** The CLI table, for tests that check it against the API schema. */
+export const cliTable: Readonly<Record<string, Readonly<Record<string, CliCommand>>>> = CLI;
 
 const PVESH_METHODS: Record<string, Method> = { create: 'POST', set: 'PUT', delete: 'DELETE' };
 const PVESH_OUTPUT_OPTIONS: [string, ParamKind][] = [
@@ -283,6 +288,7 @@ function fromTableKey(command: SimpleCommand, node: string, table: Record<string
     if (volume && !volume.dynamic && values.volume) values.volume = { text: volume.text, dynamic: false };
   }
   for (const name of Object.keys(params)) if (spec.path.includes(`{${name}}`) && typeof params[name] === 'string' && !values[name]) values[name] = { text: params[name] as string, dynamic: false };
+  for (const [name, text] of Object.entries(spec.pathDefaults ?? {})) values[name] ??= { text, dynamic: false };
   for (const name of Object.keys(values)) if (spec.path.includes(`{${name}}`)) delete params[name];
   const path = fillPath(spec.path, values, node);
   if (/\{[^}]+\}/.test(path) && spec.method !== 'GET') {
