@@ -173,6 +173,7 @@ describe('the API policy judges every translated request', () => {
     'pvesm free local:110/vm-110-disk-0.raw',
     'qmrestore local:backup/vzdump-qemu-101.vma.zst 101 --force',
     'pct restore 110 local:backup/ct.tar.zst --force',
+    "pvesh create /nodes/pve1/execute --commands '[{\"method\":\"DELETE\",\"path\":\"/access/users/root@pam\"}]'",
   ])('%s is refused', async (line) => {
     const list = await findings(line);
     expect(list.length, line).toBeGreaterThan(0);

@@ -517,3 +517,9 @@ describe('code hidden in data: subscripts, arithmetic and prompt expansion', () 
     expect(classify(line).features, line).toEqual([]);
   });
 });
+
+describe('hook scripts run as root', () => {
+  it.each(['qm set 101 --hookscript local:snippets/x.pl', 'qm set 101 -hoo local:snippets/x.pl', 'pct set 110 --HOOKSCRIPT=local:snippets/x.sh', 'vzdump 101 --script /tmp/x.sh', 'vzdump 101 --scr=/tmp/x.sh', 'pvesh set /nodes/pve1/qemu/101/config --hookscript local:snippets/x.pl'])('%j needs interpreters', (line) => {
+    expect(classify(line).features, line).toContain('interpreters');
+  });
+});

@@ -213,6 +213,11 @@ export function commandFeatures(cmd: SimpleCommand, children: SimpleCommand[]): 
       }
     }
   }
+  // hook scripts run as root on Proxmox events: a way to run any code through qm/pct/vzdump/pvesh
+  // (option prefixes as the tools accept them: --hoo is --hookscript, --scr is --script)
+  if ((/^(qm|pct|pvesh)$/.test(p) && args.some((w) => /^--?hoo/i.test(w.text))) || (/^(vzdump|pvesh)$/.test(p) && args.some((w) => /^--?scr/i.test(w.text)))) {
+    add('interpreters', `${p} sets a hook script, which Proxmox runs as root`);
+  }
   const proxied = cmd.env.find((e) => API_PORT.test(e.value));
   if (proxied) add('api-from-shell', `${proxied.name} points at the Proxmox API`);
   const api = apiFromShellReason(cmd);
