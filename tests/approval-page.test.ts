@@ -5,7 +5,7 @@
  * id, tampered form, foreign or missing Origin, a locked approver) is refused with a clear message,
  * decides nothing, runs nothing and is on record.
  */
-import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer, request as httpRequest, type Server as HttpServer } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest } from './helpers/server.ts';
 import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
@@ -62,6 +62,24 @@ describe('the page itself', () => {
     expect(page.html).toContain('name="viewport"');
     const list = await getPage(ts.url, '/approve');
     expect(list.html).toContain(`/approve/${id}`);
+  });
+
+  it('answers only to the allowed Host names, like /mcp (DNS rebinding)', async () => {
+    const { id } = await askForChange();
+    // fetch() will not send a Host of our choosing; node:http will.
+    const statusWithHost = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(`${ts.url}${path}`);
+        const req = httpRequest({ hostname: url.hostname, port: url.port, path: url.pathname, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    expect(await statusWithHost(`/approve/${id}`, 'attacker.example')).toBe(403);
+    expect(await statusWithHost('/approve', 'attacker.example:80')).toBe(403);
+    expect(await statusWithHost('/approve', new URL(ts.url).host)).toBe(200);
   });
 
   it('escapes what the agent wrote into its arguments', async () => {
