@@ -7,6 +7,8 @@ import { num } from '../lib/pve/parse.ts';
 import { isUpid } from '../lib/pve/upid.ts';
 import type { GuestType, PveParams } from '../lib/pve/types.ts';
 import { guestPath, kindOf, locateAny, type Located } from '../lib/guests/kinds.ts';
+import { requireNode } from '../lib/cluster/nodes.ts';
+import { assertContent, requireStorage } from '../lib/cluster/storage.ts';
 import { configParams, lxcNicValue, nicInput, privilegeForKey, settableShape, showParams, touchedKeys, checkKindFields, type Settable } from '../lib/guests/config-params.ts';
 import { parseBootOrder, QEMU_DISK_KEY, type GuestConfig } from '../lib/guests/summary.ts';
 import { parseProps, sizeToBytes } from '../lib/guests/props.ts';
@@ -139,6 +141,49 @@ async function sourceOf(value: Input, ctx: ToolContext): Promise<Located | undef
   return where;
 }
 
+/**
+ * Everything that can be checked before anyone is asked (issue 15): the node answers, the storage is
+ * there and takes disks, the pool and every NIC's bridge exist, the new id is free, wait: false has
+ * nothing to do after the clone. A clone that sets cloud-init options from a template without a
+ * cloud-init drive gets a warning: the options would do nothing.
+ */
+async function preflight(value: Input, source: Located | undefined, ctx: ToolContext): Promise<string[]> {
+  const warnings: string[] = [];
+  if (!value.wait && source && hasFollowUps(value)) {
+    throw new ToolError('invalid_input', 'wait: false only works for a plain clone; config changes, disk_size and start need the clone to finish first. Leave wait at true, or drop those and apply them later with guest_config.');
+  }
+  const node = value.node ?? source?.node;
+  if (node) await requireNode(ctx, node, { online: true });
+  if (value.storage) assertContent(await requireStorage(ctx, value.storage, node), source?.type === 'qemu' ? 'images' : 'rootdir', source?.type === 'qemu' ? 'VM disks' : 'container volumes');
+  if (value.newid !== undefined) {
+    const taken = (await ctx.pve.clusterResources('vm', { signal: ctx.signal })).find((row) => row.vmid === value.newid);
+    if (taken) throw new ToolError('conflict', `Id ${value.newid} is taken (${taken.type === 'lxc' ? 'CT' : 'VM'} ${value.newid}${taken.name ? ` ${String(taken.name)}` : ''}); leave newid out for the next free id.`, { details: { newid: value.newid } });
+  }
+  if (value.pool) {
+    const pools = await ctx.pve.get<{ poolid: string }[]>('/pools', undefined, { signal: ctx.signal }).catch(() => undefined);
+    if (pools && !pools.some((pool) => pool.poolid === value.pool)) {
+      throw new ToolError('not_found', `Pool '${value.pool}' does not exist. Pools: ${pools.map((pool) => pool.poolid).sort().join(', ') || 'none'}.`, { details: { pool: value.pool } });
+    }
+  }
+  const bridges = [...new Set((value.nets ?? []).map((nic) => nic.bridge).filter((bridge): bridge is string => Boolean(bridge)))];
+  if (node && bridges.length) {
+    const rows = await ctx.pve.get<{ iface: string; type?: string }[]>(`/nodes/${encodeURIComponent(node)}/network`, undefined, { signal: ctx.signal }).catch(() => undefined);
+    if (rows) {
+      const known = rows.filter((row) => row.type === 'bridge' || row.type === 'OVSBridge').map((row) => row.iface).sort();
+      const missing = bridges.filter((bridge) => !known.includes(bridge));
+      if (missing.length) throw new ToolError('not_found', `Bridge ${missing.join(', ')} does not exist on ${node}. Bridges there: ${known.join(', ') || 'none'}.`, { details: { node, missing, bridges: known } });
+    }
+  }
+  const cloudInit = value.ciuser || value.cipassword || value.sshkeys || value.ipconfig?.length || value.nameserver || value.searchdomain;
+  if (source?.type === 'qemu' && cloudInit) {
+    const config = await ctx.pve.get<Record<string, unknown>>(guestPath(source.node, 'qemu', source.vmid, '/config'), undefined, { signal: ctx.signal }).catch(() => undefined);
+    if (config && !Object.values(config).some((entry) => typeof entry === 'string' && /cloudinit/.test(entry))) {
+      warnings.push(`Template ${source.vmid} has no cloud-init drive, so ciuser, sshkeys, ipconfig and the like will do nothing. Add one to the template first (qm set ${source.vmid} --ide2 <storage>:cloudinit).`);
+    }
+  }
+  return warnings;
+}
+
 export default defineTool({
   name: 'guest_create',
   title: 'Create a VM or container from a template',
@@ -151,6 +196,7 @@ export default defineTool({
   privileges: (value) => privilegesFor(value),
   async explain(value, ctx): Promise<Plan> {
     const source = await sourceOf(value, ctx);
+    const checked = await preflight(value, source, ctx);
     const id = value.newid ?? '<nextid>';
     const apiCalls: string[] = value.newid ? [] : ['GET /cluster/nextid'];
     let cli: string[];
@@ -183,7 +229,7 @@ export default defineTool({
       risk: 'low',
       reversible: true,
       undo: `Delete the new guest (${source?.type === 'qemu' ? 'vm_action' : 'container_action'} action=delete).`,
-      warnings: value.template === undefined && !value.unprivileged ? ['A privileged container shares the host\'s root user mapping: root in it is close to root on the host. Prefer unprivileged.'] : [],
+      warnings: [...checked, ...(value.template === undefined && !value.unprivileged ? ['A privileged container shares the host\'s root user mapping: root in it is close to root on the host. Prefer unprivileged.'] : [])],
     };
   },
   async run(value, ctx) {

@@ -147,6 +147,25 @@ describe('through both doors', () => {
     }
   });
 
+  it('a failing precondition is refused before anyone is asked to confirm, through both doors', async () => {
+    const safe = await ts.createToken({ name: 'precheck-safe', role: 'admin', mode: 'safe', ceiling: 'normal' });
+    const existing = [...ts.server.simulator!.state.guests.get(100)!.snapshots.keys()][0];
+    expect(existing).toBeDefined();
+    const rest = await callRest(ts.url, safe, 'guest_create', { template: 102, nets: [{ index: 0, bridge: 'vmbr9' }] });
+    expect(rest.body.error.code).toBe('not_found');
+    expect(rest.body.error.message).toMatch(/Bridge vmbr9 does not exist/);
+    const client = await connectClient(ts.mcpUrl, safe, 'modern');
+    try {
+      const taken = await client.callTool({ name: 'guest_snapshot', arguments: { action: 'create', vmid: 100, snapname: existing } });
+      expect(taken.isError).toBe(true);
+      expect((taken.structuredContent as { error: { code: string; message: string } }).error).toMatchObject({ code: 'conflict', message: expect.stringMatching(/already has a snapshot named/) });
+      const protectedDelete = await client.callTool({ name: 'vm_action', arguments: { vmid: 100, action: 'delete' } });
+      expect((protectedDelete.structuredContent as { error: { code: string } }).error.code).toBe('conflict'); // running: stop it first
+    } finally {
+      await client.close();
+    }
+  });
+
   it('an existing node with no guests is an empty answer, not an error', async () => {
     const rest = await callRest(ts.url, ts.adminToken, 'list_vms', { node: 'pve3', name: 'no-such-name-*' });
     expect(rest.body.success).toBe(true);

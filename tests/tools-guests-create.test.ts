@@ -125,3 +125,19 @@ describe('guest_create from an OS template', () => {
     await expect(callTool(guestCreate, { ostemplate, node: 'pve1', newid: 601 }, t.ctx)).rejects.toMatchObject({ code: 'forbidden', message: expect.stringMatching(/VM\.Allocate/) });
   });
 });
+
+describe('guest_create checks before anyone is asked', () => {
+  it('refuses a missing bridge, storage, pool, node or a taken id in the plan, and warns about a template without cloud-init', async () => {
+    t = testContext();
+    await expect(explainTool(guestCreate, { template: 102, nets: [{ index: 0, bridge: 'vmbr9' }] }, t.ctx)).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/Bridge vmbr9 does not exist on pve1\. Bridges there: vmbr0/) });
+    await expect(explainTool(guestCreate, { template: 102, storage: 'nosuch' }, t.ctx)).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/Storage 'nosuch' does not exist/) });
+    await expect(explainTool(guestCreate, { template: 102, pool: 'nosuch' }, t.ctx)).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/Pool 'nosuch' does not exist/) });
+    await expect(explainTool(guestCreate, { template: 102, node: 'pve01' }, t.ctx)).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/pve01/) });
+    await expect(explainTool(guestCreate, { template: 102, newid: 100 }, t.ctx)).rejects.toMatchObject({ code: 'conflict', message: expect.stringMatching(/Id 100 is taken/) });
+    const template = t.sim.state.guests.get(102)!;
+    for (const key of Object.keys(template.config)) if (String(template.config[key]).includes('cloudinit')) delete template.config[key];
+    const plan = await explainTool(guestCreate, { template: 102, ciuser: 'ops' }, t.ctx);
+    expect(plan.warnings!.join(' ')).toMatch(/no cloud-init drive/);
+    expect(t.requests.filter((request) => request.method !== 'GET')).toEqual([]);
+  });
+});
