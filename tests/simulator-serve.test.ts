@@ -42,6 +42,10 @@ describe('standalone simulator', () => {
     expect(missing.statusText).toBe("Configuration file 'nodes/pve1/qemu-server/999.conf' does not exist");
     const denied = await fetch(`${served.url}/api2/json/version`);
     expect(denied.status).toBe(401);
+    // over the wire too: the text only in the reason phrase, an empty body, no JSON content type
+    expect(denied.statusText).toBe('No ticket');
+    expect(await denied.text()).toBe('');
+    expect(denied.headers.get('content-type')).toBeNull();
   });
 
   test('HTTPS with a self-signed certificate and its SHA-256 fingerprint', async () => {
@@ -51,7 +55,7 @@ describe('standalone simulator', () => {
     expect(served.fingerprint).toMatch(/^([0-9A-F]{2}:){31}[0-9A-F]{2}$/);
     const r = await httpsGet(`${served.url}/api2/json/version`, served.caPem!, { authorization: `PVEAPIToken=${sim.defaultToken.tokenId}=${sim.defaultToken.secret}` });
     expect(r.status).toBe(200);
-    expect(JSON.parse(r.body).data.release).toBe('9.1');
+    expect(JSON.parse(r.body).data.release).toBe(sim.pveVersion);
     expect(r.fingerprint).toBe(served.fingerprint);
   });
 });
