@@ -3,6 +3,15 @@ import { defineTool } from '../lib/tool.ts';
 import { helpText, helpTopics } from '../lib/self/help.ts';
 import { identity } from '../lib/self/context.ts';
 
+/** How every list answers (issue 15): the same four arguments everywhere. */
+const listsGuide = [
+  '## Lists: pages, sort, fields',
+  '- Every list (list_vms, list_containers, guest_backup_list, storage_operations content, task_status list, get_command_history) answers one page: total says how many matched, next_cursor how to get the next page (pass it as cursor; null on the last page).',
+  '- sort: a field, - for descending, commas for several: {"sort": "-mem"} for the VMs using the most memory, {"sort": "-cpu,name"}. Ask for the top N with sort and limit instead of reading every page.',
+  '- fields picks the columns ({"fields": ["name", "mem"]}); the id column always stays. The text answer is a table; structuredContent has the same rows as JSON.',
+  '- Unknown argument names are refused with the closest real name; a node, pool, storage or bridge that does not exist is refused with the real ones listed.',
+].join('\n');
+
 export default defineTool({
   name: 'help_llm',
   title: 'Guide for agents: how to work with this server',
@@ -43,9 +52,10 @@ export default defineTool({
       backupKeep: ctx.config.backupKeep,
       topic: input.topic,
     });
+    const full = input.topic === 'all' || input.topic === 'limits' ? `${text}\n\n${listsGuide}` : text;
     return {
-      data: { text, topic: input.topic, version: me.version, mode: ctx.caller.mode, health: health?.status ?? 'unknown', tool_count: tools.length },
-      summary: text,
+      data: { text: full, topic: input.topic, version: me.version, mode: ctx.caller.mode, health: health?.status ?? 'unknown', tool_count: tools.length },
+      summary: full,
     };
   },
 });
