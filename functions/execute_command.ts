@@ -61,8 +61,9 @@ export default defineTool({
   title: 'Run a shell command on a Proxmox node',
   description:
     'Run one command line on a cluster node over SSH, as the restricted proxmox-mcp user (host key pinned, time and output bounded). ' +
-    'The line is parsed and every command in it classified: read-only commands run in every mode, changes follow the mode (safe mode asks first, read-only refuses), ' +
-    'and commands that touch what is protected (root@pam, the main node, this server\'s own user and token, protected guests, disks in use) never run. ' +
+    'Every command in the line is classified: plain reads (allow-listed programs and options) run in every mode and for viewers, changes follow the mode, ' +
+    'Proxmox CLI lines are judged as the API requests they make, and what touches protected objects never runs. ' +
+    'Interpreter code, eval, decoded scripts, /etc/pve writes and API calls via curl need an admin grant per token. ' +
     'Returns exit code, stdout, stderr, duration and whether output was cut or the time ran out. Prefer the typed tools when one fits.',
   input: z.object({
     node: nodeName.describe('The node to run it on, e.g. pve1'),
