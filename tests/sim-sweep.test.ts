@@ -163,6 +163,14 @@ describe.each(PVE_VERSIONS)('PVE %s', (pveVersion) => {
     expect(sim.state.guests.get(100)!.node).toBe('pve2');
   });
 
+  test('status/current says whether HA manages the guest (get_service_status)', async () => {
+    const sim = make();
+    expect((await call(sim, 'GET', '/nodes/pve2/qemu/101/status/current')).json.data.ha).toEqual({ managed: 1, state: 'started' });
+    expect((await call(sim, 'GET', '/nodes/pve1/qemu/100/status/current')).json.data.ha).toEqual({ managed: 0 });
+    sim.state.ha.get('vm:101')!.state = 'ignored';
+    expect((await call(sim, 'GET', '/nodes/pve2/qemu/101/status/current')).json.data.ha).toEqual({ managed: 0 });
+  });
+
   test('skiplock, keepActive and migratedfrom are for root@pam only', async () => {
     const sim = make();
     const r = await call(sim, 'POST', '/nodes/pve1/qemu/100/status/stop', { skiplock: '1', keepActive: '1' });

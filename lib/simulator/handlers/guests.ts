@@ -54,6 +54,13 @@ function listGuests(ctx: HandlerContext, type: GuestType): Record<string, unknow
   return out;
 }
 
+/** pve-ha-manager get_service_status: managed unless not configured or `ignored`, with the manager's state. */
+function haStatus(core: SimCore, g: SimGuest): Record<string, unknown> {
+  const r = core.state.ha.get(`${g.type === 'qemu' ? 'vm' : 'ct'}:${g.vmid}`);
+  if (!r || r.state === 'ignored') return { managed: 0 };
+  return { managed: 1, state: r.state === 'disabled' ? 'stopped' : r.state };
+}
+
 function statusOf(g: SimGuest, now: number, current: boolean, v9: boolean): Record<string, unknown> {
   const s = guestStats(g, now);
   const row: Record<string, unknown> = { vmid: g.vmid, name: String(g.config.name ?? g.config.hostname ?? ''), status: g.status, ...s };
@@ -665,7 +672,10 @@ function guestRoutes(type: GuestType): Record<string, Handler> {
     [`GET ${base}`]: (ctx) => listGuests(ctx, type),
     [`POST ${base}`]: createGuest(type),
     [`DELETE ${base}/{vmid}`]: destroyGuest(type),
-    [`GET ${base}/{vmid}/status/current`]: (ctx) => statusOf(guestOf(ctx, type), ctx.now, true, ctx.core.state.pveVersion !== '8.4'),
+    [`GET ${base}/{vmid}/status/current`]: (ctx) => {
+      const g = guestOf(ctx, type);
+      return { ...statusOf(g, ctx.now, true, ctx.core.state.pveVersion !== '8.4'), ha: haStatus(ctx.core, g) };
+    },
     [`GET ${base}/{vmid}/config`]: (ctx) => {
       const g = guestOf(ctx, type);
       if (ctx.params.snapshot !== undefined) {
