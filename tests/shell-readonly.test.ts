@@ -523,3 +523,18 @@ describe('hook scripts run as root', () => {
     expect(classify(line).features, line).toContain('interpreters');
   });
 });
+
+describe('host access through guest configuration', () => {
+  it.each([
+    ["qm set 101 --args '-chardev socket,id=x,path=/tmp/s'", 'interpreters'],
+    ["qm set 101 -arg '-foo'", 'interpreters'],
+    ['pct set 110 --mp0 /etc/pve,mp=/mnt/pve', 'pve-config-writes'],
+    ['pct set 110 -mp1=/,mp=/mnt/host', 'pve-config-writes'],
+    ['pct create 120 local:vztmpl/x.tar.zst --mp0 volume=/etc,mp=/mnt/etc', 'pve-config-writes'],
+  ])('%j needs %s', (line, feature) => {
+    expect(classify(line).features, line).toContain(feature);
+  });
+  it('an ordinary volume mount needs no grant', () => {
+    expect(classify('pct set 110 --mp0 local-lvm:8,mp=/data').features).toEqual([]);
+  });
+});

@@ -218,6 +218,17 @@ export function commandFeatures(cmd: SimpleCommand, children: SimpleCommand[]): 
   if ((/^(qm|pct|pvesh)$/.test(p) && args.some((w) => /^--?hoo/i.test(w.text))) || (/^(vzdump|pvesh)$/.test(p) && args.some((w) => /^--?scr/i.test(w.text)))) {
     add('interpreters', `${p} sets a hook script, which Proxmox runs as root`);
   }
+  // raw QEMU arguments (root-only in the API; the CLI runs as root through sudo)
+  if (/^(qm|pvesh)$/.test(p) && args.some((w) => /^--?args?(=|$)/i.test(w.text))) add('interpreters', `${p} passes raw arguments to QEMU, which runs as root`);
+  // a container bind mount of /, /etc, /etc/pve or a home: the container's root can write there
+  if (/^(pct|pvesh)$/.test(p)) {
+    args.forEach((w, i) => {
+      const m = /^--?(mp\d*|rootfs)(=(.*))?$/i.exec(w.text);
+      if (!m) return;
+      const value = (m[3] ?? args[i + 1]?.text ?? '').split(',')[0]!.replace(/^volume=/, '');
+      if (/^\/+(etc(\/+pve)?(\/.*)?|var\/+lib\/+pve-cluster(\/.*)?|root(\/.*)?|home(\/.*)?)?\/*$/.test(value)) add('pve-config-writes', `${p} bind-mounts the host path ${value} into a container, whose root can then write there`);
+    });
+  }
   const proxied = cmd.env.find((e) => API_PORT.test(e.value));
   if (proxied) add('api-from-shell', `${proxied.name} points at the Proxmox API`);
   const api = apiFromShellReason(cmd);
