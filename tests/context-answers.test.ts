@@ -97,6 +97,15 @@ describe('at 32 nodes and 2,000 guests', () => {
     expect(seen).toBe(data.total);
   });
 
+  it('a default answer carries no size hint; one the caller asked to be large says how large it is', async () => {
+    const small = await client.callTool({ name: 'list_vms', arguments: {} });
+    expect(small._meta?.['anthropic/maxResultSizeChars']).toBeUndefined();
+    const large = await client.callTool({ name: 'list_vms', arguments: { limit: 5000 } });
+    const size = text(large).length + JSON.stringify(large.structuredContent).length;
+    expect(size).toBeGreaterThan(40_000);
+    expect(large._meta?.['anthropic/maxResultSizeChars']).toBeGreaterThanOrEqual(size);
+  });
+
   it('resources/list gives pages with a cursor, and all pages together list every guest once', async () => {
     const first = await client.listResources({ cursor: '0' });
     expect(first.resources).toHaveLength(resourcePageSize);

@@ -90,6 +90,16 @@ export function annotationsFor(tool: AnyTool) {
   };
 }
 
+/**
+ * Default answers stay under 40,000 characters (issue 15); a bigger one only comes from a caller that
+ * asked for it (a large limit), so say so to Claude Code, which would otherwise cut it.
+ */
+export const defaultAnswerChars = 40_000;
+
+function largeAnswerMeta(size: number): { _meta?: Record<string, unknown> } {
+  return size > defaultAnswerChars ? { _meta: { 'anthropic/maxResultSizeChars': Math.min(Math.ceil(size / 10_000) * 10_000, 500_000) } } : {};
+}
+
 export function toCallToolResult(result: CallResult): CallToolResult {
   const envelope = result.envelope as unknown as Record<string, unknown>;
   // The envelope's message, which is redacted (lib/runtime/invoke.ts errorEnvelope).
@@ -109,6 +119,7 @@ export function toCallToolResult(result: CallResult): CallToolResult {
     content: [{ type: 'text', text: text + learning }],
     structuredContent: envelope,
     ...(result.kind === 'ok' ? {} : { isError: true }),
+    ...largeAnswerMeta(text.length + learning.length + JSON.stringify(envelope).length),
   };
 }
 
