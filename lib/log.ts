@@ -27,7 +27,8 @@ const secretPatterns: RegExp[] = [
   /(PVEAPIToken=[^=\s]+=)[^\s"',}]+/gi,
   /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
   /\bpmcp_[A-Za-z0-9_-]{16,}\b/g,
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----/g,
+  // To the END line, or to the end of the text when there is none (never one scan per BEGIN: that is quadratic).
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)/g,
   // A bare UUID may be a Proxmox token secret; request ids (UUIDs too) stay readable for correlation.
   /(?<!"requestId":")(?<!requestId=)\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b/gi,
 ];

@@ -173,3 +173,28 @@ describe('the exact secret values of a call', () => {
     expect(maskKnown('ab cd', secretsIn({ password: 'ab' }))).toBe('ab cd');
   });
 });
+
+describe('no input makes redaction take quadratic time', () => {
+  // Not a speed target (those live in bench/): before the patterns were bounded, 1 MB of "mysql " took
+  // four minutes of CPU in one regular expression; every shape here now takes well under a second.
+  const shapes: Record<string, string> = {
+    mysql: 'mysql '.repeat(170_000),
+    sshpass: 'sshpass '.repeat(120_000),
+    htpasswd: 'htpasswd -b '.repeat(80_000),
+    env: 'A_PASSWORD'.repeat(100_000),
+    dots: 'a.'.repeat(500_000),
+    dashword: 'a-'.repeat(500_000),
+    colon: 'a:'.repeat(500_000),
+    begin: '-----BEGIN RSA PRIVATE KEY-----'.repeat(30_000),
+    jsonpw: '{"password":"'.repeat(80_000),
+  };
+  for (const [name, text] of Object.entries(shapes)) {
+    it(`${name} (1 MB)`, () => {
+      const started = performance.now();
+      redactText(text);
+      secretsIn({ text });
+      redact(text);
+      expect(performance.now() - started).toBeLessThan(15_000);
+    }, 60_000);
+  }
+});

@@ -24,12 +24,12 @@ import { cliSecretNames, isSecretName, isSecretOption } from './secret-params.ts
 
 const R = '[redacted]';
 /** A value on a command line: quoted (with escapes), a JSON object, or a run of non-separators. */
-const value = String.raw`("(?:[^"\\]|\\.)*"|'[^']*'|\{[^}]*\}|[^\s;&|'"]+)`;
+const value = String.raw`("(?:[^"\\]|\\.){0,4096}"|'[^']{0,4096}'|\{[^}]{0,4096}\}|[^\s;&|'"]{1,4096})`;
 
 /** name=VALUE; the value stops at a comma too (property strings, mount -o lists: `user=a,password=b`). */
-const namedValue = new RegExp(String.raw`(^|[\s?&;,"'(])([A-Za-z%][A-Za-z0-9_.%-]*)(=)` + String.raw`("(?:[^"\\]|\\.)*"|'[^']*'|\{[^}]*\}|[^\s;&|'",]+)`, 'g');
+const namedValue = new RegExp(String.raw`(^|[\s?&;,"'(])([A-Za-z%][A-Za-z0-9_.%-]{0,128})(=)` + String.raw`("(?:[^"\\]|\\.){0,4096}"|'[^']{0,4096}'|\{[^}]{0,4096}\}|[^\s;&|'",]{1,4096})`, 'g');
 const optionAssignment = new RegExp(String.raw`(?<![A-Za-z0-9_-])(--?)([A-Za-z][A-Za-z0-9_-]*)=` + value, 'g');
-const colonValue = /((?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]*)\s*:[ \t]*)([^\s,;:{}'"\]]+)/g;
+const colonValue = /((?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]{0,128})\s*:[ \t]*)([^\s,;:{}'"\]]{1,4096})/g;
 const everydayNames = new Set(['key', 'value', 'data', 'header']);
 /** One shell word: quoted parts and unquoted runs glued together (an unclosed quote runs to the end). */
 const shellWord = /(?:"(?:[^"\\]|\\.)*"?|'[^']*'?|[^\s"'])+/g;
@@ -70,7 +70,7 @@ function redactOptions(text: string): string {
   }
   return out + text.slice(last);
 }
-const jsonValue = /("((?:[^"\\]|\\.){1,64})"\s*:\s*)("(?:[^"\\]|\\.)*")/g;
+const jsonValue = /("((?:[^"\\]|\\.){1,64})"\s*:\s*)("(?:[^"\\]|\\.){0,4096}")/g;
 
 /** A name as the receiver reads it: URL-decoded (`pass%77ord` in a query) or JSON-unescaped (`pass\u0077ord`). */
 function decodedName(name: string, how: 'url' | 'json'): string {
@@ -81,31 +81,31 @@ function decodedName(name: string, how: 'url' | 'json'): string {
   }
 }
 /** The same inside a JSON string that holds JSON (`"args":"{\"password\":\"x\"}"`, as log lines carry it). */
-const escapedJsonValue = /(\\"([A-Za-z][A-Za-z0-9_-]*)\\"\s*:\s*)(\\"(?:[^"\\]|\\[^"])*\\")/g;
+const escapedJsonValue = /(\\"([A-Za-z][A-Za-z0-9_-]{0,128})\\"\s*:\s*)(\\"(?:[^"\\]|\\[^"]){0,4096}\\")/g;
 
 const fixed: Array<[RegExp, string]> = [
   [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, '[redacted private key]'],
-  [/(PVEAPIToken=[^=\s]+=)[^\s"',;}]+/gi, `$1${R}`],
+  [/(PVEAPIToken=[^=\s]{1,256}=)[^\s"',;}]{1,256}/gi, `$1${R}`],
   [/(PVEAuthCookie=)[^\s"';]+/gi, `$1${R}`],
   [/(\bBearer\s+)[A-Za-z0-9._~+/=-]{6,}/gi, `$1${R}`],
   // Headers whose value is a credential (curl -H, wget --header, http text).
-  [/(\b(?:proxy-)?authorization\s*:\s*|\b(?:set-)?cookie\s*:\s*|\b(?:x-)?api-?key\s*:\s*|\bx-[a-z0-9-]*(?:key|token|secret|auth|password|session)[a-z0-9-]*\s*:\s*|\b[a-z0-9]+(?:-[a-z0-9]+)*-(?:token|key|secret|password)\s*:\s*)[^\r\n'"]+/gi, `$1${R}`],
+  [/(\b(?:proxy-)?authorization\s*:\s*|\b(?:set-)?cookie\s*:\s*|\b(?:x-)?api-?key\s*:\s*|\bx-[a-z0-9-]{0,40}(?:key|token|secret|auth|password|session)[a-z0-9-]{0,40}\s*:\s*|\b[a-z0-9]{1,32}(?:-[a-z0-9]{1,32}){0,6}-(?:token|key|secret|password)\s*:\s*)[^\r\n'"]{1,4096}/gi, `$1${R}`],
   // curl/wget -u user:pw, --user user:pw, --proxy-user user:pw (the value after the first colon).
-  [/((?:^|[\s;&|(])(?:-u\s*|-U\s+|--(?:proxy-)?user(?:=|\s+))["']?[^:\s'"%]+:)[^\s'"]+/g, `$1${R}`],
+  [/((?:^|[\s;&|(])(?:-u\s*|-U\s+|--(?:proxy-)?user(?:=|\s+))["']?[^:\s'"%]{1,256}:)[^\s'"]{1,1024}/g, `$1${R}`],
   // smbclient/rpcclient -U user%pw, --user=user%pw, -Uuser%pw, -U 'DOM\user%pw'.
-  [/((?:^|[\s;&|(])(?:-U\s*|--user(?:=|\s+)|--authentication-file(?:=|\s+))["']?[^%\s'"]+%)[^\s'"]+/g, `$1${R}`],
-  [/(\bsshpass\b[^|;&\n]*?\s-p\s*)("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
-  [/(\b(?:mysql\w*|mariadb[\w-]*)\b[^|;&\n]*?\s-p)("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
-  [/(\bredis-cli\b[^|;&\n]*?\s-a\s*)("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
-  [/(\bldap\w+\b[^|;&\n]*?\s-w\s*)("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
-  [/(\bhtpasswd\b(?:\s+-\w+)*\s+-\w*b\w*(?:\s+-\w+)*\s+(?:\S+\s+){1,2})("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
-  [/(\becho\s+(?:-\w+\s+)?["']?[^:\s'"]+:)([^\s'"|]+)(?=["']?\s*\|\s*(?:sudo\s+)?chpasswd)/g, `$1${R}`],
-  [/(\bpass:)("[^"]*"|'[^']*'|\S+)/g, `$1${R}`],
+  [/((?:^|[\s;&|(])(?:-U\s*|--user(?:=|\s+)|--authentication-file(?:=|\s+))["']?[^%\s'"]{1,256}%)[^\s'"]{1,1024}/g, `$1${R}`],
+  [/(\bsshpass\b[^|;&\n]{0,400}?\s-p\s*)("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
+  [/(\b(?:mysql\w{0,20}|mariadb[\w-]{0,20})\b[^|;&\n]{0,400}?\s-p)("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
+  [/(\bredis-cli\b[^|;&\n]{0,400}?\s-a\s*)("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
+  [/(\bldap\w{1,20}\b[^|;&\n]{0,400}?\s-w\s*)("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
+  [/(\bhtpasswd\b(?:\s+-\w{1,8}){0,4}\s+-\w{0,8}b\w{0,8}(?:\s+-\w{1,8}){0,4}\s+(?:\S{1,512}\s+){1,2})("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
+  [/(\becho\s+(?:-\w{1,4}\s+)?["']?[^:\s'"]{1,256}:)([^\s'"|]{1,1024})(?=["']?\s*\|\s*(?:sudo\s+)?chpasswd)/g, `$1${R}`],
+  [/(\bpass:)("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
   // Credentials in URLs, any scheme (https, smb, postgresql, mysql, redis, ftp...).
-  [/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@'"]*:)[^\s@/'"]+@/gi, `$1${R}@`],
+  [/(\b[a-z][a-z0-9+.-]{0,30}:\/\/[^\s:/@'"]{0,256}:)[^\s@/'"]{1,1024}@/gi, `$1${R}@`],
   // Environment prefixes and assignments: PGPASSWORD=, MYSQL_PWD=, SSHPASS=, AWS_SECRET_ACCESS_KEY=...
   // (Upper case, as environment variables are; lower-case name=value is judged by meaning below.)
-  [/(\b[A-Z0-9_]*(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?|SSHPASS|_PWD|_PASS)[A-Z0-9_]*=)("[^"]*"|'[^']*'|[^\s;&|]+)/g, `$1${R}`],
+  [/(\b[A-Z0-9_]{0,40}(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?|SSHPASS|_PWD|_PASS)[A-Z0-9_]{0,40}=)("[^"]{0,1024}"|'[^']{0,1024}'|[^\s;&|]{1,1024})/g, `$1${R}`],
 ];
 
 export function redactText(text: string): string {
@@ -177,23 +177,30 @@ function remember(found: Set<string>, raw: string): void {
 export function secretsIn(value: unknown, found = new Set<string>(), depth = 0): Set<string> {
   if (depth > 12) return found;
   if (typeof value === 'string') {
-    const redacted = redactText(value);
-    const parts = redacted.split(marker);
-    let position = parts[0].length;
-    for (let i = 1; i < parts.length && position <= value.length; i++) {
-      const segment = parts[i];
-      const end = i === parts.length - 1 ? value.length - segment.length : segment ? value.indexOf(segment, position) : position;
-      if (end < position) break;
-      remember(found, value.slice(position, end));
-      position = end + segment.length;
-    }
-  } else if (Array.isArray(value)) {
+    return secretsInText(value.length > 65_536 ? value.slice(0, 65_536) : value, found);
+  }
+  if (Array.isArray(value)) {
     for (const item of value) secretsIn(item, found, depth + 1);
   } else if (value && typeof value === 'object') {
     for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
       if (isSecretName(key) && (typeof inner === 'string' || typeof inner === 'number')) remember(found, String(inner));
       else secretsIn(inner, found, depth + 1);
     }
+  }
+  return found;
+}
+
+/** A secret is a short thing near its option: the start of a huge string is enough (and keeps this linear). */
+function secretsInText(value: string, found: Set<string>): Set<string> {
+  const redacted = redactText(value);
+  const parts = redacted.split(marker);
+  let position = parts[0].length;
+  for (let i = 1; i < parts.length && position <= value.length; i++) {
+    const segment = parts[i];
+    const end = i === parts.length - 1 ? value.length - segment.length : segment ? value.indexOf(segment, position) : position;
+    if (end < position) break;
+    remember(found, value.slice(position, end));
+    position = end + segment.length;
   }
   return found;
 }
