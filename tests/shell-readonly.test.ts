@@ -538,3 +538,14 @@ describe('host access through guest configuration', () => {
     expect(classify('pct set 110 --mp0 local-lvm:8,mp=/data').features).toEqual([]);
   });
 });
+
+describe('names that are also JavaScript object keys', () => {
+  it.each(['constructor', 'toString', '__proto__', 'hasOwnProperty', 'valueOf'])('a program or option called %s is handled like any unknown one', async (name) => {
+    expect(classify(`${name} --${name} x`).level).toBe('write');
+    expect(classify(`pvesh get /nodes --${name} x`).level).not.toBe('read');
+    expect(classify(`pvesh ${name} /nodes`).level).not.toBe('read');
+    const { commandProtectionFindings } = await import('../lib/policy/command-guard.ts');
+    const ctx = { node: 'pve1', mainNode: async () => 'pve1', serviceTokenId: 'proxmox-mcp@pve!mcp', pve: {} as never };
+    await expect(commandProtectionFindings(`pvesh ${name} /nodes; qm ${name} 101; ${name} x`, ctx)).resolves.toEqual([]);
+  });
+});

@@ -236,7 +236,7 @@ function checkGeneric(program: string, entry: Entry, args: ShellWord[]): ReadVer
   if (requireOne.length > 0 && !parsed.options.some((o) => requireOne.includes(o.name))) return `${where} only reads with one of ${requireOne.join(', ')}`;
   const valuePatterns = { ...(entry.valuePatterns ?? {}), ...(sub.valuePatterns ?? {}) };
   for (const o of parsed.options) {
-    const re = valuePatterns[o.name];
+    const re = Object.hasOwn(valuePatterns, o.name) ? valuePatterns[o.name] : undefined;
     if (re && o.value !== undefined && !new RegExp(re).test(o.value)) return `${where}: ${o.name} ${o.value} is not one a read may use`;
   }
   if (max !== undefined && positionals.length > max) return `${where} takes at most ${max} operand(s) when it only reads`;
@@ -409,7 +409,7 @@ function checkPvesh(args: ShellWord[]): ReadVerdict {
     const t = words[i]!;
     const m = /^--?([^=-][^=]*)(=[\s\S]*)?$/.exec(t);
     if (!m) return `pvesh get takes one path; "${t}" is extra`;
-    const kind = endpoint.params[m[1]!] ?? PVESH_OUTPUT.get(m[1]!);
+    const kind = (Object.hasOwn(endpoint.params, m[1]!) ? endpoint.params[m[1]!] : undefined) ?? PVESH_OUTPUT.get(m[1]!);
     if (!kind || kind === 'p') return `pvesh get ${concrete}: --${m[1]} is not a query parameter of this endpoint (written in full)`;
     if (m[2] !== undefined) continue;
     const next = words[i + 1];

@@ -194,10 +194,10 @@ export function commandFeatures(cmd: SimpleCommand, children: SimpleCommand[]): 
   }
   if (OPAQUE_RUNNERS.has(p) && (args.length > 0 || ALWAYS_OPAQUE.has(p))) add('interpreters', `${p} runs commands or code this server does not look inside`);
   if (p === 'hash' && args.some((w) => /^-[a-zA-Z]*p/.test(w.text))) add('interpreters', 'hash -p makes a command name run another program');
-  const runs = RUNS_A_COMMAND[p];
+  const runs = Object.hasOwn(RUNS_A_COMMAND, p) ? RUNS_A_COMMAND[p] : undefined;
   if (runs && args.some((w) => runs.test(w.text))) add('interpreters', `${p} is given an option that makes it start another program`);
   // GNU long options may be abbreviated: --compress-prog is --compress-program
-  const longs = RUNS_A_COMMAND_LONG[p];
+  const longs = Object.hasOwn(RUNS_A_COMMAND_LONG, p) ? RUNS_A_COMMAND_LONG[p] : undefined;
   if (longs) {
     for (const w of args) {
       const m = /^--([^=]{2,})/.exec(w.text);

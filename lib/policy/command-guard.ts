@@ -251,7 +251,7 @@ function subcommandKeys(table: Record<string, CliCommand>, command: SimpleComman
 
 function fromTable(command: SimpleCommand, node: string): ApiRequest[] {
   const program = command.program ?? '';
-  const table = CLI[program];
+  const table = Object.hasOwn(CLI, program) ? CLI[program] : undefined;
   if (!table) return [];
   return subcommandKeys(table, command).flatMap((key) => fromTableKey(command, node, table, key));
 }
@@ -299,7 +299,8 @@ function fromTableKey(command: SimpleCommand, node: string, table: Record<string
 }
 
 function fromPvesh(command: SimpleCommand): ApiRequest[] {
-  const method = PVESH_METHODS[(command.argv[1] ?? '').toLowerCase()];
+  const verb = (command.argv[1] ?? '').toLowerCase();
+  const method = Object.hasOwn(PVESH_METHODS, verb) ? PVESH_METHODS[verb] : undefined;
   if (!method) return [];
   const words = wordsOf(command, 2);
   const pathIndex = words.findIndex((w) => !/^--?./.test(w.text));
@@ -365,7 +366,7 @@ export function translateCommand(command: SimpleCommand, node: string): ApiReque
   const target = command.flags.includes('remote') && command.host ? command.host.replace(/^.*@/, '') : node;
   const program = command.program === 'pveum.pl' ? 'pveum' : command.program;
   if (program === 'pvesh') return fromPvesh(command);
-  if (CLI[program]) return fromTable({ ...command, program }, target);
+  if (Object.hasOwn(CLI, program)) return fromTable({ ...command, program }, target);
   return fromHostCommands(command, target);
 }
 
