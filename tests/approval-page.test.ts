@@ -179,6 +179,22 @@ describe('bad input on the page: refused, clear, nothing decided or run, on reco
     expect((await eventsFor(id)).some((e) => /Origin/.test(e.message))).toBe(true);
   });
 
+  it('a body over 8 KiB, with or without Content-Length, is refused before it is read whole', async () => {
+    const { id } = await askForChange();
+    const big = 'x'.repeat(64 * 1024);
+    const sized = await postForm(ts.url, `/approve/${id}`, { csrf: big, approver: 'a', code: '1', decision: 'approve' });
+    expect(sized.status).toBe(413);
+    const chunks = new ReadableStream({
+      start(controller) {
+        for (let i = 0; i < 16; i++) controller.enqueue(new TextEncoder().encode(`pad${i}=${'y'.repeat(4096)}&`));
+        controller.close();
+      },
+    });
+    const chunked = await fetch(`${ts.url}/approve/${id}`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', origin: ts.url }, body: chunks, duplex: 'half' } as RequestInit);
+    expect(chunked.status).toBe(413);
+    expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('pending');
+  });
+
   it('a locked approver cannot approve even with the right code', async () => {
     const locked = await addApprover(ts.server.store);
     const { id } = await askForChange();

@@ -13,6 +13,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import { approvalsOf, type ApprovalRow } from '../approval/store.ts';
 import { modeRank } from '../store/tokens.ts';
 import type { Mode, Plan } from '../tool.ts';
@@ -191,6 +192,10 @@ ${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class=
     return { form };
   }
 
+  // Bodies are capped as they stream in (a chunked body has no Content-Length to check first).
+  // connection: close, or the unread rest of the body would be taken for the next request on the socket.
+  const capped = bodyLimit({ maxSize: maxFormBytes, onError: (c) => c.text('The form is too large. Nothing was decided.', 413, { connection: 'close' }) });
+
   app.get('/approve', (c) => listPage(c));
 
   app.get('/approve/:id', async (c) => {
@@ -198,7 +203,7 @@ ${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class=
     return detailPage(c, await approvals.get(id), id);
   });
 
-  app.post('/approve/-/mode', async (c) => {
+  app.post('/approve/-/mode', capped, async (c) => {
     const read = await readForm(c, 'mode');
     if ('refused' in read) {
       await approvals.event({ how: 'page', outcome: 'refused', message: `mode form: ${read.refused}` });
@@ -226,7 +231,7 @@ ${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class=
     return listPage(c, { text: `${name} is now in ${mode} mode (was ${token.mode}).`, error: false });
   });
 
-  app.post('/approve/:id', async (c) => {
+  app.post('/approve/:id', capped, async (c) => {
     const id = c.req.param('id');
     const read = await readForm(c, id);
     let row = await approvals.get(id);
