@@ -115,6 +115,16 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
     await checkBackupPrune(req, ctx, 'This backup job');
     return;
   }
+  // A storage's own retention, made shorter, prunes the protected guests' backups there at their next backup.
+  if (first === 'storage' && req.segments[1] !== undefined && req.segments.length === 2 && method === 'PUT') {
+    const override = ['prune-backups', 'maxfiles'].filter((name) => req.raw[name] !== undefined);
+    const keepsAll = override.length === 1 && override[0] === 'prune-backups' && paramReadings(req, 'prune-backups').every((value) => /^keep-all=(1|true|yes|on)$/.test(value.replace(/\s/g, '')));
+    if (override.length && !keepsAll) {
+      const hit = await protectedGuests(ctx);
+      if (hit.length) refuse(`Changing the backup retention of storage ${req.originalSegments[1] ?? req.segments[1]} (${override.join(', ')}) prunes the backups of protected guest ${hit.join(', ')} kept there at their next backup; their backups are their data. Not sent; change it on the host or in the web UI.`);
+    }
+    return;
+  }
   if (first !== 'nodes') return;
   if (kind === 'vzdump' && vmidText === undefined && method === 'POST') {
     await checkBackupPrune(req, ctx, 'This backup run');

@@ -31,6 +31,10 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
     await checkRealmSyncJob(req, ctx, realm, user);
     return;
   }
+  if (first === 'pools' || (first === 'storage' && second !== undefined && req.method === 'DELETE')) {
+    await checkGrantingObject(req, ctx);
+    return;
+  }
   if (first !== 'access') return;
   const isOurs = (item: string) => item === user || item.split('!')[0] === user;
 
@@ -99,6 +103,23 @@ async function checkRealmSyncJob(req: NormalizedRequest, ctx: ProtectionContext,
   }
   const hit = realms.find((item) => guarded.has(item.trim()));
   if (hit) refuse(`Realm-sync job ${req.originalSegments[3] ?? req.segments[3]} syncs the ${hit} realm, which holds ${hit === 'pam' ? 'root@pam' : `this server's own user (${user})`}; a sync (with remove-vanished) could remove that user, its tokens or its ACL entries. Not sent.`);
+}
+
+/**
+ * Proxmox removes the ACL entries of a pool or storage when it is deleted (and a guest taken out of a
+ * pool loses what the pool's entries grant on it): when this server holds rights through /pool/<id> or
+ * /storage/<id>, deleting that pool or storage, or changing the pool's members, strips them.
+ */
+async function checkGrantingObject(req: NormalizedRequest, ctx: ProtectionContext): Promise<void> {
+  if (req.method === 'GET' || req.method === 'POST') return;
+  const [first, second] = req.segments;
+  const ids = first === 'pools' ? (second !== undefined ? [second] : paramItems(req, 'poolid')) : [second];
+  const paths = ids.map((id) => aclPathKey(`/${first === 'pools' ? 'pool' : 'storage'}/${id}`));
+  if (paths.length === 0) return;
+  const identity = await identityOf(ctx);
+  const granting = paths.find((path) => identity.grantPaths.has(path));
+  if (granting) refuse(`This server holds its rights through ${granting}; ${req.method === 'DELETE' ? 'deleting it removes those ACL entries' : 'changing its members changes what they grant'}, so it is not done through the server itself.`);
+  if (!identity.complete) unknown(identity, paths.join(', '));
 }
 
 export const serviceIdentityRule: PolicyRule = { name: 'service identity', check };

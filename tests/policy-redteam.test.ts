@@ -1,0 +1,221 @@
+/**
+ * Red team of issue 12's rules: what a client holding an admin, operator or viewer token tried, through
+ * proxmox_api over REST, MCP 2026-07-28 and MCP 2025, typed tools and translated CLI lines, to get around
+ * the protections (the server's identity, root@pam, protected guests and their data, the main node,
+ * roles). Each try must be refused with the expected code, nothing may reach Proxmox, and the cluster
+ * must be unchanged. The tries that got through before were fixed in lib/policy/rules/ (marked "hole").
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Client } from '@modelcontextprotocol/client';
+import { callRest, connectClient } from './helpers/server.ts';
+import { clusterSnapshot, protectedGuest, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { createSimulator } from '../lib/simulator/index.ts';
+import { addBackupVolume } from '../lib/simulator/state.ts';
+
+let ts: SafetyServer;
+const tokens: Record<string, string> = {};
+const clients: Record<string, Client> = {};
+const mcpUser = 'proxmox-mcp@pve';
+const mcpToken = 'proxmox-mcp@pve!mcp';
+let vmid = 0;
+let node = '';
+let ctid = 0;
+let ctNode = '';
+let disk = '';
+let backup = '';
+let ctBackup = '';
+
+beforeAll(async () => {
+  const sim = createSimulator({ taskDurationMs: 5 });
+  const guest = protectedGuest(sim);
+  guest.status = 'stopped';
+  vmid = guest.vmid;
+  node = guest.node;
+  disk = String(guest.config.scsi0 ?? guest.config.rootfs).split(',')[0];
+  const { protection: _flag, ...withoutFlag } = guest.config;
+  guest.snapshots.set('before_protection', { name: 'before_protection', snaptime: 1_700_000_000, description: '', config: { ...withoutFlag } });
+  const local = sim.state.storages.get('local')!;
+  backup = addBackupVolume(sim.state, local, node, guest, 1_700_000_000).volid;
+  const ct = [...sim.state.guests.values()].find((g) => g.type === 'lxc' && !g.config.template)!;
+  ct.config.protection = 1;
+  ct.status = 'stopped';
+  ctid = ct.vmid;
+  ctNode = ct.node;
+  ctBackup = addBackupVolume(sim.state, local, ct.node, ct, 1_700_000_000).volid;
+  // The server's user is in a group of its own, and holds rights through a pool and a storage too.
+  sim.state.groups.set('mcpgroup', { comment: 'proxmox-mcp' });
+  sim.state.users.get(mcpUser)!.groups.add('mcpgroup');
+  sim.state.acl.push({ path: '/storage', type: 'group', ugid: 'mcpgroup', roleid: 'PVEDatastoreUser', propagate: 1 });
+  // (roles with Sys.Audit: Proxmox shows an ACL entry only to a caller with Sys.Audit on its path)
+  sim.state.pools.set('mcp-pool', { comment: 'guests this server manages' });
+  sim.state.acl.push({ path: '/pool/mcp-pool', type: 'group', ugid: 'mcpgroup', roleid: 'PVEAdmin', propagate: 1 });
+  sim.state.acl.push({ path: '/storage/nfs-backup', type: 'group', ugid: 'mcpgroup', roleid: 'PVEAuditor', propagate: 1 });
+  ts = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });
+  for (const role of ['admin', 'operator', 'viewer'] as const) {
+    tokens[role] = await ts.createToken({ name: `red-${role}`, role, mode: 'normal', ceiling: 'normal' });
+    clients[`${role}-modern`] = await connectClient(ts.mcpUrl, tokens[role], 'modern');
+    clients[`${role}-legacy`] = await connectClient(ts.mcpUrl, tokens[role], 'legacy');
+  }
+}, 60_000);
+
+afterAll(async () => {
+  for (const client of Object.values(clients)) await client.close().catch(() => undefined);
+  await ts?.close();
+});
+
+type Who = 'admin' | 'operator' | 'viewer';
+interface Try {
+  label: string;
+  tool: string;
+  args: () => Record<string, unknown>;
+  codes?: string[];
+  who?: Who;
+}
+const api = (label: string, method: string, path: string | (() => string), params?: Record<string, unknown> | (() => Record<string, unknown>), extra: Partial<Try> = {}): Try => ({
+  label: `api: ${label}`,
+  tool: 'proxmox_api',
+  args: () => ({ method, path: typeof path === 'function' ? path() : path, ...(params ? { params: typeof params === 'function' ? params() : params } : {}) }),
+  ...extra,
+});
+const sh = (label: string, command: string | (() => string), extra: Partial<Try> = {}): Try => ({
+  label: `sh: ${label}`,
+  tool: 'execute_command',
+  args: () => ({ node: 'pve1', command: typeof command === 'function' ? command() : command }),
+  // execute_command folds every reason a line will not run into one refusal
+  codes: ['protected', 'forbidden'],
+  ...extra,
+});
+const config = () => `/nodes/${node}/qemu/${vmid}/config`;
+const content = (volid: string) => `/nodes/${node}/storage/${volid.split(':')[0]}/content/${volid}`;
+
+const tries: Try[] = [
+  // The server's own identity: user, tokens, groups, roles, ACLs, and objects whose deletion drops its ACLs
+  api('server user into a group, groups as an array', 'PUT', `/access/users/${mcpUser}`, { groups: ['admins'], append: true }),
+  api('disable the server user, upper case', 'PUT', '/access/users/PROXMOX-MCP@PVE', { enable: 0 }),
+  api('expire the server user, double-encoded @', 'PUT', '/access/users/proxmox-mcp%2540pve', { expire: 1 }),
+  api('privsep given twice (1 then 0)', 'POST', `/access/users/${mcpUser}/token/x`, { privsep: ['1', '0'] }),
+  api('delete the server token', 'DELETE', `/access/users/${mcpUser}/token/mcp`),
+  api('second factor for the server user', 'POST', `/access/tfa/${mcpUser}`, { type: 'recovery' }),
+  api('password of the server user hidden after a NUL', 'PUT', '/access/password', { userid: `bob@pve\0${mcpUser}`, password: 'x' }),
+  api('NoAccess on / for a group the server is in', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', groups: 'mcpgroup' }),
+  api('remove the group grant, path with a trailing slash', 'PUT', '/access/acl', { path: '/storage/', roles: 'PVEDatastoreUser', groups: 'MCPGroup', delete: 1 }),
+  api('users as an array with the server user', 'PUT', '/access/acl', { path: '/', roles: 'PVEAuditor', users: ['bob@pve', mcpUser] }),
+  api('propagate=no on /./ for someone else', 'PUT', '/access/acl', { path: '/./', roles: 'PVEAuditor', users: 'bob@pve', propagate: 'no' }),
+  api('server token in the query string', 'PUT', `/access/acl?tokens=${encodeURIComponent(mcpToken)}`, { path: '/vms', roles: 'NoAccess' }),
+  api('server token after a line separator', 'PUT', '/access/acl', { path: '/vms', roles: 'NoAccess', tokens: `bob@pve!t\u2028${mcpToken}` }),
+  api('edit the server role, upper case', 'PUT', '/access/roles/PROXMOXMCP', { privs: 'VM.Audit' }),
+  api('delete the server role, encoded trailing space', 'DELETE', '/access/roles/ProxmoxMCP%20'),
+  api('delete the server group, upper case', 'DELETE', '/access/groups/MCPGROUP'),
+  api('sync the server realm', 'POST', '/access/domains/pve/sync', { 'remove-vanished': 'acl;entry;properties' }),
+  api('realm-sync job for the server realm (hole)', 'POST', '/cluster/jobs/realm-sync/evil', { realm: 'pve', schedule: 'daily', 'remove-vanished': 'entry' }),
+  api('delete the pool the server holds rights through (hole)', 'DELETE', '/pools/mcp-pool'),
+  api('delete that pool, PVE 8.2 style (hole)', 'DELETE', '/pools', { poolid: 'mcp-pool' }),
+  api('take a guest out of that pool (hole)', 'PUT', '/pools/mcp-pool', () => ({ vms: String(vmid), delete: 1 })),
+  api('delete the storage the server holds rights on (hole)', 'DELETE', '/storage/nfs-backup'),
+  { label: 'typed: user_management puts the server user in a group', tool: 'user_management', args: () => ({ kind: 'user', action: 'update', userid: mcpUser, groups: ['admins'] }) },
+  sh('pveum: server user into a group', `pveum user modify ${mcpUser} --groups admins`),
+  sh('pvesh: realm-sync job for the server realm (hole)', 'pvesh create /cluster/jobs/realm-sync/evil --realm pve --schedule daily --remove-vanished entry'),
+
+  // root@pam
+  api('disable root, encoded', 'PUT', '/access/users/root%40pam', { enable: 0 }),
+  api('token for ROOT@PAM', 'POST', '/access/users/ROOT@PAM/token/x', { privsep: 0 }),
+  api('root hidden after a paragraph separator', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', users: 'bob@pve\u2029root@pam' }),
+  api('root password', 'PUT', '/access/password', { userid: 'root@pam', password: 'x' }),
+
+  // Protected guests: the flag and the data
+  api('protection given twice, 1 then 0', 'PUT', config, { protection: ['1', '0'] }),
+  api('protection as an empty string', 'PUT', config, { protection: '' }),
+  api('protection in the query, other spelling in the body', 'PUT', () => `${config()}?protection=0`, { description: 'x' }),
+  api('delete list with a comma, POST (pending)', 'POST', config, { delete: 'description,protection' }),
+  api('revert the pending flag', 'POST', config, { revert: 'protection' }),
+  api('the container\'s flag off', 'PUT', () => `/nodes/${ctNode}/lxc/${ctid}/config`, { protection: 'off' }),
+  api('destroy through another node and a leading zero', 'DELETE', () => `/nodes/pve9/qemu/0${vmid}`),
+  api('forced VM restore over it', 'POST', () => `/nodes/${node}/qemu`, () => ({ vmid, archive: backup, force: true })),
+  api('forced container restore over it', 'POST', () => `/nodes/${ctNode}/lxc`, () => ({ vmid: ctid, ostemplate: ctBackup, restore: 1, force: 1 })),
+  api('rollback, snapshot name percent-encoded', 'POST', () => `/nodes/${node}/qemu/${vmid}/snapshot/before%5Fprotection/rollback`),
+  api('move the disk to another guest', 'POST', () => `/nodes/${node}/qemu/${vmid}/move_disk`, { disk: 'scsi0', 'target-vmid': 999, 'target-disk': 'scsi1' }),
+  api('delete its disk', 'DELETE', () => content(disk)),
+  api('delete its backup', 'DELETE', () => content(backup)),
+  api('delete its backup, JSON-style boolean params irrelevant, upper-case path', 'DELETE', () => content(backup).replace('/nodes/', '/NODES/')),
+  api('prune its backups (hole)', 'DELETE', () => `/nodes/${node}/storage/local/prunebackups`, () => ({ vmid })),
+  api('shorter retention on the storage that keeps its backups (hole)', 'PUT', '/storage/local', { 'prune-backups': 'keep-last=1' }),
+  api('maxfiles on that storage (hole)', 'PUT', '/storage/local', { maxfiles: 1 }),
+  api('a backup job over all guests that prunes (hole)', 'POST', '/cluster/backup', { all: 1, schedule: 'daily', storage: 'local', 'prune-backups': 'keep-last=1' }),
+  api('remove the LVM-thin pool under the guests (hole)', 'DELETE', '/nodes/pve1/disks/lvmthin/data', { 'volume-group': 'pve' }),
+  api('destroy a ZFS pool with its disks (hole)', 'DELETE', '/nodes/pve2/disks/zfs/tank', { 'cleanup-disks': 1 }),
+  api('destroy a Ceph pool (hole)', 'DELETE', '/nodes/pve2/ceph/pool/rbd', { remove_storages: 1 }),
+  api('destroy an OSD and wipe its disk (hole)', 'DELETE', '/nodes/pve2/ceph/osd/0', { cleanup: 'yes' }),
+  { label: 'typed: storage_change deletes its backup', tool: 'storage_change', args: () => ({ action: 'delete_volume', node, storage: 'local', volume: backup }) },
+  { label: 'typed: guest_config deletes protection', tool: 'guest_config', args: () => ({ vmid, delete: ['protection'] }) },
+  { label: 'typed: vm_action delete', tool: 'vm_action', args: () => ({ action: 'delete', vmid }) },
+  sh('pvesm free its backup (hole)', () => `pvesm free ${backup}`),
+  sh('pvesm prune-backups for it (hole)', () => `pvesm prune-backups local --vmid ${vmid}`),
+  sh('vzdump with a shorter retention (hole)', () => `vzdump ${vmid} --storage local --prune-backups keep-last=1`),
+  sh('pvesm set a shorter retention (hole)', 'pvesm set local --prune-backups keep-last=1'),
+  sh('pvesh removes the LVM-thin pool (hole)', 'pvesh delete /nodes/pve1/disks/lvmthin/data --volume-group pve'),
+
+  // The main node and host shells
+  api('shut down the main node, command as a list', 'POST', '/nodes/PVE1/status', { command: ['shutdown'] }),
+  api('stop pveproxy on the main node (hole)', 'POST', '/nodes/pve1/services/pveproxy/stop'),
+  api('stop the cluster file system on localhost (hole)', 'POST', '/nodes/localhost/services/pve-cluster/stop'),
+  api('open a host console (hole)', 'POST', '/nodes/pve1/termproxy'),
+  api('open a VNC host shell on another node (hole)', 'POST', '/nodes/pve2/vncshell', { cmd: 'upgrade' }),
+  sh('pvesh stops pveproxy on the main node (hole)', 'pvesh create /nodes/pve1/services/pveproxy/stop'),
+
+  // Roles, whatever tool sends it
+  api('operator: realm-sync job for another realm (hole)', 'POST', '/cluster/jobs/realm-sync/corp', { realm: 'corp', schedule: 'daily' }, { who: 'operator', codes: ['forbidden'] }),
+  api('operator: grant through an encoded /access path', 'PUT', '/%2561ccess/acl', { path: '/', roles: 'Administrator', users: 'bob@pve' }, { who: 'operator', codes: ['forbidden'] }),
+  api('operator: ticket for another user', 'POST', '/access/ticket', { username: 'bob@pve', password: 'x' }, { who: 'operator', codes: ['forbidden'] }),
+  { label: 'typed: operator user_management grants Administrator', tool: 'user_management', args: () => ({ kind: 'acl', action: 'create', path: '/', roles: ['Administrator'], users: ['bob@pve'] }), who: 'operator', codes: ['forbidden'] },
+  api('viewer: stop a guest', 'POST', '/nodes/pve1/qemu/100/status/stop', undefined, { who: 'viewer', codes: ['forbidden'] }),
+  api('viewer: delete a protected guest\'s backup', 'DELETE', () => content(backup), undefined, { who: 'viewer', codes: ['forbidden', 'protected'] }),
+  api('viewer: download a file from a backup', 'GET', '/nodes/pve1/storage/local/file-restore/download', { volume: 'x', filepath: 'Lw==' }, { who: 'viewer', codes: ['forbidden'] }),
+  api('viewer: guest agent exec status', 'GET', () => `/nodes/${node}/qemu/${vmid}/agent/exec-status?pid=1`, undefined, { who: 'viewer', codes: ['forbidden'] }),
+];
+
+async function send(door: 'rest' | 'mcp' | 'mcp-legacy', who: Who, tool: string, args: Record<string, unknown>): Promise<string | undefined> {
+  if (door === 'rest') {
+    const response = await callRest(ts.url, tokens[who], tool, args);
+    expect(response.status, JSON.stringify(response.body)).toBeGreaterThanOrEqual(400);
+    return response.body.error?.code;
+  }
+  const client = clients[`${who}-${door === 'mcp' ? 'modern' : 'legacy'}`];
+  const result = await client.callTool({ name: tool, arguments: args });
+  expect(result.isError, JSON.stringify(result.structuredContent)).toBe(true);
+  return (result.structuredContent as { error?: { code?: string } }).error?.code;
+}
+
+describe.each(['rest', 'mcp', 'mcp-legacy'] as const)('refused through %s', (door) => {
+  it.each(tries.map((t) => [t.label, t] as const))('%s', async (_label, t) => {
+    const before = clusterSnapshot(ts.sim);
+    const sentBefore = ts.changesSent.length;
+    const args = t.args();
+    const code = await send(door, t.who ?? 'admin', t.tool, args);
+    expect(t.codes ?? ['protected'], `${t.tool} ${JSON.stringify(args)} gave ${code}`).toContain(code);
+    expect(ts.changesSent.slice(sentBefore)).toEqual([]);
+    expect(clusterSnapshot(ts.sim)).toBe(before);
+  });
+});
+
+describe('the new rules leave ordinary work alone', () => {
+  async function reached(args: Record<string, unknown>): Promise<string[]> {
+    const sentBefore = ts.changesSent.length;
+    const response = await callRest(ts.url, tokens.admin, 'proxmox_api', args);
+    expect(response.body.error?.code, JSON.stringify(response.body)).not.toBe('protected');
+    return ts.changesSent.slice(sentBefore);
+  }
+
+  it('restarts pveproxy on the main node and stops it on another node', async () => {
+    expect(await reached({ method: 'POST', path: '/nodes/pve1/services/pveproxy/restart' })).toEqual(['POST /nodes/pve1/services/pveproxy/restart']);
+    expect(await reached({ method: 'POST', path: '/nodes/pve2/services/pveproxy/stop' })).toEqual(['POST /nodes/pve2/services/pveproxy/stop']);
+  });
+
+  it('changes a pool and a storage the server holds no rights through', async () => {
+    expect(await reached({ method: 'PUT', path: '/pools/dev', params: { comment: 'dev' } })).toEqual(['PUT /pools/dev']);
+    expect(await reached({ method: 'PUT', path: '/storage/local', params: { 'prune-backups': 'keep-all=1' } })).toEqual(['PUT /storage/local']);
+  });
+
+  it('destroys an OSD without wiping its disk', async () => {
+    expect(await reached({ method: 'DELETE', path: '/nodes/pve2/ceph/osd/0' })).toEqual(['DELETE /nodes/pve2/ceph/osd/0']);
+  });
+});
