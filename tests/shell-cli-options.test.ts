@@ -225,3 +225,19 @@ describe('the CLI table matches the official API schema', () => {
     expect(problems).toEqual([]);
   });
 });
+
+describe('the translation never throws on odd lines', () => {
+  it('takes 1500 seeded random Proxmox CLI lines', async () => {
+    let a = 99;
+    const random = () => {
+      a = (a * 1103515245 + 12345) % 2147483648;
+      return a / 2147483648;
+    };
+    const words = ['qm', 'pct', 'pveum', 'pvesh', 'pvesm', 'vzdump', 'ha-manager', 'pvecm', 'qmrestore', 'set', 'destroy', 'create', 'delete', 'user', 'acl', 'token', 'tfa', 'role', 'free', 'rollback', '101', '/', '/access/acl', '/nodes/pve1/qemu/101/config', '--prot', '-del', '--', '-', '--=', '=x', 'protection', 'root@pam', '$X', '"$(id)"', "$'a\\x00b'", '--users=root@pam', '-tok', 'x,y;z', '{a,b}', '*', '|', ';', '&&', 'reboot', '> /dev/sda', 'wipefs', '-a', '/dev/sdb'];
+    for (let i = 0; i < 1500; i++) {
+      const n = 1 + Math.floor(random() * 7);
+      const line = Array.from({ length: n }, () => words[Math.floor(random() * words.length)]).join(' ');
+      await expect(findings(line).then(() => 'ok', (e: unknown) => `threw ${(e as Error).message}: ${line}`)).resolves.toBe('ok');
+    }
+  }, 60_000);
+});

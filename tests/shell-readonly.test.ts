@@ -549,3 +549,18 @@ describe('names that are also JavaScript object keys', () => {
     await expect(commandProtectionFindings(`pvesh ${name} /nodes; qm ${name} 101; ${name} x`, ctx)).resolves.toEqual([]);
   });
 });
+
+describe('the readers never throw or hang on any input', () => {
+  it('sed and awk readers and the classifier take 3000 random seeded strings', () => {
+    const random = prng(7);
+    const alphabet = ['s', '/', '\\', '\n', ';', '{', '}', 'e', 'w', 'p', '1', '$', '!', ',', '~', 'a', 'y', '|', '"', "'", '>', '<', '(', ')', '[', ']', '#', '@', '+', '-', ' ', 'x', 'system', 'print', 'getline', '`', '\r', '\0'];
+    for (let i = 0; i < 3000; i++) {
+      let text = '';
+      const n = Math.floor(random() * 40);
+      for (let k = 0; k < n; k++) text += alphabet[Math.floor(random() * alphabet.length)];
+      expect(() => sedScriptVerdict(text)).not.toThrow();
+      expect(() => awkProgramVerdict(text)).not.toThrow();
+      expect(() => classify(`sed ${JSON.stringify(text)} f; awk ${JSON.stringify(text)} f; ${text}`)).not.toThrow();
+    }
+  }, 60_000);
+});
