@@ -201,6 +201,8 @@ describe('bodies of any shape', () => {
     ['a lone surrogate escape', '{"node":"\\ud800"}'],
     ['a NUL in a key', '{"no\\u0000de":"pve1"}'],
     ['a 900 KB string', JSON.stringify({ node: 'n'.repeat(900_000) })],
+    ['900 KB of secret-shaped words', JSON.stringify({ node: 'pve1', command: 'mysql -pX sshpass -p Y --password Z a:b '.repeat(20_000).slice(0, 900_000) })],
+    ['thousands of secret-named keys', JSON.stringify({ params: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`password${i}`, `Secret-value-${i}`])) })],
     ['a __proto__ key', '{"__proto__":{"admin":true},"constructor":{"prototype":{"x":1}}}'],
   ];
 

@@ -175,7 +175,8 @@ function remember(found: Set<string>, raw: string): void {
  * explanation that shows a command word by word, where no pattern could recognise them.
  */
 export function secretsIn(value: unknown, found = new Set<string>(), depth = 0): Set<string> {
-  if (depth > 12) return found;
+  // Bounded: a call with thousands of secrets gets the first ones masked exactly, the rest by the patterns.
+  if (depth > 12 || found.size >= maxRemembered) return found;
   if (typeof value === 'string') {
     return secretsInText(value.length > 65_536 ? value.slice(0, 65_536) : value, found);
   }
@@ -205,15 +206,22 @@ function secretsInText(value: string, found: Set<string>): Set<string> {
   return found;
 }
 
+const maxRemembered = 200;
+
 /** Every string inside a JSON-like value with the given secret values masked (longest first). */
-export function maskKnown<T>(value: T, secrets: Set<string>, depth = 0): T {
-  if (secrets.size === 0 || depth > 32) return value;
-  if (typeof value === 'string') {
-    let out: string = value;
-    for (const secret of [...secrets].sort((a, b) => b.length - a.length)) if (out.includes(secret)) out = out.split(secret).join(R);
-    return out as T;
-  }
-  if (Array.isArray(value)) return value.map((item) => maskKnown(item, secrets, depth + 1)) as T;
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([key, inner]) => [key, maskKnown(inner, secrets, depth + 1)])) as T;
-  return value;
+export function maskKnown<T>(value: T, secrets: Set<string>): T {
+  if (secrets.size === 0) return value;
+  const ordered = [...secrets].sort((a, b) => b.length - a.length);
+  const mask = (inner: unknown, depth: number): unknown => {
+    if (depth > 32) return inner;
+    if (typeof inner === 'string') {
+      let out = inner;
+      for (const secret of ordered) if (out.includes(secret)) out = out.split(secret).join(R);
+      return out;
+    }
+    if (Array.isArray(inner)) return inner.map((item) => mask(item, depth + 1));
+    if (inner && typeof inner === 'object') return Object.fromEntries(Object.entries(inner as Record<string, unknown>).map(([key, item]) => [key, mask(item, depth + 1)]));
+    return inner;
+  };
+  return mask(value, 0) as T;
 }
