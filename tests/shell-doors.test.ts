@@ -14,6 +14,7 @@ import { settingsKeyForShellFeatures } from '../lib/exec/shell-features.ts';
 import { callRest, connectClient } from './helpers/server.ts';
 import { clusterSnapshot, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { startSshd, type RunningSshd } from './helpers/sshd.ts';
+import { featureLines, notReadLines } from './helpers/shell-corpus.ts';
 
 let sshd: RunningSshd;
 let ts: SafetyServer;
@@ -190,4 +191,30 @@ describe('classes 4 and 7: Proxmox CLI prefixes, power and disk wipes go through
     expect(existsSync(m)).toBe(false);
     expect(clusterSnapshot(ts.sim)).toBe(before);
   });
+});
+
+describe('the whole corpus through the REST door against the real sshd', () => {
+  const aimed = (line: string, m: string) => line.split('\\/tmp\\/x').join(m.replace(/\//g, '\\/')).split('/tmp/x').join(m);
+
+  it('no class-1 line runs for a viewer or in read-only mode', async () => {
+    const ran: string[] = [];
+    for (const line of notReadLines) {
+      for (const token of [viewer, readOnlyAdmin]) {
+        const m = marker();
+        const response = await run(token, aimed(line, m));
+        if (response.status !== 403 || existsSync(m)) ran.push(`${line} -> ${response.status}`);
+      }
+    }
+    expect(ran).toEqual([]);
+  }, 120_000);
+
+  it('no class-6 line runs for a normal-mode operator without the grant', async () => {
+    const ran: string[] = [];
+    for (const [line, feature] of featureLines) {
+      const m = marker();
+      const response = await run(operator, aimed(line, m));
+      if (response.status !== 403 || response.body.error?.code !== 'protected' || existsSync(m)) ran.push(`${line} (${feature}) -> ${response.status} ${response.body.error?.code}`);
+    }
+    expect(ran).toEqual([]);
+  }, 120_000);
 });
