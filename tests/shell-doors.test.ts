@@ -218,3 +218,25 @@ describe('the whole corpus through the REST door against the real sshd', () => {
     expect(ran).toEqual([]);
   }, 120_000);
 });
+
+describe('MCP 2026-07-28 and MCP 2025 refuse the other classes too', () => {
+  it.each(['modern', 'legacy'] as const)('%s: a viewer\'s sed e, an admin\'s qm set --prot 0 and reboot', async (era) => {
+    for (const [token, make] of [
+      [viewer, (m: string) => `sed -n '1e touch ${m}' /etc/hostname`],
+      [ts.adminToken, (m: string) => `touch ${m}; qm set 101 --prot 0`],
+      [ts.adminToken, (m: string) => `touch ${m}; reboot`],
+    ] as const) {
+      const client = await connectClient(ts.mcpUrl, token, era);
+      try {
+        const m = marker();
+        const before = clusterSnapshot(ts.sim);
+        const result = await client.callTool({ name: 'execute_command', arguments: { node: 'pve1', command: make(m) } });
+        expect(result.isError, `${era}: ${make(m)}`).toBe(true);
+        expect(existsSync(m)).toBe(false);
+        expect(clusterSnapshot(ts.sim)).toBe(before);
+      } finally {
+        await client.close();
+      }
+    }
+  });
+});
