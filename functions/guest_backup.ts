@@ -10,7 +10,8 @@ import { clusterNodes, requireNode } from '../lib/cluster/nodes.ts';
 import { assertContent, requireStorage, storageEntries, type StorageEntry } from '../lib/cluster/storage.ts';
 import { parseBackupName, parseVolid } from '../lib/cluster/volumes.ts';
 import { guestLabel } from '../lib/cluster/guests.ts';
-import { backupInfo, backupSources, readBackups } from '../lib/cluster/backup-list.ts';
+import { backupSources, readBackups } from '../lib/cluster/backup-list.ts';
+import { splitTags, tagMatcher } from '../lib/guests/props.ts';
 
 const actions = ['create', 'restore'] as const;
 type Action = (typeof actions)[number];
@@ -19,6 +20,9 @@ const input = z.object({
   action: z.enum(actions, { error: (issue) => (issue.input === 'list' ? 'list is its own tool: guest_backup_list' : undefined) }).describe('create | restore'),
   vmid: vmidSchema.optional().describe('create: the guest; restore: the NEW id to restore to (default: the next free id)'),
   vmids: z.array(vmidSchema).max(500).optional().describe('create: several guests at once'),
+  select_node: nodeName.optional().describe('create: every guest on this node'),
+  select_tag: z.string().min(1).max(128).optional().describe('create: every guest with this tag (or glob, e.g. prod*)'),
+  not_backed_up_days: z.coerce.number().int().min(1).max(3650).optional().describe('create: only guests without a backup in this many days (alone: from all guests)'),
   storage: storageId.optional().describe('create: backup storage (default: a shared one that takes backups)'),
   mode: z.enum(['snapshot', 'suspend', 'stop']).default('snapshot').describe('create: snapshot (no downtime, default), suspend, or stop (consistent, downtime)'),
   compress: z.enum(['zstd', 'gzip', 'lzo', '0']).default('zstd').describe('create: compression (zstd default; 0 = none)'),
@@ -45,10 +49,42 @@ function guestIds(args: Input): number[] {
   return [...new Set([...(args.vmid !== undefined ? [args.vmid] : []), ...(args.vmids ?? [])])];
 }
 
+const selects = (args: Input) => args.select_node !== undefined || args.select_tag !== undefined || args.not_backed_up_days !== undefined;
+
+/**
+ * The guests one create backs up: the ids given, plus the selection (every guest on a node, with a
+ * tag, or not backed up in N days; templates never). Resolved for the plan, so the human sees every
+ * guest, and an empty selection is refused before anyone is asked.
+ */
+async function targets(args: Input, ctx: ToolContext): Promise<number[]> {
+  const ids = new Set(guestIds(args));
+  if (selects(args)) {
+    if (args.select_node) await requireNode(ctx, args.select_node);
+    const matchesTag = args.select_tag ? tagMatcher(args.select_tag) : undefined;
+    let chosen = (await ctx.pve.clusterResources('vm', { signal: ctx.signal }))
+      .filter((row) => (row.type === 'qemu' || row.type === 'lxc') && typeof row.vmid === 'number' && !row.template)
+      .filter((row) => !args.select_node || row.node === args.select_node)
+      .filter((row) => !matchesTag || matchesTag(splitTags(row.tags)))
+      .map((row) => row.vmid as number);
+    if (args.not_backed_up_days !== undefined) {
+      const { backups } = await readBackups(ctx, backupSources(await storageEntries(ctx)));
+      const fresh = new Set(backups.filter((backup) => backup.vmid !== undefined && (backup.age_seconds ?? Infinity) <= args.not_backed_up_days! * 86400).map((backup) => backup.vmid));
+      chosen = chosen.filter((vmid) => !fresh.has(vmid));
+    }
+    for (const vmid of chosen) ids.add(vmid);
+  }
+  if (ids.size === 0) {
+    const what = [args.select_node ? `on node ${args.select_node}` : '', args.select_tag ? `tagged ${args.select_tag}` : '', args.not_backed_up_days !== undefined ? `without a backup in ${args.not_backed_up_days} days` : ''].filter(Boolean).join(', ');
+    throw new ToolError('invalid_input', selects(args) ? `No guest ${what}: nothing to back up.` : 'Action create needs the guests to back up: vmid, vmids, or a selection (select_node, select_tag, not_backed_up_days).');
+  }
+  if (ids.size > 500) throw new ToolError('invalid_input', `The selection holds ${ids.size} guests; back up at most 500 in one call (narrow it with select_node or select_tag).`);
+  return [...ids].sort((a, b) => a - b);
+}
+
 function needs(args: Input): PrivilegeNeed[] {
   if (args.action === 'create') {
     return [
-      ...guestIds(args).map((id) => ({ path: `/vms/${id}`, privileges: ['VM.Backup'] })),
+      ...(selects(args) ? [{ path: '/vms', privileges: ['VM.Backup'] }] : guestIds(args).map((id) => ({ path: `/vms/${id}`, privileges: ['VM.Backup'] }))),
       ...(args.storage ? [{ path: `/storage/${args.storage}`, privileges: ['Datastore.AllocateSpace'] }] : []),
     ];
   }
@@ -91,12 +127,12 @@ export default defineTool({
   privileges: (args, ctx) => {
     return needs(args);
   },
-  explain(args): Plan {
+  async explain(args, ctx): Promise<Plan> {
     const privileges = needs(args);
     if (args.action === 'create') {
-      const ids = guestIds(args);
+      const ids = await targets(args, ctx);
       return {
-        summary: `Back up ${ids.length === 1 ? `guest ${ids[0]}` : `guests ${ids.join(', ')}`} to ${args.storage ?? 'a shared backup storage'} (mode ${args.mode}, ${args.compress === '0' ? 'uncompressed' : args.compress})`,
+        summary: `Back up ${ids.length === 1 ? `guest ${ids[0]}` : `${ids.length} guests: ${ids.slice(0, 60).join(', ')}${ids.length > 60 ? ` and ${ids.length - 60} more` : ''}`} to ${args.storage ?? 'a shared backup storage'} (mode ${args.mode}, ${args.compress === '0' ? 'uncompressed' : args.compress})`,
         apiCalls: ['POST /nodes/{node}/vzdump (one per node that holds the guests)'],
         cliEquivalent: `vzdump ${ids.join(' ')} --storage ${args.storage ?? '<storage>'} --mode ${args.mode} --compress ${args.compress}`,
         privileges,
@@ -127,8 +163,7 @@ export default defineTool({
 });
 
 async function create(args: Input, ctx: ToolContext) {
-  const ids = guestIds(args);
-  if (ids.length === 0) throw new ToolError('invalid_input', 'Action create needs vmid (or vmids) of the guests to back up.');
+  const ids = await targets(args, ctx);
   const located = await Promise.all(ids.map((id) => ctx.pve.locateGuest(id, { signal: ctx.signal })));
   const byNode = new Map<string, number[]>();
   for (const guest of located) {

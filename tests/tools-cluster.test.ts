@@ -376,6 +376,19 @@ describe('guest_backup', () => {
     expect(sim.state.guests.get(950)!.type).toBe('lxc');
   });
 
+  it('backs up a selection in one call: a tag, a node, the guests not backed up in N days; an empty one is refused in the plan', async () => {
+    const stalePlan = await guestBackup.explain!(guestBackup.input.parse({ action: 'create', not_backed_up_days: 7 }), t.ctx);
+    expect(stalePlan.summary).toMatch(/106/);
+    expect(stalePlan.summary).not.toMatch(/\b100\b/);
+    const tagged = [...sim.state.guests.values()].filter((g) => (g.config.tags ?? '').split(/[;,]/).includes('prod') && !g.config.template).map((g) => g.vmid).sort((a, b) => a - b);
+    const byTag = await run(guestBackup, { action: 'create', select_tag: 'prod', storage: 'nfs-backup' }, t.ctx);
+    expect(byTag.summary).toMatch(new RegExp(`${tagged.length === 1 ? `guest ${tagged[0]}` : `${tagged.length} guests`}`));
+    await expect(guestBackup.explain!(guestBackup.input.parse({ action: 'create', select_tag: 'no-such-tag' }), t.ctx)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/No guest tagged no-such-tag/) });
+    await expect(guestBackup.explain!(guestBackup.input.parse({ action: 'create', select_node: 'pve01' }), t.ctx)).rejects.toMatchObject({ code: 'not_found' });
+    const onNode = await guestBackup.explain!(guestBackup.input.parse({ action: 'create', select_node: 'pve2' }), t.ctx);
+    expect(onNode.summary).toMatch(/101/);
+  });
+
   it('defaults to a shared backup storage; refuses a storage without backup content', async () => {
     const out = await run(guestBackup, { action: 'create', vmid: 104 }, t.ctx);
     expect(out.data.storage).toBe('nfs-backup');
