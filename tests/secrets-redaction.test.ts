@@ -74,8 +74,8 @@ describe('command-line patterns', () => {
 });
 
 describe('parameters by meaning', () => {
-  const secret = ['password', 'cipassword', 'confirmation-password', 'encryption-key', 'encryption_key', 'keyring', 'client-key', 'eab-hmac-key', 'secret', 'token', 'lock-token', 'otp', 'totp', 'key', 'value', 'data', 'header', 'otel-headers', 'passphrase', 'Password', 'db_password', 'client_secret', 'api_key', 'private_key', 'vncticket'];
-  const notSecret = ['tokens', 'tokenid', 'token-coefficient', 'ssh-public-keys', 'sshkeys', 'master-pubkey', 'keyboard', 'keys', 'certificates', 'authid', 'hotplug', 'vmid', 'node', 'userid', 'comment', 'public_key', 'include_secrets'];
+  const secret = ['password', 'cipassword', 'confirmation-password', 'encryption-key', 'encryption_key', 'keyring', 'client-key', 'eab-hmac-key', 'secret', 'token', 'lock-token', 'otp', 'totp', 'key', 'value', 'data', 'header', 'otel-headers', 'passphrase', 'Password', 'db_password', 'client_secret', 'api_key', 'private_key', 'vncticket', 'authToken', 'apiKey', 'accessToken', 'clientSecret', 'PVEAuthCookie', 'CSRFPreventionToken'];
+  const notSecret = ['tokens', 'tokenid', 'token-coefficient', 'ssh-public-keys', 'sshkeys', 'master-pubkey', 'keyboard', 'keys', 'certificates', 'authid', 'hotplug', 'vmid', 'node', 'userid', 'comment', 'public_key', 'include_secrets', 'tokenId', 'publicKey', 'fullTokenid'];
   for (const name of secret) it(`${name} is a secret`, () => expect(isSecretName(name)).toBe(true));
   for (const name of notSecret) it(`${name} is not`, () => expect(isSecretName(name)).toBe(false));
 

@@ -12,9 +12,16 @@ interface SecretEntry {
 
 const table = data as unknown as { secret: Record<string, SecretEntry>; alsoSecret: Record<string, string>; notSecret: Record<string, string> };
 
-/** `Encryption_Key` and `encryption-key` are one name (PVE CLIs and JSON both use '-', our tools use '_'). */
+/**
+ * `Encryption_Key`, `encryption-key` and `encryptionKey` are one name (PVE CLIs and JSON use '-', our
+ * tools '_', other programs camelCase: `authToken`, `apiKey`, `PVEAuthCookie`).
+ */
 export function normalizeName(name: string): string {
-  return name.trim().toLowerCase().replace(/_/g, '-');
+  return name
+    .trim()
+    .replace(/([a-z0-9])([A-Z])/g, '$1-$2')
+    .toLowerCase()
+    .replace(/_/g, '-');
 }
 
 const secretNames = new Set([...Object.keys(table.secret), ...Object.keys(table.alsoSecret).filter((name) => !name.startsWith('$'))].map(normalizeName));
@@ -26,7 +33,7 @@ export const cliSecretNames: readonly string[] = Object.entries(table.secret)
   .map(([name]) => name);
 
 /** Wording that means a secret in a name we have not judged one by one. */
-const secretWording = /(^|-)pass($|-)|password|passwd|passphrase|secret|private-?key|api-?key|access-?key|hmac|keyring|credential|(^|-)(token|ticket|otp|totp|key|auth)$|-pwd$/;
+const secretWording = /(^|-)pass($|-)|password|passwd|passphrase|secret|private-?key|api-?key|access-?key|hmac|keyring|credential|(^|-)(token|ticket|otp|totp|key|auth|cookie)$|-pwd$/;
 /** Public keys and certificates are not secrets, whatever else the name says. */
 const publicWording = /(^|-)pub(lic)?(-|key)|pubkey|cert(ificate)?s?$/;
 

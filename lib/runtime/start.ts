@@ -80,6 +80,7 @@ export async function buildServer(options: BuildOptions = {}): Promise<Server> {
   registerSecret(config.proxmox.tokenSecret);
   registerSecret(config.adminToken);
   registerSecret(config.databaseAuthToken);
+  registerSecret(config.databaseAuthToken);
   if (config.testNoAuth && !['127.0.0.1', 'localhost', '::1'].includes(config.host)) {
     throw new Error('MCP_TEST_NO_AUTH is only for the protocol conformance suite and is refused unless MCP_HOST is a loopback address.');
   }
