@@ -192,7 +192,8 @@ export function commandFeatures(cmd: SimpleCommand, children: SimpleCommand[]): 
   if (cmd.programPath && cmd.programPath.includes('/') && !/^\/(usr\/)?(local\/)?s?bin\/[^/]+$/.test(cmd.programPath)) {
     add('interpreters', `runs the program file ${cmd.programPath}, whose content cannot be inspected`);
   }
-  if (OPAQUE_RUNNERS.has(p) && (args.length > 0 || ALWAYS_OPAQUE.has(p))) add('interpreters', `${p} runs commands or code this server does not look inside`);
+  const listsOnly = (p === 'crontab' || p === 'at') && args.length > 0 && args.every((w, i) => w.text === '-l' || (w.text === '-u' && i + 1 < args.length) || args[i - 1]?.text === '-u');
+  if (OPAQUE_RUNNERS.has(p) && !listsOnly && (args.length > 0 || ALWAYS_OPAQUE.has(p))) add('interpreters', `${p} runs commands or code this server does not look inside`);
   if (p === 'hash' && args.some((w) => /^-[a-zA-Z]*p/.test(w.text))) add('interpreters', 'hash -p makes a command name run another program');
   const runs = Object.hasOwn(RUNS_A_COMMAND, p) ? RUNS_A_COMMAND[p] : undefined;
   if (runs && args.some((w) => runs.test(w.text))) add('interpreters', `${p} is given an option that makes it start another program`);
