@@ -380,7 +380,7 @@ describe('guest_backup', () => {
     const stalePlan = await guestBackup.explain!(guestBackup.input.parse({ action: 'create', not_backed_up_days: 7 }), t.ctx);
     expect(stalePlan.summary).toMatch(/106/);
     expect(stalePlan.summary).not.toMatch(/\b100\b/);
-    const tagged = [...sim.state.guests.values()].filter((g) => (g.config.tags ?? '').split(/[;,]/).includes('prod') && !g.config.template).map((g) => g.vmid).sort((a, b) => a - b);
+    const tagged = [...sim.state.guests.values()].filter((g) => String(g.config.tags ?? '').split(/[;,]/).includes('prod') && !g.config.template).map((g) => g.vmid).sort((a, b) => a - b);
     const byTag = await run(guestBackup, { action: 'create', select_tag: 'prod', storage: 'nfs-backup' }, t.ctx);
     expect(byTag.summary).toMatch(new RegExp(`${tagged.length === 1 ? `guest ${tagged[0]}` : `${tagged.length} guests`}`));
     await expect(guestBackup.explain!(guestBackup.input.parse({ action: 'create', select_tag: 'no-such-tag' }), t.ctx)).rejects.toMatchObject({ code: 'invalid_input', message: expect.stringMatching(/No guest tagged no-such-tag/) });
