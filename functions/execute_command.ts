@@ -13,6 +13,8 @@ const effectByLevel: Record<Classification['level'], Effect> = { read: 'read', w
 interface Vetted {
   classification: Classification;
   context: ClassifyContext;
+  /** The API requests its Proxmox CLI commands make (parameter names only). */
+  apiRequests: string[];
 }
 
 /**
@@ -31,7 +33,7 @@ async function vet(input: { node: string; command: string }, ctx: ToolContext): 
   });
   const refusal = refusalFor(verdict, ctx.caller);
   if (refusal) throw refusal;
-  return { classification: verdict.classification, context: verdict.context };
+  return { classification: verdict.classification, context: verdict.context, apiRequests: verdict.apiRequests };
 }
 
 /** The plan a person confirms: the explanation lib/exec/explain.ts gives, from the same verdict. */
@@ -43,7 +45,7 @@ function planFor(input: { node: string; command: string }, vetted: Vetted, ctx: 
   return {
     summary: `Run \`${input.command}\` on node ${input.node} as the proxmox-mcp user. ${explanation.summary}`,
     cliEquivalent: input.command,
-    apiCalls: explanation.parts.map((part) => part.api).filter((api): api is string => Boolean(api)),
+    apiCalls: [...new Set([...vetted.apiRequests, ...explanation.parts.map((part) => part.api).filter((api): api is string => Boolean(api))])],
     risk: explanation.risk,
     reversible: explanation.reversible ?? level !== 'destructive',
     ...(explanation.undo.length ? { undo: explanation.undo.join(' ') } : {}),

@@ -89,7 +89,7 @@ async function explainLine(line: string, node: string | undefined, ctx: ToolCont
       reasons: p.reasons,
       notes: [...p.notes, ...(p.wrappers.length ? [`run through ${p.wrappers.join(' > ')}`] : []), ...(p.connector && p.connector !== 'newline' ? [`followed by ${p.connector}`] : [])],
     })),
-    api_calls: explanation.parts.map((p) => p.api).filter((api): api is string => Boolean(api)),
+    api_calls: [...new Set([...verdict.apiRequests, ...explanation.parts.map((p) => p.api).filter((api): api is string => Boolean(api))])],
     cli_equivalent: line,
     verdict: verdictFor(effect, ctx.caller.mode, 'mode', refusal, ctx.caller.canElicit),
   };

@@ -240,3 +240,13 @@ describe('MCP 2026-07-28 and MCP 2025 refuse the other classes too', () => {
     }
   });
 });
+
+describe('explain_command shows the API requests a CLI line makes', () => {
+  it('with parameter names only (values can be secrets)', async () => {
+    const response = await callRest(ts.url, ts.adminToken, 'explain_command', { command: 'qm set 102 --mem 2048 && pveum passwd bob@pve --password hunter2secret', node: 'pve1' });
+    expect(response.status).toBe(200);
+    expect(response.body.data.api_calls).toContain('PUT /nodes/pve1/qemu/102/config (memory)');
+    expect(response.body.data.api_calls.join(' ')).toContain('PUT /access/password (');
+    expect(JSON.stringify(response.body.data.api_calls)).not.toContain('hunter2secret');
+  });
+});

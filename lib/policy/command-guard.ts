@@ -405,7 +405,7 @@ interface TaggedFinding {
   code: 'protected' | 'forbidden';
 }
 
-async function taggedFindings(line: string, ctx: CommandGuardContext): Promise<TaggedFinding[]> {
+async function taggedFindings(line: string, ctx: CommandGuardContext, sent: ApiRequest[] = []): Promise<TaggedFinding[]> {
   const parsed = tryParseCommandLine(line);
   if (!parsed.ok) return [{ reason: `the command line cannot be parsed (${parsed.error.message}); it will not be run`, code: 'protected' }];
   const tagged: TaggedFinding[] = [];
@@ -433,6 +433,7 @@ async function taggedFindings(line: string, ctx: CommandGuardContext): Promise<T
       }
       throw error;
     }
+    sent.push(...requests);
     for (const request of requests) {
       try {
         await checkProtections(request.method, request.path, request.params, ctx);
@@ -465,6 +466,8 @@ export interface CommandVerdict {
   roleReasons: string[];
   /** Shell features the line uses that this token has not been granted. */
   missingFeatures: ShellFeature[];
+  /** The API requests the Proxmox CLI commands on the line make, as judged (parameter names only). */
+  apiRequests: string[];
   granted: ShellFeature[];
 }
 
@@ -498,19 +501,22 @@ export async function vetCommandLine(line: string, node: string, deps: VetDeps):
     knowledge: deps.knowledge,
   };
   const classification = classifyCommandLine(line, context);
-  if (classification.parseError) return { classification, context, protectedReasons: [], roleReasons: [], missingFeatures: [], granted: [] };
+  if (classification.parseError) return { classification, context, protectedReasons: [], roleReasons: [], missingFeatures: [], granted: [], apiRequests: [] };
+  const sent: ApiRequest[] = [];
   const tagged = await taggedFindings(line, {
     node,
     mainNode: async () => deps.mainNode,
     serviceTokenId,
     pve: deps.pve,
     ...(deps.caller ? { caller: { role: deps.caller.role, name: deps.caller.name } } : {}),
-  });
+  }, sent);
+  // parameter names only: values may be passwords or keys
+  const apiRequests = [...new Set(sent.map((r) => `${r.method} ${r.path}${Object.keys(r.params).length ? ` (${Object.keys(r.params).sort().join(', ')})` : ''}`))];
   const protectedReasons = [...new Set([...tagged.filter((f) => f.code === 'protected').map((f) => f.reason), ...classification.reasons.filter((reason) => reason.startsWith('forbidden'))])];
   const roleReasons = [...new Set(tagged.filter((f) => f.code === 'forbidden').map((f) => f.reason))];
   const granted = await grantedShellFeatures(deps.settings, deps.caller?.tokenId);
   const missingFeatures = classification.features.filter((f) => !granted.includes(f));
-  return { classification, context, protectedReasons, roleReasons, missingFeatures, granted };
+  return { classification, context, protectedReasons, roleReasons, missingFeatures, granted, apiRequests };
 }
 
 /** The error a caller gets for this verdict, or undefined when the line may run (modes still apply). */
