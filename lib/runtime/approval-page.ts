@@ -15,6 +15,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { approvalsOf, type ApprovalRow } from '../approval/store.ts';
+import { FailureThrottle } from '../auth/authenticate.ts';
 import { modeRank } from '../store/tokens.ts';
 import type { Mode, Plan } from '../tool.ts';
 import type { Runtime } from './runtime.ts';
@@ -192,6 +193,23 @@ ${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class=
     return { form };
   }
 
+  // An address that keeps sending refused forms is slowed down (a brake on floods of guesses and of
+  // records; the approver lock is what stops guessing).
+  const throttle = new FailureThrottle();
+  const addressOf = (c: Context): string => {
+    const env = c.env as { incoming?: { socket?: { remoteAddress?: string } }; remoteAddr?: { hostname?: string } } | undefined;
+    return env?.incoming?.socket?.remoteAddress ?? env?.remoteAddr?.hostname ?? 'unknown';
+  };
+  const brake = async (c: Context) => {
+    const delay = throttle.delayFor(addressOf(c));
+    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+  };
+  /** A refused form: on record, and its address slowed down. */
+  const refusal = async (c: Context, event: Parameters<typeof approvals.event>[0]) => {
+    throttle.fail(addressOf(c));
+    await approvals.event(event);
+  };
+
   // Bodies are capped as they stream in (a chunked body has no Content-Length to check first).
   // connection: close, or the unread rest of the body would be taken for the next request on the socket.
   const capped = bodyLimit({ maxSize: maxFormBytes, onError: (c) => c.text('The form is too large. Nothing was decided.', 413, { connection: 'close' }) });
@@ -204,9 +222,10 @@ ${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class=
   });
 
   app.post('/approve/-/mode', capped, async (c) => {
+    await brake(c);
     const read = await readForm(c, 'mode');
     if ('refused' in read) {
-      await approvals.event({ how: 'page', outcome: 'refused', message: `mode form: ${read.refused}` });
+      await refusal(c, { how: 'page', outcome: 'refused', message: `mode form: ${read.refused}` });
       return listPage(c, { text: read.refused, error: true }, read.status);
     }
     const name = read.form.get('token') ?? '';
@@ -214,58 +233,61 @@ ${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class=
     const approver = read.form.get('approver') ?? '';
     const token = await runtime.store.tokens.byName(name);
     if (!token || token.revokedAt !== null || !modes.includes(mode)) {
-      await approvals.event({ actor: approver, how: 'page', outcome: 'refused', message: `mode form: unknown client '${name}' or mode '${mode}'` });
+      await refusal(c, { actor: approver, how: 'page', outcome: 'refused', message: `mode form: unknown client '${name}' or mode '${mode}'` });
       return listPage(c, { text: `There is no active client '${name}', or '${mode}' is not a mode. Nothing was changed.`, error: true }, 400);
     }
     if (modeRank[mode] > modeRank[token.ceiling]) {
-      await approvals.event({ actor: approver, how: 'page', outcome: 'refused', message: `mode ${name} -> ${mode}: above its ceiling ${token.ceiling}` });
+      await refusal(c, { actor: approver, how: 'page', outcome: 'refused', message: `mode ${name} -> ${mode}: above its ceiling ${token.ceiling}` });
       return listPage(c, { text: `${name} has the ceiling ${token.ceiling}; it cannot be put in ${mode} mode. Nothing was changed.`, error: true }, 400);
     }
     const check = await approvals.checkCode(approver, read.form.get('code') ?? '');
     if (!check.ok) {
-      await approvals.event({ actor: approver, how: 'page:totp', outcome: 'refused', message: `mode ${name} -> ${mode}: ${check.message}` });
+      await refusal(c, { actor: approver, how: 'page:totp', outcome: 'refused', message: `mode ${name} -> ${mode}: ${check.message}` });
       return listPage(c, { text: `${check.message} Nothing was changed.`, error: true }, 403);
     }
+    throttle.succeed(addressOf(c));
     await runtime.store.tokens.setMode(token.id, mode);
     await approvals.event({ actor: approver, how: 'page:totp', outcome: 'mode', message: `set ${name} from ${token.mode} to ${mode}` });
     return listPage(c, { text: `${name} is now in ${mode} mode (was ${token.mode}).`, error: false });
   });
 
   app.post('/approve/:id', capped, async (c) => {
+    await brake(c);
     const id = c.req.param('id');
     const read = await readForm(c, id);
     let row = await approvals.get(id);
     if ('refused' in read) {
-      await approvals.event({ approvalId: row ? id : null, how: 'page', outcome: 'refused', message: read.refused });
+      await refusal(c, { approvalId: row ? id : null, how: 'page', outcome: 'refused', message: read.refused });
       return detailPage(c, row, id, { text: read.refused, error: true }, read.status);
     }
     const approver = read.form.get('approver') ?? '';
     const decision = read.form.get('decision');
     if (!row) {
-      await approvals.event({ actor: approver, how: 'page', outcome: 'refused', message: `unknown approval ${id.slice(0, 80)}` });
+      await refusal(c, { actor: approver, how: 'page', outcome: 'refused', message: `unknown approval ${id.slice(0, 80)}` });
       return detailPage(c, undefined, id, undefined, 404);
     }
     if (decision !== 'approve' && decision !== 'deny') {
-      await approvals.event({ approvalId: id, actor: approver, how: 'page', outcome: 'refused', message: 'tampered form: no decision' });
+      await refusal(c, { approvalId: id, actor: approver, how: 'page', outcome: 'refused', message: 'tampered form: no decision' });
       return detailPage(c, row, id, { text: 'The form did not say approve or deny. Nothing was decided.', error: true }, 400);
     }
     if (row.status !== 'pending') {
       const text = `This approval is already ${row.status}${row.decidedBy ? ` (by ${row.decidedBy})` : ''}; it cannot be decided again. Nothing was changed.`;
-      await approvals.event({ approvalId: id, actor: approver, how: 'page', outcome: 'refused', message: text });
+      await refusal(c, { approvalId: id, actor: approver, how: 'page', outcome: 'refused', message: text });
       return detailPage(c, row, id, { text, error: true }, 409);
     }
     const check = await approvals.checkCode(approver, read.form.get('code') ?? '');
     if (!check.ok) {
-      await approvals.event({ approvalId: id, actor: approver, how: 'page:totp', outcome: 'refused', message: check.message });
+      await refusal(c, { approvalId: id, actor: approver, how: 'page:totp', outcome: 'refused', message: check.message });
       return detailPage(c, row, id, { text: `${check.message} Nothing was decided.`, error: true }, 403);
     }
     const status = decision === 'approve' ? 'approved' : 'denied';
     if (!(await approvals.decide(id, status, approver, 'page:totp'))) {
       row = await approvals.get(id);
       const text = `This approval is no longer pending (${row?.status ?? 'gone'}). Nothing was changed.`;
-      await approvals.event({ approvalId: id, actor: approver, how: 'page:totp', outcome: 'refused', message: text });
+      await refusal(c, { approvalId: id, actor: approver, how: 'page:totp', outcome: 'refused', message: text });
       return detailPage(c, row, id, { text, error: true }, 409);
     }
+    throttle.succeed(addressOf(c));
     await approvals.event({ approvalId: id, actor: approver, how: 'page:totp', outcome: status, message: `${row.tool} for ${row.client}` });
     runtime.log.info('Approval decided on the page', { approvalId: id, tool: row.tool, client: row.client, approver, decision: status });
     row = await approvals.get(id);
