@@ -52,9 +52,9 @@ function prebuiltSchema(build: () => Record<string, unknown>): StandardJson {
 }
 
 export function inputJsonSchema(tool: AnyTool): Record<string, unknown> {
+  const own = tool.input.shape as Record<string, unknown>;
   const schema = tool.effect === 'read' ? tool.input : tool.input.extend({
     [confirmationArgument]: z
-  const own = tool.input.shape as Record<string, unknown>;
       .string()
       .optional()
       .describe('Only when a previous call answered "approval_required": the approval id it gave. It runs only once a human approved it on the approval page or on the host.'),
@@ -168,8 +168,6 @@ export function callerFromContext(ctx: ServerContext, server: McpServer, era: 'l
   return { ...caller, canElicit: era === 'modern' && elicitationModes(server).form };
 }
 
-export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions) {
-  const catalog: CatalogEntry[] = [...runtime.tools.values()].map((tool) => ({
 /**
  * Which elicitation modes the client advertised on this request (current revision only): `{}` or
  * `{form}` is form (the spec's default), `{url}` is the URL mode that opens a page (Claude Code sends both).
@@ -197,6 +195,8 @@ function approvalElicitation(result: Extract<CallResult, { kind: 'needs_approval
   }) as unknown as CallToolResult;
 }
 
+export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions) {
+  const catalog: CatalogEntry[] = [...runtime.tools.values()].map((tool) => ({
     tool,
     input: prebuiltSchema(() => trimInputSchema(inputJsonSchema(tool))),
     annotations: annotationsFor(tool),
@@ -215,7 +215,6 @@ function approvalElicitation(result: Extract<CallResult, { kind: 'needs_approval
     // A retry after the user answered our elicitation: the answer and the confirmation id we issued.
     const answer = acceptedContent<{ confirm?: boolean }>(ctx.mcpReq.inputResponses, 'confirm');
     const state = ctx.mcpReq.requestState();
-    const issuedId = typeof state === 'string' ? state : undefined;
     // A retry after a URL elicitation: the approval id rides in requestState (client-controlled, so it
     // is only an id: the approval row decides, and it must be approved and bound to this token and call).
     if (typeof state === 'string' && state.startsWith(approvalState)) {
@@ -231,6 +230,7 @@ function approvalElicitation(result: Extract<CallResult, { kind: 'needs_approval
       if (retried.kind === 'needs_approval' && retried.approvalId !== approvalId) return approvalElicitation(retried);
       return toCallToolResult(retried);
     }
+    const issuedId = typeof state === 'string' ? state : undefined;
     if (issuedId && ctx.mcpReq.inputResponses && answer?.confirm !== true) {
       runtime.log.info('A confirmation was declined', { tool: entry.tool.name, confirmationId: issuedId });
       const envelope = await recordDeclined(runtime, entry.tool, args, caller, issuedId);
@@ -244,10 +244,10 @@ function approvalElicitation(result: Extract<CallResult, { kind: 'needs_approval
       signal: ctx.mcpReq.signal,
       progress,
       ...(issuedId && answer?.confirm === true ? { confirmationId: issuedId, confirmedByHuman: true } : {}),
-    });
       hostHint,
-    if (result.kind === 'needs_confirmation' && caller.canElicit) {
+    });
     if (result.kind === 'needs_approval' && era === 'modern' && elicitationModes(server).url) return approvalElicitation(result);
+    if (result.kind === 'needs_confirmation' && caller.canElicit) {
       return inputRequired({
         inputRequests: {
           confirm: inputRequired.elicit({ message: planText(result.plan), requestedSchema: confirmSchema }),
@@ -275,9 +275,9 @@ function approvalElicitation(result: Extract<CallResult, { kind: 'needs_approval
 
   return function factory(context: { authInfo?: unknown; era?: 'legacy' | 'modern'; requestInfo?: unknown }): McpServer {
     const era = context.era ?? 'modern';
-    const only = onlyToolFor(context);
     // The Host this client reached us at (already checked against the allowed hosts): the approval link uses it.
     const hostHint = (context.requestInfo as { headers?: Headers } | undefined)?.headers?.get('host') ?? undefined;
+    const only = onlyToolFor(context);
     const server = new McpServer(
       { name: options.name, version: options.version, title: 'Proxmox VE' },
       {
