@@ -36,7 +36,9 @@ beforeAll(async () => {
   // The server's user is in a group of its own.
   sim.state.groups.set('mcpgroup', { comment: 'proxmox-mcp' });
   sim.state.users.get(mcpUser)!.groups.add('mcpgroup');
-  sim.state.acl.push({ path: '/storage', type: 'group', ugid: 'mcpgroup', roleid: 'PVEDatastoreUser', propagate: 1 });
+  // A role with Sys.Audit: Proxmox shows the server an ACL entry only where it has Sys.Audit (a hidden
+  // entry makes its identity incomplete, and the rules then refuse what depends on it).
+  sim.state.acl.push({ path: '/storage', type: 'group', ugid: 'mcpgroup', roleid: 'PVEAuditor', propagate: 1 });
   ts = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });
   admin = await ts.createToken({ name: 'doors-admin', role: 'admin', mode: 'normal', ceiling: 'normal' });
   operator = await ts.createToken({ name: 'doors-operator', role: 'operator', mode: 'normal', ceiling: 'normal' });
@@ -159,7 +161,7 @@ const cases: Case[] = [
   api('operator creates a user', 'POST', '/access/users', { userid: 'eve@pve' }, { who: 'operator', codes: ['forbidden'] }),
   api('operator grants Administrator', 'PUT', '/access/acl', { path: '/', roles: 'Administrator', users: 'bob@pve' }, { who: 'operator', codes: ['forbidden'] }),
   api('operator creates a token', 'POST', '/access/users/bob@pve/token/t', { privsep: 0 }, { who: 'operator', codes: ['forbidden'] }),
-  api('operator edits a role', 'PUT', '/access/roles/PVEAuditor', { privs: 'Sys.Modify' }, { who: 'operator', codes: ['forbidden'] }),
+  api('operator edits a role', 'PUT', '/access/roles/PVEVMUser', { privs: 'Sys.Modify' }, { who: 'operator', codes: ['forbidden'] }),
   api('operator, encoded /access path', 'POST', '/%61ccess/users', { userid: 'eve@pve' }, { who: 'operator', codes: ['forbidden'] }),
   api('operator, dot segments', 'POST', '/nodes/../access/users', { userid: 'eve@pve' }, { who: 'operator', codes: ['forbidden'] }),
   // execute_command folds every reason a line will not run into one refusal (code protected); the message names the role.

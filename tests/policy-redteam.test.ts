@@ -45,7 +45,9 @@ beforeAll(async () => {
   // The server's user is in a group of its own, and holds rights through a pool and a storage too.
   sim.state.groups.set('mcpgroup', { comment: 'proxmox-mcp' });
   sim.state.users.get(mcpUser)!.groups.add('mcpgroup');
-  sim.state.acl.push({ path: '/storage', type: 'group', ugid: 'mcpgroup', roleid: 'PVEDatastoreUser', propagate: 1 });
+  // A role with Sys.Audit: Proxmox shows the server an ACL entry only where it has Sys.Audit (a hidden
+  // entry makes its identity incomplete, and the rules then refuse what depends on it).
+  sim.state.acl.push({ path: '/storage', type: 'group', ugid: 'mcpgroup', roleid: 'PVEAdmin', propagate: 1 });
   // (roles with Sys.Audit: Proxmox shows an ACL entry only to a caller with Sys.Audit on its path)
   sim.state.pools.set('mcp-pool', { comment: 'guests this server manages' });
   sim.state.acl.push({ path: '/pool/mcp-pool', type: 'group', ugid: 'mcpgroup', roleid: 'PVEAdmin', propagate: 1 });
@@ -98,7 +100,7 @@ const tries: Try[] = [
   api('second factor for the server user', 'POST', `/access/tfa/${mcpUser}`, { type: 'recovery' }),
   api('password of the server user hidden after a NUL', 'PUT', '/access/password', { userid: `bob@pve\0${mcpUser}`, password: 'x' }),
   api('NoAccess on / for a group the server is in', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', groups: 'mcpgroup' }),
-  api('remove the group grant, path with a trailing slash', 'PUT', '/access/acl', { path: '/storage/', roles: 'PVEDatastoreUser', groups: 'MCPGroup', delete: 1 }),
+  api('remove the group grant, path with a trailing slash', 'PUT', '/access/acl', { path: '/storage/', roles: 'PVEAdmin', groups: 'MCPGroup', delete: 1 }),
   api('users as an array with the server user', 'PUT', '/access/acl', { path: '/', roles: 'PVEAuditor', users: ['bob@pve', mcpUser] }),
   api('propagate=no on /./ for someone else', 'PUT', '/access/acl', { path: '/./', roles: 'PVEAuditor', users: 'bob@pve', propagate: 'no' }),
   api('server token in the query string', 'PUT', `/access/acl?tokens=${encodeURIComponent(mcpToken)}`, { path: '/vms', roles: 'NoAccess' }),
@@ -217,5 +219,37 @@ describe('the new rules leave ordinary work alone', () => {
 
   it('destroys an OSD without wiping its disk', async () => {
     expect(await reached({ method: 'DELETE', path: '/nodes/pve2/ceph/osd/0' })).toEqual(['DELETE /nodes/pve2/ceph/osd/0']);
+  });
+});
+
+describe('entries Proxmox hides from the server count as unknown (fail closed)', () => {
+  it('refuses to edit a role the server may hold where it has no Sys.Audit, and says why', async () => {
+    const sim = createSimulator({ taskDurationMs: 5 });
+    // The server's group holds a custom role on a pool, without Sys.Audit there: GET /access/acl does not
+    // show this entry to the server, so it cannot know it holds HiddenRole.
+    sim.state.roles.set('HiddenRole', { privs: new Set(['VM.Audit', 'VM.PowerMgmt']), special: 0 });
+    sim.state.groups.set('mcpgroup', { comment: 'proxmox-mcp' });
+    sim.state.users.get(mcpUser)!.groups.add('mcpgroup');
+    sim.state.pools.set('hidden', { comment: 'x' });
+    sim.state.acl.push({ path: '/pool/hidden', type: 'group', ugid: 'mcpgroup', roleid: 'HiddenRole', propagate: 1 });
+    const server = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });
+    try {
+      const adminToken = await server.createToken({ name: 'hidden-admin', role: 'admin', mode: 'normal', ceiling: 'normal' });
+      const before = clusterSnapshot(server.sim);
+      const sentBefore = server.changesSent.length;
+      for (const args of [
+        { method: 'PUT', path: '/access/roles/HiddenRole', params: { privs: 'VM.Audit' } },
+        { method: 'DELETE', path: '/access/roles/HiddenRole' },
+        { method: 'PUT', path: '/pools/hidden', params: { vms: '100', delete: 1 } },
+      ]) {
+        const response = await callRest(server.url, adminToken, 'proxmox_api', args);
+        expect(response.body.error?.code, JSON.stringify(response.body)).toBe('protected');
+        expect(response.body.error?.message).toContain('hidden from this server');
+      }
+      expect(server.changesSent.slice(sentBefore)).toEqual([]);
+      expect(clusterSnapshot(server.sim)).toBe(before);
+    } finally {
+      await server.close();
+    }
   });
 });

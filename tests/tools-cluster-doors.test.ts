@@ -204,11 +204,12 @@ describe('cluster tools over REST', () => {
 
   it('safe mode asks first, with the plan\'s warnings (newest backup of a guest)', async () => {
     const safe = await ts.createToken({ role: 'admin', mode: 'safe', ceiling: 'normal' });
-    const volumes = (await callRest(ts.url, normal, 'storage_operations', { action: 'content', storage: 'nfs-backup', vmid: 101 })).body.data.volumes;
+    // guest 100: the backups of 101, a protected guest, are its data and are refused before anyone is asked
+    const volumes = (await callRest(ts.url, normal, 'storage_operations', { action: 'content', storage: 'nfs-backup', vmid: 100 })).body.data.volumes;
     const newest = [...volumes].sort((a: { created: string }, b: { created: string }) => b.created.localeCompare(a.created))[0];
     const asked = await callRest(ts.url, safe, 'storage_change', { action: 'delete_volume', storage: 'nfs-backup', volume: newest.volid });
     expect(asked.status).toBe(428);
-    expect(asked.body.warnings.join(' ')).toMatch(/NEWEST backup of guest 101/);
+    expect(asked.body.warnings.join(' ')).toMatch(/NEWEST backup of guest 100/);
     const readOnly = await ts.createToken({ role: 'admin', mode: 'read-only', ceiling: 'normal' });
     expect((await callRest(ts.url, readOnly, 'network_change', { action: 'revert', node: 'pve1' })).status).toBe(403);
     expect((await callRest(ts.url, readOnly, 'network_config', { action: 'pending', node: 'pve1' })).status).toBe(200);

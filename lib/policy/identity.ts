@@ -5,7 +5,9 @@
  *
  * Learned from Proxmox (GET /access/acl and GET /access/users/<user>) at start and again when older than
  * a minute. `complete` is false when Proxmox did not show enough to be sure (no ACL entry of ours was
- * visible, or the user's groups could not be read); the rules then refuse what they cannot judge.
+ * visible, the user's groups could not be read, or GET /access/permissions shows a path where the server
+ * has rights but no Sys.Audit, so the entries there are hidden from it); the rules then refuse what they
+ * cannot judge.
  */
 import type { PveClient } from '../pve/types.ts';
 
@@ -69,6 +71,17 @@ export async function learnServiceIdentity(pve: PveClient): Promise<ServiceIdent
     grantPaths.add(aclPathKey(String(row.path ?? '/')));
   }
   if (roles.size === 0) gaps.push(`no ACL entry of ${tokenId} is visible in /access/acl`);
+  // Proxmox lists an ACL entry only to a caller with Sys.Audit or Permissions.Modify on its path: where
+  // this server has rights but neither of those, entries that grant it (and their roles) are hidden.
+  try {
+    const permissions = await pve.get<Record<string, Record<string, unknown>>>('/access/permissions');
+    const hidden = Object.entries(permissions ?? {})
+      .filter(([, privs]) => privs && Object.keys(privs).length > 0 && !privs['Sys.Audit'] && !privs['Permissions.Modify'])
+      .map(([path]) => path);
+    if (hidden.length) gaps.push(`ACL entries on ${hidden.slice(0, 5).join(', ')}${hidden.length > 5 ? ', ...' : ''} are hidden from this server (it has no Sys.Audit there)`);
+  } catch (error) {
+    gaps.push(`its own permissions could not be read (${(error as Error).message})`);
+  }
   return { user, tokenId, roles, groups, grantPaths, complete: gaps.length === 0, gaps };
 }
 
