@@ -148,6 +148,11 @@ export default defineTool({
         ? `Restore ${args.volume ?? '<volume>'} OVER the existing guest ${args.vmid ?? '<vmid>'}`
         : `Restore ${args.volume ?? '<volume>'} to ${args.vmid !== undefined ? `new guest ${args.vmid}` : 'the next free vmid'}`,
       apiCalls: [kind === 'lxc' ? 'POST /nodes/{node}/lxc (restore=1, ostemplate=<volume>)' : 'POST /nodes/{node}/qemu (archive=<volume>)'],
+      // A forced restore is judged before anyone is asked (over a protected guest it is refused); the
+      // policy judges it by the vmid, whichever node it is sent to.
+      ...(args.force && args.vmid !== undefined && args.volume
+        ? { requests: [{ method: 'POST' as const, path: `/nodes/{node}/${kind ?? 'qemu'}`, params: kind === 'lxc' ? { vmid: args.vmid, ostemplate: args.volume, restore: 1, force: 1 } : { vmid: args.vmid, archive: args.volume, force: 1 } }] }
+        : {}),
       cliEquivalent: kind === 'lxc' ? `pct restore ${args.vmid ?? '<vmid>'} ${args.volume ?? '<volume>'}${args.force ? ' --force 1' : ''}` : `qmrestore ${args.volume ?? '<volume>'} ${args.vmid ?? '<vmid>'}${args.force ? ' --force 1' : ''}`,
       privileges,
       risk: args.force ? 'high' : 'low',

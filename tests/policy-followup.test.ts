@@ -178,6 +178,8 @@ describe('a typed tool\'s refusal comes before anyone is asked (safe mode)', () 
     ['guest_snapshot rollback to a snapshot without the flag', 'guest_snapshot', () => ({ action: 'rollback', vmid, snapname: 'before_protection' })],
     ['guest_config deletes protection', 'guest_config', () => ({ vmid, delete: ['protection'] })],
     ['storage_change deletes the protected VM\'s backup', 'storage_change', () => ({ action: 'delete_volume', node, storage: 'local', volume: backup })],
+    ['guest_backup restores over the protected VM (force)', 'guest_backup', () => ({ action: 'restore', volume: backup, vmid, force: true })],
+    ['guest_backup restores over the protected container (force)', 'guest_backup', () => ({ action: 'restore', volume: ctBackup, vmid: ctid, force: true })],
   ];
 
   it.each(typedCases)('REST: %s', async (_label, tool, args) => {
