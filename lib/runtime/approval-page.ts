@@ -32,6 +32,11 @@ function time(ms: number | null | undefined): string {
   return ms ? new Date(ms).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : '-';
 }
 
+/** Month-day hour:minute (UTC): short enough for a table on a phone. */
+function short(ms: number | null | undefined): string {
+  return ms ? new Date(ms).toISOString().slice(5, 16).replace('T', ' ') : '-';
+}
+
 function cookieOf(c: Context): string | undefined {
   const header = c.req.header('cookie') ?? '';
   for (const part of header.split(';')) {
@@ -131,15 +136,15 @@ ${pending.length ? pending.map((row) => `<div class="card risk-${escape((JSON.pa
 <label for="approver-m">Approver</label><select id="approver-m" name="approver">${await approverOptions()}</select>
 <label for="code-m">Code from the authenticator app</label><input id="code-m" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
 <button type="submit">Set mode</button></form>
-<h2>Recent decisions</h2>
+<h2>Recent decisions <span class="muted">(times UTC)</span></h2>
 <table><tr><th>When</th><th>Client</th><th>Call</th><th>Result</th><th>By</th></tr>
-${recent.map((row) => `<tr><td>${time(row.decidedAt ?? row.createdAt)}</td><td>${escape(row.client)}</td><td><a href="/approve/${escape(row.id)}">${escape(row.tool)}</a></td><td>${escape(row.status)}</td><td>${escape(row.decidedBy ?? '-')}${row.decidedHow ? ` (${escape(row.decidedHow)})` : ''}</td></tr>`).join('')}</table>
+${recent.map((row) => `<tr><td>${short(row.decidedAt ?? row.createdAt)}</td><td>${escape(row.client)}</td><td><a href="/approve/${escape(row.id)}">${escape(row.tool)}</a></td><td>${escape(row.status)}</td><td>${escape(row.decidedBy ?? '-')}${row.decidedHow ? ` (${escape(row.decidedHow)})` : ''}</td></tr>`).join('')}</table>
 <h2>Recent calls</h2>
 <table><tr><th>When</th><th>Client</th><th>Tool</th><th>Outcome</th><th>Approved by</th></tr>
-${calls.map((row) => `<tr><td>${time(row.startedAt)}</td><td>${escape(row.client)}</td><td>${escape(row.tool)}</td><td>${escape(row.outcome)}</td><td>${row.approvedBy ? `${escape(row.approvedBy)} (${escape(row.approval)})` : '-'}</td></tr>`).join('')}</table>
+${calls.map((row) => `<tr><td>${short(row.startedAt)}</td><td>${escape(row.client)}</td><td>${escape(row.tool)}</td><td>${escape(row.outcome)}</td><td>${row.approvedBy ? `${escape(row.approvedBy)} (${escape(row.approval)})` : '-'}</td></tr>`).join('')}</table>
 <h2>Refused tries and decisions on record</h2>
 <table><tr><th>When</th><th>Who</th><th>How</th><th>Outcome</th><th>What</th></tr>
-${events.map((e) => `<tr><td>${time(e.at)}</td><td>${escape(e.actor ?? '-')}</td><td>${escape(e.how)}</td><td>${escape(e.outcome)}</td><td>${escape(e.message)}</td></tr>`).join('')}</table>`;
+${events.map((e) => `<tr><td>${short(e.at)}</td><td>${escape(e.actor ?? '-')}</td><td>${escape(e.how)}</td><td>${escape(e.outcome)}</td><td>${escape(e.message)}</td></tr>`).join('')}</table>`;
     return render(session, 'Approvals · proxmox-mcp', body, status);
   }
 
