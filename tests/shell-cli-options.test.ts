@@ -174,6 +174,10 @@ describe('the API policy judges every translated request', () => {
     'qmrestore local:backup/vzdump-qemu-101.vma.zst 101 --force',
     'pct restore 110 local:backup/ct.tar.zst --force',
     "pvesh create /nodes/pve1/execute --commands '[{\"method\":\"DELETE\",\"path\":\"/access/users/root@pam\"}]'",
+    'echo root@pam | xargs -I{} pveum user delete {}',
+    'echo 101 | xargs -I % qm destroy %',
+    'echo 101 | xargs -i qm set {} --prot 0',
+    'echo 101 | xargs --replace=@ qm set @ --prot 0',
   ])('%s is refused', async (line) => {
     const list = await findings(line);
     expect(list.length, line).toBeGreaterThan(0);

@@ -216,3 +216,11 @@ describe('only space, tab and newline separate words, as in bash', () => {
     expect(parsed.commands.map((c) => c.program)).toContain('touch');
   });
 });
+
+describe('xargs options as GNU xargs reads them', () => {
+  it('-i, -e and -l take no separate value, so the command after them is seen', () => {
+    for (const line of ['xargs -i rm -rf /', 'xargs -e rm -rf /', 'xargs -l rm -rf /', 'xargs --replace rm -rf /', 'xargs --eof rm -rf /', 'xargs --max-lines rm -rf /']) {
+      expect(parseCommandLine(line).commands.map((c) => c.program), line).toContain('rm');
+    }
+  });
+});

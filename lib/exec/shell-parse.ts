@@ -981,7 +981,8 @@ function skipOptions(words: ShellWord[], from: number, withValue: Set<string>, s
 }
 
 const SUDO_VALUE = new Set(['-u', '-g', '-C', '-D', '-h', '-p', '-r', '-t', '-U', '-T', '-R', '--user', '--group', '--close-from', '--chdir', '--host', '--prompt', '--role', '--type', '--other-user', '--command-timeout', '--chroot']);
-const XARGS_VALUE = new Set(['-n', '-L', '-P', '-I', '-i', '-d', '-a', '-E', '-e', '-s', '--max-args', '--max-lines', '--max-procs', '--delimiter', '--arg-file', '--eof', '--max-chars', '--replace', '--process-slot-var']);
+// -i[STR], -e[STR] and -l[N] only take a value attached to them, never the next word (GNU xargs)
+const XARGS_VALUE = new Set(['-n', '-L', '-P', '-I', '-d', '-a', '-E', '-s', '--max-args', '--max-procs', '--delimiter', '--arg-file', '--max-chars', '--process-slot-var']);
 const TIMEOUT_VALUE = new Set(['-s', '-k', '--signal', '--kill-after']);
 const NICE_VALUE = new Set(['-n', '--adjustment']);
 const IONICE_VALUE = new Set(['-c', '-n', '-p', '-P', '-u', '--class', '--classdata', '--pid', '--pgid', '--uid']);
@@ -1143,7 +1144,18 @@ function unwrap(cmd: SimpleCommand, out: Collector, ctx: Ctx, offset: number): v
         emitInner(cmd, [{ text: 'echo', raw: 'echo', dynamic: false, quoted: false, glob: false }, inputWord], out, ctx, offset, { flags: ['input-args'] });
         return;
       }
-      emitInner(cmd, [...rest, inputWord], out, ctx, offset, { flags: ['input-args'] });
+      // -I STR / -i / --replace: every STR in the command becomes a line of input
+      let replace: string | null = null;
+      for (let k = 1; k < i; k++) {
+        const t = text(k);
+        if (t === '-I') replace = text(k + 1) || '{}';
+        else if (t.startsWith('-I')) replace = t.slice(2);
+        else if (t === '-i' || t === '--replace') replace = '{}';
+        else if (t.startsWith('-i')) replace = t.slice(2);
+        else if (t.startsWith('--replace=')) replace = t.slice('--replace='.length) || '{}';
+      }
+      const replaced = replace ? rest.map((w) => (w.text.includes(replace!) ? { ...w, dynamic: true } : w)) : rest;
+      emitInner(cmd, [...replaced, inputWord], out, ctx, offset, { flags: ['input-args'] });
       return;
     }
     case 'find': {
