@@ -224,3 +224,13 @@ describe('xargs options as GNU xargs reads them', () => {
     }
   });
 });
+
+describe('wrapper options that take no separate value', () => {
+  it('watch -d does not swallow the command', () => {
+    expect(parseCommandLine('watch -d rm -rf /tmp/x').commands.map((c) => c.program)).toContain('rm');
+  });
+  it('ssh -P takes a tag, then the host and the remote command', () => {
+    const parsed = parseCommandLine('ssh -P tag pve2 pveum user delete root@pam');
+    expect(parsed.commands.find((c) => c.program === 'pveum')?.host).toBe('pve2');
+  });
+});
