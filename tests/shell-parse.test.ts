@@ -234,3 +234,10 @@ describe('wrapper options that take no separate value', () => {
     expect(parsed.commands.find((c) => c.program === 'pveum')?.host).toBe('pve2');
   });
 });
+
+describe('exec -a', () => {
+  it('takes a name, then the program', () => {
+    expect(parseCommandLine("exec -a foo python3 -c 'print(1)'").commands.map((c) => c.program)).toContain('python3');
+    expect(parseCommandLine('exec -la foo rm -rf /tmp/x').commands.map((c) => c.program)).toContain('rm');
+  });
+});

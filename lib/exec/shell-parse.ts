@@ -1100,6 +1100,8 @@ function unwrap(cmd: SimpleCommand, out: Collector, ctx: Ctx, offset: number): v
       let i = 1;
       while (i < words.length && text(i).startsWith('-')) {
         if (p === 'command' && (text(i) === '-v' || text(i) === '-V')) return; // `command -v x` only looks x up
+        // exec -a NAME: the next word is the name to give the program, not the program
+        if (p === 'exec' && /^-[cl]*a$/.test(text(i))) i++;
         i++;
         if (text(i - 1) === '--') break;
       }
