@@ -241,3 +241,9 @@ describe('exec -a', () => {
     expect(parseCommandLine('exec -la foo rm -rf /tmp/x').commands.map((c) => c.program)).toContain('rm');
   });
 });
+
+describe('env -S with the string attached', () => {
+  it.each(["env -S'python3 -c 1'", "env --split-string='python3 -c 1'", "env -iS'python3 -c 1'"])('%s runs python3', (line) => {
+    expect(parseCommandLine(line).commands.map((c) => c.program)).toContain('python3');
+  });
+});

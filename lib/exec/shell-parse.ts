@@ -1078,6 +1078,12 @@ function unwrap(cmd: SimpleCommand, out: Collector, ctx: Ctx, offset: number): v
           if (w) scriptOf(cmd, w, out, ctx, offset);
           return;
         }
+        // -S'cmd args', --split-string=..., and -iS'...' clusters: the rest is a command line
+        const attached = /^-[^-]*S([\s\S]+)$/.exec(t) ?? /^--split-string=([\s\S]*)$/.exec(t);
+        if (attached) {
+          scriptOf(cmd, { ...words[i]!, text: attached[1]! }, out, ctx, offset);
+          return;
+        }
         if (t.startsWith('-')) {
           i += ENV_VALUE.has(t) ? 2 : 1;
           continue;
