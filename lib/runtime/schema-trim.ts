@@ -22,7 +22,9 @@ const dropped = new Set(['$schema', 'propertyNames', 'pattern', 'maxLength', 'mi
 /** "list | create | delete" beside enum [list, create, delete] says nothing the enum does not. */
 function repeatsEnum(description: unknown, values: unknown): boolean {
   if (typeof description !== 'string' || !Array.isArray(values)) return false;
-  const words = description.split(/[\s|,/]+|\bor\b/).map((word) => word.trim()).filter(Boolean);
+  // "What to do: start, stop, ..." is the enum again after a short lead-in
+  const listed = description.replace(/^[^:]{0,20}:\s*/, '');
+  const words = listed.split(/[\s|,/]+|\bor\b/).map((word) => word.trim()).filter(Boolean);
   return words.length > 0 && words.every((word) => values.includes(word));
 }
 
