@@ -247,3 +247,9 @@ describe('env -S with the string attached', () => {
     expect(parseCommandLine(line).commands.map((c) => c.program)).toContain('python3');
   });
 });
+
+describe('su -c with the command attached', () => {
+  it.each(["su -c'pveum user delete root@pam'", "su -lc'pveum user delete root@pam' root"])('%s runs the command', (line) => {
+    expect(parseCommandLine(line).commands.map((c) => c.program)).toContain('pveum');
+  });
+});

@@ -1049,6 +1049,11 @@ function unwrap(cmd: SimpleCommand, out: Collector, ctx: Ctx, offset: number): v
           if (w) scriptOf(cmd, w, out, ctx, offset);
           return;
         }
+        if (/^-[^-]*c[\s\S]+$/.test(t) && !SU_VALUE.has(t) && !RUNUSER_VALUE.has(t)) {
+          // -c'cmd' (getopt takes the rest of the word as the value)
+          scriptOf(cmd, { ...words[i]!, text: t.slice(t.indexOf('c') + 1) }, out, ctx, offset);
+          return;
+        }
         if (t.startsWith('--command=') || t.startsWith('--session-command=')) {
           const w = words[i]!;
           scriptOf(cmd, { ...w, text: t.slice(t.indexOf('=') + 1) }, out, ctx, offset);
