@@ -1,0 +1,61 @@
+/**
+ * The doors under Deno 2 (Deno.serve instead of @hono/node-server): no body is read before the token is
+ * checked, bodies are capped with and without Content-Length, and the server keeps serving.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sendBig } from './helpers/big-body.ts';
+import { denoBin, freePort, startAndWait, type Started } from './helpers/processes.ts';
+import { testAdminToken } from './helpers/server.ts';
+
+let started: Started;
+let base: string;
+const dataDir = mkdtempSync(join(tmpdir(), 'pmcp-deno-doors-'));
+const MiB = 1024 * 1024;
+
+beforeAll(async () => {
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  started = await startAndWait(denoBin, ['run', '-A', 'server.ts'], `${base}/health`, {
+    env: { MCP_PORT: String(port), MCP_HOST: '127.0.0.1', MCP_DATA_DIR: dataDir, MCP_ADMIN_TOKEN: testAdminToken, PROXMOX_URL: '' },
+    timeoutMs: 90_000,
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await started?.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+async function healthOk(): Promise<void> {
+  const response = await fetch(`${base}/health`);
+  expect(response.status).toBe(200);
+  await response.text();
+}
+
+describe('doors on Deno', () => {
+  for (const path of ['/mcp', '/v1/tools/list_vms']) {
+    it(`${path}: 100 MB chunked without a token is 401, with one 413; over the cap by Content-Length 413`, async () => {
+      const anonymous = await sendBig(base, path, { total: 100 * MiB, chunked: true });
+      expect(anonymous.status).toBe(401);
+      expect(anonymous.written).toBeLessThan(100 * MiB);
+      const authorized = await sendBig(base, path, { total: 100 * MiB, chunked: true, headers: { authorization: `Bearer ${testAdminToken}` } });
+      expect(authorized.status).toBe(413);
+      expect(authorized.body).toContain('MCP_MAX_BODY_BYTES');
+      const declared = await sendBig(base, path, { total: 100 * MiB, chunked: false, headers: { authorization: `Bearer ${testAdminToken}` } });
+      expect(declared.status).toBe(413);
+      await healthOk();
+    }, 120_000);
+  }
+
+  it('a wrong method is 405 with Allow, and the OAuth registration explains the token', async () => {
+    const wrong = await fetch(`${base}/v1/tools/list_vms`, { headers: { authorization: `Bearer ${testAdminToken}` } });
+    expect(wrong.status).toBe(405);
+    expect(wrong.headers.get('allow')).toBe('POST, OPTIONS');
+    const register = await fetch(`${base}/register`, { method: 'POST', body: '{}' });
+    expect(register.status).toBe(400);
+    expect(((await register.json()) as { error_description: string }).error_description).toContain('Authorization: Bearer <token>');
+  });
+});
