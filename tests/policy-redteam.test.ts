@@ -163,6 +163,13 @@ const tries: Try[] = [
   api('open a host console (hole)', 'POST', '/nodes/pve1/termproxy'),
   api('open a VNC host shell on another node (hole)', 'POST', '/nodes/pve2/vncshell', { cmd: 'upgrade' }),
   sh('pvesh stops pveproxy on the main node (hole)', 'pvesh create /nodes/pve1/services/pveproxy/stop'),
+  api('remove the main node\'s management bridge (hole)', 'DELETE', '/nodes/pve1/network/vmbr0'),
+  api('remove the port under it, upper case (hole)', 'DELETE', '/nodes/PVE1/network/ENO1'),
+  api('re-address the management bridge (hole)', 'PUT', '/nodes/pve1/network/vmbr0', { type: 'bridge', cidr: '10.99.0.1/24' }),
+  api('drop its bridge ports through a delete list (hole)', 'PUT', '/nodes/localhost/network/vmbr0', { type: 'bridge', delete: 'comments\0bridge_ports' }),
+  api('autostart off for the port under it (hole)', 'PUT', '/nodes/pve1/network/eno1', { type: 'eth', autostart: 'no' }),
+  { label: 'typed: network_change deletes the main node\'s management bridge with force (hole)', tool: 'network_change', args: () => ({ action: 'delete', node: 'pve1', iface: 'vmbr0', force: true }) },
+  sh('pvesh removes the main node\'s management bridge (hole)', 'pvesh delete /nodes/pve1/network/vmbr0'),
 
   // Roles, whatever tool sends it
   api('operator: realm-sync job for another realm (hole)', 'POST', '/cluster/jobs/realm-sync/corp', { realm: 'corp', schedule: 'daily' }, { who: 'operator', codes: ['forbidden'] }),
@@ -215,6 +222,11 @@ describe('the new rules leave ordinary work alone', () => {
   it('changes a pool and a storage the server holds no rights through', async () => {
     expect(await reached({ method: 'PUT', path: '/pools/dev', params: { comment: 'dev' } })).toEqual(['PUT /pools/dev']);
     expect(await reached({ method: 'PUT', path: '/storage/local', params: { 'prune-backups': 'keep-all=1' } })).toEqual(['PUT /storage/local']);
+  });
+
+  it('changes the main node\'s management bridge\'s MTU, and another node\'s bridge', async () => {
+    expect(await reached({ method: 'PUT', path: '/nodes/pve1/network/vmbr0', params: { type: 'bridge', mtu: 9000 } })).toEqual(['PUT /nodes/pve1/network/vmbr0']);
+    expect(await reached({ method: 'PUT', path: '/nodes/pve2/network/vmbr0', params: { type: 'bridge', cidr: '192.168.100.12/24' } })).toEqual(['PUT /nodes/pve2/network/vmbr0']);
   });
 
   it('destroys an OSD without wiping its disk', async () => {

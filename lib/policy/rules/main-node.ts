@@ -63,6 +63,11 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
   if (third === 'ceph' && fourth === 'osd' && req.segments[4] !== undefined && req.method === 'DELETE' && req.raw.cleanup !== undefined && maybeTrue(paramReadings(req, 'cleanup'))) {
     refuse(`Destroying OSD ${req.segments[4]} with cleanup wipes its disk on ${second}; it is not done through this server (as in the shell). Do it on the host.`);
   }
+  // The interface that carries the main node's own address (and what lies under it) is not removed or
+  // re-addressed: once applied, the node is cut off from the cluster and from this server.
+  if (third === 'network' && fourth && req.segments.length === 4 && (req.method === 'DELETE' || req.method === 'PUT')) {
+    await checkManagementInterface(req, ctx, second, fourth);
+  }
   // A node console (termproxy, vncshell, spiceshell) hands out a shell on the host, outside every rule here.
   if ((third === 'termproxy' || third === 'vncshell' || third === 'spiceshell') && !fourth && req.method === 'POST') {
     refuse(`A console on node ${second} (${third}) is a shell on the host that none of this server's rules would see; it is not opened through this server. Use execute_command, or the web UI.`);
@@ -79,6 +84,53 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
     }
   }
   if (third === 'execute' && !fourth) refuse(`POST /nodes/${second}/execute runs a batch of API calls that this server's rules would not see one by one; send the calls one at a time instead.`);
+}
+
+/** Settings of an interface whose change moves or drops the node's address. */
+const addressing = ['address', 'cidr', 'netmask', 'gateway', 'address6', 'cidr6', 'netmask6', 'gateway6', 'bridge_ports', 'slaves', 'vlan-raw-device', 'vlan-id', 'bond-primary', 'bond_mode'];
+
+const splitNames = (value: unknown) => String(value ?? '').split(/[\s,;]+/).filter(Boolean);
+
+/** The main node's management interfaces: the one holding its cluster address and what lies under it (fail closed). */
+async function managementInterfaces(node: string, ctx: ProtectionContext): Promise<Set<string>> {
+  let status: { type?: string; name?: string; ip?: string; local?: number | string }[];
+  let rows: Record<string, unknown>[];
+  try {
+    [status, rows] = await Promise.all([ctx.pve.get<typeof status>('/cluster/status'), ctx.pve.get<Record<string, unknown>[]>(`/nodes/${encodeURIComponent(node)}/network`)]);
+  } catch (error) {
+    refuse(`Could not read node ${node}'s address and interfaces (${(error as Error).message}), so this server cannot tell whether the change cuts the node off; not sent.`);
+  }
+  const entry = (Array.isArray(status) ? status : []).find((row) => row.type === 'node' && (node === 'localhost' ? Number(row.local) === 1 : row.name?.toLowerCase() === node));
+  const address = entry?.ip;
+  if (!address) refuse(`Could not tell which address node ${node} uses in the cluster, so this server cannot tell whether the change cuts the node off; not sent.`);
+  const byName = new Map((Array.isArray(rows) ? rows : []).map((row) => [String(row.iface).toLowerCase(), row]));
+  const management = new Set<string>();
+  const visit = (name: string) => {
+    if (management.has(name)) return;
+    management.add(name);
+    const row = byName.get(name);
+    if (row) for (const child of [...splitNames(row.bridge_ports), ...splitNames(row.slaves), ...splitNames(row['vlan-raw-device'])]) visit(child.toLowerCase());
+    const dot = /^(.+)\.\d+$/.exec(name);
+    if (dot) visit(dot[1]);
+  };
+  for (const [name, row] of byName) {
+    if (String(row.address ?? '') === address || String(row.cidr ?? '').split('/')[0] === address) visit(name);
+  }
+  return management;
+}
+
+async function checkManagementInterface(req: NormalizedRequest, ctx: ProtectionContext, node: string, iface: string): Promise<void> {
+  const { main } = await isMain(node, ctx);
+  if (!main) return;
+  if (req.method === 'PUT') {
+    const touched = addressing.filter((name) => req.raw[name] !== undefined || paramItems(req, 'delete').includes(name));
+    const autostartOff = req.raw.autostart !== undefined && paramReadings(req, 'autostart').some((value) => !['1', 'true', 'yes', 'on'].includes(value));
+    if (touched.length === 0 && !autostartOff) return;
+  }
+  const management = await managementInterfaces(node, ctx);
+  if (management.has(iface)) {
+    refuse(`${req.originalSegments[3] ?? iface} carries the address of node ${node}, the main node (this server runs on it), or lies under the interface that does; ${req.method === 'DELETE' ? 'removing' : 're-addressing'} it cuts the node and this server off once applied. Not sent; change it from the console.`);
+  }
 }
 
 export const mainNodeRule: PolicyRule = { name: 'main node and disks', check };
