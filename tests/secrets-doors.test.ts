@@ -104,6 +104,41 @@ describe('secrets through every door', () => {
     }, 120_000);
   }
 
+  it('in safe mode the approvals and confirmations waiting for a human, and the approval page, hold none either', async () => {
+    const safe = await ts.createToken({ name: 'secrets-safe', role: 'admin', mode: 'safe', ceiling: 'normal' });
+    const urls: string[] = [];
+    const sendAll = async (call: (tool: string, args: Record<string, unknown>) => Promise<Record<string, any>>) => {
+      for (const [method, path, params] of apiCases.filter(([method]) => method !== 'GET')) await call('proxmox_api', { method, path, params });
+      for (const [line] of commandCases) await call('execute_command', { node: 'pve1', command: `${line}; touch /tmp/x` });
+      await call('guest_config', { vmid: 100, cipassword: 'GuestCiPw13' });
+    };
+    await sendAll(async (tool, args) => {
+      const response = await callRest(ts.url, safe, tool, args);
+      const url = response.body?.error?.details?.approval_url;
+      if (typeof url === 'string') urls.push(url);
+      return response.body;
+    });
+    for (const era of ['modern', 'legacy'] as Era[]) {
+      const client = await connectClient(ts.mcpUrl, safe, era);
+      try {
+        await sendAll(async (tool, args) => (await client.callTool({ name: tool, arguments: args }).catch((error: unknown) => ({ error: String(error) }))) as Record<string, any>);
+      } finally {
+        await client.close();
+      }
+    }
+    expect(urls.length).toBeGreaterThan(3);
+    const secrets = [...allSecrets, 'GuestCiPw13'];
+    const tables = await ts.server.store.client.execute("SELECT name FROM sqlite_master WHERE type='table'");
+    for (const row of tables.rows) {
+      const dump = JSON.stringify((await ts.server.store.client.execute(`SELECT * FROM "${String(row.name)}"`)).rows);
+      for (const secret of secrets) expect(dump, `${String(row.name)}: ${secret}`).not.toContain(secret);
+    }
+    for (const url of urls.slice(0, 10)) {
+      const page = await (await fetch(url.replace(/^https?:\/\/[^/]+/, ts.url))).text();
+      for (const secret of secrets) expect(page, `${url}: ${secret}`).not.toContain(secret);
+    }
+  }, 120_000);
+
   it('get_command_history shows the calls without their secrets', async () => {
     const response = await callRest(ts.url, admin, 'get_command_history', { limit: 500 });
     expect(response.status).toBe(200);

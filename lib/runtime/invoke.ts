@@ -235,6 +235,8 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
   };
 
   const makeRecord = (): CallRecord => callRecord(callId, startedAtMs, tool, input, caller);
+  /** The plan as it is stored (approvals, confirmations) and shown to an approver: no secret in clear. */
+  const storablePlan = (shown: Plan): Plan => maskKnown(redactStrings(shown) as Plan, secretsIn(rawArgs, secretsIn(input)));
 
   try {
     const parsed = parseArguments(tool, rawArgs);
@@ -309,7 +311,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
         record.approvedBy = 'client user (elicitation)';
         record.approval = 'ask';
       } else {
-        const issued = await runtime.store.confirmations.issue({ tokenId: caller.tokenId, tool: tool.name, argsHash, plan, ttlMs: runtime.confirmationTtlMs });
+        const issued = await runtime.store.confirmations.issue({ tokenId: caller.tokenId, tool: tool.name, argsHash, plan: storablePlan(plan), ttlMs: runtime.confirmationTtlMs });
         const error = new ToolError('confirmation_required', `Confirmation needed (safe mode): ${plan.summary}. The client asks its user.`, {
           details: { expires_at: new Date(issued.expiresAt).toISOString(), strength: 'ask', plan },
         });
@@ -324,7 +326,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
         tool: tool.name,
         argsHash,
         args: record.args,
-        plan,
+        plan: storablePlan(plan),
         reason: decision.reason,
         digest: await targetDigest(tool.name, input, ctx, caller, plan),
         approvalId: options.approvalId ?? confirmationId,
