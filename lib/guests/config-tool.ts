@@ -172,7 +172,8 @@ export const configTool = defineTool({
         ...planned.resizes.map((entry) => `PUT ${base}/resize disk=${entry.disk} size=${entry.size}`),
       ],
       requests: [
-        ...(shown || planned.deletes.length ? [{ method: 'PUT' as const, path: `${base}/config`, params: { ...planned.params, ...(planned.deletes.length ? { delete: planned.deletes.join(',') } : {}) } }] : []),
+        // The plan is shown to people and kept with the confirmation: the cloud-init password never is.
+        ...(shown || planned.deletes.length ? [{ method: 'PUT' as const, path: `${base}/config`, params: { ...planned.params, ...(planned.params.cipassword !== undefined ? { cipassword: '[secret]' } : {}), ...(planned.deletes.length ? { delete: planned.deletes.join(',') } : {}) } }] : []),
         ...planned.resizes.map((entry) => ({ method: 'PUT' as const, path: `${base}/resize`, params: { disk: entry.disk, size: entry.size } })),
       ],
       cliEquivalent: cli.join(' && '),
