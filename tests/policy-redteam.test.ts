@@ -176,6 +176,9 @@ const tries: Try[] = [
   api('operator: grant through an encoded /access path', 'PUT', '/%2561ccess/acl', { path: '/', roles: 'Administrator', users: 'bob@pve' }, { who: 'operator', codes: ['forbidden'] }),
   api('operator: ticket for another user', 'POST', '/access/ticket', { username: 'bob@pve', password: 'x' }, { who: 'operator', codes: ['forbidden'] }),
   { label: 'typed: operator user_management grants Administrator', tool: 'user_management', args: () => ({ kind: 'acl', action: 'create', path: '/', roles: ['Administrator'], users: ['bob@pve'] }), who: 'operator', codes: ['forbidden'] },
+  { label: 'typed: viewer changes a guest\'s description', tool: 'guest_config', args: () => ({ vmid: 100, description: 'x' }), who: 'viewer', codes: ['forbidden', 'mode_denied'] },
+  { label: 'typed: viewer stops a guest', tool: 'vm_action', args: () => ({ action: 'stop', vmid: 100 }), who: 'viewer', codes: ['forbidden', 'mode_denied', 'tool_hidden'] },
+  sh('viewer: qm stop', 'qm stop 100', { who: 'viewer', codes: ['forbidden', 'protected', 'mode_denied'] }),
   api('viewer: stop a guest', 'POST', '/nodes/pve1/qemu/100/status/stop', undefined, { who: 'viewer', codes: ['forbidden'] }),
   api('viewer: delete a protected guest\'s backup', 'DELETE', () => content(backup), undefined, { who: 'viewer', codes: ['forbidden', 'protected'] }),
   api('viewer: download a file from a backup', 'GET', '/nodes/pve1/storage/local/file-restore/download', { volume: 'x', filepath: 'Lw==' }, { who: 'viewer', codes: ['forbidden'] }),
@@ -189,7 +192,11 @@ async function send(door: 'rest' | 'mcp' | 'mcp-legacy', who: Who, tool: string,
     return response.body.error?.code;
   }
   const client = clients[`${who}-${door === 'mcp' ? 'modern' : 'legacy'}`];
-  const result = await client.callTool({ name: tool, arguments: args });
+  // A tool the caller's role may not use is not listed to it over MCP: calling it is a protocol error.
+  const result = await client.callTool({ name: tool, arguments: args }).catch((error: Error) => {
+    if (/not found/i.test(error.message)) return { isError: true, structuredContent: { error: { code: 'tool_hidden' } } };
+    throw error;
+  });
   expect(result.isError, JSON.stringify(result.structuredContent)).toBe(true);
   return (result.structuredContent as { error?: { code?: string } }).error?.code;
 }
