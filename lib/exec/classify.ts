@@ -366,8 +366,24 @@ function pveConfigWordReason(cmd: SimpleCommand, state: LineState): string | nul
     if (COPY_PROGRAMS.has(program) && w !== positionals[positionals.length - 1]) continue;
     return `${program} changes ${value}, under /etc/pve`;
   }
+  // copying or unpacking into / or /etc (or from there as the working directory) can land in /etc/pve
+  // tar writes into a tree only when it extracts (creating an archive of /etc only reads it)
+  const extracts = !/^(tar|bsdtar)$/.test(program) || words.some((w, i) => /^--(extract|get)$/.test(w.text) || (/^-?[A-Za-z]*x[A-Za-z]*$/.test(w.text) && (i === 0 || w.text.startsWith('-'))));
+  if (TREE_WRITERS.test(program) && extracts) {
+    const ancestor = (path: string | null) => path === '/' || path === '/etc';
+    for (const w of words) {
+      if (w.dynamic) continue;
+      const value = w.text.replace(/^--?[A-Za-z][\w-]*=/, '');
+      if (value.startsWith('-') || value === '') continue;
+      const resolved = resolvePath(value, state.cwd).path;
+      if (ancestor(resolved) && (!COPY_PROGRAMS.has(program) || w === positionals[positionals.length - 1] || /^--?[A-Za-z][\w-]*=/.test(w.text))) return `${program} writes into ${resolved}, which holds /etc/pve`;
+    }
+    if (ancestor(state.cwd) && /^(tar|bsdtar|unzip|cpio|7z|7za|git|wget|curl|busybox)$/.test(program)) return `${program} unpacks or downloads into ${state.cwd}, which holds /etc/pve`;
+  }
   return null;
 }
+
+const TREE_WRITERS = /^(cp|mv|rsync|install|tar|bsdtar|unzip|cpio|7z|7za|ln|git|wget|curl|scp|sftp|pax|ar|busybox)$/;
 
 /** A command that is not a plain read and names a home dotfile it may change. */
 function dotfileWordReason(cmd: SimpleCommand, state: LineState): string | null {
