@@ -210,6 +210,8 @@ describe('bad input on the page: refused, clear, nothing decided or run, on reco
   });
 });
 
+// CI installs Chromium and sets REQUIRE_CHROMIUM: there a missing browser fails instead of skipping.
+if (!hasChromium && process.env.REQUIRE_CHROMIUM) throw new Error(`${chromiumPath} is absent but REQUIRE_CHROMIUM is set: install Debian's chromium.`);
 describe.skipIf(!hasChromium)(`in a real headless Chromium (${chromiumPath})`, () => {
   if (!hasChromium) console.warn(`SKIPPED: ${chromiumPath} is absent; install Debian's chromium to run the approval page browser tests.`);
 
