@@ -32,6 +32,17 @@ export const CONTRACT_ENDPOINTS: readonly string[] = [
   'POST /cluster/ha/rules',
   'GET /cluster/ha/rules/{rule}',
   'DELETE /cluster/ha/rules/{rule}',
+  // HA resources: add, change, remove, migrate/relocate through HA (issue 17)
+  'POST /cluster/ha/resources',
+  'GET /cluster/ha/resources/{sid}',
+  'PUT /cluster/ha/resources/{sid}',
+  'DELETE /cluster/ha/resources/{sid}',
+  'POST /cluster/ha/resources/{sid}/migrate',
+  'POST /cluster/ha/resources/{sid}/relocate',
+  // metrics history (issue 17)
+  'GET /nodes/{node}/rrddata',
+  'GET /nodes/{node}/qemu/{vmid}/rrddata',
+  'GET /nodes/{node}/lxc/{vmid}/rrddata',
   'GET /cluster/backup',
   'GET /cluster/config/nodes',
   'DELETE /cluster/config/nodes/{node}',

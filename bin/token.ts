@@ -9,6 +9,7 @@ import { ConfigError, loadConfig } from '../lib/config.ts';
 import { openStore } from '../lib/store/store.ts';
 import { isShellFeature, SHELL_FEATURES, settingsKeyForShellFeatures, type ShellFeature } from '../lib/exec/shell-features.ts';
 import type { Mode, Role } from '../lib/tool.ts';
+import { enabledToolsets, parseToolsetList, settingsKeyForToolsets, TOOLSETS } from '../lib/toolsets.ts';
 
 const spec = {
   command: 'npm run token --',
@@ -32,6 +33,8 @@ const spec = {
     '                               changes: every change, in every mode, even where the client could ask',
     '  shell NAME [--allow F,F] [--deny F,F]',
     `                               shell features execute_command refuses unless allowed here: ${SHELL_FEATURES.join(', ')}`,
+    '  toolsets NAME [LIST]         toolsets whose tools this client sees beyond the everyday ones',
+    `                               (${Object.keys(TOOLSETS).join(', ')}, all, none); without LIST: show them`,
   ],
   options: {
     name: { type: 'string', value: 'NAME', description: 'token name (create)' },
@@ -48,6 +51,7 @@ const spec = {
     'npm run token -- create --name claude-code --role operator',
     'npm run token -- mode claude-code normal',
     'npm run token -- proof claude-code destructive',
+    'npm run token -- toolsets claude-code ha,metrics',
   ],
 } satisfies CliSpec;
 
@@ -157,6 +161,23 @@ async function main(): Promise<void> {
         const next = [...new Set([...current, ...(list(values.allow) as ShellFeature[])])].filter((f) => !list(values.deny).includes(f));
         if (values.allow !== undefined || values.deny !== undefined) await store.settings.set(key, next);
         process.stdout.write(`'${target}' may use these shell features in execute_command: ${next.length ? next.join(', ') : 'none'}.\n`);
+        break;
+      }
+      case 'toolsets': {
+        if (!target) fail(`toolsets needs the token name: npm run token -- toolsets NAME ${Object.keys(TOOLSETS).join(',')}`);
+        const token = await store.tokens.byName(target);
+        if (!token) fail(`No token named '${target}'.`);
+        if (setting !== undefined) {
+          let next: string[];
+          try {
+            next = parseToolsetList(setting);
+          } catch (error) {
+            fail((error as Error).message);
+          }
+          await store.settings.set(settingsKeyForToolsets(token.id), next);
+        }
+        const now = await enabledToolsets(store.settings, token.id);
+        process.stdout.write(`'${target}' sees these toolsets beyond the everyday tools: ${now.length ? now.join(', ') : 'none'} (the client reloads its tool list on its next session).\n`);
         break;
       }
       default:

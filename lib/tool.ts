@@ -29,6 +29,8 @@ export interface Caller {
   requestId: string;
   /** True when the client can answer an elicitation (a human can be asked directly). */
   canElicit: boolean;
+  /** Toolsets beyond 'core' this token enabled (`npm run token -- toolsets NAME ha,metrics`); tools/list shows their tools. */
+  toolsets?: string[];
 }
 
 /** A Proxmox privilege a call needs, e.g. { path: '/vms/101', privileges: ['VM.PowerMgmt'] }. */
@@ -135,6 +137,8 @@ export interface ToolOutcome<Data> {
   vmid?: number;
   /** Learning mode: the equivalent qm/pct/pvesh command, when the handler knows it better than its plan. */
   cliEquivalent?: string;
+  /** Pictures for the MCP door (image content blocks beside the text), e.g. a metrics chart as PNG. */
+  images?: { mimeType: 'image/png'; data: string }[];
 }
 
 export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extends z.ZodType = z.ZodType> {
@@ -156,6 +160,11 @@ export interface ToolDefinition<In extends z.ZodObject = z.ZodObject, Out extend
   openWorld?: boolean;
   /** Roles that may call it. Default: every role (the mode still applies). */
   roles?: Role[];
+  /**
+   * The toolset it belongs to (default 'core'). tools/list shows a non-core toolset's tools only to tokens
+   * that enabled it, so the everyday list stays within the agent's context budget (lib/toolsets.ts).
+   */
+  toolset?: string;
   /**
    * Roles that may make the calls of this tool that change something (effectOf is not 'read'), for
    * tools that mix reads and changes: everyone in `roles` may still list and look.
@@ -192,8 +201,14 @@ export function effectOfCall(tool: AnyTool, input: unknown): Effect {
  * Whether tools/list shows this tool to this caller: its role may call it, and a caller whose mode can
  * never leave read-only (a viewer's ceiling) sees only tools that have reads.
  */
-export function visibleTo(tool: AnyTool, caller: Pick<Caller, 'role' | 'ceiling'>): boolean {
+export function visibleTo(tool: AnyTool, caller: Pick<Caller, 'role' | 'ceiling'> & { toolsets?: string[] }): boolean {
   if (tool.roles && !tool.roles.includes(caller.role)) return false;
+  if (!inToolsets(tool, caller)) return false;
   if (caller.ceiling === 'read-only' && tool.effect !== 'read' && !tool.effectOf) return false;
   return true;
+}
+
+/** Whether a tool's toolset is one the caller enabled ('core' always is). */
+export function inToolsets(tool: AnyTool, caller: { toolsets?: string[] }): boolean {
+  return !tool.toolset || tool.toolset === 'core' || Boolean(caller.toolsets?.includes(tool.toolset) || caller.toolsets?.includes('all'));
 }

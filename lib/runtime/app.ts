@@ -16,6 +16,7 @@ import type { Runtime } from './runtime.ts';
 import { checkOrigin, corsHeaders, isPreflight, originPolicy, type OriginPolicy } from './cors.ts';
 import { mountOAuthHints } from './oauth-hints.ts';
 import { mountApprovalPage } from './approval-page.ts';
+import { enabledToolsets } from '../toolsets.ts';
 
 export interface AppOptions {
   name: string;
@@ -136,7 +137,9 @@ export function createApp(runtime: Runtime, options: AppOptions) {
     }
     throttle.succeed(address);
     lastUsed.touch(result.token.id);
-    return callerFromToken(result.token, door, requestId);
+    const caller = callerFromToken(result.token, door, requestId);
+    const toolsets = await enabledToolsets(runtime.store.settings, result.token.id);
+    return toolsets.length ? { ...caller, toolsets } : caller;
   }
 
   /**

@@ -37,7 +37,7 @@ export interface Envelope {
 }
 
 export type CallResult =
-  | { kind: 'ok'; envelope: Envelope; summary: string }
+  | { kind: 'ok'; envelope: Envelope; summary: string; images?: { mimeType: 'image/png'; data: string }[] }
   | { kind: 'error'; envelope: Envelope; error: ToolError }
   | { kind: 'needs_confirmation'; envelope: Envelope; error: ToolError; confirmationId: string; plan: Plan; humanOnly: boolean }
   /** Proof needed (issue 13): an approver must approve on the approval page (url) or on the host. */
@@ -370,7 +370,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     };
     if (begun) runtime.store.history.complete(callId, end);
     else runtime.store.history.record({ ...record, node: outcome.node ?? record.node, vmid: outcome.vmid ?? record.vmid }, end);
-    return { kind: 'ok', envelope, summary: outcome.summary ?? `${tool.name}: done` };
+    return { kind: 'ok', envelope, summary: outcome.summary ?? `${tool.name}: done`, ...(outcome.images?.length ? { images: outcome.images } : {}) };
   } catch (thrown) {
     let error = toToolError(thrown);
     if (abort.signal.aborted && error.code === 'internal') error = new ToolError('timeout', `${tool.name} was cancelled or ran out of time.`);

@@ -17,7 +17,7 @@ import { planText } from '../policy/plan-text.ts';
 import { envelopeSchema } from './envelope-schema.ts';
 import { renderAnswer } from './render-text.ts';
 import { trimInputSchema } from './schema-trim.ts';
-import { visibleTo } from '../tool.ts';
+import { inToolsets, visibleTo } from '../tool.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Where the resources/prompts features plug in (issue 9): called for every per-request instance. */
@@ -116,7 +116,7 @@ export function toCallToolResult(result: CallResult): CallToolResult {
   });
   const learning = full.learning ? `\n\nLearning: ${full.learning.explanation}${full.learning.cli_equivalent ? `\nCLI: ${full.learning.cli_equivalent}` : ''}${full.learning.next?.length ? `\nNext: ${full.learning.next.join('; ')}` : ''}` : '';
   return {
-    content: [{ type: 'text', text: text + learning }],
+    content: [{ type: 'text', text: text + learning }, ...(result.kind === 'ok' && result.images ? result.images.map((image) => ({ type: 'image' as const, data: image.data, mimeType: image.mimeType })) : [])],
     structuredContent: envelope,
     ...(result.kind === 'ok' ? {} : { isError: true }),
     ...largeAnswerMeta(text.length + learning.length + JSON.stringify(envelope).length),
@@ -296,7 +296,9 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
       },
     );
     const listedFor = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;
-    for (const entry of only ? [only] : catalog.filter((item) => !listedFor || visibleTo(item.tool, listedFor))) {
+    // A tool of a toolset this token did not enable is neither listed nor callable here (the REST door still calls it).
+    const single = only && (!listedFor || inToolsets(only.tool, listedFor)) ? only : undefined;
+    for (const entry of single ? [single] : catalog.filter((item) => !listedFor || visibleTo(item.tool, listedFor))) {
       server.registerTool(
         entry.tool.name,
         { title: entry.tool.title, description: entry.tool.description, inputSchema: entry.input as never, annotations: entry.annotations },
@@ -304,7 +306,7 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
       );
     }
     const caller = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;
-    if (!only) for (const extend of options.extensions ?? []) extend(server, runtime, caller);
+    if (!single) for (const extend of options.extensions ?? []) extend(server, runtime, caller);
     return server;
   };
 }

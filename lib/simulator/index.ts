@@ -14,6 +14,8 @@ import { AUDITOR_TOKEN, generateState, type SimState } from './state.ts';
 import { accessHandlers } from './handlers/access.ts';
 import { clusterHandlers } from './handlers/cluster.ts';
 import { guestHandlers } from './handlers/guests.ts';
+import { haResourceHandlers } from './handlers/ha-resources.ts';
+import { rrdHandlers } from './handlers/rrd.ts';
 import { networkHandlers } from './handlers/network.ts';
 import { storageHandlers } from './handlers/storage.ts';
 
@@ -78,6 +80,8 @@ const HANDLERS: Record<string, Handler> = {
   ...storageHandlers,
   ...networkHandlers,
   ...accessHandlers,
+  ...haResourceHandlers,
+  ...rrdHandlers,
 };
 
 /** Every route the simulator serves in some version (each one is in the endpoint contract). */
