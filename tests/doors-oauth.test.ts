@@ -3,6 +3,7 @@
  * It must end on a message that tells the person what to add and how to make a token, not on "No route".
  * The official SDK client runs its real discovery and registration against the server here.
  */
+import { request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, StreamableHTTPClientTransport, auth, type OAuthClientProvider } from '@modelcontextprotocol/client';
 import { malformedReason } from '../lib/auth/authenticate.ts';
@@ -160,11 +161,23 @@ describe('malformed Authorization headers say exactly what is wrong', () => {
     });
   }
 
-  it('no header and an empty header get the "no client token" message', async () => {
-    expect(malformedReason('')).toBeUndefined();
-    expect(malformedReason('   ')).toBeUndefined();
+  it('no header gets the "no client token" message, an empty one says it is empty', async () => {
+    expect(malformedReason('')).toMatch(/^The Authorization header is empty/);
+    expect(malformedReason('   ')).toMatch(/^The Authorization header is empty/);
     const rest = await callRest(ts.url, undefined, 'list_vms');
     expect(rest.body.error.message).toMatch(/^No client token/);
+    const empty = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const url = new URL(`${ts.url}/v1/tools/list_vms`);
+      const req = request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: '', 'content-type': 'application/json' } }, (res) => {
+        let body = '';
+        res.on('data', (part: Buffer) => (body += part.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+      });
+      req.on('error', reject);
+      req.end('{}');
+    });
+    expect(empty.status).toBe(401);
+    expect(JSON.parse(empty.body).error.message).toMatch(/^The Authorization header is empty/);
     await succeed();
   });
 

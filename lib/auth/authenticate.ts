@@ -26,8 +26,8 @@ const failureMessages: Record<Exclude<AuthFailure, 'malformed'>, string> = {
  */
 export function malformedReason(header: string): string | undefined {
   const value = header.trim();
-  if (!value) return undefined;
   const expected = 'Send "Authorization: Bearer <token>" with a proxmox-mcp client token.';
+  if (!value) return `The Authorization header is empty. ${expected} ${createTokenHint}`;
   const scheme = /^([A-Za-z][A-Za-z0-9._~+/-]*)(?:\s+([\s\S]*))?$/.exec(value);
   if (/^PVEAPIToken[=\s]/i.test(value)) {
     return `The Authorization header holds a Proxmox API token (PVEAPIToken=...). This server does not take Proxmox tokens from clients; its own Proxmox token is in its configuration. ${expected} ${createTokenHint}`;
@@ -54,7 +54,7 @@ export function bearerFrom(header: string | null | undefined): string | undefine
 export async function authenticate(store: Store, header: string | null | undefined, now = Date.now()): Promise<AuthResult> {
   const secret = bearerFrom(header);
   if (!secret) {
-    const malformed = header ? malformedReason(header) : undefined;
+    const malformed = header === undefined || header === null ? undefined : malformedReason(header);
     return malformed ? { ok: false, reason: 'malformed', message: malformed } : { ok: false, reason: 'missing', message: failureMessages.missing };
   }
   const token = await store.tokens.findBySecret(secret);
