@@ -264,13 +264,19 @@ describe('more variants: planted configuration, prefix verbs, options that run s
     'mkdir -p ~/.zpool.d',
     'sed -i s/a/b/ ~/.wgetrc',
     'ln -s /tmp/x ~/.lesskey',
+    'cp -r /tmp/dots/. ~',
+    'rsync -a /tmp/dots/ /home/proxmox-mcp/',
+    'tar -xf /tmp/dots.tar -C ~',
+    'tar xf /tmp/dots.tar',
+    'unzip /tmp/dots.zip',
+    'wget https://example.com/x/.bashrc',
   ])('%j plants code and needs interpreters', (line) => {
     expect(classify(line).features, line).toContain('interpreters');
   });
   it.each(['ip link s eth0 down', 'ip l s eth0 down', 'zpool status -c smart', 'zpool iostat -c media', 'smartctl -l scterc,70,70 /dev/sda', 'smartctl -l scttempint,10 /dev/sda', 'blkid -c /tmp/cache'])('%j is not a read', (line) => {
     expect(classify(line).level, line).not.toBe('read');
   });
-  it.each(['cat ~/.bashrc', 'cp ~/.bashrc /tmp/x', 'ip link sh', 'smartctl -l selftest /dev/sda', 'ls -la ~/.ssh', 'crontab -l', 'crontab -l -u root', 'at -l', 'tar -czf /tmp/etc.tgz /etc', 'tar czf /tmp/etc.tgz -C / etc', 'cp -r /etc /tmp/etc-copy', 'rsync -a /etc/ /tmp/etc-copy'])('%j needs no grant', (line) => {
+  it.each(['cat ~/.bashrc', 'cp ~/.bashrc /tmp/x', 'ip link sh', 'smartctl -l selftest /dev/sda', 'ls -la ~/.ssh', 'crontab -l', 'crontab -l -u root', 'at -l', 'tar -czf /tmp/etc.tgz /etc', 'tar czf /tmp/etc.tgz -C / etc', 'cp -r /etc /tmp/etc-copy', 'rsync -a /etc/ /tmp/etc-copy', 'tar -xf /tmp/x.tar -C /tmp/out', 'cp ~/a.txt /tmp/'])('%j needs no grant', (line) => {
     expect(classify(line).features, line).toEqual([]);
   });
 });

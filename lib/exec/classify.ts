@@ -397,6 +397,20 @@ function dotfileWordReason(cmd: SimpleCommand, state: LineState): string | null 
     if (COPY_PROGRAMS.has(program) && w !== positionals[positionals.length - 1]) continue;
     return `${program} may change ${value}, a dotfile that programs read as configuration or code`;
   }
+  // copying or unpacking into a home directory itself can plant dotfiles there
+  const extracts = !/^(tar|bsdtar)$/.test(program) || words.some((w, i) => /^--(extract|get)$/.test(w.text) || (/^-?[A-Za-z]*x[A-Za-z]*$/.test(w.text) && (i === 0 || w.text.startsWith('-'))));
+  if (TREE_WRITERS.test(program) && extracts) {
+    const isHome = (text: string) => /^~[^/]*\/?$/.test(text) || /^\/(root|home\/[^/]+)\/?$/.test(resolvePath(text, state.cwd).path ?? '') || (state.cwd === null && !state.cwdUnknown && /^\.\/?$/.test(text));
+    for (const w of words) {
+      if (w.dynamic) continue;
+      const value = w.text.replace(/^--?[A-Za-z][\w-]*=/, '');
+      if (!value.startsWith('-') && isHome(value) && (!COPY_PROGRAMS.has(program) || w === positionals[positionals.length - 1] || value !== w.text)) return `${program} writes into the home directory ${value}, where dotfiles hold configuration and code`;
+    }
+    const homeCwd = (state.cwd === null && !state.cwdUnknown) || /^\/(root|home\/[^/]+)$/.test(state.cwd ?? '');
+    const aimed = words.some((w) => /^(-C|--directory|-d|--output-dir|-P|--directory-prefix)(=|$)/.test(w.text) || /^-[A-Za-z]*C$/.test(w.text));
+    if (homeCwd && !aimed && /^(tar|bsdtar|unzip|cpio|7z|7za)$/.test(program)) return `${program} unpacks into the home directory, where dotfiles hold configuration and code`;
+  }
+  if ((program === 'wget' || program === 'curl') && words.some((w) => /^[a-z]+:\/\/.*\/\.[^/]+$/i.test(w.text))) return `${program} may save a file named like a dotfile`;
   return null;
 }
 
