@@ -180,6 +180,8 @@ describe('a typed tool\'s refusal comes before anyone is asked (safe mode)', () 
     ['storage_change deletes the protected VM\'s backup', 'storage_change', () => ({ action: 'delete_volume', node, storage: 'local', volume: backup })],
     ['guest_backup restores over the protected VM (force)', 'guest_backup', () => ({ action: 'restore', volume: backup, vmid, force: true })],
     ['guest_backup restores over the protected container (force)', 'guest_backup', () => ({ action: 'restore', volume: ctBackup, vmid: ctid, force: true })],
+    ['network_change removes the main node\'s management bridge (force)', 'network_change', () => ({ action: 'delete', node: 'pve1', iface: 'vmbr0', force: true })],
+    ['network_change re-addresses the main node\'s management bridge', 'network_change', () => ({ action: 'update', node: 'pve1', iface: 'vmbr0', cidr: '10.99.0.1/24' })],
   ];
 
   it.each(typedCases)('REST: %s', async (_label, tool, args) => {

@@ -263,6 +263,8 @@ export const networkTool = defineTool({
     const base = `/nodes/${args.node}/network`;
     const warnings: string[] = [];
     let address: string | undefined;
+    // The change as a request, judged by the API policy before anyone is asked (lib/runtime/invoke.ts).
+    let requests: Plan['requests'];
     if (['create', 'update', 'delete', 'apply'].includes(args.action)) {
       // Checked before anyone is asked: the node answers, the interface exists (or is free), its ports exist.
       await requireNode(ctx, args.node, { online: true });
@@ -280,6 +282,9 @@ export const networkTool = defineTool({
         });
       }
       if (danger) warnings.push(danger);
+      const row = view.rows.find((entry) => String(entry.iface) === args.iface);
+      if (args.action === 'delete' && args.iface) requests = [{ method: 'DELETE', path: `${base}/${args.iface}` }];
+      if (args.action === 'update' && args.iface && row) requests = [{ method: 'PUT', path: `${base}/${args.iface}`, params: ifaceParams(args, String(row.type)) }];
     }
     switch (args.action) {
       case 'list':
@@ -301,6 +306,7 @@ export const networkTool = defineTool({
         return {
           summary: `Stage changes to ${args.iface} on ${args.node} (not active until applied)`,
           apiCalls: [`GET ${base}`, `PUT ${base}/${args.iface}`],
+          requests,
           cliEquivalent: `pvesh set ${base}/${args.iface} --type <type> ...`,
           privileges,
           risk: warnings.length ? 'high' : 'low',
@@ -312,6 +318,7 @@ export const networkTool = defineTool({
         return {
           summary: `Stage the removal of ${args.iface} on ${args.node} (takes effect when applied)`,
           apiCalls: [`GET ${base}`, `DELETE ${base}/${args.iface}`],
+          requests,
           cliEquivalent: `pvesh delete ${base}/${args.iface}`,
           privileges,
           risk: 'high',
