@@ -98,6 +98,7 @@ const cases: Case[] = [
   api('prune every container (type lxc, no vmid)', 'DELETE', () => `/nodes/${node}/storage/local/prunebackups`, () => ({ type: 'lxc' })),
   api('prune with a vmid that is no id', 'DELETE', () => `/nodes/${node}/storage/local/prunebackups`, () => ({ vmid: `${otherVmid}\0x` })),
   api('backup run that prunes the protected VM with keep-last=1', 'POST', () => `/nodes/${node}/vzdump`, () => ({ vmid: `${otherVmid},${vmid}`, storage: 'local', 'prune-backups': 'keep-last=1' })),
+  api('backup run of all guests but one protected, with a shorter retention', 'POST', () => `/nodes/${node}/vzdump`, () => ({ all: 1, exclude: String(vmid), storage: 'local', 'prune-backups': 'keep-last=1' })),
   api('backup run of all guests with maxfiles=1', 'POST', () => `/nodes/${node}/vzdump`, () => ({ all: 1, storage: 'local', maxfiles: 1, remove: 'yes' })),
   api('backup job over all guests that prunes', 'POST', () => '/cluster/backup', () => ({ all: 1, schedule: 'daily', storage: 'local', 'prune-backups': 'keep-last=1' })),
   api('backup job change with a NUL-hidden vmid', 'PUT', () => '/cluster/backup/job1', () => ({ vmid: `${otherVmid}\0${vmid}`, 'prune-backups': 'keep-daily=1' })),
@@ -157,6 +158,8 @@ describe('ordinary work still passes', () => {
     expect(await reached({ method: 'POST', path: `/nodes/${node}/vzdump`, params: { vmid, storage: 'local' } })).toEqual([`POST /nodes/${node}/vzdump`]);
     expect(await reached({ method: 'POST', path: `/nodes/${node}/vzdump`, params: { vmid, storage: 'local', 'prune-backups': 'keep-all=1' } })).toEqual([`POST /nodes/${node}/vzdump`]);
     expect(await reached({ method: 'POST', path: `/nodes/${node}/vzdump`, params: { vmid, storage: 'local', 'prune-backups': 'keep-last=1', remove: 0 } })).toEqual([`POST /nodes/${node}/vzdump`]);
+    // every guest but the protected ones, with a shorter retention: their backups are not touched
+    expect(await reached({ method: 'POST', path: `/nodes/${node}/vzdump`, params: { all: 1, exclude: `${vmid},${ctid}`, storage: 'local', 'prune-backups': 'keep-last=1' } })).toEqual([`POST /nodes/${node}/vzdump`]);
   });
 
   it('lets an admin set up realm-sync for a directory realm', async () => {

@@ -83,7 +83,8 @@ async function checkBackupPrune(req: NormalizedRequest, ctx: ProtectionContext, 
   if (override.length === 1 && override[0] === 'prune-backups' && paramReadings(req, 'prune-backups').every((value) => /^keep-all=(1|true|yes|on)$/.test(value.replace(/\s/g, '')))) return;
   const all = maybeTrue(paramReadings(req, 'all')) && req.raw.all !== undefined;
   const pool = req.raw.pool !== undefined;
-  const hit = await prunedProtected(req, ctx, 'vmid', all || pool);
+  const excluded = new Set(paramItems(req, 'exclude').map(vmidOf).filter((id): id is number => id !== undefined));
+  const hit = (await prunedProtected(req, ctx, 'vmid', all || pool)).filter((id) => !(all || pool) || !excluded.has(id));
   if (hit.length) {
     refuse(`${where} prunes old backups with its own retention (${override.join(', ')}), and it covers protected guest ${hit.join(', ')}: their backups are their data. Not sent; leave the retention to the storage, or set remove=0.`);
   }
