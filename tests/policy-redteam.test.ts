@@ -272,3 +272,15 @@ describe('entries Proxmox hides from the server count as unknown (fail closed)',
     }
   });
 });
+
+describe('side doors Proxmox itself closes (checked, so a change in the simulator or Proxmox shows here)', () => {
+  it('a clone over the protected guest\'s id is refused and changes nothing', async () => {
+    const template = [...ts.sim.state.guests.values()].find((g) => g.type === 'qemu' && g.config.template)!;
+    expect(template, 'the simulator has a VM template').toBeDefined();
+    const before = clusterSnapshot(ts.sim);
+    const response = await callRest(ts.url, tokens.admin, 'proxmox_api', { method: 'POST', path: `/nodes/${template.node}/qemu/${template.vmid}/clone`, params: { newid: vmid, full: 1 } });
+    expect(response.status, JSON.stringify(response.body)).toBeGreaterThanOrEqual(400);
+    expect(clusterSnapshot(ts.sim)).toBe(before);
+    expect(ts.sim.state.guests.get(vmid)!.config.protection).toBe(1);
+  });
+});
