@@ -5,6 +5,7 @@ import { num } from '../lib/pve/parse.ts';
 import type { ClusterResource } from '../lib/pve/types.ts';
 import { durationText, fractionPercent, humanBytes, percent, text } from '../lib/cluster/format.ts';
 import { clusterNodes, requireNode } from '../lib/cluster/nodes.ts';
+import { paginate } from '../lib/cluster/paging.ts';
 import { toToolError } from '../lib/errors.ts';
 
 const usage = z.object({ used: z.number(), total: z.number(), percent: z.number().optional(), text: z.string().optional() });
@@ -138,6 +139,8 @@ export default defineTool({
   description: 'Health of one node or all: online, CPU, memory, swap, load, uptime, kernel, PVE version, root disk and storages. An offline node is reported, never breaks the list.',
   input: z.object({
     node: nodeName.optional().describe('Node name, e.g. pve1; leave out for all nodes'),
+    sort: z.string().max(100).optional().describe('All nodes: sort by cpu, mem, disk (root fs), load, uptime or node; - for descending, e.g. "-cpu" for the busiest'),
+    limit: z.coerce.number().int().min(1).max(1000).optional().describe('All nodes: only the first this many (after sort), e.g. the top 5'),
   }),
   output: z.object({
     nodes: z.array(nodeReport),
@@ -169,14 +172,30 @@ export default defineTool({
     const offline = reports.filter((report) => report.status !== 'online').map((report) => report.node);
     const online = reports.length - offline.length;
     const warnings = reports.flatMap(findings);
+    let shown = reports;
+    if (!input.node && (input.sort || input.limit)) {
+      // Top-N by a measure: the nested figures as flat keys to sort on.
+      const flat = reports.map((report, index) => ({
+        index,
+        node: report.node,
+        cpu: report.cpu_percent,
+        mem: report.memory?.percent,
+        disk: report.rootfs?.percent,
+        load: report.loadavg?.[0],
+        uptime: report.uptime_seconds,
+      }));
+      const page = paginate(flat, { limit: input.limit ?? flat.length, sort: input.sort }, { sortable: ['node', 'cpu', 'mem', 'disk', 'load', 'uptime'], tieBreak: ['node'], columns: ['node'], key: ['node'], aliases: { cpu_percent: 'cpu', memory: 'mem', rootfs: 'disk', loadavg: 'load' } });
+      const order = page.rows.map((row) => reports[row.index!]!);
+      shown = order;
+    }
     const one = input.node ? reports[0] : undefined;
     // A large cluster's list stays small: each node's storages only when asked about it, or for a few nodes.
-    const brief = !input.node && reports.length > 4;
+    const brief = !input.node && shown.length > 4;
     return {
-      data: { nodes: brief ? reports.map(({ storage: _storage, ...rest }) => rest) : reports, online, offline },
+      data: { nodes: brief ? shown.map(({ storage: _storage, ...rest }) => rest) : shown, online, offline },
       summary: one
         ? `${one.node}: ${one.status}${one.cpu_percent !== undefined ? `, CPU ${one.cpu_percent}%` : ''}${one.memory?.percent !== undefined ? `, memory ${one.memory.percent}%` : ''}${one.uptime ? `, up ${one.uptime}` : ''}`
-        : `${reports.length} node${reports.length === 1 ? '' : 's'}: ${online} online${offline.length ? `, offline: ${offline.join(', ')}` : ''}`,
+        : `${reports.length} node${reports.length === 1 ? '' : 's'}: ${online} online${offline.length ? `, offline: ${offline.join(', ')}` : ''}${shown !== reports ? `; showing ${shown.length}${input.sort ? ` sorted by ${input.sort}` : ''}` : ''}`,
       warnings,
       suggestions: [
         ...(offline.length ? ['get_system_info shows quorum and HA state; guests on an offline node show status unknown.'] : []),

@@ -126,6 +126,17 @@ describe('at 32 nodes and 2,000 guests', () => {
     expect(inventory.next[0]).toMatch(/list_vms and list_containers sort and page/);
   });
 
+  it('node_status gives the top N nodes by a measure', async () => {
+    const top = await callRest(ts.url, ts.adminToken, 'node_status', { sort: '-cpu', limit: 3 });
+    const nodes = top.body.data.nodes as { cpu_percent?: number }[];
+    expect(nodes).toHaveLength(3);
+    expect(nodes[0]!.cpu_percent!).toBeGreaterThanOrEqual(nodes[1]!.cpu_percent!);
+    expect(nodes[1]!.cpu_percent!).toBeGreaterThanOrEqual(nodes[2]!.cpu_percent!);
+    expect(top.body.data.online + top.body.data.offline.length).toBe(32);
+    const wrong = await callRest(ts.url, ts.adminToken, 'node_status', { sort: '-cpuu' });
+    expect(wrong.body.error.message).toMatch(/did you mean 'cpu'/);
+  });
+
   it('node_status for all nodes leaves out each node\'s storages, and gives them for one node', async () => {
     const all = await callRest(ts.url, ts.adminToken, 'node_status', {});
     expect(all.body.data.nodes).toHaveLength(32);
