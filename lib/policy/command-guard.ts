@@ -163,6 +163,16 @@ const CLI: Record<string, Record<string, CliCommand>> = {
     delnode: { method: 'DELETE', path: '/cluster/config/nodes/{node}', args: ['node'] },
     addnode: { method: 'POST', path: '/cluster/config/nodes/{node}', args: ['node'] },
   },
+  pveceph: {
+    'osd create': { method: 'POST', path: '/nodes/{node}/ceph/osd', args: ['dev'] },
+    'osd destroy': { method: 'DELETE', path: '/nodes/{node}/ceph/osd/{osdid}', args: ['osdid'] },
+    'pool destroy': { method: 'DELETE', path: '/nodes/{node}/ceph/pool/{name}', args: ['name'] },
+  },
+  pvenode: {
+    startall: { method: 'POST', path: '/nodes/{node}/startall' },
+    stopall: { method: 'POST', path: '/nodes/{node}/stopall' },
+    migrateall: { method: 'POST', path: '/nodes/{node}/migrateall', args: ['target'] },
+  },
   'ha-manager': {
     add: { method: 'POST', path: '/cluster/ha/resources', args: ['sid'] },
     set: { method: 'PUT', path: '/cluster/ha/resources/{sid}', args: ['sid'] },
