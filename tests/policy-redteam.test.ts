@@ -170,6 +170,9 @@ const tries: Try[] = [
   api('autostart off for the port under it (hole)', 'PUT', '/nodes/pve1/network/eno1', { type: 'eth', autostart: 'no' }),
   { label: 'typed: network_change deletes the main node\'s management bridge with force (hole)', tool: 'network_change', args: () => ({ action: 'delete', node: 'pve1', iface: 'vmbr0', force: true }) },
   sh('pvesh removes the main node\'s management bridge (hole)', 'pvesh delete /nodes/pve1/network/vmbr0'),
+  api('replace the main node\'s API certificate (hole)', 'POST', '/nodes/pve1/certificates/custom', { certificates: '-----BEGIN CERTIFICATE-----', force: 1, restart: 1 }),
+  api('remove the main node\'s custom certificate (hole)', 'DELETE', '/nodes/localhost/certificates/custom', { restart: 1 }),
+  api('renew the main node\'s ACME certificate (hole)', 'PUT', '/nodes/pve1/certificates/acme/certificate', { force: 1 }),
 
   // Roles, whatever tool sends it
   api('operator: realm-sync job for another realm (hole)', 'POST', '/cluster/jobs/realm-sync/corp', { realm: 'corp', schedule: 'daily' }, { who: 'operator', codes: ['forbidden'] }),
@@ -234,6 +237,10 @@ describe('the new rules leave ordinary work alone', () => {
   it('changes the main node\'s management bridge\'s MTU, and another node\'s bridge', async () => {
     expect(await reached({ method: 'PUT', path: '/nodes/pve1/network/vmbr0', params: { type: 'bridge', mtu: 9000 } })).toEqual(['PUT /nodes/pve1/network/vmbr0']);
     expect(await reached({ method: 'PUT', path: '/nodes/pve2/network/vmbr0', params: { type: 'bridge', cidr: '192.168.100.12/24' } })).toEqual(['PUT /nodes/pve2/network/vmbr0']);
+  });
+
+  it('renews another node\'s certificate', async () => {
+    expect(await reached({ method: 'PUT', path: '/nodes/pve2/certificates/acme/certificate' })).toEqual(['PUT /nodes/pve2/certificates/acme/certificate']);
   });
 
   it('destroys an OSD without wiping its disk', async () => {

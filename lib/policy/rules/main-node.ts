@@ -3,7 +3,8 @@
  * the main node is not removed from the cluster, rebooted or shut down, and the services this server
  * needs there (pveproxy, pvedaemon, pve-cluster, corosync, sshd) are not stopped; no disk is wiped and
  * no storage that holds guest volumes (LVM, LVM-thin, ZFS, directory, Ceph pool) is destroyed; no node
- * console (a host shell outside these rules) is opened; no batch of
+ * console (a host shell outside these rules) is opened; the main node's API certificate (the one this
+ * server verifies) is not replaced, renewed or removed; no batch of
  * API calls (POST /nodes/{node}/execute) is sent, since the calls inside it would not pass these rules.
  * When the main node is not known, every node counts as main.
  *
@@ -67,6 +68,18 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
   // re-addressed: once applied, the node is cut off from the cluster and from this server.
   if (third === 'network' && fourth && req.segments.length === 4 && (req.method === 'DELETE' || req.method === 'PUT')) {
     await checkManagementInterface(req, ctx, second, fourth);
+  }
+  // The main node's API certificate is what this server verifies (a pinned fingerprint or a CA): a new,
+  // renewed, revoked or removed certificate cuts the server off until PROXMOX_FINGERPRINT is updated.
+  if (third === 'certificates' && (fourth === 'custom' || fourth === 'acme') && req.method !== 'GET') {
+    const { main, known } = await isMain(second, ctx);
+    if (main) {
+      refuse(
+        known
+          ? `Changing the API certificate of ${second}, the main node, changes the certificate this server verifies and cuts it off from Proxmox; not sent. Do it on the host, then update PROXMOX_FINGERPRINT (or the CA file) and restart the server.`
+          : `Node ${second} may be the main node (the server could not tell which node is main), and changing its API certificate would cut this server off; not sent. Set MCP_MAIN_NODE.`,
+      );
+    }
   }
   // A node console (termproxy, vncshell, spiceshell) hands out a shell on the host, outside every rule here.
   if ((third === 'termproxy' || third === 'vncshell' || third === 'spiceshell') && !fourth && req.method === 'POST') {
