@@ -154,6 +154,10 @@ const tries: Try[] = [
   sh('pvesm prune-backups for it (hole)', () => `pvesm prune-backups local --vmid ${vmid}`),
   sh('vzdump with a shorter retention (hole)', () => `vzdump ${vmid} --storage local --prune-backups keep-last=1`),
   sh('pvesm set a shorter retention (hole)', 'pvesm set local --prune-backups keep-last=1'),
+  sh('vzdump --all with a shorter retention (hole)', 'vzdump --all --storage local --prune-backups keep-last=1'),
+  sh('pvesh sets maxfiles on the storage (hole)', 'pvesh set /storage/local --maxfiles 1'),
+  sh('pct restore over the protected container', () => `pct restore ${ctid} ${ctBackup} --force 1`),
+  sh('qmrestore over the protected VM, option prefix', () => `qmrestore ${backup} ${vmid} --forc 1`),
   sh('pvesh removes the LVM-thin pool (hole)', 'pvesh delete /nodes/pve1/disks/lvmthin/data --volume-group pve'),
 
   // The main node and host shells
