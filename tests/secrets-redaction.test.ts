@@ -27,6 +27,8 @@ const untouched = [
   'mysql -p mydb',
   'cat /etc/pve/storage.cfg',
   'qm set 101 --sshkeys /root/.ssh/id_ed25519.pub',
+  'pct exec 101 -- bash -c "systemctl restart nginx"',
+  'qm guest exec 101 -- sh -c uptime',
 ];
 
 describe('command-line patterns', () => {

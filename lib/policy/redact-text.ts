@@ -54,6 +54,8 @@ function redactOptions(text: string): string {
     // A new command starts after ; | & or a newline: the PVE CLI context ends with its command.
     if (/\n/.test(text.slice(last, match.index))) onPveCli = false;
     if (pveCli.test(word.split('/').pop() ?? '')) onPveCli = true;
+    // After `--` the words belong to another program (`pct exec 101 -- bash -c ...`): not PVE options.
+    if (word === '--') onPveCli = false;
     if (valueIsSecret) {
       valueIsSecret = false;
       if (!word.startsWith('[redacted')) word = R;
@@ -101,6 +103,15 @@ const fixed: Array<[RegExp, string]> = [
   [/(\bhtpasswd\b(?:\s+-\w{1,8}){0,4}\s+-\w{0,8}b\w{0,8}(?:\s+-\w{1,8}){0,4}\s+(?:\S{1,512}\s+){1,2})("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
   [/(\becho\s+(?:-\w{1,4}\s+)?["']?[^:\s'"]{1,256}:)([^\s'"|]{1,1024})(?=["']?\s*\|\s*(?:sudo\s+)?chpasswd)/g, `$1${R}`],
   [/(\bpass:)("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
+  // curl with combined short options (-su user:PW), lftp -u user,PW.
+  [/(\bcurl\b[^|;&\n]{0,400}?\s-[A-Za-z]{1,8}u\s*["']?[^:\s'"%]{1,256}:)[^\s'"]{1,1024}/g, `$1${R}`],
+  [/(\blftp\b[^|;&\n]{0,400}?\s-u\s*["']?[^,\s'"]{1,256},)[^\s'"]{1,1024}/g, `$1${R}`],
+  // ipmitool -P PW, fence agents -p PW, docker/podman login -p PW.
+  [/(\bipmitool\b[^|;&\n]{0,400}?\s-P\s*)("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
+  [/(\bfence_\w{1,30}\b[^|;&\n]{0,400}?\s-p\s*)("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
+  [/(\b(?:docker|podman|helm|skopeo)\s+(?:registry\s+)?login\b[^|;&\n]{0,400}?\s-p\s*)("[^"]{0,1024}"|'[^']{0,1024}'|\S{1,1024})/g, `$1${R}`],
+  // A password piped into a program that reads it from stdin: echo PW | passwd / pveum passwd / qm guest passwd...
+  [/(\b(?:echo(?:\s+-\w{1,4}){0,3}|printf(?:\s+-\w{1,4}){0,3}(?:\s+(?:'[^']{0,64}'|"[^"]{0,64}"|%\S{0,16}))?)\s+)("[^"]{0,1024}"|'[^']{0,1024}'|[^\s|;&]{1,1024})(?=\s*\|\s*(?:sudo\s+)?(?:passwd|smbpasswd|pveum\s+(?:user\s+)?passwd|qm\s+guest\s+passwd|cryptsetup|zfs\s+(?:load-key|change-key|create)|openssl|gpg|proxmox-backup-client|docker\s+login|podman\s+login)\b)/g, `$1${R}`],
   // Credentials in URLs, any scheme (https, smb, postgresql, mysql, redis, ftp...).
   [/(\b[a-z][a-z0-9+.-]{0,30}:\/\/[^\s:/@'"]{0,256}:)[^\s@/'"]{1,1024}@/gi, `$1${R}@`],
   // Environment prefixes and assignments: PGPASSWORD=, MYSQL_PWD=, SSHPASS=, AWS_SECRET_ACCESS_KEY=...
@@ -161,11 +172,14 @@ function remember(found: Set<string>, raw: string): void {
       // not JSON
     }
   }
-  // A credential with its user or name in front (`user@realm!id=SECRET`, `user:SECRET`, `user%SECRET`).
-  const tail = /[=:%]([^=:%\s]{5,})$/.exec(text);
-  if (tail) found.add(tail[1]);
+  // A credential with its user or name in front (`user@realm!id=SECRET`, `user:SECRET`, `user%SECRET`),
+  // also as one word of a longer value (`echo root:SECRET | chpasswd`).
+  for (const word of text.split(/\s+/)) {
+    const tail = /[=:%]([^=:%\s'"]{5,})["']?$/.exec(word);
+    if (tail) found.add(tail[1]);
+  }
   // A value of several words (`Bearer X`, a quoted passphrase) may come back word by word.
-  if (/\s/.test(text)) for (const word of text.split(/\s+/)) if (word.length >= 5 && !/^-----|^(BEGIN|END|PRIVATE|Bearer|Basic)$/.test(word)) found.add(word.replace(/^["']|["']$/g, ''));
+  if (/\s|\\[nrt]/.test(text)) for (const word of text.split(/\s+|\\[nrt]/)) if (word.length >= 5 && !/^-----|^(BEGIN|END|PRIVATE|Bearer|Basic)$/.test(word)) found.add(word.replace(/^["']|["']$/g, ''));
 }
 
 /**
