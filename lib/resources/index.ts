@@ -23,6 +23,7 @@ import { nodeStatusTemplate, nodeStatusUri, parseNode, readNodeStatus } from './
 import { guestConfigTemplate, guestConfigUri, parseVmid, readGuestConfig } from './guest-config.ts';
 import { historyUri, readHistory } from './history.ts';
 import { bestPracticesTemplate, bestPracticesUri, readTopic } from './best-practices.ts';
+import { metricsChartTemplate, readMetricsChart } from '../metrics/resource.ts';
 
 export const cacheHints = {
   inventory: { ttlMs: 10_000, cacheScope: 'public' },
@@ -37,6 +38,13 @@ type Meta = ResourceMetadata & { cacheHint: CacheHint };
 const audience = { audience: ['user', 'assistant'] as ('user' | 'assistant')[] };
 
 const meta = {
+  metricsChart: {
+    title: 'Metrics chart',
+    description: 'A PNG line chart of a node\'s or guest\'s CPU, memory, disk or network over an hour, day, week, month or year: proxmox://metrics/guest/101/day/cpu, proxmox://metrics/node/pve1/week/memory.',
+    mimeType: 'image/png',
+    annotations: { ...audience, priority: 0.4 },
+    cacheHint: { ttlMs: 60_000, cacheScope: 'public' },
+  },
   inventory: {
     title: 'Cluster inventory',
     description: 'Every node, guest (VMs and containers) and storage of the cluster with status and size, as compact JSON.',
@@ -203,6 +211,10 @@ export function registerResources(server: McpServer, runtime: Runtime, caller: C
   );
   server.registerResource('best-practices', topics, meta.bestPractices, (uri, variables: Variables) =>
     reading(uri, async () => markdownResource(uri, readTopic(runtime.services.knowledge, decodeURIComponent(first(variables.topic))))),
+  );
+  // Metrics charts as PNG (issue 17): a template only, never listed (one per guest, timeframe and metric).
+  server.registerResource('metrics-chart', new ResourceTemplate(metricsChartTemplate, { list: undefined }), meta.metricsChart, (uri, variables: Variables, ctx) =>
+    reading(uri, async () => readMetricsChart(reader(ctx), String(uri), { kind: first(variables.kind), id: first(variables.id), timeframe: first(variables.timeframe), metric: first(variables.metric) })),
   );
   pageResourceList(server, [
     { uri: inventoryUri, name: 'cluster-inventory', ...meta.inventory },
