@@ -7,7 +7,7 @@ import { modeRank } from '../lib/store/tokens.ts';
 import { proofSettings, type ProofSetting } from '../lib/approval/policy.ts';
 import { ConfigError, loadConfig } from '../lib/config.ts';
 import { openStore } from '../lib/store/store.ts';
-import { isShellFeature, SHELL_FEATURES, settingsKeyForShellFeatures, type ShellFeature } from '../lib/exec/shell-features.ts';
+import { SHELL_FEATURES, updateShellFeatureGrant } from '../lib/exec/shell-features.ts';
 import type { Mode, Role } from '../lib/tool.ts';
 import { enabledToolsets, parseToolsetList, settingsKeyForToolsets, TOOLSETS } from '../lib/toolsets.ts';
 
@@ -153,14 +153,9 @@ async function main(): Promise<void> {
         if (!target) fail(`shell needs the token name: npm run token -- shell NAME --allow ${SHELL_FEATURES[0]}`);
         const token = await store.tokens.byName(target);
         if (!token) fail(`No token named '${target}'.`);
-        const list = (text: unknown) => (typeof text === 'string' ? text.split(',').map((f) => f.trim()).filter(Boolean) : []);
-        const bad = [...list(values.allow), ...list(values.deny)].filter((f) => !isShellFeature(f));
-        if (bad.length > 0) fail(`unknown shell feature ${bad.join(', ')}; the features are ${SHELL_FEATURES.join(', ')}`);
-        const key = settingsKeyForShellFeatures(token.id);
-        const current = ((await store.settings.get<string[]>(key)) ?? []).filter(isShellFeature);
-        const next = [...new Set([...current, ...(list(values.allow) as ShellFeature[])])].filter((f) => !list(values.deny).includes(f));
-        if (values.allow !== undefined || values.deny !== undefined) await store.settings.set(key, next);
-        process.stdout.write(`'${target}' may use these shell features in execute_command: ${next.length ? next.join(', ') : 'none'}.\n`);
+        const result = await updateShellFeatureGrant(store.settings, token.id, values.allow as string | undefined, values.deny as string | undefined);
+        if ('error' in result) fail(result.error);
+        process.stdout.write(`'${target}' may use these shell features in execute_command: ${result.granted.length ? result.granted.join(', ') : 'none'}.\n`);
         break;
       }
       case 'toolsets': {

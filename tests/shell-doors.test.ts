@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSshExecutor } from '../lib/exec/ssh.ts';
-import { settingsKeyForShellFeatures } from '../lib/exec/shell-features.ts';
+import { settingsKeyForShellFeatures, updateShellFeatureGrant } from '../lib/exec/shell-features.ts';
 import { callRest, connectClient } from './helpers/server.ts';
 import { clusterSnapshot, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { startSshd, type RunningSshd } from './helpers/sshd.ts';
@@ -248,5 +248,25 @@ describe('explain_command shows the API requests a CLI line makes', () => {
     expect(response.body.data.api_calls).toContain('PUT /nodes/pve1/qemu/102/config (memory)');
     expect(response.body.data.api_calls.join(' ')).toContain('PUT /access/password (');
     expect(JSON.stringify(response.body.data.api_calls)).not.toContain('hunter2secret');
+  });
+});
+
+describe('the host CLI grant (npm run token -- shell NAME --allow/--deny)', () => {
+  it('allows, reports, takes back, and rejects unknown features', async () => {
+    const secret = await ts.createToken({ name: 'shell-cli-grant', role: 'operator', mode: 'normal', ceiling: 'normal' });
+    const token = (await ts.server.store.tokens.byName('shell-cli-grant'))!;
+    const settings = ts.server.store.settings;
+    expect(await updateShellFeatureGrant(settings, token.id, undefined, undefined)).toEqual({ granted: [] });
+    expect(await updateShellFeatureGrant(settings, token.id, 'interpreters, decode-to-shell', undefined)).toEqual({ granted: ['interpreters', 'decode-to-shell'] });
+    const m = marker();
+    expect((await run(secret, `echo ${Buffer.from(`touch ${m}`).toString('base64')} | base64 -d | sh`)).status).toBe(200);
+    expect(existsSync(m)).toBe(true);
+    expect(await updateShellFeatureGrant(settings, token.id, undefined, 'decode-to-shell')).toEqual({ granted: ['interpreters'] });
+    const m2 = marker();
+    expect((await run(secret, `echo ${Buffer.from(`touch ${m2}`).toString('base64')} | base64 -d | sh`)).status).toBe(403);
+    expect(existsSync(m2)).toBe(false);
+    expect(await updateShellFeatureGrant(settings, token.id, 'everything', undefined)).toHaveProperty('error', expect.stringMatching(/unknown shell feature everything/));
+    // a grant belongs to one token: another operator is still refused
+    expect((await run(operator, 'eval true')).status).toBe(403);
   });
 });

@@ -36,6 +36,26 @@ export function isShellFeature(value: string): value is ShellFeature {
   return (SHELL_FEATURES as readonly string[]).includes(value);
 }
 
+/**
+ * What `npm run token -- shell NAME --allow A,B --deny C` does (host CLI only; no tool calls this):
+ * adds and removes features in the token's grant; with neither, only reports it.
+ */
+export async function updateShellFeatureGrant(
+  settings: { get<T>(key: string): Promise<T | undefined>; set(key: string, value: unknown): Promise<void> },
+  tokenId: string,
+  allow: string | undefined,
+  deny: string | undefined,
+): Promise<{ granted: ShellFeature[] } | { error: string }> {
+  const list = (text: string | undefined) => (text ?? '').split(',').map((f) => f.trim()).filter(Boolean);
+  const bad = [...list(allow), ...list(deny)].filter((f) => !isShellFeature(f));
+  if (bad.length > 0) return { error: `unknown shell feature ${bad.join(', ')}; the features are ${SHELL_FEATURES.join(', ')}` };
+  const key = settingsKeyForShellFeatures(tokenId);
+  const current = ((await settings.get<string[]>(key)) ?? []).filter(isShellFeature);
+  const granted = [...new Set([...current, ...(list(allow) as ShellFeature[])])].filter((f) => !list(deny).includes(f));
+  if (allow !== undefined || deny !== undefined) await settings.set(key, granted);
+  return { granted };
+}
+
 export const INTERPRETER_PROGRAMS = /^(python[0-9.]*|pypy[0-9.]*|perl[0-9.]*|ruby[0-9.]*|irb|node|nodejs|deno|bun|php[0-9.]*|lua[0-9.]*|luajit|tclsh[0-9.]*|wish|Rscript|R|julia|guile|scheme|racket|ocaml|ghci|runghc|osascript|pwsh|powershell|expect|jshell|groovy|scala|kotlin|java|gdb|awk|gawk|mawk|nawk|busybox)$/;
 export const SHELL_PROGRAMS = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash', 'mksh', 'rbash', 'busybox', 'fish', 'csh', 'tcsh']);
 
