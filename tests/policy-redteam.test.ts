@@ -45,6 +45,9 @@ beforeAll(async () => {
   // The server's user is in a group of its own, and holds rights through a pool and a storage too.
   sim.state.groups.set('mcpgroup', { comment: 'proxmox-mcp' });
   sim.state.users.get(mcpUser)!.groups.add('mcpgroup');
+  // ...and in a group a directory realm's sync manages (synced groups are named <name>-<realm>)
+  sim.state.groups.set('ops-corp', { comment: 'synced from corp' });
+  sim.state.users.get(mcpUser)!.groups.add('ops-corp');
   // A role with Sys.Audit: Proxmox shows the server an ACL entry only where it has Sys.Audit (a hidden
   // entry makes its identity incomplete, and the rules then refuse what depends on it).
   sim.state.acl.push({ path: '/storage', type: 'group', ugid: 'mcpgroup', roleid: 'PVEAdmin', propagate: 1 });
@@ -109,6 +112,8 @@ const tries: Try[] = [
   api('delete the server role, encoded trailing space', 'DELETE', '/access/roles/ProxmoxMCP%20'),
   api('delete the server group, upper case', 'DELETE', '/access/groups/MCPGROUP'),
   api('sync the server realm', 'POST', '/access/domains/pve/sync', { 'remove-vanished': 'acl;entry;properties' }),
+  api('sync the realm whose group the server is in (hole)', 'POST', '/access/domains/corp/sync', { scope: 'groups', 'remove-vanished': 'entry' }),
+  api('realm-sync job for the realm whose group the server is in (hole)', 'POST', '/cluster/jobs/realm-sync/corp', { realm: 'CORP', schedule: 'daily', scope: 'both' }),
   api('realm-sync job for the server realm (hole)', 'POST', '/cluster/jobs/realm-sync/evil', { realm: 'pve', schedule: 'daily', 'remove-vanished': 'entry' }),
   api('delete the pool the server holds rights through (hole)', 'DELETE', '/pools/mcp-pool'),
   api('delete that pool, PVE 8.2 style (hole)', 'DELETE', '/pools', { poolid: 'mcp-pool' }),
@@ -179,7 +184,7 @@ const tries: Try[] = [
   api('renew the main node\'s ACME certificate (hole)', 'PUT', '/nodes/pve1/certificates/acme/certificate', { force: 1 }),
 
   // Roles, whatever tool sends it
-  api('operator: realm-sync job for another realm (hole)', 'POST', '/cluster/jobs/realm-sync/corp', { realm: 'corp', schedule: 'daily' }, { who: 'operator', codes: ['forbidden'] }),
+  api('operator: realm-sync job for another realm (hole)', 'POST', '/cluster/jobs/realm-sync/ldap2', { realm: 'ldap2', schedule: 'daily' }, { who: 'operator', codes: ['forbidden'] }),
   api('operator: grant through an encoded /access path', 'PUT', '/%2561ccess/acl', { path: '/', roles: 'Administrator', users: 'bob@pve' }, { who: 'operator', codes: ['forbidden'] }),
   api('operator: ticket for another user', 'POST', '/access/ticket', { username: 'bob@pve', password: 'x' }, { who: 'operator', codes: ['forbidden'] }),
   { label: 'typed: operator user_management grants Administrator', tool: 'user_management', args: () => ({ kind: 'acl', action: 'create', path: '/', roles: ['Administrator'], users: ['bob@pve'] }), who: 'operator', codes: ['forbidden'] },

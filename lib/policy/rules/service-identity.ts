@@ -48,6 +48,7 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
     refuse(`${user} is this server's own Proxmox user; its password and second factors cannot be changed through the server itself.`);
   }
   if (second === 'domains' && third === realm) refuse(`The ${realm} realm holds this server's own user (${user}); it cannot be changed or removed through the server itself.`);
+  if (second === 'domains' && third !== undefined && fourth === 'sync' && req.method === 'POST') await checkSyncedGroups(ctx, third);
 
   if (second === 'acl') {
     if (paramItems(req, 'users').some(isOurs) || paramItems(req, 'tokens').some(isOurs)) {
@@ -102,6 +103,7 @@ async function checkRealmSyncJob(req: NormalizedRequest, ctx: ProtectionContext,
     }
   }
   const hit = realms.find((item) => guarded.has(item.trim()));
+  for (const other of realms) if (other.trim() && !guarded.has(other.trim())) await checkSyncedGroups(ctx, other.trim());
   if (hit) refuse(`Realm-sync job ${req.originalSegments[3] ?? req.segments[3]} syncs the ${hit} realm, which holds ${hit === 'pam' ? 'root@pam' : `this server's own user (${user})`}; a sync (with remove-vanished) could remove that user, its tokens or its ACL entries. Not sent.`);
 }
 
@@ -120,6 +122,18 @@ async function checkGrantingObject(req: NormalizedRequest, ctx: ProtectionContex
   const granting = paths.find((path) => identity.grantPaths.has(path));
   if (granting) refuse(`This server holds its rights through ${granting}; ${req.method === 'DELETE' ? 'deleting it removes those ACL entries' : 'changing its members changes what they grant'}, so it is not done through the server itself.`);
   if (!identity.complete) unknown(identity, paths.join(', '));
+}
+
+/**
+ * A sync of another realm manages the groups named `<name>-<realm>` (and removes vanished ones with
+ * remove-vanished): when this server's user is in such a group, the sync can take its membership and
+ * the group's ACL entries away.
+ */
+async function checkSyncedGroups(ctx: ProtectionContext, realm: string): Promise<void> {
+  const identity = await identityOf(ctx);
+  const synced = [...identity.groups].find((group) => group.endsWith(`-${realm.toLowerCase()}`));
+  if (synced) refuse(`This server's user is in group ${synced}, which a sync of realm ${realm} manages (and may remove); not sent through the server itself.`);
+  if (!identity.complete) unknown(identity, `the groups a sync of realm ${realm} manages`);
 }
 
 export const serviceIdentityRule: PolicyRule = { name: 'service identity', check };
