@@ -135,6 +135,7 @@ const tries: Try[] = [
   api('protection in the query, other spelling in the body', 'PUT', () => `${config()}?protection=0`, { description: 'x' }),
   api('delete list with a comma, POST (pending)', 'POST', config, { delete: 'description,protection' }),
   api('revert the pending flag', 'POST', config, { revert: 'protection' }),
+  api('destroy an unused volume of the protected guest, NUL list (the simulator has no check here)', 'PUT', config, { delete: 'description\0unused0' }),
   api('the container\'s flag off', 'PUT', () => `/nodes/${ctNode}/lxc/${ctid}/config`, { protection: 'off' }),
   api('destroy through another node and a leading zero', 'DELETE', () => `/nodes/pve9/qemu/0${vmid}`),
   api('forced VM restore over it', 'POST', () => `/nodes/${node}/qemu`, () => ({ vmid, archive: backup, force: true })),

@@ -169,6 +169,9 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
       (req.raw.protection !== undefined && paramReadings(req, 'protection').some((value) => !truthy.includes(value))) ||
       ['delete', 'revert'].some((name) => paramItemsIncludeProtection(req, name));
     if (clearing) await refuseIfProtected(vmid, ctx, (id) => `Guest ${id} is protected; its protection flag cannot be removed through this server.`);
+    // Deleting an unusedN entry destroys that volume (Proxmox checks the flag there too; so does this server).
+    const unused = paramItems(req, 'delete').filter((key) => /^unused\d+$/.test(key));
+    if (unused.length) await refuseIfProtected(vmid, ctx, (id) => `Guest ${id} is protected; deleting ${unused.join(', ')} destroys ${unused.length === 1 ? 'that volume' : 'those volumes'}, so it is not sent.`);
     return;
   }
   if (action === 'snapshot' && sub !== undefined && subAction === 'rollback' && method === 'POST') {
