@@ -183,6 +183,8 @@ describe('a typed tool\'s refusal comes before anyone is asked (safe mode)', () 
     ['storage_change deletes the protected VM\'s backup', 'storage_change', () => ({ action: 'delete_volume', node, storage: 'local', volume: backup })],
     ['guest_backup restores over the protected VM (force)', 'guest_backup', () => ({ action: 'restore', volume: backup, vmid, force: true })],
     ['guest_backup restores over the protected container (force)', 'guest_backup', () => ({ action: 'restore', volume: ctBackup, vmid: ctid, force: true })],
+    ['execute_command frees the protected VM\'s backup (pvesm free)', 'execute_command', () => ({ node: 'pve1', command: `pvesm free ${backup}` })],
+    ['proxmox_api prunes the protected VM\'s backups', 'proxmox_api', () => ({ method: 'DELETE', path: `/nodes/${node}/storage/local/prunebackups`, params: { vmid } })],
     ['network_change removes the main node\'s management bridge (force)', 'network_change', () => ({ action: 'delete', node: 'pve1', iface: 'vmbr0', force: true })],
     ['network_change re-addresses the main node\'s management bridge', 'network_change', () => ({ action: 'update', node: 'pve1', iface: 'vmbr0', cidr: '10.99.0.1/24' })],
   ];
