@@ -84,7 +84,8 @@ interface OpenApi {
   openapi: string;
   info: { title: string; version: string; description?: string };
   servers?: { url: string }[];
-  paths: Record<string, Record<string, { operationId?: string; responses?: Record<string, { description?: string }>; parameters?: { name: string; in: string; required?: boolean }[] }>>;
+  tags?: { name: string; description?: string }[];
+  paths: Record<string, Record<string, { operationId?: string; tags?: string[]; summary?: string; description?: string; responses?: Record<string, { description?: string }>; parameters?: { name: string; in: string; required?: boolean }[] }>>;
   components?: { securitySchemes?: Record<string, unknown> };
   security?: Record<string, unknown[]>[];
 }
@@ -108,6 +109,10 @@ describe('the OpenAPI document', () => {
         expect(['get', 'post', 'put', 'patch', 'delete']).toContain(method);
         expect(operation.operationId, `${method} ${path}`).toMatch(/^[A-Za-z0-9_.-]+$/);
         expect(operationIds.has(operation.operationId!), `duplicate ${operation.operationId}`).toBe(false);
+        // What spectral:oas asks of an operation: tags that are declared, a summary and a description.
+        expect(operation.tags?.length, `${method} ${path} tags`).toBeGreaterThan(0);
+        for (const tag of operation.tags ?? []) expect(doc.tags?.map((declared) => declared.name)).toContain(tag);
+        expect(operation.summary && operation.description, `${method} ${path} summary/description`).toBeTruthy();
         operationIds.add(operation.operationId!);
         for (const [status, response] of Object.entries(operation.responses ?? {})) {
           expect(status).toMatch(/^[1-5]\d\d$|^default$/);

@@ -184,6 +184,7 @@ export function buildOpenApi(runtime: Runtime, table: RouteTable, info: { name: 
     paths[path] = {
       [table.defaults.method.toLowerCase()]: {
         operationId: tool.name,
+        tags: [tool.effect],
         summary: tool.title,
         description: tool.description,
         'x-effect': tool.effect,
@@ -200,7 +201,9 @@ export function buildOpenApi(runtime: Runtime, table: RouteTable, info: { name: 
       ...(paths[path] ?? {}),
       [route.method.toLowerCase()]: {
         operationId: `${tool.name}_${route.method.toLowerCase()}_${path.replace(/[^a-z]+/g, '_')}`,
+        tags: [tool.effect],
         summary: tool.title,
+        description: tool.description,
         'x-effect': tool.effect,
         parameters: pathParams,
         responses: { '200': { description: 'Envelope with data', content: { 'application/json': { schema: outputJsonSchema(tool) } } }, ...errorResponses },
@@ -210,6 +213,11 @@ export function buildOpenApi(runtime: Runtime, table: RouteTable, info: { name: 
   return {
     openapi: '3.1.0',
     info: { title: info.name, version: info.version, description: 'REST door of proxmox-mcp: the same tools as the MCP endpoint, as plain JSON.', license: { name: 'MIT', identifier: 'MIT' } },
+    tags: [
+      { name: 'read', description: 'Tools that only read; they run in every mode.' },
+      { name: 'write', description: 'Tools that change something; safe mode asks first, read-only mode refuses.' },
+      { name: 'destructive', description: 'Tools that can destroy data or stop service; confirmation or proof as the token is set up.' },
+    ],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths,
