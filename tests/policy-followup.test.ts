@@ -11,6 +11,7 @@ import { callRest, connectClient } from './helpers/server.ts';
 import { clusterSnapshot, protectedGuest, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 import { addBackupVolume } from '../lib/simulator/state.ts';
+import { checkProtections } from '../lib/policy/protections.ts';
 
 let ts: SafetyServer;
 let admin: string;
@@ -221,5 +222,37 @@ describe('a typed tool\'s refusal comes before anyone is asked (safe mode)', () 
   it('still asks for an ordinary change (the early check lets it through)', async () => {
     const response = await callRest(ts.url, safeOperator, 'guest_config', { vmid: otherVmid, description: 'checked early' });
     expect(['confirmation_required', 'approval_required'], JSON.stringify(response.body)).toContain(response.body.error?.code);
+  });
+});
+
+describe('realm-sync job changes read the job\'s realm (PUT carries none)', () => {
+  const context = (jobRealm: string | Error, groups: string[] = []) => ({
+    mainNode: async () => 'pve1',
+    serviceTokenId: 'proxmox-mcp@pve!mcp',
+    caller: { role: 'admin' as const, name: 'unit' },
+    identity: async () => ({ user: 'proxmox-mcp@pve', tokenId: 'proxmox-mcp@pve!mcp', roles: new Set(['proxmoxmcp']), groups: new Set(groups), grantPaths: new Set(['/']), complete: true, gaps: [] }),
+    pve: {
+      tokenId: 'proxmox-mcp@pve!mcp',
+      async get(path: string) {
+        if (jobRealm instanceof Error) throw jobRealm;
+        if (path.startsWith('/cluster/jobs/realm-sync/')) return { id: 'j', realm: jobRealm };
+        throw new Error(`unexpected ${path}`);
+      },
+    } as never,
+  });
+  const put = (ctx: ReturnType<typeof context>) => checkProtections('PUT', '/cluster/jobs/realm-sync/j', { 'remove-vanished': 'entry', schedule: 'daily' }, ctx);
+
+  it('refuses when the job syncs the server\'s realm, or pam', async () => {
+    await expect(put(context('pve'))).rejects.toMatchObject({ code: 'protected' });
+    await expect(put(context('PAM'))).rejects.toMatchObject({ code: 'protected' });
+  });
+  it('refuses when the job cannot be read', async () => {
+    await expect(put(context(new Error('503')))).rejects.toMatchObject({ code: 'protected' });
+  });
+  it('refuses when the server is in a group that realm manages', async () => {
+    await expect(put(context('corp', ['ops-corp']))).rejects.toMatchObject({ code: 'protected' });
+  });
+  it('lets another realm\'s job change', async () => {
+    await expect(put(context('corp', ['mcpgroup']))).resolves.toBeUndefined();
   });
 });
