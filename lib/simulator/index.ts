@@ -16,6 +16,7 @@ import { clusterHandlers } from './handlers/cluster.ts';
 import { guestHandlers } from './handlers/guests.ts';
 import { haResourceHandlers } from './handlers/ha-resources.ts';
 import { rrdHandlers } from './handlers/rrd.ts';
+import { firewallHandlers } from './handlers/firewall.ts';
 import { networkHandlers } from './handlers/network.ts';
 import { storageHandlers } from './handlers/storage.ts';
 
@@ -82,6 +83,7 @@ const HANDLERS: Record<string, Handler> = {
   ...accessHandlers,
   ...haResourceHandlers,
   ...rrdHandlers,
+  ...firewallHandlers,
 };
 
 /** Every route the simulator serves in some version (each one is in the endpoint contract). */

@@ -10,12 +10,14 @@ import { serviceIdentityRule } from './service-identity.ts';
 import { mainNodeRule } from './main-node.ts';
 import { protectedGuestRule } from './protected-guest.ts';
 import { viewerReadsRule } from './viewer-reads.ts';
+import { firewallSelfAccessRule } from './firewall-self-access.ts';
 
 export const apiRules: readonly PolicyRule[] = [
   rootPamRule,
   serviceIdentityRule,
   mainNodeRule,
   protectedGuestRule,
+  firewallSelfAccessRule,
   // last, so that a protected object is refused as protected whoever asks
   viewerReadsRule,
   accessAdminRule,

@@ -1,0 +1,247 @@
+/**
+ * Issue 17, firewall: the evaluator (what a rule set would cut), the firewall-self-access policy rule
+ * through every door (typed tool over REST and both MCP eras, proxmox_api), nothing sent when refused,
+ * and the firewall tools against both simulated versions.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import firewallGet from '../functions/firewall_get.ts';
+import firewallChange from '../functions/firewall_change.ts';
+import { callTool, explainTool, privilegesOf, testContext } from './helpers/ctx.ts';
+import { callRest, connectClient } from './helpers/server.ts';
+import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { cidrContains, cutsOf, type FirewallSet } from '../lib/firewall/evaluate.ts';
+import { checkProtections } from '../lib/policy/protections.ts';
+import { createSimulator } from '../lib/simulator/index.ts';
+import { createPveClient } from '../lib/pve/client.ts';
+import { silentLogger } from '../lib/log.ts';
+import { firewallOf } from '../lib/simulator/handlers/firewall.ts';
+import { settingsKeyForToolsets } from '../lib/toolsets.ts';
+import { ToolError } from '../lib/errors.ts';
+
+const nodes = [{ name: 'pve1', ip: '10.0.0.11' }, { name: 'pve2', ip: '10.0.0.12' }];
+
+function set(partial: Partial<FirewallSet> = {}): FirewallSet {
+  return { options: { enable: 1, policy_in: 'DROP' }, rules: [], groups: new Map(), aliases: new Map(), ipsets: new Map(), nodes: new Map(), ...partial };
+}
+
+const judge = (s: FirewallSet, serverSource: string | undefined, inManagement = false) => cutsOf(s, { mainNode: 'pve1', nodes, serverSource, inManagement });
+
+describe('what a rule set cuts', () => {
+  test('cidr matching', () => {
+    expect(cidrContains('10.0.0.0/24', '10.0.0.99')).toBe(true);
+    expect(cidrContains('10.0.0.0/24', '10.0.1.1')).toBe(false);
+    expect(cidrContains('0.0.0.0/0', '192.0.2.1')).toBe(true);
+    expect(cidrContains('10.0.0.5', '10.0.0.5')).toBe(true);
+    expect(cidrContains('fe80::/64', '10.0.0.5')).toBeUndefined();
+    expect(cidrContains('10.0.0.0/33', '10.0.0.5')).toBeUndefined();
+  });
+
+  test('firewall off, or the server in the management set: nothing is cut', () => {
+    expect(judge(set({ options: { enable: 0, policy_in: 'DROP' } }), undefined)).toEqual([]);
+    expect(judge(set(), '10.0.0.50', true)).toEqual([]);
+    expect(judge(set({ nodes: new Map([['pve1', { options: { enable: 0 }, rules: [] }]]) }), '192.0.2.7')).toEqual([]);
+  });
+
+  test('policy_in DROP without an accept for the server cuts API and SSH; an ACCEPT from its address opens them', () => {
+    const cuts = judge(set(), '192.0.2.7');
+    expect(cuts.map((c) => c.what)).toEqual(["this server's API access (tcp/8006)", "this server's SSH access (tcp/22)"]);
+    expect(cuts[0].why).toMatch(/policy_in DROP/);
+    const open = set({ rules: [{ type: 'in', action: 'ACCEPT', proto: 'tcp', dport: '22,8006', source: '192.0.2.0/28', enable: 1 }] });
+    expect(judge(open, '192.0.2.7')).toEqual([]);
+    // the same ACCEPT, disabled or for another source, does not count
+    expect(judge(set({ rules: [{ ...open.rules[0], enable: 0 }] }), '192.0.2.7')).toHaveLength(2);
+    expect(judge(set({ rules: [{ ...open.rules[0], source: '198.51.100.0/24' }] }), '192.0.2.7')).toHaveLength(2);
+    // unknown own address: an ACCEPT with a source does not count, one without does
+    expect(judge(open, undefined)).toHaveLength(2);
+    expect(judge(set({ rules: [{ type: 'in', action: 'ACCEPT', proto: 'tcp', dport: '8006' }, { type: 'in', action: 'ACCEPT', macro: 'SSH' }] }), undefined)).toEqual([]);
+  });
+
+  test('a DROP before the defaults cuts even the management set; node rules come before cluster rules', () => {
+    const drop = set({ rules: [{ type: 'in', action: 'DROP', proto: 'tcp', dport: '8000:8010' }] });
+    const cuts = judge(drop, '10.0.0.50', true);
+    expect(cuts).toEqual([{ node: 'pve1', what: "this server's API access (tcp/8006)", why: expect.stringContaining('cluster rule 0 (DROP tcp dport 8000:8010)') }]);
+    const nodeAccept = set({ rules: drop.rules, nodes: new Map([['pve1', { options: {}, rules: [{ type: 'in', action: 'ACCEPT', proto: 'tcp', dport: '8006', source: '10.0.0.50' }] }]]) });
+    expect(judge(nodeAccept, '10.0.0.50', true)).toEqual([]);
+    // out rules and other ports are not about us
+    expect(judge(set({ rules: [{ type: 'out', action: 'DROP', proto: 'tcp', dport: '8006' }, { type: 'in', action: 'DROP', proto: 'tcp', dport: '443' }, { type: 'in', action: 'DROP', proto: 'udp', dport: '8006' }] }), '10.0.0.50', true)).toEqual([]);
+  });
+
+  test('security groups, aliases, IP sets with nomatch, and corosync between nodes', () => {
+    const group = set({ rules: [{ type: 'group', action: 'Lockdown' }], groups: new Map([['lockdown', [{ type: 'in', action: 'REJECT', macro: 'SSH', source: 'office' }]]]), aliases: new Map([['office', '192.0.2.0/24']]) });
+    expect(judge(group, '192.0.2.7', true).map((c) => c.why)).toEqual([expect.stringContaining('security group Lockdown, rule 0')]);
+    expect(judge(group, '10.0.0.50', true)).toEqual([]);
+    const ipset = set({ rules: [{ type: 'in', action: 'DROP', source: '+blocked' }], ipsets: new Map([['blocked', [{ cidr: '10.0.0.0/24', nomatch: false }, { cidr: '10.0.0.50', nomatch: true }]]]) });
+    const cuts = judge(ipset, '10.0.0.50', true);
+    expect(cuts.every((c) => c.what.includes('from pve'))).toBe(true); // the server is excepted, the nodes are not
+    expect(cuts.map((c) => c.what)).toContain('corosync (udp/5405-5412) from pve2');
+    const corosync = set({ nodes: new Map([['pve2', { options: {}, rules: [{ type: 'in', action: 'DROP', proto: 'udp', dport: '5404:5412' }] }]]) });
+    expect(judge(corosync, '10.0.0.50', true)).toEqual([{ node: 'pve2', what: 'corosync (udp/5405-5412) from pve1', why: expect.stringContaining('rule 0 of node pve2') }]);
+    // an alias nobody defined may be anything: a DROP naming it is taken to match
+    expect(judge(set({ rules: [{ type: 'in', action: 'DROP', proto: 'tcp', dport: '22', source: 'nosuchalias' }] }), '10.0.0.50', true)[0].why).toMatch(/may match/);
+  });
+});
+
+describe('the policy rule on the simulator', () => {
+  test('refuses what adds a cut, lets the rest through, fails closed', async () => {
+    for (const pveVersion of ['8.4', '9.1'] as const) {
+      const sim = createSimulator({ pveVersion, taskDurationMs: 5 });
+      const pve = createPveClient({ baseUrl: 'https://simulated-cluster:8006', tokenId: sim.defaultToken.tokenId, tokenSecret: sim.defaultToken.secret, fetch: sim.fetch, retries: 0, log: silentLogger });
+      const ctx = { mainNode: async () => 'pve1', serviceTokenId: sim.defaultToken.tokenId, pve };
+      const refused = async (method: string, path: string, params?: Record<string, unknown>) => {
+        const error = await checkProtections(method, path, params, ctx).then(() => undefined, (e: unknown) => e);
+        expect(error, `${method} ${path} ${JSON.stringify(params)}`).toBeInstanceOf(ToolError);
+        return error as ToolError;
+      };
+      const enable = await refused('PUT', '/cluster/firewall/options', { enable: 1 });
+      expect(enable.code).toBe('protected');
+      expect(enable.message).toMatch(/API access \(tcp\/8006\) to pve1 would be dropped by policy_in DROP/);
+      // other spellings of the same change
+      await refused('PUT', '/cluster/firewall/options', { enable: 'on' });
+      await refused('PUT', '/cluster//firewall/./options', { enable: 'true' });
+      await refused('PUT', '/cluster/firewall/options', { enable: '%31' });
+      // firewall off: a DROP rule cuts nothing yet
+      await checkProtections('POST', '/nodes/pve1/firewall/rules', { type: 'in', action: 'DROP', proto: 'tcp', dport: '22', enable: 1 }, ctx);
+      // allowed: policy ACCEPT first, then enable; an unrelated rule; a guest's firewall
+      await checkProtections('PUT', '/cluster/firewall/options', { policy_in: 'ACCEPT' }, ctx);
+      firewallOf(sim.state).options.policy_in = 'ACCEPT';
+      await checkProtections('PUT', '/cluster/firewall/options', { enable: 1 }, ctx);
+      firewallOf(sim.state).options.enable = 1;
+      await checkProtections('POST', '/cluster/firewall/rules', { type: 'in', action: 'DROP', proto: 'tcp', dport: '3306' }, ctx);
+      await checkProtections('PUT', '/nodes/pve1/qemu/100/firewall/options', { enable: 1, policy_in: 'DROP' }, ctx);
+      // enabled now: a DROP of SSH (by macro, in a node, at the top) or of everything is refused
+      expect((await refused('POST', '/nodes/pve1/firewall/rules', { type: 'in', action: 'DROP', macro: 'SSH' })).message).toMatch(/SSH access \(tcp\/22\) to pve1 would be dropped by rule 0 of node pve1 \(DROP macro SSH\)/i);
+      await refused('POST', '/cluster/firewall/rules', { type: 'in', action: 'REJECT', enable: 1 });
+      await refused('PUT', '/cluster/firewall/options', { policy_in: 'REJECT' });
+      // the webserver group is used by no host rule: its rules guard nothing of ours
+      await checkProtections('POST', '/cluster/firewall/groups/webserver', { type: 'in', action: 'DROP', proto: 'udp', dport: '5405' }, ctx);
+      firewallOf(sim.state).rules.push({ type: 'group', action: 'webserver', enable: 1 });
+      expect((await refused('POST', '/cluster/firewall/groups/webserver', { type: 'in', action: 'DROP', proto: 'udp', dport: '5405' })).message).toMatch(/corosync \(udp\/5405-5412\) from pve\d to pve\d would be dropped by cluster rule \d \(security group webserver, rule 0\)/);
+      // fail closed: the rule set cannot be read
+      const stop = sim.faults.fail('500', { method: 'GET', path: '/cluster/firewall/rules' });
+      expect((await refused('POST', '/cluster/firewall/rules', { type: 'in', action: 'ACCEPT', proto: 'tcp', dport: '443' })).message).toMatch(/Could not read the firewall/);
+      stop();
+      sim.close();
+    }
+  });
+});
+
+for (const pveVersion of ['8.4', '9.1'] as const) {
+  describe(`firewall tools on PVE ${pveVersion}`, () => {
+    test('read every view and change each kind of object', async () => {
+      const t = testContext({ simOptions: { pveVersion } });
+      try {
+        const options = await callTool(firewallGet, { view: 'options' }, t.ctx);
+        expect(options.data.options).toMatchObject({ enable: 0, policy_in: 'DROP' });
+        expect(options.summary).toContain('disabled');
+        expect((await callTool(firewallGet, { view: 'groups' }, t.ctx)).data.rows).toEqual([{ group: 'webserver', comment: 'web servers' }]);
+        expect((await callTool(firewallGet, { view: 'rules', group: 'webserver' }, t.ctx)).data.total).toBe(2);
+        expect((await callTool(firewallGet, { view: 'aliases' }, t.ctx)).data.rows?.[0]).toMatchObject({ name: 'admin_net' });
+        expect((await callTool(firewallGet, { view: 'ipsets', ipset: 'blocklist' }, t.ctx)).data.rows).toEqual([{ cidr: '203.0.113.0/24' }]);
+
+        await callTool(firewallChange, { action: 'rule_add', type: 'in', rule_action: 'ACCEPT', proto: 'tcp', dport: '8006', comment: 'api' }, t.ctx);
+        await callTool(firewallChange, { action: 'rule_add', type: 'in', rule_action: 'DROP', proto: 'tcp', dport: '3306', pos: 1 }, t.ctx);
+        const rules = await callTool(firewallGet, {}, t.ctx);
+        expect(rules.data.rows?.map((r) => [r.pos, r.action, r.dport])).toEqual([[0, 'ACCEPT', '8006'], [1, 'DROP', '3306']]);
+        await callTool(firewallChange, { action: 'rule_move', pos: 1, moveto: 0 }, t.ctx);
+        await callTool(firewallChange, { action: 'rule_update', pos: 0, enable: false }, t.ctx);
+        expect(firewallOf(t.sim.state).rules[0]).toMatchObject({ dport: '3306', enable: 0 });
+        await callTool(firewallChange, { action: 'rule_delete', pos: 0 }, t.ctx);
+        await callTool(firewallChange, { action: 'alias_set', name: 'admin_net', cidr: '10.9.0.0/16' }, t.ctx);
+        await callTool(firewallChange, { action: 'alias_set', name: 'backup_host', cidr: '10.9.0.5' }, t.ctx);
+        expect(firewallOf(t.sim.state).aliases.get('admin_net')?.cidr).toBe('10.9.0.0/16');
+        await callTool(firewallChange, { action: 'ipset_create', name: 'office' }, t.ctx);
+        await callTool(firewallChange, { action: 'ipset_add', name: 'office', cidr: '192.0.2.0/24' }, t.ctx);
+        await callTool(firewallChange, { action: 'ipset_remove', name: 'office', cidr: '192.0.2.0/24' }, t.ctx);
+        await callTool(firewallChange, { action: 'ipset_delete', name: 'office' }, t.ctx);
+        await callTool(firewallChange, { action: 'group_create', group: 'db' }, t.ctx);
+        await callTool(firewallChange, { action: 'rule_add', group: 'db', type: 'in', rule_action: 'ACCEPT', proto: 'tcp', dport: '5432' }, t.ctx);
+        expect(firewallOf(t.sim.state).groups.get('db')?.rules).toHaveLength(1);
+
+        const guest = await callTool(firewallChange, { scope: 'guest', vmid: 100, action: 'options_set', enable: true, policy_in: 'DROP' }, t.ctx);
+        expect(guest.data.sent).toBe(`PUT /nodes/${t.sim.state.guests.get(100)!.node}/qemu/100/firewall/options`);
+        expect((await callTool(firewallGet, { scope: 'guest', vmid: 100, view: 'options' }, t.ctx)).data.options).toMatchObject({ enable: 1, policy_in: 'DROP' });
+        await callTool(firewallChange, { scope: 'guest', vmid: 103, action: 'rule_add', type: 'group', rule_action: 'webserver' }, t.ctx);
+        expect((await callTool(firewallGet, { scope: 'guest', vmid: 103 }, t.ctx)).data.rows).toEqual([{ pos: 0, type: 'group', action: 'webserver' }]);
+        await callTool(firewallChange, { scope: 'node', node: 'pve2', action: 'options_set', enable: false }, t.ctx);
+        expect(await privilegesOf(firewallChange, { scope: 'guest', vmid: 100, action: 'options_set', enable: true }, t.ctx)).toEqual([{ path: '/vms/100', privileges: ['VM.Config.Network'] }]);
+        const plan = await explainTool(firewallChange, { action: 'options_set', enable: true }, t.ctx);
+        expect(plan.requests).toEqual([{ method: 'PUT', path: '/cluster/firewall/options', params: { enable: 1 } }]);
+        expect(plan.risk).toBe('high');
+      } finally {
+        t.close();
+      }
+    });
+
+    test('unhappy paths', async () => {
+      const t = testContext({ simOptions: { pveVersion } });
+      const refusal = (promise: Promise<unknown>) => promise.then(() => { throw new Error('expected a refusal'); }, (e: ToolError) => e);
+      try {
+        expect((await refusal(callTool(firewallChange, { action: 'rule_add', type: 'in' }, t.ctx))).message).toMatch(/needs rule_action/);
+        expect((await refusal(callTool(firewallChange, { action: 'rule_update', pos: 0 }, t.ctx))).message).toMatch(/needs something to change/);
+        expect((await refusal(callTool(firewallChange, { scope: 'node', node: 'pve1', action: 'alias_set', name: 'x1', cidr: '10.0.0.1' }, t.ctx))).message).toMatch(/scope cluster/);
+        expect((await refusal(callTool(firewallChange, { scope: 'node', node: 'pve1', action: 'options_set', policy_in: 'DROP' }, t.ctx))).message).toMatch(/no policy of its own/);
+        expect((await refusal(callTool(firewallChange, { scope: 'guest', action: 'options_set', enable: true }, t.ctx))).message).toMatch(/needs vmid/);
+        expect((await refusal(callTool(firewallGet, { scope: 'node', node: 'pve1', view: 'aliases' }, t.ctx))).message).toMatch(/scope cluster/);
+        expect((await refusal(callTool(firewallChange, { scope: 'guest', vmid: 99999, action: 'options_set', enable: true }, t.ctx))).code).toBe('not_found');
+        // Proxmox's own refusals come back as errors
+        expect(await refusal(callTool(firewallChange, { action: 'rule_delete', pos: 42 }, t.ctx))).toBeInstanceOf(ToolError);
+        expect(await refusal(callTool(firewallChange, { action: 'group_delete', group: 'webserver' }, t.ctx))).toBeInstanceOf(ToolError);
+        expect(await refusal(callTool(firewallChange, { action: 'rule_add', type: 'group', rule_action: 'nosuchgroup' }, t.ctx))).toBeInstanceOf(ToolError);
+        expect(() => firewallChange.input.parse({ action: 'rule_add', dport: '22;reboot' })).toThrow();
+        expect(() => firewallChange.input.parse({ action: 'alias_set', name: '../x', cidr: '1.2.3.4' })).toThrow();
+      } finally {
+        t.close();
+      }
+    });
+  });
+}
+
+describe('firewall through every door', () => {
+  let ts: SafetyServer;
+  beforeAll(async () => {
+    ts = await startSafetyServer({ env: { MCP_MAIN_NODE: 'pve1' } });
+  }, 60_000);
+  afterAll(async () => {
+    await ts?.close();
+  });
+
+  test('enabling the firewall with policy_in DROP is refused through REST, MCP (both eras) and proxmox_api; nothing sent', async () => {
+    const token = await ts.createToken({ name: 'fw-admin', role: 'admin', mode: 'normal', ceiling: 'normal' });
+    const record = await ts.server.store.tokens.byName('fw-admin');
+    await ts.server.store.settings.set(settingsKeyForToolsets(record!.id), ['firewall']);
+    const before = ts.changesSent.length;
+    const rest = await callRest(ts.url, token, 'firewall_change', { action: 'options_set', enable: true });
+    expect(rest.status).toBe(403);
+    expect(rest.body.error.code).toBe('protected');
+    expect(rest.body.error.message).toMatch(/API access \(tcp\/8006\) to pve1 would be dropped by policy_in DROP/);
+    const raw = await callRest(ts.url, token, 'proxmox_api', { method: 'PUT', path: '/cluster/firewall/options', params: { enable: '1' } });
+    expect(raw.body.error?.code).toBe('protected');
+    const dropSsh = await callRest(ts.url, token, 'proxmox_api', { method: 'POST', path: '/nodes/pve1/firewall/rules', params: { type: 'in', action: 'DROP', macro: 'SSH', enable: 1 } });
+    expect(dropSsh.body.error?.code ?? 'sent').toBe('sent'); // firewall off: the rule cuts nothing yet
+    for (const era of ['legacy', 'modern'] as const) {
+      const client = await connectClient(ts.mcpUrl, token, era);
+      expect((await client.listTools()).tools.map((tool) => tool.name)).toEqual(expect.arrayContaining(['firewall_get', 'firewall_change']));
+      const answer = await client.callTool({ name: 'firewall_change', arguments: { action: 'options_set', enable: true } });
+      expect(answer.isError).toBe(true);
+      expect(JSON.stringify(answer.content)).toContain('would be dropped');
+      await client.close();
+    }
+    expect(ts.changesSent.slice(before)).toEqual(['POST /nodes/pve1/firewall/rules']);
+    expect(firewallOf(ts.sim.state).options.enable).toBe(0);
+    // open the API and SSH without a source, then enabling passes; the node's DROP SSH rule still blocks until removed
+    await callRest(ts.url, token, 'firewall_change', { action: 'rule_add', type: 'in', rule_action: 'ACCEPT', proto: 'tcp', dport: '8006' });
+    await callRest(ts.url, token, 'firewall_change', { action: 'rule_add', type: 'in', rule_action: 'ACCEPT', macro: 'SSH' });
+    const stillCut = await callRest(ts.url, token, 'firewall_change', { action: 'options_set', enable: true });
+    expect(stillCut.body.error.message).toMatch(/SSH access \(tcp\/22\) to pve1 would be dropped by rule 0 of node pve1/);
+    await callRest(ts.url, token, 'firewall_change', { scope: 'node', node: 'pve1', action: 'rule_delete', pos: 0 });
+    const enabled = await callRest(ts.url, token, 'firewall_change', { action: 'options_set', enable: true });
+    expect(enabled.status).toBe(200);
+    expect(firewallOf(ts.sim.state).options.enable).toBe(1);
+    // now removing the API accept would cut the server off
+    const removing = await callRest(ts.url, token, 'firewall_change', { action: 'rule_delete', pos: 1 });
+    expect(removing.body.error?.code).toBe('protected');
+    const viewer = await ts.createToken({ name: 'fw-viewer', role: 'viewer' });
+    expect((await callRest(ts.url, viewer, 'firewall_get', { view: 'rules' })).body.data.total).toBe(2);
+    expect((await callRest(ts.url, viewer, 'firewall_change', { action: 'rule_delete', pos: 0 })).status).toBe(403);
+  }, 90_000);
+});
