@@ -94,11 +94,12 @@ describe.each(['legacy', 'modern', 'auto'] as const)('resources (%s era)', (era)
     expect(web01?.title).toBe('VM 100 web01 config');
   });
 
-  it('lists the three resource templates', async () => {
+  it('lists the resource templates', async () => {
     const { resourceTemplates } = await client.listResourceTemplates(undefined, { cacheMode: 'bypass' });
     expect(resourceTemplates.map((template) => template.uriTemplate).sort()).toEqual([
       'proxmox://best-practices/{topic}',
       'proxmox://guests/{node}/{vmid}/config',
+      'proxmox://metrics/{kind}/{id}/{timeframe}/{metric}',
       'proxmox://nodes/{node}/status',
     ]);
   });
