@@ -6,12 +6,12 @@ import { backupFromContext } from '../lib/self/context.ts';
 export default defineTool({
   name: 'backup_config',
   title: 'Back up this server\'s configuration',
-  description: 'Back up this server\'s own configuration (settings, client tokens as hashes, optionally history and a cluster config snapshot) into one bundle; with include_secrets the env file too, encrypted with your passphrase. restore_config brings it back.',
+  description: 'Back up this server\'s own configuration (settings, hashed client tokens; history, a cluster snapshot, the env file encrypted, on request). restore_config brings it back.',
   input: z.object({
-    include_secrets: z.boolean().default(false).describe('Also store the env file with its secrets; needs passphrase (the bundle is then encrypted)'),
-    passphrase: z.string().min(12, 'must be at least 12 characters').max(1024).optional().describe('Encrypts the bundle (required with include_secrets); keep it safe, it cannot be recovered'),
-    include_history: z.boolean().default(false).describe('Also store the command history'),
-    include_cluster: z.boolean().default(true).describe('Also store a read-only snapshot of the cluster configuration (reference only)'),
+    include_secrets: z.boolean().default(false).describe('The env file too; needs passphrase'),
+    passphrase: z.string().min(12, 'must be at least 12 characters').max(1024).optional().describe('Cannot be recovered'),
+    include_history: z.boolean().default(false),
+    include_cluster: z.boolean().default(true).describe('A read-only cluster snapshot'),
   }),
   output: z.object({
     file: z.string(),

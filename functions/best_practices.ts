@@ -28,10 +28,10 @@ const practice = z.object({ title: z.string(), why: z.string(), how: z.array(z.s
 export default defineTool({
   name: 'best_practices',
   title: 'Proxmox VE best practices, checked against this cluster',
-  description: 'Proxmox VE guidance on one topic (backups, storage, ZFS, networking, security, API tokens, HA, updates...) and, where it can, how this cluster measures up. No topic: lists the topics.',
+  description: 'Proxmox VE guidance on one topic (backups, storage, ZFS, networking, security, API tokens, HA...) and how this cluster measures up. No topic: the list.',
   input: z.object({
-    topic: (ids ? z.enum(ids) : z.string().max(64)).optional().describe('The topic; leave out to list the topics'),
-    check: z.boolean().default(true).describe('Check the cluster against the topic (default); false returns the guidance only'),
+    topic: (ids ? z.enum(ids) : z.string().max(64)).optional().describe('None: the list'),
+    check: z.boolean().default(true).describe('Check this cluster against it'),
   }),
   output: z.object({
     topics: z.array(z.object({ id: z.string(), title: z.string(), summary: z.string(), checks: z.array(z.string()) })).optional(),

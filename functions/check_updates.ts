@@ -1,15 +1,33 @@
 import { z } from 'zod';
-import { defineTool } from '../lib/tool.ts';
+import { defineTool, type ToolContext } from '../lib/tool.ts';
 import { checkForUpdates, checkForUpdatesViaHost } from '../lib/self/updates.ts';
-import { packageInfo } from '../lib/self/context.ts';
+import { packageInfo, updateState } from '../lib/self/context.ts';
+
+/** The last self_update as the update files record it (the host-side updater's answer in a container). */
+function lastUpdate(ctx: ToolContext) {
+  const state = updateState(ctx);
+  const last = state.last_result;
+  return {
+    mode: ctx.config.container.inside ? ('container' as const) : ('local' as const),
+    status: last?.status ?? null,
+    ...(last ? { version: last.version } : {}),
+    message: state.pending_request
+      ? `Update to ${state.pending_request.target_tag} requested at ${state.pending_request.requested_at}; no answer from the host yet.`
+      : last
+        ? `Last update (${last.id}) finished ${last.finished_at}: ${last.status}: ${last.message}`
+        : 'No update has been requested here.',
+    pending_request: state.pending_request,
+    last_result: last,
+  };
+}
 
 export default defineTool({
   name: 'check_updates',
   title: 'Is a newer proxmox-mcp release available?',
-  description: 'Is a newer proxmox-mcp release out? Compares the running version with the release tags on the install\'s git remote; says so when the remote cannot be reached. self_update installs one.',
+  description: 'Is a newer proxmox-mcp release out, and how did the last self_update go?',
   input: z.object({
-    include_prereleases: z.boolean().default(false).describe('Also consider pre-release tags such as v1.2.0-rc.1'),
-    wait_seconds: z.number().int().min(1).max(120).default(30).describe('In the container: how long to wait for the host-side updater\'s answer'),
+    include_prereleases: z.boolean().default(false).describe('e.g. v1.2.0-rc.1'),
+    wait_seconds: z.number().int().min(1).max(120).default(30).describe('Container: wait for the host updater'),
   }),
   output: z.object({
     current_version: z.string(),
@@ -23,14 +41,24 @@ export default defineTool({
     newer: z.array(z.string()),
     tags: z.array(z.string()),
     host_checkout: z.object({ tag: z.string().nullable(), commit: z.string().nullable() }).optional(),
+    // What self_update last did (a read, so it lives here and not in the destructive self_update).
+    last_update: z.object({
+      mode: z.enum(['container', 'local']),
+      status: z.enum(['ok', 'rolled_back', 'failed', 'pending', 'up_to_date']).nullable(),
+      version: z.string().optional(),
+      message: z.string(),
+      pending_request: z.unknown().nullable(),
+      last_result: z.unknown().nullable(),
+    }),
   }),
   effect: 'read',
   openWorld: true,
   async run(input, ctx) {
     const current = ctx.services.runtime?.version ?? packageInfo().version;
-    const result = ctx.config.container.inside
+    const found = ctx.config.container.inside
       ? await checkForUpdatesViaHost(ctx.config.updateDir, current, { includePrereleases: input.include_prereleases, requestedBy: ctx.caller.name, timeoutMs: input.wait_seconds * 1000, signal: ctx.signal })
       : await checkForUpdates(ctx.config.installDir, current, { includePrereleases: input.include_prereleases });
+    const result = { ...found, last_update: lastUpdate(ctx) };
     if (!result.reachable) {
       return {
         data: result,

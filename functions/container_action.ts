@@ -5,7 +5,7 @@ import { actionEffect, actionOutput, actionPrivileges, ctActionInput, explainAct
 export default defineTool({
   name: 'container_action',
   title: 'Power, clone, migrate or delete a container',
-  description: 'Power and lifecycle of one LXC container: start, stop, shutdown, reboot, suspend, resume, clone, migrate, delete. Waits for the task; a container already in the asked state is left alone. VMs: vm_action.',
+  description: 'Start, stop, shut down, reboot, suspend, resume, clone, migrate or delete one LXC container; waits for the task. VMs: vm_action.',
   input: ctActionInput,
   output: actionOutput,
   effect: 'destructive',

@@ -5,7 +5,7 @@ import { guestStatus, statusInput, statusOutput, statusSummary } from '../lib/gu
 export default defineTool({
   name: 'container_status',
   title: 'One container in detail',
-  description: 'One LXC container in depth: live status, config summary (cores, memory, disks, NICs, features) and digest; include ips, snapshots, backup or all for more. The list: list_containers.',
+  description: 'One LXC container in depth: live status, config summary and digest; include ips, snapshots, backup or all for more.',
   input: statusInput,
   output: statusOutput,
   effect: 'read',

@@ -21,8 +21,8 @@ export default defineTool({
   title: 'What changed between versions (CHANGELOG.md)',
   description: 'The proxmox-mcp changelog, parsed: every release, one version, or everything since a version (e.g. the one before an update).',
   input: z.object({
-    version: z.string().max(64).optional().describe('One version: 0.2.0, v0.2.0 or unreleased'),
-    since: z.string().max(64).optional().describe('Everything newer than this version (exclusive)'),
+    version: z.string().max(64).optional().describe('e.g. 0.2.0 or unreleased'),
+    since: z.string().max(64).optional().describe('Everything newer than this'),
     include_unreleased: z.boolean().default(true).describe('Include the Unreleased section'),
   }),
   output: z.object({

@@ -9,7 +9,7 @@ const mode = z.enum(['read-only', 'safe', 'normal']);
 export default defineTool({
   name: 'get_mcp_info',
   title: 'About this proxmox-mcp server',
-  description: 'This server\'s own setup: version and commit, runtime, configuration (secrets redacted), database, backups, last self-update, your role and mode. Dependencies\' health: health_check.',
+  description: 'This server\'s own setup: version, runtime, configuration (secrets masked), database, backups, your role, mode and learning mode.',
   input: z.object({}),
   output: z.object({
     name: z.string(),

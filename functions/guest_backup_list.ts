@@ -10,18 +10,18 @@ import { pageLine, pageShape, paginate } from '../lib/cluster/paging.ts';
 type GuestState = z.output<typeof guestBackupState>;
 
 const input = z.object({
-  view: z.enum(['backups', 'guests']).default('backups').describe('backups: the archives (newest first); guests: each guest with its newest backup and whether it is stale'),
-  vmid: vmidSchema.optional().describe('Only this guest'),
-  storage: storageId.optional().describe('Only this backup storage'),
-  stale_days: z.coerce.number().int().min(1).max(3650).default(7).describe('A guest with no backup in this many days is stale'),
-  stale_only: z.boolean().default(false).describe('guests view: only the stale ones'),
+  view: z.enum(['backups', 'guests']).default('backups').describe('guests: newest backup per guest'),
+  vmid: vmidSchema.optional(),
+  storage: storageId.optional(),
+  stale_days: z.coerce.number().int().min(1).max(3650).default(7).describe('Stale after N days'),
+  stale_only: z.boolean().default(false).describe('guests view'),
   ...pageShape({ defaultLimit: 100, maxLimit: 5000, sortable: ['created', 'vmid', 'size', 'storage', 'last_backup_age_days', 'backups', 'name'], defaultSort: '-created (backups), vmid (guests)' }),
 });
 
 export default defineTool({
   name: 'guest_backup_list',
   title: 'Backups: list archives and which guests lack one',
-  description: 'List vzdump backups across every backup storage (view backups: archives with age and size), or each guest\'s backup state (view guests; stale_only: not backed up in stale_days). Sorted and paged. Back up or restore: guest_backup.',
+  description: 'List vzdump backups on every backup storage, or (view guests) each guest\'s newest backup and whether it is stale. Back up or restore: guest_backup.',
   input,
   output: z.object({
     view: z.enum(['backups', 'guests']),

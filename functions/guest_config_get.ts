@@ -4,7 +4,7 @@ import { configTool, input, type Input } from '../lib/guests/config-tool.ts';
 export default defineTool({
   name: 'guest_config_get',
   title: 'Read a guest\'s config',
-  description: 'Read the whole config of a VM or container (the type is found from the vmid; secrets masked), a summary, pending changes and the digest to pass to guest_config so a change is refused if someone else edited it meanwhile.',
+  description: 'Read a VM\'s or container\'s whole config (secrets masked) with a summary, pending changes and the digest for guest_config.',
   input: input.pick({ vmid: true, type: true, node: true }),
   output: configTool.output,
   effect: 'read',

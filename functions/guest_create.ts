@@ -17,26 +17,26 @@ const dnsName = z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, 'n
 
 const input = z
   .object({
-    template: z.coerce.number().int().min(100).max(999_999_999).optional().describe('Clone this template (a VM or container template vmid, e.g. 102)'),
+    template: z.coerce.number().int().min(100).max(999_999_999).optional().describe('Template vmid to clone'),
     ostemplate: z
       .string()
       .regex(/^[a-z][a-z0-9\-_.]*[a-z0-9]:vztmpl\/.+$/i, 'ostemplate is a template volume such as local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst')
       .optional()
-      .describe('Or create a container from this OS template volume (storage_operations lists them)'),
-    newid: z.coerce.number().int().min(100).max(999_999_999).optional().describe('Id for the new guest (default: the next free id)'),
-    name: dnsName.optional().describe('VM name or container hostname'),
-    node: nodeName.optional().describe('Node for the new guest (default: the template\'s node; required with ostemplate)'),
-    storage: storageId.optional().describe('Storage for its disks (clone: full clones; ostemplate: rootfs, default local-lvm)'),
-    full: z.boolean().default(true).describe('Template clones: full copy (default) or linked clone (false, faster, tied to the template)'),
-    pool: z.string().min(1).max(64).optional().describe('Add it to this resource pool'),
-    disk_size: sizeText.optional().describe('Clones: grow the boot disk to this total (e.g. 32G); ostemplate: rootfs size (default 8G)'),
+      .describe('Or a container from this OS template volume'),
+    newid: z.coerce.number().int().min(100).max(999_999_999).optional().describe('Default: next free'),
+    name: dnsName.optional().describe('Or hostname'),
+    node: nodeName.optional().describe('Default: the template\'s; needed with ostemplate'),
+    storage: storageId.optional().describe('For its disks'),
+    full: z.boolean().default(true).describe('false: linked clone'),
+    pool: z.string().min(1).max(64).optional(),
+    disk_size: sizeText.optional().describe('Boot disk or rootfs total, e.g. 32G'),
     ...settableShape,
-    nets: z.array(nicInput).optional().describe('NICs, e.g. [{"index":0,"bridge":"vmbr0","vlan":20}]; containers default to net0 on vmbr0 with DHCP'),
-    password: z.string().min(5).max(256).optional().describe('Containers from ostemplate: root password (secret; never shown back)'),
-    ssh_public_keys: z.union([z.array(z.string().min(1)), z.string().min(1)]).optional().describe('Containers from ostemplate: SSH public keys for root'),
-    unprivileged: z.boolean().default(true).describe('Containers from ostemplate: unprivileged (default, safer)'),
-    nesting: z.boolean().optional().describe('Containers from ostemplate: allow nesting (default: on for unprivileged containers, as the GUI does)'),
-    start: z.boolean().default(false).describe('Start it when it is ready'),
+    nets: z.array(nicInput).optional().describe('[{"index":0,"bridge":"vmbr0","vlan":20}]'),
+    password: z.string().min(5).max(256).optional().describe('ostemplate: root'),
+    ssh_public_keys: z.union([z.array(z.string().min(1)), z.string().min(1)]).optional().describe('ostemplate: root'),
+    unprivileged: z.boolean().default(true).describe('ostemplate'),
+    nesting: z.boolean().optional().describe('ostemplate'),
+    start: z.boolean().default(false),
     wait: waitForTask,
     timeout: timeoutSeconds,
   })
@@ -187,7 +187,7 @@ async function preflight(value: Input, source: Located | undefined, ctx: ToolCon
 export default defineTool({
   name: 'guest_create',
   title: 'Create a VM or container from a template',
-  description: 'Create a guest: clone a template (template: vmid) or a container from an OS template volume (ostemplate), then set resources, NICs, disk size and cloud-init; start: true starts it. Returns the new vmid.',
+  description: 'Create a VM or container from a template (clone) or a container from an OS template volume, with resources, NICs, disk size and cloud-init.',
   input,
   output,
   effect: 'write',

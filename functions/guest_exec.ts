@@ -13,14 +13,14 @@ const input = z.object({
     .min(1, 'command needs at least the program, e.g. ["uname","-a"]')
     .max(256)
     .refine((argv) => argv.length === 0 || argv[0].trim() !== '', 'the first element is the program to run and cannot be empty')
-    .describe('Program and arguments as an array, not a shell string: ["systemctl","status","nginx"]. For shell features pass ["sh","-c","..."]'),
+    .describe('argv, e.g. ["systemctl","status","nginx"]'),
   input: z
     .string()
     .refine((text) => new TextEncoder().encode(text).length <= 65536, 'input may be at most 64 KiB')
     .optional()
-    .describe('Data for the program\'s standard input (at most 64 KiB)'),
-  timeout: z.coerce.number().int().min(1).max(3600).default(60).describe('Seconds to wait for the command to finish (default 60); it is not killed after that'),
-  node: nodeName.optional().describe('The node the VM is on, if known'),
+    .describe('stdin'),
+  timeout: z.coerce.number().int().min(1).max(3600).default(60).describe('Seconds to wait (not killed after)'),
+  node: nodeName.optional(),
 });
 
 const output = z.object({
@@ -76,7 +76,7 @@ function agentError(error: unknown, id: number): never {
 export default defineTool({
   name: 'guest_exec',
   title: 'Run a command inside a VM (guest agent)',
-  description: 'Run one program inside a running QEMU VM through the guest agent; returns exit code, stdout, stderr. command is an argv array; for a shell use ["sh","-c","..."].',
+  description: 'Run one program (an argv array; a shell: ["sh","-c","..."]) inside a running QEMU VM through the guest agent.',
   input,
   output,
   effect: 'write',

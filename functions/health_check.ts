@@ -15,9 +15,8 @@ export default defineTool({
   name: 'health_check',
   title: 'Health of this server and what it depends on',
   description:
-    'The full health report of proxmox-mcp: overall status (ok, degraded, down), version, uptime, Proxmox API reachability and latency, Proxmox token validity, ' +
-    'whether this server\'s own Proxmox privileges shrank since it first read them (proxmox_permissions), the database (answers and takes writes), SSH to each online node, free space for backups, and whether the cluster is the built-in simulation. ' +
-    'Every check that is not ok says what to do about it. Use it first when calls fail for reasons that are not about the arguments.',
+    'Health of proxmox-mcp and what it depends on (Proxmox API and token, its own privileges, database, SSH, backup space), each problem with what to do. ' +
+    'Use it first when calls fail for reasons that are not about the arguments.',
   input: z.object({}),
   output: z.object({
     status: z.enum(['ok', 'degraded', 'down']),

@@ -15,7 +15,7 @@ const listsGuide = [
 export default defineTool({
   name: 'help_llm',
   title: 'Guide for agents: how to work with this server',
-  description: 'How to use this server well: tools by task, modes and confirmations, paging and sorting lists, your mode, health, limits, examples. Call once at the start; topic narrows it.',
+  description: 'How to use this server: tools by task, modes and approvals, paging and sorting, limits, examples. Call once at the start.',
   input: z.object({
     topic: z.enum(helpTopics).default('all').describe('all, tools, modes, protections, limits or examples'),
   }),

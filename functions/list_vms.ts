@@ -5,7 +5,7 @@ import { listGuests, listInput, listOutput, listSummary } from '../lib/guests/li
 export default defineTool({
   name: 'list_vms',
   title: 'List QEMU VMs',
-  description: 'The cluster\'s QEMU VMs in one call, sortable (sort: "-mem") and paged (cursor): status, CPU, memory, disk, tags, pool, HA. Filters: node, status, name glob, tag, pool, templates. Containers: list_containers.',
+  description: 'The cluster\'s QEMU VMs with status, CPU, memory, disk, tags, pool and HA; filtered, sorted (sort: "-mem") and paged. Containers: list_containers.',
   input: listInput,
   output: listOutput,
   effect: 'read',

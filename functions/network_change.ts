@@ -5,7 +5,7 @@ import { changeActions, input, networkTool, type Input } from '../lib/cluster/ne
 export default defineTool({
   name: 'network_change',
   title: 'Node network: stage, apply, revert changes',
-  description: 'Change the network of one node: create/update/delete stage a bridge, bond or VLAN change (checked first: ports exist, names free), apply activates the staged changes (can cut the node off: read the warnings), revert drops them. Reading: network_config.',
+  description: 'Stage a bridge, bond or VLAN change on one node (create, update, delete), then apply it (may cut the node off: read the warnings) or revert it. Reading: network_config.',
   input: input.omit({ action: true }).extend({ action: z.enum(changeActions).describe('create | update | delete | apply | revert') }),
   output: networkTool.output,
   effect: 'destructive',

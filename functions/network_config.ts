@@ -5,7 +5,7 @@ import { input, networkTool, readActions, type Input } from '../lib/cluster/netw
 export default defineTool({
   name: 'network_config',
   title: 'Node network: interfaces, bridges, bonds, VLANs',
-  description: 'Read the network of one node: list (interfaces: bridges, bonds, VLANs, NICs, with addresses and which carries the node\'s own address), get (one), pending (staged, not applied changes). Changes: network_change.',
+  description: 'Read one node\'s network: list (interfaces, addresses, which carries the node\'s own address), get (one), pending (staged changes). Changes: network_change.',
   input: input.pick({ node: true, iface: true }).extend({
     action: z.enum(readActions, { error: (issue) => (typeof issue.input === 'string' && issue.input !== '' ? `${issue.input} is done with network_change; network_config reads (list, get, pending)` : undefined) }).describe('list | get | pending'),
   }),

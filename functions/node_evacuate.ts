@@ -23,11 +23,11 @@ const move = z.object({
 type Move = z.output<typeof move>;
 
 const input = z.object({
-  node: nodeName.describe('The node to empty for maintenance'),
-  target: nodeName.optional().describe('Move everything here (default: each guest to the online node with the most free memory)'),
-  include_stopped: z.boolean().default(true).describe('Also move stopped guests and templates (default true)'),
-  wait: z.boolean().default(true).describe('false: start the migrations and return their task ids'),
-  timeout: timeoutSeconds.default(900).describe('Seconds to wait for each migration'),
+  node: nodeName,
+  target: nodeName.optional().describe('Default: most free memory'),
+  include_stopped: z.boolean().default(true).describe('And templates'),
+  wait: z.boolean().default(true).describe('false: return the UPIDs at once'),
+  timeout: timeoutSeconds.default(900).describe('Per migration'),
 });
 
 type Input = z.output<typeof input>;
@@ -108,7 +108,7 @@ function describeMove(m: Move): string {
 export default defineTool({
   name: 'node_evacuate',
   title: 'Evacuate a node for maintenance',
-  description: 'Move every guest off one node for maintenance, as one plan and one approval: running VMs live, running containers with a restart, stopped guests offline, local disks copied, HA-managed guests through HA; each to the node with the most free memory unless target is given.',
+  description: 'Move every guest off a node for maintenance in one plan and one approval (VMs live, containers restarted, HA guests through HA), each to the node with the most free memory or to target.',
   input,
   output: z.object({
     node: z.string(),

@@ -136,11 +136,11 @@ async function detailed(ctx: ToolContext, report: NodeReport): Promise<NodeRepor
 export default defineTool({
   name: 'node_status',
   title: 'Node status',
-  description: 'Health of one node or all: online, CPU, memory, swap, load, uptime, kernel, PVE version, root disk and storages. An offline node is reported, never breaks the list.',
+  description: 'Health of one node or all (CPU, memory, load, uptime, versions, disks), sortable for the top N. An offline node is reported, never breaks the list.',
   input: z.object({
-    node: nodeName.optional().describe('Node name, e.g. pve1; leave out for all nodes'),
-    sort: z.string().max(100).optional().describe('All nodes: sort by cpu, mem, disk (root fs), load, uptime or node; - for descending, e.g. "-cpu" for the busiest'),
-    limit: z.coerce.number().int().min(1).max(1000).optional().describe('All nodes: only the first this many (after sort), e.g. the top 5'),
+    node: nodeName.optional().describe('None: all nodes'),
+    sort: z.string().max(100).optional().describe('cpu, mem, disk, load, uptime, node; "-cpu": busiest first'),
+    limit: z.coerce.number().int().min(1).max(1000).optional().describe('Top N after sort'),
   }),
   output: z.object({
     nodes: z.array(nodeReport),

@@ -48,15 +48,13 @@ export default defineTool({
   name: 'proxmox_api',
   title: 'Call any Proxmox VE API endpoint',
   description:
-    'Send one request to the Proxmox VE REST API (/api2/json): method GET, POST, PUT or DELETE, a path such as /nodes/pve1/qemu/101/config, and parameters. ' +
-    'Use it for what the typed tools do not cover. GET is a read; POST and PUT are changes (confirmed in safe mode); DELETE is destructive. ' +
-    'The same policy and modes apply as everywhere: root@pam; this server\'s own user, tokens, roles and groups; the main node (no reboot, shutdown or removal) and disk wipes; protected guests (no destroy, no flag removal, no rollback to a snapshot without the flag, no deleting their volumes); and changes under /access need an admin client token. ' +
-    'When Proxmox answers with a task id (UPID) it waits for the task by default.',
+    'One request to the Proxmox VE API (/api2/json), for what no typed tool covers. GET reads; POST/PUT change, DELETE destroys, under the same modes and protections as every tool; ' +
+    'a task (UPID) is waited for by default.',
   input: z.object({
-    method: z.enum(methods).describe('HTTP method'),
-    path: z.string().min(1).max(2048).describe('Path below /api2/json, starting with "/", e.g. /cluster/resources'),
-    params: z.record(z.string(), paramValue).optional().describe('Parameters: the query for GET, the body for POST/PUT/DELETE'),
-    wait: z.boolean().default(true).describe('When Proxmox answers with a task id (UPID), wait for the task to finish (default)'),
+    method: z.enum(methods),
+    path: z.string().min(1).max(2048).describe('Below /api2/json, e.g. /cluster/resources'),
+    params: z.record(z.string(), paramValue).optional().describe('Query (GET) or body'),
+    wait: z.boolean().default(true).describe('Wait for a task it starts'),
     timeout: z.coerce.number().int().min(1).max(3600).default(300).describe('Seconds to wait for the task'),
   }),
   output: z.object({

@@ -26,10 +26,10 @@ const planSchema = z.object({
 });
 
 const input = z.object({
-  file: z.string().min(1).max(200).default('latest').describe('Bundle file name in the backup directory (as backup_config reported it), or "latest"'),
-  passphrase: z.string().max(1024).optional().describe('The bundle\'s passphrase, when it is encrypted'),
-  dry_run: z.boolean().default(false).describe('Only verify the bundle and show what would change'),
-  restore_env: z.boolean().default(false).describe('Also write the env file from the bundle (needs a bundle made with include_secrets)'),
+  file: z.string().min(1).max(200).default('latest').describe('As backup_config named it'),
+  passphrase: z.string().max(1024).optional(),
+  dry_run: z.boolean().default(false).describe('Only show what would change'),
+  restore_env: z.boolean().default(false).describe('Write the env file too'),
 });
 type Input = z.output<typeof input>;
 
@@ -76,7 +76,7 @@ function describe(plan: RestorePlan): string {
 export default defineTool({
   name: 'restore_config',
   title: 'Restore this server\'s configuration from a backup',
-  description: 'Restore a backup_config bundle (tokens, settings, history; the env file only with restore_env). Verifies the whole bundle first; dry_run shows what would change. Always confirmed by the user.',
+  description: 'Restore a backup_config bundle (tokens, settings, history; the env file only with restore_env); dry_run shows what would change. Always needs an approver.',
   input,
   output: z.object({
     dry_run: z.boolean(),

@@ -1,24 +1,23 @@
 import { z } from 'zod';
 import { defineTool } from '../lib/tool.ts';
 import { runSelfUpdate } from '../lib/self/update-service.ts';
-import { updateState } from '../lib/self/context.ts';
 
 const status = z.enum(['ok', 'rolled_back', 'failed', 'pending', 'up_to_date']);
 
 export default defineTool({
   name: 'self_update',
   title: 'Update proxmox-mcp to a release (admin)',
-  description: 'Install a proxmox-mcp release (default the newest tag): backs up first, verifies the tag, rebuilds and restarts, rolls back when unhealthy. Always confirmed by the user. status: the last update.',
+  description: 'Install a proxmox-mcp release (default the newest): backs up, verifies the tag, rebuilds, restarts, rolls back when unhealthy. Always needs an approver.',
   input: z.object({
-    action: z.enum(['update', 'status']).default('update'),
-    target_tag: z.string().regex(/^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'must be a release tag such as v0.2.0').optional().describe('Release tag to install; default the newest'),
-    include_prereleases: z.boolean().default(false).describe('Let "newest" include pre-release tags'),
-    allow_downgrade: z.boolean().default(false).describe('Allow installing a release older than the running one'),
-    wait_seconds: z.number().int().min(0).max(840).optional().describe('Container: how long to wait for the host updater\'s answer (default 600)'),
-    backup_passphrase: z.string().min(12).max(1024).optional().describe('Also put the env file (secrets) in the pre-update backup, encrypted with this'),
+    action: z.enum(['update'], { error: (issue) => (issue.input === 'status' ? 'status is check_updates now (a read): it reports the last update in last_update' : undefined) }).default('update'),
+    target_tag: z.string().regex(/^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'must be a release tag such as v0.2.0').optional().describe('Default: the newest'),
+    include_prereleases: z.boolean().default(false),
+    allow_downgrade: z.boolean().default(false),
+    wait_seconds: z.number().int().min(0).max(840).optional().describe('Container: wait for the host updater (default 600)'),
+    backup_passphrase: z.string().min(12).max(1024).optional().describe('Back up the env file too, encrypted'),
   }),
   output: z.object({
-    action: z.enum(['update', 'status']),
+    action: z.enum(['update']),
     status: status.nullable(),
     mode: z.enum(['container', 'local']),
     previous_version: z.string().optional(),
@@ -33,11 +32,10 @@ export default defineTool({
     last_result: z.unknown().nullable(),
   }),
   effect: 'destructive',
-  effectOf: (input) => (input.action === 'status' ? 'read' : 'destructive'),
   idempotent: false,
   openWorld: true,
   roles: ['admin'],
-  confirmation: (input) => (input.action === 'status' ? 'none' : 'always'),
+  confirmation: () => 'always',
   explain: (input, ctx) => ({
     summary: `Update proxmox-mcp ${ctx.services.runtime?.version ?? ''} in ${ctx.config.installDir} to ${input.target_tag ?? 'the newest release tag'}${
       ctx.config.container.inside ? ' through the host-side updater (the container is rebuilt and restarted)' : ' (build, health check on a spare port, restart; roll back when unhealthy)'
@@ -49,28 +47,6 @@ export default defineTool({
   }),
   async run(input, ctx) {
     const mode = ctx.config.container.inside ? ('container' as const) : ('local' as const);
-    if (input.action === 'status') {
-      const state = updateState(ctx);
-      const last = state.last_result;
-      return {
-        data: {
-          action: 'status' as const,
-          status: last?.status ?? null,
-          mode,
-          ...(last ? { version: last.version } : {}),
-          restarting: false,
-          message: state.pending_request
-            ? `Update to ${state.pending_request.target_tag} requested at ${state.pending_request.requested_at}; no answer from the host yet.`
-            : last
-              ? `Last update (${last.id}) finished ${last.finished_at}: ${last.status}: ${last.message}`
-              : 'No update has been requested here.',
-          steps: [],
-          pending_request: state.pending_request,
-          last_result: last,
-        },
-        summary: last ? `Last update: ${last.status} (${last.version})` : state.pending_request ? 'Update pending' : 'No update recorded',
-      };
-    }
     const outcome = await runSelfUpdate(ctx, {
       targetTag: input.target_tag,
       includePrereleases: input.include_prereleases,
@@ -87,7 +63,7 @@ export default defineTool({
         outcome.status === 'ok'
           ? ['After the restart: health_check, and get_changelog with since the previous version.']
           : outcome.status === 'pending'
-            ? ['Call self_update with action "status" in a minute.']
+            ? ['Call check_updates in a minute: last_update says how it went.']
             : [],
     };
   },

@@ -9,7 +9,7 @@ const readActions = ['list', 'status', 'content'] as const;
 export default defineTool({
   name: 'storage_operations',
   title: 'Storage: list, status, content',
-  description: 'Read storage: list (storages, content types, use per node), status (one storage), content (its volumes: ISOs, templates, backups, disks; sort and page). Downloads and deletions: storage_change.',
+  description: 'Read storage: list (storages and use per node), status (one), content (its volumes). Downloads, deletions: storage_change.',
   input: input.pick({ node: true, storage: true, content: true, vmid: true }).extend({ action: z.enum(readActions).describe('list | status | content'), ...volumePaging }),
   output: z.object({
     action: z.enum(actions),

@@ -19,7 +19,7 @@ async function runningTask(ctx: Parameters<typeof readStatus>[0], upid: string):
 export default defineTool({
   name: 'task_stop',
   title: 'Stop a running Proxmox task',
-  description: 'Stop (abort) one running Proxmox task by its UPID, e.g. a backup or migration that must not finish. What it did so far may stay done; the guest may stay locked. Reading tasks: task_status.',
+  description: 'Abort one running Proxmox task by its UPID (what it did so far may stay done). Reading tasks: task_status.',
   input: z.object({ upid: upidText.describe('The running task\'s id (UPID)') }),
   output: z.object({ action: z.literal('stop'), task: taskInfo }),
   effect: 'write',

@@ -9,9 +9,8 @@ export default defineTool({
   name: 'toggle_mode',
   title: 'Change this client\'s mode or learning mode',
   description:
-    'Set this client\'s operating mode: read-only (no changes at all), safe (every change needs the user\'s confirmation) or normal (changes run with warnings). ' +
-    'Lowering is always allowed. Raising needs proof that a human approved it, whatever the token\'s role: an approver\'s authenticator code on this server\'s approval page (the answer gives the link), or `npm run approve -- yes ID` on the host; an answer to a prompt in the client is not enough, and never above the token\'s ceiling. ' +
-    'Also turns learning mode on or off (every answer then explains what was done and the equivalent qm/pct/pvesh command). Without arguments it reports the current settings.',
+    'Set this client\'s mode (read-only, safe: changes need a yes, normal) or learning mode (answers explain the qm/pct/pvesh equivalent). ' +
+    'Lowering is free; raising needs an approver\'s proof (the answer gives the link), never above the token\'s ceiling. Your current settings: get_mcp_info.',
   input: z.object({
     mode: z.enum(modes).optional().describe('The mode to switch to'),
     learning: z.boolean().optional().describe('Turn learning mode on or off'),

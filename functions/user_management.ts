@@ -24,7 +24,7 @@ const privilege = z.string().regex(/^[A-Z][A-Za-z]*(\.[A-Za-z]+)+$/, 'privileges
 const aclPath = z
   .string()
   .regex(/^\/[A-Za-z0-9.\-_/]*$/, 'ACL paths look like /, /vms/101, /storage/local, /nodes/pve1, /pool/dev, /access/groups')
-  .describe('ACL path, e.g. /, /vms/101, /storage/local-lvm, /pool/dev');
+  .describe('ACL path, e.g. /vms/101');
 
 /** Epoch seconds, 0 (never), or a date such as 2026-12-31. */
 const expire = z
@@ -39,32 +39,32 @@ const expire = z
     }
     return Math.floor(parsed / 1000);
   })
-  .describe('Expiry: a date (2026-12-31), epoch seconds, or 0 for never');
+  .describe('Date, epoch or 0 (never)');
 
 const input = z.object({
   kind: z.enum(kinds).describe('user | group | role | acl | token'),
-  action: z.enum(actions).describe('list | get | create | update | delete (acl: create/update grant, delete revokes)'),
-  userid: userId.optional().describe('user, token: the user, e.g. alice@pve'),
+  action: z.enum(actions).describe('list | get | create | update | delete'),
+  userid: userId.optional().describe('name@realm'),
   email: z.string().email('email must be an e-mail address').optional(),
   firstname: z.string().max(1024).optional(),
   lastname: z.string().max(1024).optional(),
-  groups: z.array(groupId).optional().describe('user: group memberships; acl: groups to grant to'),
-  append_groups: z.boolean().optional().describe('user update: add to the groups instead of replacing them'),
-  enable: z.boolean().optional().describe('user: account enabled'),
+  groups: z.array(groupId).optional(),
+  append_groups: z.boolean().optional().describe('Add, not replace'),
+  enable: z.boolean().optional(),
   expire: expire.optional(),
   comment: z.string().max(2048).optional(),
-  password: z.string().min(8, 'passwords need at least 8 characters').max(64).optional().describe('user create (pve realm): initial password; never shown or stored by this server'),
-  groupid: groupId.optional().describe('group: the group id'),
-  roleid: roleId.optional().describe('role: the role id, e.g. VMOperator'),
-  privs: z.array(privilege).optional().describe('role: privileges, e.g. ["VM.Audit", "VM.PowerMgmt"]'),
-  append_privs: z.boolean().optional().describe('role update: add the privileges instead of replacing them'),
+  password: z.string().min(8, 'passwords need at least 8 characters').max(64).optional().describe('user create, pve realm'),
+  groupid: groupId.optional(),
+  roleid: roleId.optional(),
+  privs: z.array(privilege).optional().describe('e.g. ["VM.Audit"]'),
+  append_privs: z.boolean().optional().describe('Add, not replace'),
   path: aclPath.optional(),
-  roles: z.array(roleId).optional().describe('acl: roles to grant or revoke, e.g. ["PVEVMUser"]'),
-  users: z.array(userId).optional().describe('acl: users'),
-  tokens: z.array(fullTokenId).optional().describe('acl: API tokens, user@realm!tokenid'),
-  propagate: z.boolean().default(true).describe('acl: also for paths below'),
-  tokenid: tokenName.optional().describe('token: the token name (the part after !)'),
-  privsep: z.boolean().optional().describe('token: privilege separation (default on create: true; the token then needs its own ACLs)'),
+  roles: z.array(roleId).optional(),
+  users: z.array(userId).optional(),
+  tokens: z.array(fullTokenId).optional().describe('user@realm!tokenid'),
+  propagate: z.boolean().default(true),
+  tokenid: tokenName.optional().describe('The part after !'),
+  privsep: z.boolean().optional().describe('Default true: the token needs its own ACLs'),
 });
 
 type Input = z.output<typeof input>;
@@ -289,9 +289,8 @@ export default defineTool({
   name: 'user_management',
   title: 'Users, groups, roles, ACLs and API tokens',
   description:
-    'Proxmox access control. kind user|group|role|acl|token with action list|get|create|update|delete. ' +
-    'Users: userid (name@realm), email, firstname, lastname, groups, expire, enable, comment, password (create only; never shown). Roles: privs. ' +
-    'ACLs: path + roles + users/groups/tokens (create/update grant, delete revokes). Tokens: create returns the secret ONCE. root@pam and this server\'s own user and token are protected.',
+    'Proxmox users, groups, roles, ACLs (create grants, delete revokes) and API tokens (create shows the secret once): list, get, create, update, delete. ' +
+    'root@pam and this server\'s own identity are protected.',
   input,
   output: z.object({
     kind: z.enum(kinds),

@@ -5,7 +5,7 @@ import { actionEffect, actionOutput, actionPrivileges, explainAction, runAction,
 export default defineTool({
   name: 'vm_action',
   title: 'Power, clone, migrate or delete a VM',
-  description: 'Power and lifecycle of one QEMU VM: start, stop, shutdown, reboot, reset, suspend, resume, clone, migrate (live when running), delete. Waits for the task; a VM already in the asked state is left alone. Containers: container_action.',
+  description: 'Start, stop, shut down, reboot, reset, suspend, resume, clone, migrate (live when running) or delete one QEMU VM; waits for the task. Containers: container_action.',
   input: vmActionInput,
   output: actionOutput,
   effect: 'destructive',

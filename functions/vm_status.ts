@@ -6,7 +6,7 @@ import { AGENT_READ_PRIVILEGES } from '../lib/guests/agent.ts';
 export default defineTool({
   name: 'vm_status',
   title: 'One VM in detail',
-  description: 'One QEMU VM in depth: live status, config summary (cores, memory, disks, NICs, boot, agent, cloud-init) and digest; include ips, snapshots, backup or all for more. The list: list_vms.',
+  description: 'One QEMU VM in depth: live status, config summary and digest; include ips, snapshots, backup or all for more.',
   input: statusInput,
   output: statusOutput,
   effect: 'read',

@@ -10,13 +10,13 @@ export const vmid = z.coerce
   .int('vmid must be a whole number')
   .min(100, 'vmid must be 100 or more (Proxmox reserves 0-99)')
   .max(999_999_999, 'vmid must be at most 999999999')
-  .describe('Guest id (VMID), e.g. 101');
+  .describe('VMID');
 
 export const nodeName = z
   .string()
   .regex(/^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$/, 'node must be a Proxmox node name such as pve1 (letters, digits, dashes)')
   .max(63, 'node names are at most 63 characters')
-  .describe('Node name, e.g. pve1');
+  .describe('Node');
 
 export const storageId = z
   .string()
@@ -40,9 +40,9 @@ export const timeoutSeconds = z.coerce
   .min(1)
   .max(3600)
   .default(300)
-  .describe('Seconds to wait for the task (it keeps running after)');
+  .describe('Seconds to wait for the task');
 
-export const waitForTask = z.boolean().default(true).describe('false: return the task id (UPID) at once');
+export const waitForTask = z.boolean().default(true).describe('false: return the UPID at once');
 
 /** "24h", "7d", "30m" or an ISO date, as epoch milliseconds. */
 export const timePoint = z

@@ -6,9 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
+import { z } from 'zod';
 import { connectClient, startTestServer, type TestServer } from './helpers/server.ts';
 import { visibleTo, type AnyTool } from '../lib/tool.ts';
 import { trimInputSchema } from '../lib/runtime/schema-trim.ts';
+import { inputJsonSchema } from '../lib/runtime/mcp.ts';
 
 let ts: TestServer;
 const clients: Client[] = [];
@@ -63,6 +65,12 @@ describe('tools/list per role', () => {
   });
 });
 
+/** The descriptions the MCP door gives the runtime arguments (taken from a changing tool's full schema). */
+const inputJsonSchemaDescriptions = (() => {
+  const schema = inputJsonSchema({ effect: 'write', input: z.object({}) } as unknown as AnyTool) as { properties: Record<string, { description: string }> };
+  return { confirmation: schema.properties.confirmation_id!.description, wait: schema.properties.wait_seconds!.description };
+})();
+
 describe('schemas', () => {
   it('input schemas keep what an agent writes a call with, and drop what it never needs', () => {
     const trimmed = trimInputSchema({
@@ -73,7 +81,12 @@ describe('schemas', () => {
         vmid: { type: 'integer', minimum: -9007199254740991, maximum: 9007199254740991, description: 'Guest id' },
         name: { type: 'string', pattern: '^[a-z]+$', maxLength: 63, description: 'Name' },
         nets: { type: 'array', items: { type: 'object', additionalProperties: false, properties: { index: { type: 'integer', description: 'NIC number' } } } },
-        confirmation_id: { type: 'string', description: 'A long explanation of the approval flow that every changing tool would repeat, again and again.' },
+        users: { type: 'array', description: 'acl', items: { type: 'string', description: 'User id, name@realm' } },
+        newid: { type: 'integer', minimum: 100, maximum: 999999999, description: 'Default: next free' },
+        vlan: { type: 'integer', minimum: 1, maximum: 4094 },
+        node: { type: 'string', description: 'Node' },
+        confirmation_id: { type: 'string', description: inputJsonSchemaDescriptions.confirmation },
+        wait_seconds: { type: 'number', description: inputJsonSchemaDescriptions.wait },
       },
       required: ['action'],
     });
@@ -83,12 +96,34 @@ describe('schemas', () => {
       properties: {
         action: { type: 'string', enum: ['list', 'create'] },
         vmid: { type: 'integer', description: 'Guest id' },
-        name: { type: 'string', description: 'Name' },
+        name: { type: 'string' },
         nets: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' } } } },
-        confirmation_id: { type: 'string', description: 'Only to retry after approval_required: the approval id it gave' },
+        users: { type: 'array', description: 'acl', items: { type: 'string' } },
+        newid: { type: 'integer', description: 'Default: next free' },
+        vlan: { type: 'integer', minimum: 1, maximum: 4094 },
+        node: { type: 'string' },
       },
       required: ['action'],
     });
+  });
+
+  it('the runtime arguments are not listed, and still work on every changing tool', async () => {
+    const tools = await listFor('admin');
+    for (const tool of tools) {
+      expect(Object.keys(tool.inputSchema.properties ?? {}), tool.name).not.toContain('confirmation_id');
+      // self_update and check_updates take a wait_seconds of their own (the host updater), which stays
+      if (!['self_update', 'check_updates'].includes(tool.name)) expect(Object.keys(tool.inputSchema.properties ?? {}), tool.name).not.toContain('wait_seconds');
+    }
+    // A changing tool still takes them (strict input would refuse an unknown name): an unknown approval id
+    // is an error about the approval, not about the argument's name.
+    const client = await connectClient(ts.mcpUrl, await ts.createToken({ name: 'runtime-args', role: 'operator', mode: 'normal', ceiling: 'normal' }), 'modern');
+    clients.push(client);
+    const result = await client.callTool({ name: 'vm_action', arguments: { vmid: 100, action: 'start', confirmation_id: 'nonexistent-id', wait_seconds: 0 } });
+    const text = JSON.stringify(result.content);
+    expect(text).not.toMatch(/unknown argument|did you mean/i);
+    // The REST door's OpenAPI still describes them.
+    const openapi = (await (await fetch(`${ts.url}/v1/openapi.json`)).json()) as Record<string, any>;
+    expect(JSON.stringify(openapi)).toContain('confirmation_id');
   });
 
   it('snapshot: every tool with its annotations and schema sizes, and the list size per role', async () => {

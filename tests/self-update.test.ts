@@ -542,10 +542,13 @@ describe('self_update and check_updates through both doors', () => {
     }
   });
 
-  it('reports the last update with action status (no confirmation)', async () => {
-    const status = await callRest(ts.url, ts.adminToken, 'self_update', { action: 'status' });
+  it('check_updates reports the last update (a read); self_update no longer takes action status', async () => {
+    const status = await callRest(ts.url, ts.adminToken, 'check_updates', {});
     expect(status.status).toBe(200);
-    expect(status.body.data.message).toMatch(/No update has been requested/);
+    expect(status.body.data.last_update.message).toMatch(/No update has been requested/);
+    const old = await callRest(ts.url, ts.adminToken, 'self_update', { action: 'status' });
+    expect(old.status).toBe(400);
+    expect(JSON.stringify(old.body)).toMatch(/check_updates/);
   });
 });
 
@@ -578,9 +581,9 @@ describe('check_updates and self_update in a container, through the doors (MCP_I
     }
   });
 
-  it('self_update status says the mode from the config', async () => {
-    const status = await callRest(ts.url, ts.adminToken, 'self_update', { action: 'status' });
-    expect(status.body.data).toMatchObject({ mode: 'container', status: null });
+  it('check_updates says the last update and the mode from the config', async () => {
+    const status = await callRest(ts.url, ts.adminToken, 'check_updates', { wait_seconds: 1 });
+    expect(status.body.data.last_update).toMatchObject({ mode: 'container', status: null });
   });
 });
 

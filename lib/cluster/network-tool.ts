@@ -31,7 +31,7 @@ const effectByAction: Record<Action, Effect> = {
 const ifaceName = z
   .string()
   .regex(/^[a-zA-Z][a-zA-Z0-9_]{1,20}([:.]\d+)?$/, 'iface must be an interface name such as vmbr1, bond1 or vmbr0.50')
-  .describe('Interface name, e.g. vmbr1, bond1, vmbr0.50');
+  .describe('e.g. vmbr1, bond1, vmbr0.50');
 const ifaceList = z
   .string()
   .regex(/^[a-zA-Z0-9_.:]+([ ,;]+[a-zA-Z0-9_.:]+)*$/, 'a space- or comma-separated list of interface names, e.g. "eno1 eno2"');
@@ -70,22 +70,22 @@ export const input = z.object({
   action: z.enum(actions).describe('list | get | create | update | delete | pending | apply | revert'),
   node: nodeName,
   iface: ifaceName.optional(),
-  type: z.enum(['bridge', 'bond', 'vlan', 'eth']).optional().describe('create: bridge, bond or vlan (update: taken from the interface)'),
-  bridge_ports: ifaceList.optional().describe('bridge: ports, e.g. "eno2" or "bond1"'),
-  bridge_vlan_aware: z.boolean().optional().describe('bridge: VLAN aware'),
+  type: z.enum(['bridge', 'bond', 'vlan', 'eth']).optional().describe('create'),
+  bridge_ports: ifaceList.optional().describe('e.g. "eno2"'),
+  bridge_vlan_aware: z.boolean().optional(),
   bridge_vids: z.string().regex(/^\d+(-\d+)?([ ,;]+\d+(-\d+)?)*$/, 'bridge_vids is a VLAN list such as 2-4094 or "10 20 30-40"').optional(),
   bond_mode: z.enum(['balance-rr', 'active-backup', 'balance-xor', 'broadcast', '802.3ad', 'balance-tlb', 'balance-alb']).optional(),
   bond_xmit_hash_policy: z.enum(['layer2', 'layer2+3', 'layer3+4']).optional(),
-  slaves: ifaceList.optional().describe('bond: member interfaces, e.g. "ens1f0 ens1f1"'),
-  vlan_raw_device: ifaceName.optional().describe('vlan: the parent interface (not needed for names like vmbr0.50)'),
-  vlan_id: z.coerce.number().int().min(1).max(4094).optional().describe('vlan: tag 1-4094 (not needed for names like vmbr0.50)'),
-  cidr: cidr4.optional().describe('IPv4 address with prefix, e.g. 10.10.10.2/24'),
+  slaves: ifaceList.optional().describe('bond: e.g. "ens1f0 ens1f1"'),
+  vlan_raw_device: ifaceName.optional().describe('vlan, unless named like vmbr0.50'),
+  vlan_id: z.coerce.number().int().min(1).max(4094).optional().describe('vlan, unless named like vmbr0.50'),
+  cidr: cidr4.optional().describe('e.g. 10.10.10.2/24'),
   gateway: gateway4.optional(),
   mtu: z.coerce.number().int().min(1280).max(65520).optional(),
   autostart: z.boolean().optional(),
   comments: z.string().max(4096).optional(),
-  remove: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/i)).optional().describe('update: settings to remove, e.g. ["gateway", "mtu"]'),
-  force: z.boolean().default(false).describe('delete: allow deleting the interface that carries the node\'s own address'),
+  remove: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/i)).optional().describe('update: e.g. ["mtu"]'),
+  force: z.boolean().default(false).describe('delete the node\'s own interface'),
   wait: waitForTask,
   timeout: timeoutSeconds,
 });

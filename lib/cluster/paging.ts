@@ -24,18 +24,18 @@ export function pageShape(options: { defaultLimit: number; maxLimit: number; sor
       .min(1)
       .max(options.maxLimit)
       .default(options.defaultLimit)
-      .describe(`Rows per page (default ${options.defaultLimit}, at most ${options.maxLimit})`),
-    cursor: z.union([z.string().max(32), z.number().int().min(0)]).transform(String).optional().describe('next_cursor of the previous page'),
+      .describe(`Default ${options.defaultLimit}, max ${options.maxLimit}`),
+    cursor: z.union([z.string().max(32), z.number().int().min(0)]).transform(String).optional().describe('next_cursor of the last page'),
     sort: z
       .string()
       .max(200)
       .optional()
-      .describe(`Sort by ${options.sortable.join(', ')}; - for descending, commas for several (default ${options.defaultSort})`),
+      .describe(`${options.sortable.join(', ')}; -x descends, a,b for several (default ${options.defaultSort})`),
     fields: z
       .union([z.array(z.string().max(64)).max(64), z.string().max(1000)])
       .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((field) => field.trim()).filter(Boolean))
       .optional()
-      .describe('Only these columns (array or comma list)'),
+      .describe('Columns to keep'),
   };
 }
 

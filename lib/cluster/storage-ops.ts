@@ -55,25 +55,25 @@ export type VolumeInfo = z.infer<typeof volumeInfo>;
 
 export const input = z.object({
   action: z.enum(actions).describe('list | status | content | download | delete_volume'),
-  node: nodeName.optional().describe('Node; needed for storage that is local to each node (e.g. local, local-lvm) when more than one node has it'),
-  storage: storageId.optional().describe('Storage id (status, content, download, delete_volume)'),
-  content: z.enum(contentTypes).optional().describe('content: only this type; download: iso or vztmpl (default from the file name)'),
-  vmid: vmidSchema.optional().describe('content: only volumes of this guest'),
+  node: nodeName.optional().describe('For node-local storage'),
+  storage: storageId.optional().describe('Storage id'),
+  content: z.enum(contentTypes).optional().describe('Content type'),
+  vmid: vmidSchema.optional().describe('content'),
   url: z
     .string()
     .regex(/^https?:\/\/\S+$/, 'url must be an http:// or https:// address')
     .optional()
-    .describe('download: where to fetch the ISO or container template from'),
+    .describe('download'),
   filename: z
     .string()
     .regex(/^[\w][\w.+-]*$/, 'filename may use letters, digits, ".", "-", "_" and "+", no slashes')
     .max(255)
     .optional()
-    .describe('download: file name on the storage (default: the last part of the URL)'),
-  checksum: z.string().regex(/^[0-9a-fA-F]{32,128}$/, 'checksum is a hex digest').optional().describe('download: expected checksum (hex)'),
-  checksum_algorithm: z.enum(['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512']).optional().describe('download: algorithm of checksum'),
-  verify_certificates: z.boolean().default(true).describe('download: verify the server\'s TLS certificate'),
-  volume: z.string().min(1).optional().describe('delete_volume: volume id, e.g. local:iso/old.iso or nfs-backup:backup/vzdump-qemu-100-....vma.zst'),
+    .describe('download'),
+  checksum: z.string().regex(/^[0-9a-fA-F]{32,128}$/, 'checksum is a hex digest').optional().describe('download: hex'),
+  checksum_algorithm: z.enum(['md5', 'sha1', 'sha224', 'sha256', 'sha384', 'sha512']).optional().describe('download'),
+  verify_certificates: z.boolean().default(true).describe('download'),
+  volume: z.string().min(1).optional().describe('delete_volume: e.g. local:iso/old.iso'),
   wait: waitForTask,
   timeout: timeoutSeconds.default(900),
 });

@@ -32,18 +32,18 @@ function commonShape(actions: readonly [GuestAction, ...GuestAction[]]) {
   return {
     vmid,
     action: z.enum(actions).describe(`What to do: ${actions.join(', ')}`),
-    node: nodeName.optional().describe('The node it is on, if known (saves a lookup)'),
+    node: nodeName.optional(),
     wait: waitForTask,
     timeout: timeoutSeconds,
-    force_stop: z.boolean().optional().describe('shutdown: hard-stop the guest if it has not shut down within timeout'),
-    newid: z.coerce.number().int().min(100).max(999_999_999).optional().describe('clone: the new id (default: the next free id)'),
-    target: nodeName.optional().describe('clone: the node for the copy (default: same node); migrate: the node to move to (required)'),
-    full: z.boolean().optional().describe('clone: full copy (true) or linked clone of a template (false); default: full, linked for templates'),
-    storage: storageId.optional().describe("clone: storage for the copy's disks (full clones only)"),
-    snapname: snapshotName.optional().describe('clone: clone from this snapshot'),
-    pool: z.string().min(1).max(64).optional().describe('clone: add the copy to this pool'),
-    purge: z.boolean().default(true).describe('delete: also remove it from backup jobs, replication and HA (default true)'),
-    destroy_unreferenced_disks: z.boolean().default(true).describe('delete: also destroy disks with its id that its config does not list (default true)'),
+    force_stop: z.boolean().optional().describe('shutdown: stop it after timeout'),
+    newid: z.coerce.number().int().min(100).max(999_999_999).optional().describe('clone: new id (default next free)'),
+    target: nodeName.optional().describe('clone/migrate: target node'),
+    full: z.boolean().optional().describe('clone: false = linked (templates default)'),
+    storage: storageId.optional().describe('clone: for full clones'),
+    snapname: snapshotName.optional().describe('clone: from this snapshot'),
+    pool: z.string().min(1).max(64).optional().describe('clone'),
+    purge: z.boolean().default(true).describe('delete: also from backup jobs, replication, HA'),
+    destroy_unreferenced_disks: z.boolean().default(true).describe('delete'),
   };
 }
 
@@ -56,18 +56,18 @@ function checkAction(value: { action: string; target?: string; storage?: string;
 export const vmActionInput = z
   .object({
     ...commonShape([...POWER_ACTIONS, 'clone', 'migrate', 'delete']),
-    todisk: z.boolean().optional().describe('suspend: hibernate to disk instead of pausing in RAM'),
-    name: dnsName('name', 'web02').optional().describe('clone: name of the new VM'),
-    online: z.boolean().optional().describe('migrate: live migration (default: true when the VM runs)'),
-    with_local_disks: z.boolean().optional().describe('migrate: also copy local disks (default: true when the VM has any and runs)'),
+    todisk: z.boolean().optional().describe('suspend: hibernate'),
+    name: dnsName('name', 'web02').optional().describe('clone'),
+    online: z.boolean().optional().describe('migrate: live (default when running)'),
+    with_local_disks: z.boolean().optional().describe('migrate'),
   })
   .superRefine(checkAction);
 
 export const ctActionInput = z
   .object({
     ...commonShape(['start', 'stop', 'shutdown', 'reboot', 'suspend', 'resume', 'clone', 'migrate', 'delete']),
-    hostname: dnsName('hostname', 'dns02').optional().describe('clone: hostname of the new container'),
-    restart: z.boolean().optional().describe('migrate a running container: stop it, move it, start it again (containers cannot live-migrate)'),
+    hostname: dnsName('hostname', 'dns02').optional().describe('clone'),
+    restart: z.boolean().optional().describe('migrate a running one: stop, move, start'),
   })
   .superRefine(checkAction);
 

@@ -17,7 +17,7 @@ const ipv4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 export const memoryInput = z
   .union([z.number().int().min(16), z.string().min(1)])
-  .describe('Memory: MiB as a number (4096) or with a unit (4G, 512M)');
+  .describe('MiB (4096) or 4G');
 
 export const nicInput = z.object({
   index: z.coerce.number().int().min(0).max(31).describe('NIC number: 0 for net0'),
@@ -45,20 +45,20 @@ export const ipconfigInput = z.object({
 
 /** The settable fields guest_config and guest_create share. */
 export const settableShape = {
-  cores: z.coerce.number().int().min(1).max(1024).optional().describe('CPU cores (per socket for VMs)'),
-  sockets: z.coerce.number().int().min(1).max(16).optional().describe('VMs: CPU sockets'),
+  cores: z.coerce.number().int().min(1).max(1024).optional().describe('Per socket for VMs'),
+  sockets: z.coerce.number().int().min(1).max(16).optional().describe('VMs'),
   memory: memoryInput.optional(),
-  balloon: z.coerce.number().int().min(0).optional().describe('VMs: minimum memory for ballooning in MiB; 0 turns ballooning off'),
-  swap: z.coerce.number().int().min(0).optional().describe('Containers: swap in MiB'),
-  description: z.string().max(8192).optional().describe('Notes shown in the Proxmox GUI'),
-  tags: z.array(z.string().regex(/^[a-z0-9_][a-z0-9_+.-]*$/i, 'tags use letters, digits, _ + . -')).optional().describe('Replace the tags, e.g. ["prod","web"]'),
-  onboot: z.boolean().optional().describe('Start at host boot'),
-  ciuser: z.string().min(1).max(64).optional().describe('VMs, cloud-init: default user'),
-  cipassword: z.string().min(1).max(256).optional().describe('VMs, cloud-init: password (secret; never shown back)'),
-  sshkeys: z.union([z.array(z.string().min(1)), z.string().min(1)]).optional().describe('VMs, cloud-init: SSH public keys (one per item or per line)'),
-  ipconfig: z.array(ipconfigInput).optional().describe('VMs, cloud-init: IP settings per NIC, e.g. [{"index":0,"ip":"dhcp"}]'),
-  nameserver: z.string().max(256).optional().describe('DNS servers (space-separated)'),
-  searchdomain: z.string().max(256).optional().describe('DNS search domains'),
+  balloon: z.coerce.number().int().min(0).optional().describe('VMs: min MiB; 0 = off'),
+  swap: z.coerce.number().int().min(0).optional().describe('Containers: MiB'),
+  description: z.string().max(8192).optional().describe('Notes'),
+  tags: z.array(z.string().regex(/^[a-z0-9_][a-z0-9_+.-]*$/i, 'tags use letters, digits, _ + . -')).optional().describe('Replaces the tags'),
+  onboot: z.boolean().optional(),
+  ciuser: z.string().min(1).max(64).optional().describe('VMs, cloud-init'),
+  cipassword: z.string().min(1).max(256).optional().describe('VMs, cloud-init'),
+  sshkeys: z.union([z.array(z.string().min(1)), z.string().min(1)]).optional().describe('VMs, cloud-init: public keys'),
+  ipconfig: z.array(ipconfigInput).optional().describe('VMs, cloud-init: [{"index":0,"ip":"dhcp"}]'),
+  nameserver: z.string().max(256).optional().describe('Space-separated'),
+  searchdomain: z.string().max(256).optional(),
 };
 
 export type Settable = {

@@ -15,19 +15,19 @@ import { parseProps, sizeToBytes, formatBytes } from './props.ts';
 
 export const input = z.object({
   vmid,
-  type: z.enum(['qemu', 'lxc']).optional().describe('qemu (VM) or lxc (container); found automatically when left out'),
-  node: nodeName.optional().describe('The node it is on, if known'),
-  digest: z.string().regex(/^[0-9a-f]{40}$/i, 'digest is the 40-hex value a previous read returned').optional().describe('The digest from your last read: the change is refused if the config changed since'),
-  name: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, 'name must be a DNS name such as web01').max(63).optional().describe('VM name, or container hostname'),
+  type: z.enum(['qemu', 'lxc']).optional().describe('Found from the vmid'),
+  node: nodeName.optional(),
+  digest: z.string().regex(/^[0-9a-f]{40}$/i, 'digest is the 40-hex value a previous read returned').optional().describe('From guest_config_get: refuse if changed since'),
+  name: z.string().regex(/^[a-zA-Z0-9]([a-zA-Z0-9.-]*[a-zA-Z0-9])?$/, 'name must be a DNS name such as web01').max(63).optional().describe('Or hostname'),
   ...settableShape,
-  boot: z.array(z.string().regex(/^(ide|sata|scsi|virtio|net)\d+$/, 'boot entries are devices such as scsi0, ide2, net0')).optional().describe('VMs: boot order, e.g. ["scsi0","net0"]'),
-  agent: z.boolean().optional().describe('VMs: enable the QEMU guest agent option (the VM needs a power cycle, and qemu-guest-agent inside)'),
-  nets: z.array(nicInput).optional().describe('Add or change NICs, e.g. [{"index":1,"bridge":"vmbr1","vlan":20}]'),
+  boot: z.array(z.string().regex(/^(ide|sata|scsi|virtio|net)\d+$/, 'boot entries are devices such as scsi0, ide2, net0')).optional().describe('VMs: ["scsi0","net0"]'),
+  agent: z.boolean().optional().describe('VMs: guest agent option (needs a power cycle)'),
+  nets: z.array(nicInput).optional().describe('[{"index":1,"bridge":"vmbr1","vlan":20}]'),
   resize: z
     .array(z.object({ disk: z.string().regex(/^(ide|sata|scsi|virtio|efidisk|tpmstate)\d+$|^rootfs$|^mp\d+$/, 'disk must be a disk key such as scsi0, rootfs or mp0'), size: sizeText.describe('+10G to grow by 10 GiB, or 50G for the new total (disks only grow)') }))
     .optional()
-    .describe('Grow disks, e.g. [{"disk":"scsi0","size":"+10G"}]'),
-  delete: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'delete takes config keys such as net1 or unused0')).optional().describe('Config keys to remove, e.g. ["net1"]. Removing a disk key detaches it (it becomes unusedN); removing unusedN destroys that volume'),
+    .describe('[{"disk":"scsi0","size":"+10G"}]'),
+  delete: z.array(z.string().regex(/^[a-z][a-z0-9_-]*$/, 'delete takes config keys such as net1 or unused0')).optional().describe('Keys to remove, e.g. ["net1"]; a disk key detaches it, unusedN destroys it'),
   timeout: timeoutSeconds,
 });
 

@@ -18,12 +18,12 @@ const sortable = columns.filter((column) => column !== 'tags');
 const sortAliases: Record<string, string> = { cpu: 'cpu_percent', memory: 'mem', ram: 'mem', id: 'vmid', cores: 'maxcpu', ha: 'hastate' };
 
 export const listInput = z.object({
-  node: nodeName.optional().describe('Only guests on this node'),
-  status: z.enum(['running', 'stopped', 'unknown']).optional().describe('Only guests in this state (unknown = on an offline node)'),
-  name: z.string().min(1).max(128).optional().describe('Name filter: a substring (case-insensitive) or a glob such as web* or db-0?'),
-  tag: z.string().min(1).max(128).optional().describe('Tag filter: an exact tag or a glob such as prod*'),
-  pool: z.string().min(1).max(128).optional().describe('Only guests in this resource pool'),
-  templates: z.enum(['include', 'exclude', 'only']).default('include').describe('Templates: include (default), exclude, or only templates'),
+  node: nodeName.optional().describe('Only this node'),
+  status: z.enum(['running', 'stopped', 'unknown']).optional().describe('unknown: node offline'),
+  name: z.string().min(1).max(128).optional().describe('Substring or glob'),
+  tag: z.string().min(1).max(128).optional().describe('Tag or glob'),
+  pool: z.string().min(1).max(128).optional(),
+  templates: z.enum(['include', 'exclude', 'only']).default('include'),
   ...pageShape({ defaultLimit: 100, maxLimit: 10000, sortable: ['vmid', 'name', 'node', 'status', 'cpu', 'mem', 'maxmem', 'disk', 'maxdisk', 'uptime', 'pool'], defaultSort: 'vmid' }),
 });
 

@@ -21,11 +21,11 @@ const includeValues = ['ips', 'snapshots', 'backup', 'all'] as const;
 
 export const statusInput = z.object({
   vmid,
-  node: nodeName.optional().describe('The node it is on, if known (saves a lookup); found automatically otherwise'),
+  node: nodeName.optional(),
   include: z
     .array(z.enum(includeValues))
     .default([])
-    .describe('Extras (each costs requests): ips (guest agent / container interfaces), snapshots, backup (newest vzdump), or all'),
+    .describe('Extras, each costs requests'),
 });
 
 export type StatusInput = z.output<typeof statusInput>;

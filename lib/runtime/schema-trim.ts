@@ -32,6 +32,15 @@ function isObject(value: unknown): value is Json {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+const letters = (text: string) => text.toLowerCase().replace(/[^a-z0-9]/g, '');
+
+/** `vmid: {description: "VMID"}`, `node: {description: "Node"}`: the name again, nothing more. */
+function withoutEcho(name: string, schema: unknown): unknown {
+  if (!isObject(schema) || typeof schema.description !== 'string' || letters(schema.description) !== letters(name)) return schema;
+  const { description: _echo, ...rest } = schema;
+  return rest;
+}
+
 /** depth: 0 the root, 1 an argument, 2+ inside an argument (a NIC's fields: named, not described). */
 function trimInputNode(node: unknown, depth: number): unknown {
   if (Array.isArray(node)) return node.map((item) => trimInputNode(item, depth));
@@ -44,8 +53,15 @@ function trimInputNode(node: unknown, depth: number): unknown {
     if ((key === 'minimum' && value === -safeInteger) || (key === 'maximum' && value === safeInteger)) continue;
     if (key === 'additionalProperties' && value === false && !root) continue;
     if (key === 'description' && repeatsEnum(value, node.enum)) continue;
+    // An id's range (VMIDs: 100..999999999) tells an agent nothing the name does not.
+    if (key === 'minimum' && value === 100 && node.maximum === 999_999_999) continue;
+    if (key === 'maximum' && value === 999_999_999 && node.minimum === 100) continue;
+    if (key === 'items') {
+      out.items = trimInputNode(value, Math.max(depth + 1, 2));
+      continue;
+    }
     if (key === 'properties' && isObject(value)) {
-      out.properties = Object.fromEntries(Object.entries(value).map(([name, schema]) => [name, trimInputNode(schema, depth + 1)]));
+      out.properties = Object.fromEntries(Object.entries(value).map(([name, schema]) => [name, withoutEcho(name, trimInputNode(schema, depth + 1))]));
       continue;
     }
     out[key] = trimInputNode(value, depth);
@@ -54,21 +70,24 @@ function trimInputNode(node: unknown, depth: number): unknown {
 }
 
 /**
- * The runtime's own arguments, which every changing tool takes, in a few words each: the answer that
- * asks for them (approval_required) says how to use them, and the server instructions explain it once.
+ * The runtime's own arguments, which every changing tool accepts (confirmation_id, and wait_seconds
+ * unless the tool has its own): they are not listed at all. Only an answer that asks for them uses them
+ * (approval_required says how, with the id to send), the server instructions explain them once, and
+ * the runtime accepts them on every changing tool whether listed or not (strict-input runtimeArguments).
+ * Listed on each of ~20 changing tools they cost about 4,500 characters of every conversation.
  */
-const runtimeWords: Record<string, string> = {
-  confirmation_id: 'Only to retry after approval_required: the approval id it gave',
-  wait_seconds: 'Only when approval is needed: seconds to wait for it',
+const runtimeDescriptions: Record<string, RegExp> = {
+  confirmation_id: /^Only when a previous call answered "approval_required"/,
+  wait_seconds: /^When the call needs a human's approval/,
 };
 
 export function trimInputSchema(schema: Json): Json {
-  const out = trimInputNode(schema, 0) as Json;
-  if (isObject(out.properties)) {
-    for (const [name, words] of Object.entries(runtimeWords)) {
-      const property = out.properties[name];
-      if (isObject(property) && typeof property.description === 'string' && property.description.length > words.length) property.description = words;
+  const properties = isObject(schema.properties) ? { ...schema.properties } : undefined;
+  if (properties) {
+    for (const [name, runtime] of Object.entries(runtimeDescriptions)) {
+      const property = properties[name];
+      if (isObject(property) && typeof property.description === 'string' && runtime.test(property.description)) delete properties[name];
     }
   }
-  return out;
+  return trimInputNode(properties ? { ...schema, properties } : schema, 0) as Json;
 }

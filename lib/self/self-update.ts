@@ -141,7 +141,7 @@ async function updateInContainer(deps: SelfUpdateDeps, request: SelfUpdateReques
     return { status: 'up_to_date', mode: 'container', previous_version: deps.currentVersion, target_tag: target.tag, version: deps.currentVersion, restarting: false, message: `Already running ${deps.currentVersion}; nothing to do.`, steps };
   }
   const busy = (waiting: { target_tag: string; requested_at: string; requested_by: string }) =>
-    new ToolError('conflict', `An update to ${waiting.target_tag} was requested at ${waiting.requested_at} by ${waiting.requested_by} and the host has not answered yet. Check with self_update action "status"; if the host updater is not installed, run ./setup.sh on the host.`);
+    new ToolError('conflict', `An update to ${waiting.target_tag} was requested at ${waiting.requested_at} by ${waiting.requested_by} and the host has not answered yet. Check with check_updates (last_update); if the host updater is not installed, run ./setup.sh on the host.`);
   const pending = readUpdateRequest(deps.updateDir);
   if (pending && Date.now() - Date.parse(pending.requested_at) < 3600_000) throw busy(pending);
   withdrawRequest(deps.updateDir, 'update'); // an hour unanswered (or not a valid request): the host never took it
@@ -181,7 +181,7 @@ async function updateInContainer(deps: SelfUpdateDeps, request: SelfUpdateReques
       backup_file: backupFile,
       request_id: id,
       restarting: false,
-      message: `Update to ${target.tag} requested; the host-side updater has not answered yet (the container is usually replaced meanwhile). Call self_update with action "status" in a minute. If nothing happens, check \`systemctl status proxmox-mcp-update.path\` on the host.`,
+      message: `Update to ${target.tag} requested; the host-side updater has not answered yet (the container is usually replaced meanwhile). Call check_updates in a minute (last_update). If nothing happens, check \`systemctl status proxmox-mcp-update.path\` on the host.`,
       steps,
     };
   }

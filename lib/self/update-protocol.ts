@@ -42,7 +42,7 @@
  *   the reason in `message`; `id` is "" when the request had no usable id.
  *
  * result.json stays until the next update request, so the new container can read how its update went
- * (self_update action "status"); a check never touches it.
+ * (check_updates, last_update); a check never touches it.
  */
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
