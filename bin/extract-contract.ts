@@ -86,6 +86,10 @@ export const CONTRACT_ENDPOINTS: readonly string[] = [
   'POST /nodes/{node}/lxc/{vmid}/firewall/rules',
   'PUT /nodes/{node}/lxc/{vmid}/firewall/rules/{pos}',
   'DELETE /nodes/{node}/lxc/{vmid}/firewall/rules/{pos}',
+  // backup volumes: notes, protection, prune (issue 17; any backup storage, PBS included)
+  'PUT /nodes/{node}/storage/{storage}/content/{volume}',
+  'GET /nodes/{node}/storage/{storage}/prunebackups',
+  'DELETE /nodes/{node}/storage/{storage}/prunebackups',
   'GET /cluster/backup',
   'GET /cluster/config/nodes',
   'DELETE /cluster/config/nodes/{node}',

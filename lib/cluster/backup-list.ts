@@ -24,6 +24,8 @@ export const backupInfo = z.object({
   size_text: z.string().optional(),
   notes: z.string().optional(),
   protected: z.boolean(),
+  verification: z.enum(['ok', 'failed', 'none']).optional().describe('Proxmox Backup Server: the last verify job (none: never verified)'),
+  encrypted: z.boolean().optional().describe('Proxmox Backup Server: encrypted on the client side'),
 });
 
 export type BackupInfo = z.infer<typeof backupInfo>;
@@ -60,6 +62,10 @@ export function toBackup(row: Record<string, unknown>, entry: StorageEntry): Bac
     size_text: humanBytes(size),
     notes: text(row.notes)?.trim() || undefined,
     protected: flag(row.protected) === true,
+    // PBS snapshots (format pbs-vm / pbs-ct) say whether a verify job checked them and whether they are encrypted
+    ...(String(row.format ?? '').startsWith('pbs-')
+      ? { verification: (row.verification as { state?: string } | undefined)?.state === 'ok' ? 'ok' as const : (row.verification as { state?: string } | undefined)?.state === 'failed' ? 'failed' as const : 'none' as const, encrypted: Boolean(row.encrypted) }
+      : {}),
   };
 }
 

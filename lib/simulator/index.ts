@@ -17,6 +17,7 @@ import { guestHandlers } from './handlers/guests.ts';
 import { haResourceHandlers } from './handlers/ha-resources.ts';
 import { rrdHandlers } from './handlers/rrd.ts';
 import { firewallHandlers } from './handlers/firewall.ts';
+import { addPbsStorage, backupVolumeHandlers } from './handlers/backup-volumes.ts';
 import { networkHandlers } from './handlers/network.ts';
 import { storageHandlers } from './handlers/storage.ts';
 
@@ -51,6 +52,8 @@ export interface SimulatorOptions {
    * whole test run can switch), else '9.1'.
    */
   pveVersion?: PveVersion;
+  /** Add a Proxmox Backup Server storage, `pbs-store`, with verified, encrypted and protected snapshots. */
+  pbs?: boolean;
 }
 
 export interface SimStats {
@@ -84,6 +87,7 @@ const HANDLERS: Record<string, Handler> = {
   ...haResourceHandlers,
   ...rrdHandlers,
   ...firewallHandlers,
+  ...backupVolumeHandlers,
 };
 
 /** Every route the simulator serves in some version (each one is in the endpoint contract). */
@@ -197,6 +201,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     now: Date.now(),
     pveVersion,
   });
+  if (options.pbs) addPbsStorage(state, Math.floor(Date.now() / 1000));
   const access = new AccessControl(state);
   const core = new SimCore(state, access, options.taskDurationMs ?? 30);
   const hanging = new Set<() => void>();

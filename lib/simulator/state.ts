@@ -87,7 +87,7 @@ export interface SimGuest {
 
 export interface SimStorage {
   storage: string;
-  type: 'dir' | 'lvmthin' | 'zfspool' | 'nfs';
+  type: 'dir' | 'lvmthin' | 'zfspool' | 'nfs' | 'pbs';
   content: string[];
   shared: 0 | 1;
   total: number;
@@ -98,6 +98,10 @@ export interface SimStorage {
   server?: string;
   export?: string;
   'prune-backups'?: string;
+  /** pbs: the Proxmox Backup Server datastore and its address */
+  datastore?: string;
+  fingerprint?: string;
+  username?: string;
 }
 
 export interface SimVolume {
@@ -110,6 +114,9 @@ export interface SimVolume {
   notes?: string;
   protected?: 0 | 1;
   subtype?: GuestType;
+  /** PBS snapshots: the last verify job's result, and the key fingerprint when encrypted. */
+  verification?: { state: 'ok' | 'failed'; upid: string };
+  encrypted?: string;
 }
 
 export interface SimToken {
@@ -596,9 +603,11 @@ export function addBackupVolume(state: SimState, storage: SimStorage, node: stri
   const p = (n: number) => String(n).padStart(2, '0');
   const stamp = `${d.getUTCFullYear()}_${p(d.getUTCMonth() + 1)}_${p(d.getUTCDate())}-${p(d.getUTCHours())}_${p(d.getUTCMinutes())}_${p(d.getUTCSeconds())}`;
   const kind = guest.type === 'qemu' ? 'qemu' : 'lxc';
-  const ext = guest.type === 'qemu' ? 'vma.zst' : 'tar.zst';
+  const ext = storage.type === 'pbs' ? (guest.type === 'qemu' ? 'pbs-vm' : 'pbs-ct') : guest.type === 'qemu' ? 'vma.zst' : 'tar.zst';
+  // a PBS snapshot is `backup/<vm|ct>/<vmid>/<RFC 3339 time>` (PBSPlugin), a file storage's a vzdump archive
+  const name = storage.type === 'pbs' ? `backup/${guest.type === 'qemu' ? 'vm' : 'ct'}/${guest.vmid}/${d.toISOString().replace(/\.\d{3}Z$/, 'Z')}` : `backup/vzdump-${kind}-${guest.vmid}-${stamp}.${ext}`;
   const vol: SimVolume = {
-    volid: `${storage.storage}:backup/vzdump-${kind}-${guest.vmid}-${stamp}.${ext}`,
+    volid: `${storage.storage}:${name}`,
     content: 'backup',
     format: ext,
     size: Math.floor(guestDiskBytes(guest) * 0.2) + 1024 * 1024,

@@ -7,7 +7,7 @@ import { addBackupVolume, parseDisk, volumesOf, type SimStorage, type SimVolume 
 
 function storageDef(s: SimStorage): Record<string, unknown> {
   const out: Record<string, unknown> = { storage: s.storage, type: s.type, content: s.content.join(','), digest: 'b1e5a0d9c0ffee5eed0000000000000000000000' };
-  for (const k of ['path', 'vgname', 'thinpool', 'pool', 'server', 'export', 'prune-backups'] as const) if (s[k] !== undefined) out[k] = s[k];
+  for (const k of ['path', 'vgname', 'thinpool', 'pool', 'server', 'export', 'prune-backups', 'datastore', 'fingerprint', 'username'] as const) if (s[k] !== undefined) out[k] = s[k];
   if (s.shared) out.shared = 1;
   if (s.type === 'zfspool') out.sparse = 1;
   return out;
@@ -63,6 +63,8 @@ function volumeRow(v: SimVolume): Record<string, unknown> {
     ...(v.notes !== undefined ? { notes: v.notes } : {}),
     ...(v.protected ? { protected: 1 } : {}),
     ...(v.subtype ? { subtype: v.subtype } : {}),
+    ...(v.verification ? { verification: v.verification } : {}),
+    ...(v.encrypted ? { encrypted: v.encrypted } : {}),
   };
 }
 
