@@ -11,6 +11,7 @@ export const TOOLSETS = {
   ha: 'High availability: HA status, resources, groups (PVE 8) or rules (PVE 9), and changes through HA',
   metrics: 'Metrics history of nodes and guests (rrddata): summaries and PNG charts',
   firewall: 'Firewall: cluster, node and guest rules, options, security groups, aliases and IP sets',
+  infra: 'Ceph health, OSDs and pools; SDN zones, vnets, subnets and apply; storage replication jobs',
 } as const;
 
 export type Toolset = keyof typeof TOOLSETS;

@@ -18,6 +18,7 @@ import { haResourceHandlers } from './handlers/ha-resources.ts';
 import { rrdHandlers } from './handlers/rrd.ts';
 import { firewallHandlers } from './handlers/firewall.ts';
 import { addPbsStorage, backupVolumeHandlers } from './handlers/backup-volumes.ts';
+import { addInfra, infraHandlers } from './handlers/infra.ts';
 import { networkHandlers } from './handlers/network.ts';
 import { storageHandlers } from './handlers/storage.ts';
 
@@ -54,6 +55,10 @@ export interface SimulatorOptions {
   pveVersion?: PveVersion;
   /** Add a Proxmox Backup Server storage, `pbs-store`, with verified, encrypted and protected snapshots. */
   pbs?: boolean;
+  /** Add a Ceph cluster (an OSD down), SDN zones/vnets/subnets with pending changes, replication jobs (one failing). */
+  ceph?: boolean;
+  sdn?: boolean;
+  replication?: boolean;
 }
 
 export interface SimStats {
@@ -88,6 +93,7 @@ const HANDLERS: Record<string, Handler> = {
   ...rrdHandlers,
   ...firewallHandlers,
   ...backupVolumeHandlers,
+  ...infraHandlers,
 };
 
 /** Every route the simulator serves in some version (each one is in the endpoint contract). */
@@ -202,6 +208,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     pveVersion,
   });
   if (options.pbs) addPbsStorage(state, Math.floor(Date.now() / 1000));
+  addInfra(state, { ceph: options.ceph, sdn: options.sdn, replication: options.replication }, Math.floor(Date.now() / 1000));
   const access = new AccessControl(state);
   const core = new SimCore(state, access, options.taskDurationMs ?? 30);
   const hanging = new Set<() => void>();
