@@ -6,7 +6,7 @@ import { backupFromContext } from '../lib/self/context.ts';
 export default defineTool({
   name: 'backup_config',
   title: 'Back up this server\'s configuration',
-  description: 'Back up this server\'s own configuration (settings, hashed client tokens; history, a cluster snapshot, the env file encrypted, on request). restore_config brings it back.',
+  description: 'Back up this server\'s own configuration (settings, hashed tokens; history, a cluster snapshot or the encrypted env file on request).',
   input: z.object({
     include_secrets: z.boolean().default(false).describe('The env file too; needs passphrase'),
     passphrase: z.string().min(12, 'must be at least 12 characters').max(1024).optional().describe('Cannot be recovered'),

@@ -27,8 +27,8 @@ const practice = z.object({ title: z.string(), why: z.string(), how: z.array(z.s
 
 export default defineTool({
   name: 'best_practices',
-  title: 'Proxmox VE best practices, checked against this cluster',
-  description: 'Proxmox VE guidance on one topic (backups, storage, ZFS, networking, security, API tokens, HA...) and how this cluster measures up. No topic: the list.',
+  title: 'Best practices, checked here',
+  description: 'Proxmox VE guidance on a topic (backups, storage, ZFS, networking, security, API tokens, HA...) and how this cluster measures up.',
   input: z.object({
     topic: (ids ? z.enum(ids) : z.string().max(64)).optional().describe('None: the list'),
     check: z.boolean().default(true).describe('Check this cluster against it'),

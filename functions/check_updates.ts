@@ -23,7 +23,7 @@ function lastUpdate(ctx: ToolContext) {
 
 export default defineTool({
   name: 'check_updates',
-  title: 'Is a newer proxmox-mcp release available?',
+  title: 'Newer release available?',
   description: 'Is a newer proxmox-mcp release out, and how did the last self_update go?',
   input: z.object({
     include_prereleases: z.boolean().default(false).describe('e.g. v1.2.0-rc.1'),

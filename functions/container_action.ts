@@ -4,8 +4,8 @@ import { actionEffect, actionOutput, actionPrivileges, ctActionInput, explainAct
 
 export default defineTool({
   name: 'container_action',
-  title: 'Power, clone, migrate or delete a container',
-  description: 'Start, stop, shut down, reboot, suspend, resume, clone, migrate or delete one LXC container; waits for the task. VMs: vm_action.',
+  title: 'Power, clone, migrate, delete a container',
+  description: 'Start, stop, shut down, reboot, suspend, resume, clone, migrate or delete one LXC container. VMs: vm_action.',
   input: ctActionInput,
   output: actionOutput,
   effect: 'destructive',

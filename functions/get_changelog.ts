@@ -18,7 +18,7 @@ const release = z.object({
 
 export default defineTool({
   name: 'get_changelog',
-  title: 'What changed between versions (CHANGELOG.md)',
+  title: 'Changelog',
   description: 'The proxmox-mcp changelog, parsed: every release, one version, or everything since a version (e.g. the one before an update).',
   input: z.object({
     version: z.string().max(64).optional().describe('e.g. 0.2.0 or unreleased'),

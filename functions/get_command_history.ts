@@ -26,7 +26,7 @@ const row = z.object({
 export default defineTool({
   name: 'get_command_history',
   title: 'Command history (audit trail)',
-  description: 'What was done through this server in the last 7 days: who, tool, arguments (secrets masked), outcome, tasks; filtered, sorted and paged.',
+  description: 'What was done through this server in the last 7 days: who, tool, arguments (secrets masked), outcome, tasks; filtered, sorted, paged.',
   input: z.object({
     since: timePoint.optional().describe('From when: 30m, 24h, 7d, or an ISO date'),
     until: timePoint.optional().describe('Until when: a duration back from now or an ISO date'),

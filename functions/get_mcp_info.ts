@@ -8,7 +8,7 @@ const mode = z.enum(['read-only', 'safe', 'normal']);
 
 export default defineTool({
   name: 'get_mcp_info',
-  title: 'About this proxmox-mcp server',
+  title: 'About this server',
   description: 'This server\'s own setup: version, runtime, configuration (secrets masked), database, backups, your role, mode and learning mode.',
   input: z.object({}),
   output: z.object({

@@ -20,8 +20,8 @@ const input = z.object({
 
 export default defineTool({
   name: 'guest_backup_list',
-  title: 'Backups: list archives and which guests lack one',
-  description: 'List vzdump backups on every backup storage, or (view guests) each guest\'s newest backup and whether it is stale. Back up or restore: guest_backup.',
+  title: 'Backups: list',
+  description: 'List vzdump backups on every backup storage, or (view guests) each guest\'s newest backup and whether it is stale.',
   input,
   output: z.object({
     view: z.enum(['backups', 'guests']),

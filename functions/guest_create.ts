@@ -186,7 +186,7 @@ async function preflight(value: Input, source: Located | undefined, ctx: ToolCon
 
 export default defineTool({
   name: 'guest_create',
-  title: 'Create a VM or container from a template',
+  title: 'Create a VM or container',
   description: 'Create a VM or container from a template (clone) or a container from an OS template volume, with resources, NICs, disk size and cloud-init.',
   input,
   output,

@@ -75,7 +75,7 @@ function agentError(error: unknown, id: number): never {
 // "cannot be undone" weight of a delete. The plan warns about what it can do.
 export default defineTool({
   name: 'guest_exec',
-  title: 'Run a command inside a VM (guest agent)',
+  title: 'Run a command in a VM',
   description: 'Run one program (an argv array; a shell: ["sh","-c","..."]) inside a running QEMU VM through the guest agent.',
   input,
   output,

@@ -7,7 +7,7 @@ const changeActions = ['create', 'rollback', 'delete'] as const;
 
 export default defineTool({
   name: 'guest_snapshot',
-  title: 'Snapshots of a VM or container: take, roll back, delete',
+  title: 'Snapshots: take, roll back, delete',
   description: 'Take, roll back to (loses what changed since) or delete a snapshot of a VM or container; waits for the task. Listing: guest_snapshot_list.',
   input: snapshotTool.input.extend({
     action: z.enum(changeActions, { error: (issue) => (issue.input === 'list' ? 'list is its own tool: guest_snapshot_list' : undefined) }).describe('create | rollback | delete'),

@@ -7,7 +7,7 @@ type Args = Parameters<typeof snapshotTool.run>[0];
 
 export default defineTool({
   name: 'guest_snapshot_list',
-  title: 'Snapshots of a VM or container: list',
+  title: 'Snapshots: list',
   description: 'List a VM\'s or container\'s snapshots: name, description, age, RAM included, and which one the current state descends from.',
   input: z.object({ vmid: vmidSchema }),
   output: snapshotTool.output,

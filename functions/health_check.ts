@@ -13,10 +13,8 @@ const check = z.object({
 
 export default defineTool({
   name: 'health_check',
-  title: 'Health of this server and what it depends on',
-  description:
-    'Health of proxmox-mcp and what it depends on (Proxmox API and token, its own privileges, database, SSH, backup space), each problem with what to do. ' +
-    'Use it first when calls fail for reasons that are not about the arguments.',
+  title: 'Health of this server',
+  description: 'Health of proxmox-mcp and its dependencies (Proxmox API and token, its own privileges, database, SSH, backup space), each problem with a fix. Use it when calls fail for no reason in the arguments.',
   input: z.object({}),
   output: z.object({
     status: z.enum(['ok', 'degraded', 'down']),

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { defineTool } from '../lib/tool.ts';
 import { helpText, helpTopics } from '../lib/self/help.ts';
 import { identity } from '../lib/self/context.ts';
+import { TOOLSETS } from '../lib/toolsets.ts';
 
 /** How every list answers (issue 15): the same four arguments everywhere. */
 const listsGuide = [
@@ -12,9 +13,21 @@ const listsGuide = [
   '- Unknown argument names are refused with the closest real name; a node, pool, storage or bridge that does not exist is refused with the real ones listed.',
 ].join('\n');
 
+/** Toolsets (issue 17): tools beyond the everyday list, shown to tokens that enabled them. */
+function toolsetsGuide(enabled: string[] | undefined, tools: { name: string; toolset?: string }[]): string {
+  const on = (name: string) => Boolean(enabled?.includes(name) || enabled?.includes('all'));
+  return [
+    '## Toolsets beyond the everyday tools',
+    '- An admin enables them per client token on the host: npm run token -- toolsets NAME ha,metrics,firewall,infra (all, none). Your tool list shows the enabled ones; the REST door calls any tool your role may call.',
+    ...Object.entries(TOOLSETS).map(([name, what]) => `- ${name}${on(name) ? ' (enabled for you)' : ''}: ${what}. Tools: ${tools.filter((tool) => tool.toolset === name).map((tool) => tool.name).join(', ') || 'none'}.`),
+    '- "Why was VM 101 slow last night": metrics_history {"vmid": 101, "timeframe": "day"} (peak, when, and whether its node was busy then; chart: "cpu" adds a PNG). "Busiest node this week": metrics_history {"timeframe": "week"}.',
+    '- firewall_change refuses any change that would cut this server\'s API (8006) or SSH (22) access to the main node, or corosync/SSH between nodes, and names the rule or policy that would do it.',
+  ].join('\n');
+}
+
 export default defineTool({
   name: 'help_llm',
-  title: 'Guide for agents: how to work with this server',
+  title: 'Guide for agents',
   description: 'How to use this server: tools by task, modes and approvals, paging and sorting, limits, examples. Call once at the start.',
   input: z.object({
     topic: z.enum(helpTopics).default('all').describe('all, tools, modes, protections, limits or examples'),
@@ -52,7 +65,9 @@ export default defineTool({
       backupKeep: ctx.config.backupKeep,
       topic: input.topic,
     });
-    const full = input.topic === 'all' || input.topic === 'limits' ? `${text}\n\n${listsGuide}` : text;
+    const withLists = input.topic === 'all' || input.topic === 'limits' ? `${text}\n\n${listsGuide}` : text;
+    const catalog = [...(ctx.services.tools?.values() ?? [])];
+    const full = input.topic === 'all' || input.topic === 'tools' ? `${withLists}\n\n${toolsetsGuide(ctx.caller.toolsets, catalog)}` : withLists;
     return {
       data: { text: full, topic: input.topic, version: me.version, mode: ctx.caller.mode, health: health?.status ?? 'unknown', tool_count: tools.length },
       summary: full,

@@ -5,7 +5,7 @@ import { listGuests, listInput, listOutput, listSummary } from '../lib/guests/li
 export default defineTool({
   name: 'list_containers',
   title: 'List LXC containers',
-  description: 'The cluster\'s LXC containers with status, CPU, memory, disk, tags, pool and HA; filtered, sorted (sort: "-mem") and paged. VMs: list_vms.',
+  description: 'The cluster\'s LXC containers with status, CPU, memory, disk, tags, pool and HA; filtered, sorted (sort: "-mem") and paged.',
   input: listInput,
   output: listOutput,
   effect: 'read',

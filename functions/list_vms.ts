@@ -5,7 +5,7 @@ import { listGuests, listInput, listOutput, listSummary } from '../lib/guests/li
 export default defineTool({
   name: 'list_vms',
   title: 'List QEMU VMs',
-  description: 'The cluster\'s QEMU VMs with status, CPU, memory, disk, tags, pool and HA; filtered, sorted (sort: "-mem") and paged. Containers: list_containers.',
+  description: 'The cluster\'s QEMU VMs with status, CPU, memory, disk, tags, pool and HA; filtered, sorted (sort: "-mem") and paged.',
   input: listInput,
   output: listOutput,
   effect: 'read',

@@ -4,8 +4,8 @@ import { changeActions, input, networkTool, type Input } from '../lib/cluster/ne
 
 export default defineTool({
   name: 'network_change',
-  title: 'Node network: stage, apply, revert changes',
-  description: 'Stage a bridge, bond or VLAN change on one node (create, update, delete), then apply it (may cut the node off: read the warnings) or revert it. Reading: network_config.',
+  title: 'Node network: change',
+  description: 'Stage a bridge, bond or VLAN change on one node (create, update, delete), then apply it (may cut the node off) or revert it.',
   input: input.omit({ action: true }).extend({ action: z.enum(changeActions).describe('create | update | delete | apply | revert') }),
   output: networkTool.output,
   effect: 'destructive',

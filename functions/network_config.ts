@@ -4,8 +4,8 @@ import { input, networkTool, readActions, type Input } from '../lib/cluster/netw
 
 export default defineTool({
   name: 'network_config',
-  title: 'Node network: interfaces, bridges, bonds, VLANs',
-  description: 'Read one node\'s network: list (interfaces, addresses, which carries the node\'s own address), get (one), pending (staged changes). Changes: network_change.',
+  title: 'Node network: read',
+  description: 'Read one node\'s network: list (interfaces, addresses, which carries the node\'s own address), get (one), pending (staged changes).',
   input: input.pick({ node: true, iface: true }).extend({
     action: z.enum(readActions, { error: (issue) => (typeof issue.input === 'string' && issue.input !== '' ? `${issue.input} is done with network_change; network_config reads (list, get, pending)` : undefined) }).describe('list | get | pending'),
   }),

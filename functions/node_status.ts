@@ -136,7 +136,7 @@ async function detailed(ctx: ToolContext, report: NodeReport): Promise<NodeRepor
 export default defineTool({
   name: 'node_status',
   title: 'Node status',
-  description: 'Health of one node or all (CPU, memory, load, uptime, versions, disks), sortable for the top N. An offline node is reported, never breaks the list.',
+  description: 'Health of one node or all (CPU, memory, load, uptime, versions, disks), sortable for the top N; an offline node is reported.',
   input: z.object({
     node: nodeName.optional().describe('None: all nodes'),
     sort: z.string().max(100).optional().describe('cpu, mem, disk, load, uptime, node; "-cpu": busiest first'),

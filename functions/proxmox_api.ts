@@ -47,9 +47,7 @@ function describe(prepared: Prepared): string {
 export default defineTool({
   name: 'proxmox_api',
   title: 'Call any Proxmox VE API endpoint',
-  description:
-    'One request to the Proxmox VE API (/api2/json), for what no typed tool covers. GET reads; POST/PUT change, DELETE destroys, under the same modes and protections as every tool; ' +
-    'a task (UPID) is waited for by default.',
+  description: 'One Proxmox VE API request (/api2/json) for what no typed tool covers: GET reads, POST/PUT change, DELETE destroys, under the same modes and protections; a task (UPID) is awaited.',
   input: z.object({
     method: z.enum(methods),
     path: z.string().min(1).max(2048).describe('Below /api2/json, e.g. /cluster/resources'),

@@ -75,8 +75,8 @@ function describe(plan: RestorePlan): string {
 
 export default defineTool({
   name: 'restore_config',
-  title: 'Restore this server\'s configuration from a backup',
-  description: 'Restore a backup_config bundle (tokens, settings, history; the env file only with restore_env); dry_run shows what would change. Always needs an approver.',
+  title: 'Restore this server\'s configuration',
+  description: 'Restore a backup_config bundle (tokens, settings, history; the env file with restore_env); dry_run shows the changes. Needs an approver.',
   input,
   output: z.object({
     dry_run: z.boolean(),

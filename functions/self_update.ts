@@ -6,8 +6,8 @@ const status = z.enum(['ok', 'rolled_back', 'failed', 'pending', 'up_to_date']);
 
 export default defineTool({
   name: 'self_update',
-  title: 'Update proxmox-mcp to a release (admin)',
-  description: 'Install a proxmox-mcp release (default the newest): backs up, verifies the tag, rebuilds, restarts, rolls back when unhealthy. Always needs an approver.',
+  title: 'Update proxmox-mcp (admin)',
+  description: 'Install a proxmox-mcp release (default the newest): backup, tag check, rebuild, restart, rollback when unhealthy. Needs an approver.',
   input: z.object({
     action: z.enum(['update'], { error: (issue) => (issue.input === 'status' ? 'status is check_updates now (a read): it reports the last update in last_update' : undefined) }).default('update'),
     target_tag: z.string().regex(/^v\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$/, 'must be a release tag such as v0.2.0').optional().describe('Default: the newest'),

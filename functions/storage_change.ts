@@ -9,7 +9,7 @@ const changeActions = ['download', 'delete_volume'] as const;
 export default defineTool({
   name: 'storage_change',
   title: 'Storage: download, delete volume',
-  description: 'Download an ISO or container template by URL onto a storage, or delete a volume (not a protected one or a disk in use). Reading: storage_operations.',
+  description: 'Download an ISO or container template by URL onto a storage, or delete a volume (not a protected one or a disk in use).',
   input: input
     .pick({ node: true, storage: true, content: true, url: true, filename: true, checksum: true, checksum_algorithm: true, verify_certificates: true, volume: true, wait: true, timeout: true })
     .extend({ action: z.enum(changeActions).describe('download | delete_volume') }),

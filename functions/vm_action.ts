@@ -4,8 +4,8 @@ import { actionEffect, actionOutput, actionPrivileges, explainAction, runAction,
 
 export default defineTool({
   name: 'vm_action',
-  title: 'Power, clone, migrate or delete a VM',
-  description: 'Start, stop, shut down, reboot, reset, suspend, resume, clone, migrate (live when running) or delete one QEMU VM; waits for the task. Containers: container_action.',
+  title: 'Power, clone, migrate, delete a VM',
+  description: 'Start, stop, shut down, reboot, reset, suspend, resume, clone, migrate (live when running) or delete one QEMU VM. Containers: container_action.',
   input: vmActionInput,
   output: actionOutput,
   effect: 'destructive',

@@ -126,7 +126,7 @@ const commandByTool: Record<string, (input: Record<string, unknown>) => string |
   get_system_info: () => 'pvecm status && pvesh get /cluster/resources && pveversion',
   storage_operations: () => 'pvesm status',
   network_config: (input) => (str(input.node) ? `pvesh get /nodes/${str(input.node)}/network` : 'cat /etc/network/interfaces'),
-  user_management: () => 'pveum user list && pveum acl list',
+  user_list: () => 'pveum user list && pveum acl list',
   proxmox_api: (input) => {
     const method = str(input.method)?.toUpperCase();
     const path = str(input.path);
@@ -186,7 +186,7 @@ const nextByTool: Record<string, string[]> = {
   get_system_info: ['node_status for one node in detail.', 'The resource proxmox://cluster/inventory keeps this overview at hand.'],
   storage_operations: ['storage_operations with one storage shows its content (ISOs, templates, backups).', 'The audit_backups prompt checks every guest has a recent backup.'],
   network_config: ['Pending network changes only take effect when applied; check them before applying (it can cut the connection).'],
-  user_management: ['The security_review prompt checks tokens, ACLs, the firewall and updates.'],
+  user_change: ['user_list shows the result; the security_review prompt checks tokens, ACLs, the firewall and updates.'],
   vm_action: ['vm_status shows the VM\'s new state.', 'get_command_history shows this change on record.'],
   container_action: ['container_status shows the container\'s new state.', 'get_command_history shows this change on record.'],
   guest_snapshot: ['guest_snapshot_list shows every snapshot; old snapshots slow storage down, remove them when done.'],

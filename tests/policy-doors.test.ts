@@ -124,12 +124,12 @@ const cases: Case[] = [
   api('NoAccess for the server\'s group after a NUL', 'PUT', '/access/acl', { path: '/', roles: 'NoAccess', groups: 'ops\0MCPGROUP' }),
   api('delete the server\'s group', 'DELETE', '/access/groups/mcpgroup'),
   api('delete the server\'s realm', 'DELETE', '/access/domains/pve'),
-  typed('user_management edit the server role', 'user_management', () => ({ kind: 'role', action: 'update', roleid: 'ProxmoxMCP', privs: ['VM.Audit'] })),
-  typed('user_management delete the server role', 'user_management', () => ({ kind: 'role', action: 'delete', roleid: 'ProxmoxMCP' })),
-  typed('user_management token for the server user', 'user_management', () => ({ kind: 'token', action: 'create', userid: mcpUser, tokenid: 'evil', privsep: false })),
-  typed('user_management weaker role for the server token', 'user_management', () => ({ kind: 'acl', action: 'create', path: '/vms', roles: ['PVEAuditor'], tokens: [mcpToken] })),
-  typed('user_management server user into a group', 'user_management', () => ({ kind: 'user', action: 'update', userid: mcpUser, groups: ['ops'], append_groups: true })),
-  typed('user_management NoAccess for the server\'s group', 'user_management', () => ({ kind: 'acl', action: 'create', path: '/', roles: ['NoAccess'], groups: ['mcpgroup'] })),
+  typed('user_change edit the server role', 'user_change', () => ({ kind: 'role', action: 'update', roleid: 'ProxmoxMCP', privs: ['VM.Audit'] })),
+  typed('user_change delete the server role', 'user_change', () => ({ kind: 'role', action: 'delete', roleid: 'ProxmoxMCP' })),
+  typed('user_change token for the server user', 'user_change', () => ({ kind: 'token', action: 'create', userid: mcpUser, tokenid: 'evil', privsep: false })),
+  typed('user_change weaker role for the server token', 'user_change', () => ({ kind: 'acl', action: 'create', path: '/vms', roles: ['PVEAuditor'], tokens: [mcpToken] })),
+  typed('user_change server user into a group', 'user_change', () => ({ kind: 'user', action: 'update', userid: mcpUser, groups: ['ops'], append_groups: true })),
+  typed('user_change NoAccess for the server\'s group', 'user_change', () => ({ kind: 'acl', action: 'create', path: '/', roles: ['NoAccess'], groups: ['mcpgroup'] })),
   sh('pvesh: weaker role for the server token', `pvesh set /access/acl --path /vms --tokens '${mcpToken}' --roles PVEAuditor`),
   sh('pvesh: token for the server user', `pvesh create /access/users/${mcpUser}/token/evil --privsep 0`),
   sh('pvesh: delete the server role', 'pvesh delete /access/roles/ProxmoxMCP'),
@@ -166,7 +166,7 @@ const cases: Case[] = [
   api('operator, dot segments', 'POST', '/nodes/../access/users', { userid: 'eve@pve' }, { who: 'operator', codes: ['forbidden'] }),
   // execute_command folds every reason a line will not run into one refusal (code protected); the message names the role.
   sh('operator: pvesh create a user', 'pvesh create /access/users --userid eve@pve', { who: 'operator', codes: ['forbidden', 'protected'] }),
-  typed('operator: user_management create', 'user_management', () => ({ kind: 'user', action: 'create', userid: 'eve@pve' }), { who: 'operator', codes: ['forbidden'] }),
+  typed('operator: user_change create', 'user_change', () => ({ kind: 'user', action: 'create', userid: 'eve@pve' }), { who: 'operator', codes: ['forbidden', 'tool_hidden'] }),
 ];
 
 async function send(door: 'rest' | 'mcp' | 'mcp-legacy', who: Who, tool: string, args: Record<string, unknown>): Promise<string | undefined> {
@@ -176,7 +176,11 @@ async function send(door: 'rest' | 'mcp' | 'mcp-legacy', who: Who, tool: string,
     return response.body.error?.code;
   }
   const client = clients[`${who}-${door === 'mcp' ? 'modern' : 'legacy'}`];
-  const result = await client.callTool({ name: tool, arguments: args });
+  // A tool the role cannot call is not listed, so a legacy client (no single-tool call) cannot reach it at all.
+  const result = await client.callTool({ name: tool, arguments: args }).catch((error: Error) => {
+    if (/not found/i.test(error.message)) return { isError: true, structuredContent: { error: { code: 'tool_hidden' } } };
+    throw error;
+  });
   expect(result.isError, JSON.stringify(result.structuredContent)).toBe(true);
   return (result.structuredContent as { error?: { code?: string } }).error?.code;
 }
@@ -250,7 +254,7 @@ describe('a refusal comes before any confirmation', () => {
   it.each([
     ['proxmox_api', () => ({ method: 'PUT', path: '/access/roles/ProxmoxMCP', params: { privs: 'VM.Audit' } })],
     ['proxmox_api', () => ({ method: 'POST', path: `/nodes/${node}/qemu/${vmid}/snapshot/before_protection/rollback` })],
-    ['user_management', () => ({ kind: 'token', action: 'create', userid: mcpUser, tokenid: 'evil', privsep: false })],
+    ['user_change', () => ({ kind: 'token', action: 'create', userid: mcpUser, tokenid: 'evil', privsep: false })],
   ] as const)('%s in safe mode: %#', async (tool, makeArgs) => {
     const safe = await ts.createToken({ name: `doors-safe-${Math.random().toString(36).slice(2, 8)}`, role: 'admin', mode: 'safe', ceiling: 'normal' });
     const response = await callRest(ts.url, safe, tool, makeArgs());

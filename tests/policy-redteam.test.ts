@@ -119,7 +119,7 @@ const tries: Try[] = [
   api('delete that pool, PVE 8.2 style (hole)', 'DELETE', '/pools', { poolid: 'mcp-pool' }),
   api('take a guest out of that pool (hole)', 'PUT', '/pools/mcp-pool', () => ({ vms: String(vmid), delete: 1 })),
   api('delete the storage the server holds rights on (hole)', 'DELETE', '/storage/nfs-backup'),
-  { label: 'typed: user_management puts the server user in a group', tool: 'user_management', args: () => ({ kind: 'user', action: 'update', userid: mcpUser, groups: ['admins'] }) },
+  { label: 'typed: user_change puts the server user in a group', tool: 'user_change', args: () => ({ kind: 'user', action: 'update', userid: mcpUser, groups: ['admins'] }) },
   sh('pveum: server user into a group', `pveum user modify ${mcpUser} --groups admins`),
   sh('pvesh: realm-sync job for the server realm (hole)', 'pvesh create /cluster/jobs/realm-sync/evil --realm pve --schedule daily --remove-vanished entry'),
 
@@ -188,7 +188,7 @@ const tries: Try[] = [
   api('operator: realm-sync job for another realm (hole)', 'POST', '/cluster/jobs/realm-sync/ldap2', { realm: 'ldap2', schedule: 'daily' }, { who: 'operator', codes: ['forbidden'] }),
   api('operator: grant through an encoded /access path', 'PUT', '/%2561ccess/acl', { path: '/', roles: 'Administrator', users: 'bob@pve' }, { who: 'operator', codes: ['forbidden'] }),
   api('operator: ticket for another user', 'POST', '/access/ticket', { username: 'bob@pve', password: 'x' }, { who: 'operator', codes: ['forbidden'] }),
-  { label: 'typed: operator user_management grants Administrator', tool: 'user_management', args: () => ({ kind: 'acl', action: 'create', path: '/', roles: ['Administrator'], users: ['bob@pve'] }), who: 'operator', codes: ['forbidden'] },
+  { label: 'typed: operator user_change grants Administrator', tool: 'user_change', args: () => ({ kind: 'acl', action: 'create', path: '/', roles: ['Administrator'], users: ['bob@pve'] }), who: 'operator', codes: ['forbidden', 'tool_hidden'] },
   { label: 'typed: viewer changes a guest\'s description', tool: 'guest_config', args: () => ({ vmid: 100, description: 'x' }), who: 'viewer', codes: ['forbidden', 'mode_denied'] },
   { label: 'typed: viewer stops a guest', tool: 'vm_action', args: () => ({ action: 'stop', vmid: 100 }), who: 'viewer', codes: ['forbidden', 'mode_denied', 'tool_hidden'] },
   sh('viewer: qm stop', 'qm stop 100', { who: 'viewer', codes: ['forbidden', 'protected', 'mode_denied'] }),

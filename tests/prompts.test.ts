@@ -12,7 +12,7 @@ let ts: TestServer;
 /** The tool names of the requirements (some are still being written); prompts may name only these. */
 const toolNames = [
   'list_vms', 'vm_status', 'vm_action', 'list_containers', 'container_status', 'container_action', 'node_status', 'get_system_info',
-  'storage_operations', 'network_config', 'user_management', 'guest_snapshot', 'guest_backup', 'guest_config', 'guest_create',
+  'storage_operations', 'network_config', 'user_list', 'user_change', 'guest_snapshot', 'guest_backup', 'guest_config', 'guest_create',
   'guest_exec', 'task_status', 'proxmox_api', 'execute_command', 'explain_command', 'best_practices', 'get_command_history',
   'toggle_mode', 'health_check', 'help_llm',
 ];
@@ -46,7 +46,7 @@ const prompts: Record<string, { args: Record<string, string>; mode: RegExp; tool
   security_review: {
     args: {},
     mode: /read-only work/,
-    tools: ['user_management', 'proxmox_api', 'execute_command', 'node_status', 'toggle_mode', 'get_command_history', 'health_check', 'best_practices'],
+    tools: ['user_list', 'proxmox_api', 'execute_command', 'node_status', 'toggle_mode', 'get_command_history', 'health_check', 'best_practices'],
     mentions: ['privsep', 'root@pam', 'firewall', 'apt/update', 'pvetest', 'severity'],
   },
 };

@@ -18,7 +18,8 @@ import storageOperations from '../functions/storage_operations.ts';
 import storageChange from '../functions/storage_change.ts';
 import networkConfig from '../functions/network_config.ts';
 import networkChange from '../functions/network_change.ts';
-import userManagement from '../functions/user_management.ts';
+import userList from '../functions/user_list.ts';
+import userChange from '../functions/user_change.ts';
 import guestSnapshot from '../functions/guest_snapshot.ts';
 import guestSnapshotList from '../functions/guest_snapshot_list.ts';
 import guestBackup from '../functions/guest_backup.ts';
@@ -27,7 +28,7 @@ import taskStatus from '../functions/task_status.ts';
 import taskStop from '../functions/task_stop.ts';
 import getCommandHistory from '../functions/get_command_history.ts';
 
-const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, networkChange, userManagement, guestSnapshot, guestSnapshotList, guestBackup, guestBackupList, taskStatus, taskStop] as unknown as AnyTool[];
+const mine = [nodeStatus, getSystemInfo, storageOperations, storageChange, networkConfig, networkChange, userList, userChange, guestSnapshot, guestSnapshotList, guestBackup, guestBackupList, taskStatus, taskStop] as unknown as AnyTool[];
 
 /** Our tools, the history tool, and inert stand-ins for other tools routes.json names (not ours to load). */
 function toolSet(): AnyTool[] {
@@ -80,7 +81,7 @@ describe('cluster tools over MCP', () => {
       ['node_status', { node: 'pve1' }],
       ['storage_operations', { action: 'list' }],
       ['network_config', { action: 'list', node: 'pve2' }],
-      ['user_management', { kind: 'group', action: 'list' }],
+      ['user_list', { kind: 'group', action: 'list' }],
       ['guest_snapshot_list', { vmid: 100 }],
       ['guest_backup_list', { vmid: 100 }],
       ['task_status', { action: 'list' }],
@@ -108,14 +109,14 @@ describe('cluster tools over MCP', () => {
   });
 
   it('a created token secret is in the answer once, never in the history', async () => {
-    const result = await client.callTool({ name: 'user_management', arguments: { kind: 'token', action: 'create', userid: 'bob@pve', tokenid: 'door' } });
+    const result = await client.callTool({ name: 'user_change', arguments: { kind: 'token', action: 'create', userid: 'bob@pve', tokenid: 'door' } });
     expect(result.isError).toBeFalsy();
     const secret = sim.state.users.get('bob@pve')!.tokens.get('door')!.secret;
     expect(structured(result).data.token.value).toBe(secret);
     expect(structured(result).warnings.join(' ')).toMatch(/only this once/);
-    const created = await client.callTool({ name: 'user_management', arguments: { kind: 'user', action: 'create', userid: 'erin@pve', password: 'erins-secret-password' } });
+    const created = await client.callTool({ name: 'user_change', arguments: { kind: 'user', action: 'create', userid: 'erin@pve', password: 'erins-secret-password' } });
     expect(created.isError).toBeFalsy();
-    const history = await callRest(ts.url, ts.adminToken, 'get_command_history', { tool: 'user_management' });
+    const history = await callRest(ts.url, ts.adminToken, 'get_command_history', { tool: 'user_change' });
     const text = JSON.stringify(history.body);
     expect(history.body.data.entries.length).toBeGreaterThanOrEqual(2);
     expect(text).not.toContain(secret);
@@ -144,7 +145,7 @@ describe('cluster tools over REST', () => {
       ['node_status', {}],
       ['storage_operations', { action: 'content', storage: 'nfs-backup' }],
       ['network_config', { action: 'get', node: 'pve1', iface: 'vmbr0' }],
-      ['user_management', { kind: 'user', action: 'list' }],
+      ['user_list', { kind: 'user', action: 'list' }],
       ['guest_snapshot_list', { vmid: 103 }],
       ['guest_backup_list', {}],
       ['task_status', { action: 'list', node: 'pve1' }],
@@ -183,11 +184,11 @@ describe('cluster tools over REST', () => {
   it('maps errors to HTTP statuses: 404 unknown node/storage/user, 400 bad input, 403 protection, 503 offline node', async () => {
     expect((await callRest(ts.url, normal, 'node_status', { node: 'pve99' })).status).toBe(404);
     expect((await callRest(ts.url, normal, 'storage_operations', { action: 'status', storage: 'nope' })).status).toBe(404);
-    expect((await callRest(ts.url, normal, 'user_management', { kind: 'user', action: 'get', userid: 'ghost@pve' })).status).toBe(404);
+    expect((await callRest(ts.url, normal, 'user_list', { kind: 'user', action: 'get', userid: 'ghost@pve' })).status).toBe(404);
     const bad = await callRest(ts.url, normal, 'guest_snapshot', { action: 'create', vmid: 42, snapname: 'x' });
     expect(bad.status).toBe(400);
     expect(bad.body.error.message).toMatch(/vmid must be 100 or more/);
-    const root = await callRest(ts.url, normal, 'user_management', { kind: 'user', action: 'delete', userid: 'root@pam' });
+    const root = await callRest(ts.url, normal, 'user_change', { kind: 'user', action: 'delete', userid: 'root@pam' });
     expect(root.status).toBe(403);
     expect(root.body.error.code).toBe('protected');
     sim.faults.setNodeOnline('pve2', false);
@@ -224,8 +225,8 @@ describe('cluster tools over REST', () => {
     expect(refused.body.error.message).toMatch(/role admin or operator/);
     expect(sim.state.guests.get(104)!.snapshots.has('viewer_snap')).toBe(false);
     const operator = await ts.createToken({ role: 'operator', mode: 'normal', ceiling: 'normal' });
-    expect((await callRest(ts.url, operator, 'user_management', { kind: 'user', action: 'list' })).status).toBe(200);
-    const noUsers = await callRest(ts.url, operator, 'user_management', { kind: 'group', action: 'create', groupid: 'opgroup' });
+    expect((await callRest(ts.url, operator, 'user_list', { kind: 'user', action: 'list' })).status).toBe(200);
+    const noUsers = await callRest(ts.url, operator, 'user_change', { kind: 'group', action: 'create', groupid: 'opgroup' });
     expect(noUsers.status).toBe(403);
     expect(noUsers.body.error.message).toMatch(/role admin/);
   });
@@ -273,7 +274,7 @@ describe('with a low-privilege Proxmox token (auditor@pve!ro)', () => {
     ['guest_snapshot', { action: 'create', vmid: 100, snapname: 'nope' }, /lacks VM\.Snapshot on \/vms\/100/],
     ['guest_backup', { action: 'create', vmid: 100, storage: 'nfs-backup' }, /lacks VM\.Backup on \/vms\/100/],
     ['storage_change', { action: 'download', storage: 'local', node: 'pve1', url: 'https://example.invalid/a.iso' }, /lacks Datastore\.AllocateTemplate on \/storage\/local/],
-    ['user_management', { kind: 'group', action: 'create', groupid: 'g1' }, /lacks Group\.Allocate on \/access\/groups/],
+    ['user_change', { kind: 'group', action: 'create', groupid: 'g1' }, /lacks Group\.Allocate on \/access\/groups/],
   ])('%s is refused naming the privilege and path', async (tool, args, message) => {
     const response = await callRest(audit.url, token, tool, args);
     expect(response.status).toBe(403);
@@ -283,7 +284,7 @@ describe('with a low-privilege Proxmox token (auditor@pve!ro)', () => {
   it('task lists still work; a role change names Sys.Modify on /access', async () => {
     const response = await callRest(audit.url, token, 'task_status', { action: 'list', node: 'pve1' });
     expect(response.status).toBe(200);
-    const denied = await callRest(audit.url, token, 'user_management', { kind: 'role', action: 'create', roleid: 'X1', privs: ['VM.Audit'] });
+    const denied = await callRest(audit.url, token, 'user_change', { kind: 'role', action: 'create', roleid: 'X1', privs: ['VM.Audit'] });
     expect(denied.status).toBe(403);
     expect(denied.body.error.message).toMatch(/Sys\.Modify on \/access/);
   });

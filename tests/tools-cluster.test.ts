@@ -18,7 +18,8 @@ import storageOps from '../functions/storage_operations.ts';
 import storageChange from '../functions/storage_change.ts';
 import networkConfig from '../functions/network_config.ts';
 import networkChange from '../functions/network_change.ts';
-import userManagement from '../functions/user_management.ts';
+import userList from '../functions/user_list.ts';
+import userChange from '../functions/user_change.ts';
 import { createPveClient } from '../lib/pve/client.ts';
 import { loadConfig } from '../lib/config.ts';
 import { silentLogger } from '../lib/log.ts';
@@ -600,67 +601,89 @@ describe('network_config', () => {
   });
 });
 
-describe('user_management', () => {
+describe('user_list and user_change', () => {
   it('lists and reads users, groups, roles, ACLs and tokens', async () => {
-    const users = await run(userManagement, { kind: 'user', action: 'list' }, t.ctx);
+    const users = await run(userList, { kind: 'user', action: 'list' }, t.ctx);
     expect(users.data.users!.map((u) => u.userid)).toEqual(expect.arrayContaining(['root@pam', 'alice@pve', 'proxmox-mcp@pve']));
     expect(users.data.users!.find((u) => u.userid === 'root@pam')!.protected).toBe(true);
-    const alice = await run(userManagement, { kind: 'user', action: 'get', userid: 'alice@pve' }, t.ctx);
+    const alice = await run(userList, { kind: 'user', action: 'get', userid: 'alice@pve' }, t.ctx);
     expect(alice.data.user!.groups).toEqual(['admins']);
-    const groups = await run(userManagement, { kind: 'group', action: 'list' }, t.ctx);
+    const groups = await run(userList, { kind: 'group', action: 'list' }, t.ctx);
     expect(groups.data.groups!.find((g) => g.groupid === 'admins')!.members).toEqual(['alice@pve']);
-    const roles = await run(userManagement, { kind: 'role', action: 'list' }, t.ctx);
+    const roles = await run(userList, { kind: 'role', action: 'list' }, t.ctx);
     expect(roles.data.roles!.find((r) => r.roleid === 'ProxmoxMCP')!.builtin).toBe(false);
-    const role = await run(userManagement, { kind: 'role', action: 'get', roleid: 'PVEAuditor' }, t.ctx);
+    const role = await run(userList, { kind: 'role', action: 'get', roleid: 'PVEAuditor' }, t.ctx);
     expect(role.data.role!.privs).toContain('Sys.Audit');
-    const acl = await run(userManagement, { kind: 'acl', action: 'list', path: '/pool/dev' }, t.ctx);
+    const acl = await run(userList, { kind: 'acl', action: 'list', path: '/pool/dev' }, t.ctx);
     expect(acl.data.acl).toEqual([{ path: '/pool/dev', type: 'group', ugid: 'ops', roleid: 'PVEVMUser', propagate: true }]);
-    const tokens = await run(userManagement, { kind: 'token', action: 'list' }, t.ctx);
+    const tokens = await run(userList, { kind: 'token', action: 'list' }, t.ctx);
     expect(tokens.data.tokens!.map((tk) => tk.full_tokenid)).toEqual(expect.arrayContaining(['proxmox-mcp@pve!mcp', 'auditor@pve!ro']));
     expect(tokens.warnings!.join(' ')).toMatch(/mallory@pve!old has no privilege separation/);
   });
 
   it('creates, updates and deletes a user with groups; the password never comes back', async () => {
-    const created = await run(userManagement, { kind: 'user', action: 'create', userid: 'carol@pve', email: 'carol@example.invalid', groups: ['ops'], password: 'correct horse battery', expire: '2030-01-01' }, t.ctx);
+    const created = await run(userChange, { kind: 'user', action: 'create', userid: 'carol@pve', email: 'carol@example.invalid', groups: ['ops'], password: 'correct horse battery', expire: '2030-01-01' }, t.ctx);
     expect(JSON.stringify(created)).not.toContain('correct horse');
     expect(sim.state.users.get('carol@pve')!.groups.has('ops')).toBe(true);
     expect(sim.state.users.get('carol@pve')!.expire).toBe(Date.UTC(2030, 0, 1) / 1000);
-    await run(userManagement, { kind: 'user', action: 'update', userid: 'carol@pve', groups: ['admins'], append_groups: true, enable: false }, t.ctx);
+    await run(userChange, { kind: 'user', action: 'update', userid: 'carol@pve', groups: ['admins'], append_groups: true, enable: false }, t.ctx);
     expect([...sim.state.users.get('carol@pve')!.groups].sort()).toEqual(['admins', 'ops']);
     expect(sim.state.users.get('carol@pve')!.enable).toBe(0);
-    const password = await expectToolError(run(userManagement, { kind: 'user', action: 'update', userid: 'carol@pve', password: 'another-password' }, t.ctx), 'forbidden');
+    const password = await expectToolError(run(userChange, { kind: 'user', action: 'update', userid: 'carol@pve', password: 'another-password' }, t.ctx), 'forbidden');
     expect(password.message).toMatch(/pveum passwd carol@pve/);
     expect(password.message).not.toContain('another-password');
-    await run(userManagement, { kind: 'user', action: 'delete', userid: 'carol@pve' }, t.ctx);
+    await run(userChange, { kind: 'user', action: 'delete', userid: 'carol@pve' }, t.ctx);
     expect(sim.state.users.has('carol@pve')).toBe(false);
   });
 
   it('groups, roles and ACLs: create, grant, revoke, delete', async () => {
-    await run(userManagement, { kind: 'group', action: 'create', groupid: 'auditors', comment: 'read only' }, t.ctx);
-    await run(userManagement, { kind: 'role', action: 'create', roleid: 'VMOperator', privs: ['VM.Audit', 'VM.PowerMgmt'] }, t.ctx);
-    await run(userManagement, { kind: 'role', action: 'update', roleid: 'VMOperator', privs: ['VM.Console'], append_privs: true }, t.ctx);
+    await run(userChange, { kind: 'group', action: 'create', groupid: 'auditors', comment: 'read only' }, t.ctx);
+    await run(userChange, { kind: 'role', action: 'create', roleid: 'VMOperator', privs: ['VM.Audit', 'VM.PowerMgmt'] }, t.ctx);
+    await run(userChange, { kind: 'role', action: 'update', roleid: 'VMOperator', privs: ['VM.Console'], append_privs: true }, t.ctx);
     expect([...sim.state.roles.get('VMOperator')!.privs].sort()).toEqual(['VM.Audit', 'VM.Console', 'VM.PowerMgmt']);
-    await run(userManagement, { kind: 'acl', action: 'create', path: '/vms/105', roles: ['VMOperator'], groups: ['auditors'], users: ['bob@pve'] }, t.ctx);
+    await run(userChange, { kind: 'acl', action: 'create', path: '/vms/105', roles: ['VMOperator'], groups: ['auditors'], users: ['bob@pve'] }, t.ctx);
     expect(sim.state.acl.filter((a) => a.path === '/vms/105')).toHaveLength(2);
-    await run(userManagement, { kind: 'acl', action: 'delete', path: '/vms/105', roles: ['VMOperator'], users: ['bob@pve'] }, t.ctx);
+    await run(userChange, { kind: 'acl', action: 'delete', path: '/vms/105', roles: ['VMOperator'], users: ['bob@pve'] }, t.ctx);
     expect(sim.state.acl.filter((a) => a.path === '/vms/105').map((a) => a.ugid)).toEqual(['auditors']);
-    await run(userManagement, { kind: 'role', action: 'delete', roleid: 'VMOperator' }, t.ctx);
-    await run(userManagement, { kind: 'group', action: 'delete', groupid: 'auditors' }, t.ctx);
+    await run(userChange, { kind: 'role', action: 'delete', roleid: 'VMOperator' }, t.ctx);
+    await run(userChange, { kind: 'group', action: 'delete', groupid: 'auditors' }, t.ctx);
     expect(sim.state.acl.filter((a) => a.path === '/vms/105')).toEqual([]);
   });
 
   it('a new token returns its secret once, with a warning to store it', async () => {
-    const out = await run(userManagement, { kind: 'token', action: 'create', userid: 'alice@pve', tokenid: 'ci', comment: 'pipeline' }, t.ctx);
+    const out = await run(userChange, { kind: 'token', action: 'create', userid: 'alice@pve', tokenid: 'ci', comment: 'pipeline' }, t.ctx);
     const secret = sim.state.users.get('alice@pve')!.tokens.get('ci')!.secret;
     expect(out.data.token).toMatchObject({ full_tokenid: 'alice@pve!ci', privsep: true, value: secret });
     expect(out.summary).not.toContain(secret);
     expect(out.warnings!.join(' ')).toMatch(/only this once/);
-    const read = await run(userManagement, { kind: 'token', action: 'get', userid: 'alice@pve', tokenid: 'ci' }, t.ctx);
+    const read = await run(userList, { kind: 'token', action: 'get', userid: 'alice@pve', tokenid: 'ci' }, t.ctx);
     expect(read.data.token!.value).toBeUndefined();
-    await run(userManagement, { kind: 'token', action: 'update', userid: 'alice@pve', tokenid: 'ci', comment: 'changed' }, t.ctx);
+    await run(userChange, { kind: 'token', action: 'update', userid: 'alice@pve', tokenid: 'ci', comment: 'changed' }, t.ctx);
     expect(sim.state.users.get('alice@pve')!.tokens.get('ci')).toMatchObject({ comment: 'changed', privsep: 1 });
-    await run(userManagement, { kind: 'token', action: 'delete', userid: 'alice@pve', tokenid: 'ci' }, t.ctx);
+    await run(userChange, { kind: 'token', action: 'delete', userid: 'alice@pve', tokenid: 'ci' }, t.ctx);
     expect(sim.state.users.get('alice@pve')!.tokens.has('ci')).toBe(false);
+  });
+
+  it('a privsep token whose user holds no ACL entry is named dead, on create and in the list, until the user is granted', async () => {
+    await run(userChange, { kind: 'user', action: 'create', userid: 'dora@pve' }, t.ctx);
+    const created = await run(userChange, { kind: 'token', action: 'create', userid: 'dora@pve', tokenid: 'auto' }, t.ctx);
+    expect(created.warnings!.join(' ')).toMatch(/dora@pve!auto is dead: .*dora@pve holds no ACL entry/);
+    // granting the token alone does not help: its rights are the intersection with its user's
+    await run(userChange, { kind: 'acl', action: 'create', path: '/vms', roles: ['PVEVMUser'], tokens: ['dora@pve!auto'] }, t.ctx);
+    const listed = await run(userList, { kind: 'token', userid: 'dora@pve' }, t.ctx);
+    expect(listed.warnings!.join(' ')).toMatch(/dora@pve!auto is dead/);
+    // a token without privilege separation is not dead by this rule (it carries the user's rights, none here)
+    await run(userChange, { kind: 'token', action: 'create', userid: 'dora@pve', tokenid: 'full', privsep: false }, t.ctx);
+    expect((await run(userList, { kind: 'token', userid: 'dora@pve' }, t.ctx)).warnings!.join(' ')).not.toMatch(/dora@pve!full is dead/);
+    // a NoAccess entry grants nothing; a real role through a group does
+    await run(userChange, { kind: 'acl', action: 'create', path: '/', roles: ['NoAccess'], users: ['dora@pve'] }, t.ctx);
+    expect((await run(userList, { kind: 'token', userid: 'dora@pve' }, t.ctx)).warnings!.join(' ')).toMatch(/dora@pve!auto is dead/);
+    await run(userChange, { kind: 'group', action: 'create', groupid: 'doras' }, t.ctx);
+    await run(userChange, { kind: 'user', action: 'update', userid: 'dora@pve', groups: ['doras'] }, t.ctx);
+    await run(userChange, { kind: 'acl', action: 'create', path: '/vms', roles: ['PVEVMUser'], groups: ['doras'] }, t.ctx);
+    expect((await run(userList, { kind: 'token', userid: 'dora@pve' }, t.ctx)).warnings!.join(' ')).not.toMatch(/is dead/);
+    // root@pam needs no ACL entry
+    expect((await run(userList, { kind: 'token' }, t.ctx)).warnings!.join(' ')).not.toMatch(/root@pam![^ ]* is dead/);
   });
 
   it('protects root@pam and the server\'s own user and token, early and in plain words', async () => {
@@ -675,7 +698,7 @@ describe('user_management', () => {
       { kind: 'token', action: 'delete', userid: 'proxmox-mcp@pve', tokenid: 'mcp' },
       { kind: 'acl', action: 'delete', path: '/', roles: ['ProxmoxMCP'], tokens: ['proxmox-mcp@pve!mcp'] },
     ] as const) {
-      const error = await expectToolError(run(userManagement, args as never, t.ctx), 'protected');
+      const error = await expectToolError(run(userChange, args as never, t.ctx), 'protected');
       expect(error.message).toMatch(/root@pam|proxmox-mcp@pve/);
     }
     expect(JSON.stringify([...sim.state.users.keys()])).toBe(before);
@@ -683,17 +706,23 @@ describe('user_management', () => {
   });
 
   it('unhappy paths: unknown user/group/role, duplicates, missing fields, bad ids', async () => {
-    await expectToolError(run(userManagement, { kind: 'user', action: 'get', userid: 'nobody@pve' }, t.ctx), 'not_found');
-    await expectToolError(run(userManagement, { kind: 'group', action: 'get', groupid: 'nogroup' }, t.ctx), 'not_found');
-    await expectToolError(run(userManagement, { kind: 'role', action: 'get', roleid: 'NoRole' }, t.ctx), 'not_found');
-    await expectToolError(run(userManagement, { kind: 'user', action: 'create', userid: 'alice@pve' }, t.ctx), 'conflict');
-    await expectToolError(run(userManagement, { kind: 'user', action: 'create', userid: 'dave@pve', groups: ['nogroup'] }, t.ctx), 'not_found');
-    await expectToolError(run(userManagement, { kind: 'acl', action: 'create', path: '/', roles: ['PVEAuditor'] }, t.ctx), 'invalid_input');
-    await expectToolError(run(userManagement, { kind: 'token', action: 'create', userid: 'alice@pve' }, t.ctx), 'invalid_input');
-    await expectToolError(run(userManagement, { kind: 'user', action: 'update', userid: 'alice@pve' }, t.ctx), 'invalid_input');
-    expect(userManagement.input.safeParse({ kind: 'user', action: 'get', userid: 'alice' }).success).toBe(false);
-    expect(userManagement.input.safeParse({ kind: 'role', action: 'create', roleid: 'X', privs: ['not a priv'] }).success).toBe(false);
-    expect(userManagement.effectOf!(userManagement.input.parse({ kind: 'token', action: 'delete' }))).toBe('destructive');
-    expect(userManagement.effectOf!(userManagement.input.parse({ kind: 'acl', action: 'create' }))).toBe('write');
+    await expectToolError(run(userList, { kind: 'user', action: 'get', userid: 'nobody@pve' }, t.ctx), 'not_found');
+    await expectToolError(run(userList, { kind: 'group', action: 'get', groupid: 'nogroup' }, t.ctx), 'not_found');
+    await expectToolError(run(userList, { kind: 'role', action: 'get', roleid: 'NoRole' }, t.ctx), 'not_found');
+    await expectToolError(run(userChange, { kind: 'user', action: 'create', userid: 'alice@pve' }, t.ctx), 'conflict');
+    await expectToolError(run(userChange, { kind: 'user', action: 'create', userid: 'dave@pve', groups: ['nogroup'] }, t.ctx), 'not_found');
+    await expectToolError(run(userChange, { kind: 'acl', action: 'create', path: '/', roles: ['PVEAuditor'] }, t.ctx), 'invalid_input');
+    await expectToolError(run(userChange, { kind: 'token', action: 'create', userid: 'alice@pve' }, t.ctx), 'invalid_input');
+    await expectToolError(run(userChange, { kind: 'user', action: 'update', userid: 'alice@pve' }, t.ctx), 'invalid_input');
+    expect(userList.input.safeParse({ kind: 'user', action: 'get', userid: 'alice' }).success).toBe(false);
+    expect(userChange.input.safeParse({ kind: 'role', action: 'create', roleid: 'X', privs: ['not a priv'] }).success).toBe(false);
+    expect(userChange.effectOf!(userChange.input.parse({ kind: 'token', action: 'delete' }))).toBe('destructive');
+    expect(userChange.effectOf!(userChange.input.parse({ kind: 'acl', action: 'create' }))).toBe('write');
+    // Each half takes only its own actions, and says where the other ones are.
+    expect(userList.effect).toBe('read');
+    expect(userList.input.parse({ kind: 'user' }).action).toBe('list');
+    expect(userList.input.safeParse({ kind: 'user', action: 'delete', userid: 'alice@pve' }).error?.issues[0]?.message).toMatch(/user_change/);
+    expect(userChange.input.safeParse({ kind: 'user', action: 'list' }).error?.issues[0]?.message).toMatch(/user_list/);
+    expect(userChange.roles).toEqual(['admin']);
   });
 });

@@ -17,12 +17,12 @@ export default definePrompt({
     const steps: string[] = [];
     if (want('tokens')) {
       steps.push(
-        'Users and API tokens: user_management to list users (enabled, expiry, realm), groups and every user\'s API tokens. Flag: tokens without privilege separation (privsep 0), tokens of root@pam, tokens that never expire, disabled or expired users who still hold tokens or ACLs, accounts nobody seems to use. Second factor for root@pam and admins: proxmox_api {"method":"GET","path":"/access/tfa/root@pam"}.',
+        'Users and API tokens: user_list to list users (enabled, expiry, realm), groups and every user\'s API tokens. Flag: tokens without privilege separation (privsep 0), tokens of root@pam, tokens that never expire, disabled or expired users who still hold tokens or ACLs, accounts nobody seems to use. Second factor for root@pam and admins: proxmox_api {"method":"GET","path":"/access/tfa/root@pam"}.',
       );
     }
     if (want('acl')) {
       steps.push(
-        'ACLs: user_management to list the ACLs (or proxmox_api {"method":"GET","path":"/access/acl"}) and the roles. Who holds Administrator or PVEAdmin on "/"? Broad paths with propagate; ACLs for users, groups or tokens that no longer exist; tokens with more than their job needs. This server\'s own token should hold only its own role.',
+        'ACLs: user_list to list the ACLs (or proxmox_api {"method":"GET","path":"/access/acl"}) and the roles. Who holds Administrator or PVEAdmin on "/"? Broad paths with propagate; ACLs for users, groups or tokens that no longer exist; tokens with more than their job needs. This server\'s own token should hold only its own role.',
       );
     }
     if (want('firewall')) {

@@ -41,6 +41,21 @@ function withoutEcho(name: string, schema: unknown): unknown {
   return rest;
 }
 
+/**
+ * One form to list where the server takes two spellings of the same thing: a list as an array or a comma
+ * string (fields, sshkeys) is listed as the array, a cursor as a string or a number as the string. The
+ * server still takes both (invokeTool validates with the full zod schema).
+ */
+function loneForm(alternatives: unknown[]): Json | undefined {
+  if (alternatives.length !== 2 || !alternatives.every(isObject)) return undefined;
+  const [a, b] = alternatives as Json[];
+  const isStringArray = (node: Json) => node.type === 'array' && isObject(node.items) && node.items.type === 'string';
+  if (isStringArray(a!) && b!.type === 'string') return a;
+  if (isStringArray(b!) && a!.type === 'string') return b;
+  if (a!.type === 'string' && b!.type === 'integer' && b!.minimum === 0) return a;
+  return undefined;
+}
+
 /** depth: 0 the root, 1 an argument, 2+ inside an argument (a NIC's fields: named, not described). */
 function trimInputNode(node: unknown, depth: number): unknown {
   if (Array.isArray(node)) return node.map((item) => trimInputNode(item, depth));
@@ -56,6 +71,15 @@ function trimInputNode(node: unknown, depth: number): unknown {
     // An id's range (VMIDs: 100..999999999) tells an agent nothing the name does not.
     if (key === 'minimum' && value === 100 && node.maximum === 999_999_999) continue;
     if (key === 'maximum' && value === 999_999_999 && node.minimum === 100) continue;
+    // An optional boolean that defaults to false says nothing by its default.
+    if (key === 'default' && value === false && node.type === 'boolean') continue;
+    if (key === 'anyOf' && Array.isArray(value)) {
+      const single = loneForm(value);
+      if (single) {
+        Object.assign(out, trimInputNode(single, depth));
+        continue;
+      }
+    }
     if (key === 'items') {
       out.items = trimInputNode(value, Math.max(depth + 1, 2));
       continue;

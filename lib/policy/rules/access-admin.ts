@@ -2,7 +2,7 @@
  * Who may change access control: any request under /access that is not a read (users, groups, roles,
  * ACLs, tokens, realms, second factors, passwords, tickets), and realm-sync jobs under /cluster/jobs,
  * need an admin client token, whichever tool
- * sends it (user_management, proxmox_api, or a pveum/pvesh line that execute_command translates). When the
+ * sends it (user_change, proxmox_api, or a pveum/pvesh line that execute_command translates). When the
  * caller is not known the request is refused.
  */
 import { ToolError } from '../../errors.ts';

@@ -1,0 +1,3 @@
+import { userChangeTool } from '../lib/cluster/access-tool.ts';
+
+export default userChangeTool;

@@ -1,0 +1,3 @@
+import { userListTool } from '../lib/cluster/access-tool.ts';
+
+export default userListTool;
