@@ -232,6 +232,9 @@ describe('toolsets keep HA out of the default list', () => {
       expect(JSON.stringify(history.body.data)).toContain('ha_change');
       const refused = await callRest(ts.url, token, 'ha_change', { action: 'add', vmid: 100 });
       expect(refused.status).toBe(409);
+      const help = await callRest(ts.url, token, 'help_llm', { topic: 'tools' });
+      expect(help.body.data.text).toContain('- ha (enabled for you): High availability');
+      expect(help.body.data.text).toMatch(/- metrics: .*Tools: metrics_history\./);
       const viewer = await ts.createToken({ name: 'ha-viewer', role: 'viewer' });
       const denied = await callRest(ts.url, viewer, 'ha_change', { action: 'remove', vmid: 100 });
       expect(denied.status).toBe(403);
