@@ -25,7 +25,9 @@ export function toolTable(tools: AnyTool[]): string {
     .map((tool) => {
       const base = tool.roles ? tool.roles.join(', ') : 'any';
       const roles = tool.changeRoles ? `${base}; changes: ${tool.changeRoles.join(', ')}` : base;
-      return `| \`${tool.name}\` | ${tool.effect} | ${roles} | ${opening(tool.description)} |`;
+      // a tool outside the everyday set is listed only to tokens that enabled its toolset
+      const toolset = tool.toolset && tool.toolset !== 'core' ? ` (toolset ${tool.toolset})` : '';
+      return `| \`${tool.name}\` | ${tool.effect} | ${roles}${toolset} | ${opening(tool.description)} |`;
     });
   return ['| tool | effect | roles | what it does |', '|---|---|---|---|', ...rows].join('\n');
 }
