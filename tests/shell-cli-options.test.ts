@@ -249,3 +249,113 @@ describe('the translation never throws on odd lines', () => {
     }
   }, 60_000);
 });
+
+describe('realm sync and the node certificate become their API requests (issue 12 follow-up)', () => {
+  it.each([
+    ['pveum realm sync ldap1 --remove-vanished acl --dry-run', { method: 'POST', path: '/access/domains/ldap1/sync', params: { 'remove-vanished': 'acl', 'dry-run': '1' } }],
+    ['pveum re sy ldap1 --remove-v entry --sc both', { method: 'POST', path: '/access/domains/ldap1/sync', params: { 'remove-vanished': 'entry', scope: 'both' } }],
+    ['pveum sync pve', { method: 'POST', path: '/access/domains/pve/sync', params: {} }],
+    ['pvenode cert set /tmp/cert.pem /tmp/key.pem --force --rest 1', { method: 'POST', path: '/nodes/pve1/certificates/custom', params: { certificates: '/tmp/cert.pem', key: '/tmp/key.pem', force: '1', restart: '1' } }],
+    ['pvenode cert delete', { method: 'DELETE', path: '/nodes/pve1/certificates/custom', params: {} }],
+    ['pvenode ce del 1', { method: 'DELETE', path: '/nodes/pve1/certificates/custom', params: { restart: '1' } }],
+    ['pvenode acme cert order --force', { method: 'POST', path: '/nodes/pve1/certificates/acme/certificate', params: { force: '1' } }],
+    ['pvenode acme cert renew', { method: 'PUT', path: '/nodes/pve1/certificates/acme/certificate', params: {} }],
+    ['pvenode ac ce rev', { method: 'DELETE', path: '/nodes/pve1/certificates/acme/certificate', params: {} }],
+  ])('%s', (line, request) => {
+    expect(translate(line)).toEqual([request]);
+  });
+
+  it.each(['pvenode cert set /tmp/c.pem', 'pvenode cert delete', 'pvenode acme cert order', 'pvenode acme cert renew --force', 'pvenode acme cert revoke', 'pvesh delete /nodes/pve1/certificates/custom'])('%s on the main node is refused by the API policy', async (line) => {
+    expect((await findings(line)).join(' ')).toMatch(/certificate/i);
+  });
+});
+
+describe('host commands that cut the main node off become API requests or host findings', () => {
+  it.each([
+    ['systemctl stop pveproxy', 'POST', '/nodes/pve1/services/pveproxy/stop'],
+    ['systemctl --no-block stop pveproxy.service', 'POST', '/nodes/pve1/services/pveproxy/stop'],
+    ['systemctl -s KILL kill pvedaemon', 'POST', '/nodes/pve1/services/pvedaemon/stop'],
+    ['systemctl disable --now ssh', 'POST', '/nodes/pve1/services/sshd/stop'],
+    ['systemctl mask corosync.service', 'POST', '/nodes/pve1/services/corosync/stop'],
+    ["systemctl stop 'pve-c*'", 'POST', '/nodes/pve1/services/pve-cluster/stop'],
+    ['systemctl stop ssh.socket', 'POST', '/nodes/pve1/services/sshd/stop'],
+    ['sudo systemctl stop PVEPROXY', 'POST', '/nodes/pve1/services/pveproxy/stop'],
+    ['service sshd stop', 'POST', '/nodes/pve1/services/sshd/stop'],
+    ['invoke-rc.d pve-cluster stop', 'POST', '/nodes/pve1/services/pve-cluster/stop'],
+    ['/etc/init.d/corosync stop', 'POST', '/nodes/pve1/services/corosync/stop'],
+    ['killall pveproxy', 'POST', '/nodes/pve1/services/pveproxy/stop'],
+    ['killall -9 pmxcfs', 'POST', '/nodes/pve1/services/pve-cluster/stop'],
+    ['pkill -f pvedae', 'POST', '/nodes/pve1/services/pvedaemon/stop'],
+    ['pkill -9 ^sshd', 'POST', '/nodes/pve1/services/sshd/stop'],
+    ['zpool destroy -f rpool', 'DELETE', '/nodes/pve1/disks/zfs/rpool'],
+    ['zfs destroy rpool/data/vm-101-disk-0', 'DELETE', '/nodes/pve1/storage/zfs/content/rpool/data/vm-101-disk-0'],
+    ['ifdown vmbr0', 'DELETE', '/nodes/pve1/network/vmbr0'],
+    ['ip link set vmbr0 down', 'DELETE', '/nodes/pve1/network/vmbr0'],
+    ['ip l s dev eno1 down', 'DELETE', '/nodes/pve1/network/eno1'],
+    ['ip -4 link set eno1 nomaster', 'DELETE', '/nodes/pve1/network/eno1'],
+    ['ip link delete vmbr0', 'DELETE', '/nodes/pve1/network/vmbr0'],
+    ['ip addr flush dev vmbr0', 'DELETE', '/nodes/pve1/network/vmbr0'],
+    ['ip a f vmbr0', 'DELETE', '/nodes/pve1/network/vmbr0'],
+    ['ip address del 192.168.100.10/24 dev vmbr0', 'DELETE', '/nodes/pve1/network/vmbr0'],
+    ['ifconfig vmbr0 down', 'DELETE', '/nodes/pve1/network/vmbr0'],
+    ['brctl delbr vmbr0', 'DELETE', '/nodes/pve1/network/vmbr0'],
+    ['brctl delif vmbr0 eno1', 'DELETE', '/nodes/pve1/network/eno1'],
+  ])('%s', (line, method, path) => {
+    expect(translate(line)).toContainEqual(expect.objectContaining({ method, path }));
+  });
+
+  it.each(['systemctl restart pveproxy', 'systemctl status pveproxy', 'systemctl stop nginx', 'systemctl reload sshd', 'service pveproxy restart', 'killall nginx', 'zfs destroy -n -r rpool/data', 'zfs destroy rpool/data/vm-101-disk-0@snap1', 'ip link set vmbr0 up', 'ip -n ns1 link set eth0 down', 'ip route show', 'zpool status rpool'])('%s makes no request', (line) => {
+    expect(translate(line)).toEqual([]);
+  });
+
+  it.each([
+    'zfs destroy -r rpool/data',
+    'zfs destroy -R rpool/ROOT',
+    'zfs destroy rpool/ROOT/pve-1',
+    'zfs destroy -f tank',
+    'zfs destroy -rf rpool/data/subdir',
+    'systemctl stop networking',
+    'systemctl isolate rescue.target',
+    'systemctl rescue',
+    'ifdown -a',
+    'ifdown --all',
+    'ip addr flush scope global',
+    'ip route flush table main',
+    'ip route del default',
+    'iptables -P INPUT DROP',
+    'iptables --policy OUTPUT DROP',
+    'ip6tables -P INPUT DROP',
+    'iptables -F',
+    'iptables -t filter --flush INPUT',
+    'iptables -I INPUT -p tcp --dport 22 -j DROP',
+    'iptables -A INPUT -j REJECT',
+    'iptables-restore < /tmp/rules',
+    'nft flush ruleset',
+    "nft 'add chain inet f input { type filter hook input priority 0; policy drop; }'",
+    'nft add rule inet f input tcp dport 8006 drop',
+    'nft -f /tmp/rules.nft',
+    'systemctl stop $UNIT',
+    'pkill "$NAME"',
+    'systemctl stop pveproxy',
+    'killall -9 corosync',
+    'zpool destroy rpool',
+    'zfs destroy rpool/data/vm-101-disk-0',
+    'ip link set vmbr0 down',
+    'ifdown vmbr0',
+  ])('%s is refused on the main node', async (line) => {
+    expect((await findings(line)).length, line).toBeGreaterThan(0);
+  });
+
+  it('a cut-off that only matters on the main node passes on another node; data loss does not', async () => {
+    const ctx = { ...stubContext(), node: 'pve2' };
+    expect(await commandProtectionFindings('iptables -P INPUT DROP', ctx)).toEqual([]);
+    expect(await commandProtectionFindings('ip route flush table main', ctx)).toEqual([]);
+    expect(await commandProtectionFindings('systemctl stop pveproxy', ctx)).toEqual([]);
+    expect((await commandProtectionFindings('zfs destroy -r rpool/data', ctx)).length).toBeGreaterThan(0);
+    expect((await commandProtectionFindings('ssh pve1 iptables -P INPUT DROP', ctx)).length).toBeGreaterThan(0);
+  });
+
+  it.each(['zfs destroy rpool/data/vm-102-disk-0', 'systemctl restart pveproxy', 'iptables -L -n', 'nft list ruleset', 'pve-firewall stop', 'iptables -A INPUT -p tcp --dport 3128 -j ACCEPT'])('%s passes the protections', async (line) => {
+    expect(await findings(line)).toEqual([]);
+  });
+});

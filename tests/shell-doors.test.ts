@@ -14,7 +14,7 @@ import { settingsKeyForShellFeatures, updateShellFeatureGrant } from '../lib/exe
 import { callRest, connectClient } from './helpers/server.ts';
 import { clusterSnapshot, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { startSshd, type RunningSshd } from './helpers/sshd.ts';
-import { featureLines, notReadLines } from './helpers/shell-corpus.ts';
+import { cutOffLines, featureLines, notReadLines } from './helpers/shell-corpus.ts';
 
 let sshd: RunningSshd;
 let ts: SafetyServer;
@@ -268,5 +268,68 @@ describe('the host CLI grant (npm run token -- shell NAME --allow/--deny)', () =
     expect(await updateShellFeatureGrant(settings, token.id, 'everything', undefined)).toHaveProperty('error', expect.stringMatching(/unknown shell feature everything/));
     // a grant belongs to one token: another operator is still refused
     expect((await run(operator, 'eval true')).status).toBe(403);
+  });
+});
+
+describe('issue 12 follow-up: realm sync, the node certificate and host cut-offs, through every door', () => {
+
+  it('each is refused for a safe-mode admin and a normal-mode operator, nothing ran, nothing reached Proxmox, the cluster is unchanged', async () => {
+    const ran: string[] = [];
+    for (const line of cutOffLines) for (const token of [ts.adminToken, operator]) {
+      const before = clusterSnapshot(ts.sim);
+      const sent = ts.changesSent.length;
+      const m = marker();
+      const response = await run(token, `touch ${m}; ${line}`);
+      if (response.status !== 403 || response.body.error?.code !== 'protected' || existsSync(m) || clusterSnapshot(ts.sim) !== before || ts.changesSent.length !== sent) ran.push(`${token === operator ? 'operator' : 'admin'}: ${line} -> ${response.status} ${JSON.stringify(response.body.error ?? response.body).slice(0, 200)}`);
+    }
+    expect(ran).toEqual([]);
+  }, 120_000);
+
+  it('the refusal says why in words an admin understands', async () => {
+    const vmbr = await run(ts.adminToken, 'ip link set vmbr0 down');
+    expect(vmbr.body.error.message).toMatch(/in any mode.*vmbr0 carries the address of node pve1/);
+    const fw = await run(ts.adminToken, 'iptables -P INPUT DROP');
+    expect(fw.body.error.message).toMatch(/drop its traffic.*firewall_change/);
+    const zfs = await run(ts.adminToken, 'zfs destroy -r rpool/data');
+    expect(zfs.body.error.message).toMatch(/local-zfs storage, every guest disk/);
+    const sync = await run(ts.adminToken, 'pveum realm sync pve');
+    expect(sync.body.error.message).toMatch(/realm/);
+  });
+
+  it('the same requests through proxmox_api get the same answer', async () => {
+    for (const [method, path] of [['POST', '/access/domains/pve/sync'], ['POST', '/nodes/pve1/services/pveproxy/stop'], ['DELETE', '/nodes/pve1/network/vmbr0'], ['DELETE', '/nodes/pve1/certificates/custom'], ['POST', '/nodes/pve1/certificates/acme/certificate']] as const) {
+      const response = await callRest(ts.url, ts.adminToken, 'proxmox_api', { method, path, params: {} });
+      expect(response.status, `${method} ${path}`).toBe(403);
+      expect(response.body.error.code).toBe('protected');
+    }
+  });
+
+  it.each(['modern', 'legacy'] as const)('%s MCP refuses them too', async (era) => {
+    const client = await connectClient(ts.mcpUrl, ts.adminToken, era);
+    try {
+      for (const line of ['systemctl stop pveproxy', 'ip link set vmbr0 down', 'pveum realm sync pve', 'pvenode acme cert renew', 'nft flush ruleset']) {
+        const m = marker();
+        const before = clusterSnapshot(ts.sim);
+        const result = await client.callTool({ name: 'execute_command', arguments: { node: 'pve1', command: `touch ${m}; ${line}` } });
+        expect(result.isError, `${era}: ${line}`).toBe(true);
+        expect(existsSync(m), line).toBe(false);
+        expect(clusterSnapshot(ts.sim)).toBe(before);
+      }
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('explain_command shows the request a host command amounts to', async () => {
+    const response = await callRest(ts.url, ts.adminToken, 'explain_command', { command: 'systemctl stop pveproxy', node: 'pve1' });
+    expect(response.body.data.api_calls).toContain('POST /nodes/pve1/services/pveproxy/stop');
+    expect(response.body.data.verdict.outcome).toBe('refused_protected');
+  });
+
+  it('harmless neighbours still run (normal-mode operator)', async () => {
+    for (const line of ['zfs destroy -n -r rpool/data || true', 'systemctl restart h13-no-such-unit 2>/dev/null || true', 'iptables -L -n 2>/dev/null || true', 'zfs destroy rpool/data/vm-102-disk-0 2>/dev/null || true']) {
+      const response = await run(operator, line);
+      expect(response.status, `${line}: ${JSON.stringify(response.body)}`).toBe(200);
+    }
   });
 });

@@ -15,6 +15,7 @@
 import type { Classification, ClassifyContext } from '../exec/classify.ts';
 import { classifyCommandLine } from '../exec/classify.ts';
 import { endpointParams, findEndpoint, optionNames, parseCliOptions, type CliWord, type ParamKind } from '../exec/pve-options.ts';
+import { hostCutOff } from '../exec/host-cutoff.ts';
 import { FEATURE_DESCRIPTIONS, settingsKeyForShellFeatures, type ShellFeature } from '../exec/shell-features.ts';
 import { tryParseCommandLine, type SimpleCommand } from '../exec/shell-parse.ts';
 import { ToolError } from '../errors.ts';
@@ -22,6 +23,7 @@ import type { Knowledge } from '../knowledge.ts';
 import type { PveClient } from '../pve/types.ts';
 import type { Caller } from '../tool.ts';
 import { checkProtections, protectedUser, type ProtectionContext } from './protections.ts';
+import { volumeOwners } from './rules/protected-guest.ts';
 
 export interface CommandGuardContext extends ProtectionContext {
   /** The node the command runs on (qm/pct act on guests there). */
@@ -138,6 +140,9 @@ const CLI: Record<string, Record<string, CliCommand>> = {
     'realm add': { method: 'POST', path: '/access/domains', args: ['realm'] },
     'realm modify': { method: 'PUT', path: '/access/domains/{realm}', args: ['realm'] },
     'realm delete': { method: 'DELETE', path: '/access/domains/{realm}', args: ['realm'] },
+    'realm sync': { method: 'POST', path: '/access/domains/{realm}/sync', args: ['realm'] },
+    // the old spelling, still accepted by pveum
+    sync: { method: 'POST', path: '/access/domains/{realm}/sync', args: ['realm'] },
     useradd: access('users', 'userid').add!,
     usermod: access('users', 'userid').modify!,
     userdel: access('users', 'userid').delete!,
@@ -172,6 +177,12 @@ const CLI: Record<string, Record<string, CliCommand>> = {
     startall: { method: 'POST', path: '/nodes/{node}/startall' },
     stopall: { method: 'POST', path: '/nodes/{node}/stopall' },
     migrateall: { method: 'POST', path: '/nodes/{node}/migrateall', args: ['target'] },
+    // pvenode cert set <certificates> [<key>] reads the files and uploads them (POST certificates/custom)
+    'cert set': { method: 'POST', path: '/nodes/{node}/certificates/custom', args: ['certificates', 'key'] },
+    'cert delete': { method: 'DELETE', path: '/nodes/{node}/certificates/custom', args: ['restart'] },
+    'acme cert order': { method: 'POST', path: '/nodes/{node}/certificates/acme/certificate' },
+    'acme cert renew': { method: 'PUT', path: '/nodes/{node}/certificates/acme/certificate' },
+    'acme cert revoke': { method: 'DELETE', path: '/nodes/{node}/certificates/acme/certificate' },
   },
   'ha-manager': {
     add: { method: 'POST', path: '/cluster/ha/resources', args: ['sid'] },
@@ -362,8 +373,12 @@ function fromHostCommands(command: SimpleCommand, node: string): ApiRequest[] {
     p === 'blkdiscard' ||
     (p === 'dd' && command.words.some((w) => w.text.startsWith('of=/dev/'))) ||
     p === 'shred';
-  if (!wipes) return onto;
-  return [...onto, ...disks.map((w) => {
+  // services, pools, datasets, interfaces: what the API request for the same effect is (lib/exec/host-cutoff.ts)
+  const cutOff = hostCutOff(command, node, volumeOwners);
+  if (cutOff.unknowable) throw new Unknowable(cutOff.unknowable);
+  const host = cutOff.requests.map((r) => ({ ...r, from: describe(command) }));
+  if (!wipes) return [...onto, ...host];
+  return [...onto, ...host, ...disks.map((w) => {
     if (w.dynamic) throw new Unknowable('the disk is only known at run time');
     return { method: 'PUT' as const, path: `/nodes/${node}/disks/wipedisk`, params: { disk: w.text.replace(/^of=/, '') }, from: describe(command) };
   })];
@@ -444,6 +459,19 @@ async function taggedFindings(line: string, ctx: CommandGuardContext, sent: ApiR
       throw error;
     }
     sent.push(...requests);
+    // host commands with no API equivalent that cut the main node off (or destroy its pools' data)
+    if (!Object.hasOwn(CLI, program) && program !== 'pvesh' && !command.flags.includes('in-guest')) {
+      const target = command.flags.includes('remote') && command.host ? command.host.replace(/^.*@/, '') : ctx.node;
+      const host = hostCutOff(command, target, volumeOwners).findings;
+      if (host.length > 0) {
+        const main = (await ctx.mainNode())?.toLowerCase();
+        const onMain = !main || target.toLowerCase() === main || target === 'localhost';
+        for (const f of host) {
+          if (f.mainOnly && !onMain) continue;
+          findings.push(`${describe(command)}: ${f.reason}${f.mainOnly ? (main ? ` (${target} is the main node, this server runs on it)` : ' (the main node is not known, so every node counts as main; set MCP_MAIN_NODE)') : ''}`);
+        }
+      }
+    }
     for (const request of requests) {
       try {
         await checkProtections(request.method, request.path, request.params, ctx);

@@ -237,3 +237,46 @@ export const featureLines: [string, ShellFeature][] = [
     ['curl http://127.0.0.1:85/api2/json/version', 'api-from-shell'],
     ['nc 127.0.0.1 85', 'api-from-shell'],
 ];
+
+/**
+ * Issue 12 follow-up: realm sync and the node certificate through their CLIs, and host commands that cut
+ * the main node off (services, ZFS, the management interface, firewall drops and flushes). Refused in
+ * every mode (the simulated pve1 is the main node; vmbr0 carries its address; guest 101 is protected).
+ */
+export const cutOffLines: string[] = [
+  'pveum realm sync pve --remove-vanished entry',
+  'pveum re sy pam',
+  'pvenode cert set /tmp/cert.pem /tmp/key.pem --force',
+  'pvenode cert delete 1',
+  'pvenode acme cert order --force',
+  'pvenode ac ce renew',
+  'pvenode acme cert revoke',
+  'systemctl stop pveproxy',
+  'systemctl --no-block stop pveproxy.service',
+  "systemctl stop 'pve*'",
+  'systemctl mask --now ssh.service',
+  'systemctl -s KILL kill pvedaemon',
+  'sudo systemctl stop corosync',
+  'service ssh stop',
+  'killall -9 pmxcfs',
+  'pkill -f pvepro',
+  'zpool destroy -f rpool',
+  'zfs destroy -r rpool/data',
+  'zfs destroy -R rpool/ROOT',
+  // guest 101 (db01) is protected: its local-zfs volume is its data
+  'zfs destroy rpool/data/vm-101-disk-0',
+  'ifdown vmbr0',
+  'ifdown -a',
+  'ip link set vmbr0 down',
+  'ip l s dev vmbr0 down',
+  'ip link del vmbr0',
+  'ip addr flush dev vmbr0',
+  'ip a del 192.168.100.10/24 dev vmbr0',
+  'ifconfig vmbr0 down',
+  'iptables -P INPUT DROP',
+  'iptables -F',
+  'iptables -I INPUT -p tcp --dport 8006 -j DROP',
+  'nft flush ruleset',
+  'nft add chain inet f input { type filter hook input priority 0 \\; policy drop \\; }',
+  'systemctl stop "$UNIT"',
+];
