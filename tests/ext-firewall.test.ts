@@ -11,6 +11,7 @@ import { callRest, connectClient } from './helpers/server.ts';
 import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { cidrContains, cutsOf, type FirewallSet } from '../lib/firewall/evaluate.ts';
 import { checkProtections } from '../lib/policy/protections.ts';
+import { vetCommandLine } from '../lib/policy/command-guard.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 import { createPveClient } from '../lib/pve/client.ts';
 import { silentLogger } from '../lib/log.ts';
@@ -122,6 +123,25 @@ describe('the policy rule on the simulator', () => {
       stop();
       sim.close();
     }
+  });
+});
+
+describe('host command lines reach the same rule', () => {
+  test('pvesh lines that would cut the server are protected; harmless ones are not', async () => {
+    const sim = createSimulator({ taskDurationMs: 5 });
+    const pve = createPveClient({ baseUrl: 'https://simulated-cluster:8006', tokenId: sim.defaultToken.tokenId, tokenSecret: sim.defaultToken.secret, fetch: sim.fetch, retries: 0, log: silentLogger });
+    const vet = (line: string) => vetCommandLine(line, 'pve1', { pve, mainNode: 'pve1', caller: { tokenId: 't', name: 't', role: 'admin' } });
+    for (const line of ['pvesh set /cluster/firewall/options --enable 1', 'pvesh set /cluster/firewall/options -enable=1', 'pvesh set /cluster/firewall/options --enable 1 --policy_in REJECT']) {
+      expect((await vet(line)).protectedReasons.join(' '), line).toMatch(/would be dropped by policy_in/);
+    }
+    firewallOf(sim.state).options.enable = 1;
+    firewallOf(sim.state).options.policy_in = 'ACCEPT';
+    expect((await vet('pvesh create /nodes/pve1/firewall/rules --type in --action DROP --macro SSH')).protectedReasons.join(' ')).toMatch(/SSH access \(tcp\/22\) to pve1/);
+    // localhost is the node answering the API
+    expect((await vet('pvesh create /nodes/localhost/firewall/rules --type in --action DROP --macro SSH')).protectedReasons.join(' ')).toMatch(/SSH access \(tcp\/22\) to pve1/);
+    expect((await vet('pvesh create /nodes/LocalHost/firewall/rules --type in --action REJECT --proto tcp --dport 8006')).protectedReasons.join(' ')).toMatch(/API access/);
+    expect((await vet('pvesh create /cluster/firewall/rules --type in --action DROP --proto tcp --dport 3306')).protectedReasons).toEqual([]);
+    sim.close();
   });
 });
 

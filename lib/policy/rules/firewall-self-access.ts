@@ -186,12 +186,14 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
   const existing = new Set(judge(before).map(key));
   const names = Object.keys(req.raw);
   const depth = Math.max(1, ...names.map((name) => paramReadings(req, name).length));
-  for (let level = 0; level < depth; level++) {
+  // `localhost` is the node that answers the API: the main node, or any node when that is not known
+  const targets = where.scope === 'node' && where.node === 'localhost' ? (main ? [main] : members.map((m) => m.name)) : [where.node];
+  for (let level = 0; level < depth * targets.length; level++) {
     const pick = (name: string) => {
       const readings = paramReadings(req, name);
-      return readings.length ? readings[Math.min(level, readings.length - 1)] : undefined;
+      return readings.length ? readings[Math.min(level % depth, readings.length - 1)] : undefined;
     };
-    const added = judge(applyChange(before, req, where, pick)).filter((cut) => !existing.has(key(cut)));
+    const added = judge(applyChange(before, req, { ...where, node: targets[Math.floor(level / depth)] }, pick)).filter((cut) => !existing.has(key(cut)));
     if (added.length) {
       const list = added.slice(0, 4).map((cut) => `${cut.what} to ${cut.node} would be dropped by ${cut.why}`).join('; ');
       refuse(`This firewall change would cut ${added.length === 1 ? 'this' : 'these'} off: ${list}. Nothing was sent. Add an ACCEPT rule for it first (e.g. in, tcp, dport 8006 and 22, source this server's address), or make the change on the host.`);
