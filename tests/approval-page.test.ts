@@ -9,7 +9,7 @@ import { createServer, request as httpRequest, type Server as HttpServer } from 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest } from './helpers/server.ts';
 import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
-import { addApprover, csrfIn, decideOnPage, getPage, postForm, type TestApprover } from './helpers/approval.ts';
+import { addApprover, approveCli, csrfIn, decideOnPage, getPage, postForm, type TestApprover } from './helpers/approval.ts';
 import { hasChromium, launchChromium, chromiumPath } from './helpers/chromium.ts';
 import { approvalsOf } from '../lib/approval/store.ts';
 import { totp } from '../lib/approval/totp.ts';
@@ -38,6 +38,27 @@ async function askForChange(): Promise<{ id: string; args: Record<string, unknow
   const response = await callRest(ts.url, safe, 'proxmox_api', args);
   expect(response.status).toBe(428);
   return { id: response.body.error.details.approval_id, args, text };
+}
+
+/** A request with headers fetch() will not send (Host), or from another loopback source address. */
+function rawRequest(options: { path: string; method?: string; headers?: Record<string, string>; body?: string; localAddress?: string }): Promise<{ status: number; html: string }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(ts.url);
+    const req = httpRequest({ hostname: url.hostname, port: url.port, path: options.path, method: options.method ?? 'GET', headers: options.headers, localAddress: options.localAddress }, (res) => {
+      let html = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (html += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, html }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+/** POST a form as a browser on another address would. */
+function postFrom(localAddress: string, path: string, fields: Record<string, string>, cookie: string) {
+  const body = new URLSearchParams(fields).toString();
+  return rawRequest({ path, method: 'POST', localAddress, body, headers: { host: new URL(ts.url).host, origin: ts.url, cookie, 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(Buffer.byteLength(body)) } });
 }
 
 async function eventsFor(id: string) {
@@ -195,7 +216,7 @@ describe('bad input on the page: refused, clear, nothing decided or run, on reco
     expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('pending');
   });
 
-  it('a locked approver cannot approve even with the right code', async () => {
+  it('an address that sent 5 wrong codes is locked out of that approver, even with the right code; the approver from another address and the host CLI still decide', async () => {
     const locked = await addApprover(ts.server.store);
     const { id } = await askForChange();
     const page = await getPage(ts.url, `/approve/${id}`);
@@ -206,7 +227,97 @@ describe('bad input on the page: refused, clear, nothing decided or run, on reco
     const response = await postForm(ts.url, `/approve/${id}`, { csrf, approver: locked.name, code: right, decision: 'approve' }, { cookie: page.cookie });
     expect(response.status).toBe(403);
     expect(response.html).toMatch(/Too many wrong codes/);
+    expect(response.html).toMatch(/from this address/);
     expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('pending');
+    // The approver's own browser, on another address (127.0.0.2 is loopback too): not locked.
+    const fromOther = await postFrom('127.0.0.2', `/approve/${id}`, { csrf, approver: locked.name, code: locked.nextCode(), decision: 'deny' }, page.cookie);
+    expect(fromOther.status, fromOther.html).toBe(200);
+    expect(fromOther.html).toMatch(/Denied\./);
+    expect((await approvalsOf(ts.server.store).get(id))!.status).toBe('denied');
+    // And the host CLI needs no code at all: it decides whatever the page's brakes.
+    const next = await askForChange();
+    expect((await approveCli(ts.server.store, 'no', next.id)).code).toBe(0);
+    expect((await approvalsOf(ts.server.store).get(next.id))!.status).toBe('denied');
+  });
+
+  it('requests the app refuses before the page (foreign Origin, unknown Host) are on the approval record too, with no cookie or form value in it', async () => {
+    const { id } = await askForChange();
+    const page = await getPage(ts.url, `/approve/${id}`);
+    const secretish = approver.nextCode();
+    const foreign = await postForm(ts.url, `/approve/${id}`, { csrf: csrfIn(page.html), approver: approver.name, code: secretish, decision: 'approve' }, { cookie: page.cookie, origin: 'https://evil.example' });
+    expect(foreign.status).toBe(403);
+    expect(foreign.html).toMatch(/evil\.example/);
+    const rebinding = await rawRequest({ path: '/approve', headers: { host: 'attacker.example', cookie: page.cookie } });
+    expect(rebinding.status).toBe(403);
+    const controls = await rawRequest({ path: `/approve/${id}`, method: 'GET', headers: { origin: 'https://evil.example\u0001x' } }).catch(() => ({ status: 0 }));
+    expect([0, 403]).toContain(controls.status); // node refuses to send a control character, or the server refuses it
+    const events = await approvalsOf(ts.server.store).events(50);
+    const onRecord = events.filter((e) => /refused before the page/.test(e.message));
+    expect(onRecord.some((e) => e.approvalId === id && /POST \/approve\/approval_\w+ from 127\.0\.0\.1 .*evil\.example/.test(e.message))).toBe(true);
+    expect(onRecord.some((e) => /GET \/approve from .*Host 'attacker\.example' is not allowed/.test(e.message))).toBe(true);
+    const text = JSON.stringify(events);
+    expect(text).not.toContain(secretish);
+    expect(text).not.toContain(page.cookie.split('=')[1]);
+    expect(text).not.toContain(csrfIn(page.html));
+    // Other paths are not approval business: /mcp from a foreign Origin is refused but not put here.
+    const before = (await approvalsOf(ts.server.store).events(500)).length;
+    const mcp = await fetch(`${ts.url}/mcp`, { method: 'POST', headers: { origin: 'https://evil.example', 'content-type': 'application/json' }, body: '{}' });
+    expect(mcp.status).toBe(403);
+    expect((await approvalsOf(ts.server.store).events(500)).length).toBe(before);
+    // ...and an approver sees them in the history.
+    const viewer = await addApprover(ts.server.store);
+    const list = await getPage(ts.url, '/approve');
+    const history = await postForm(ts.url, '/approve/-/history', { csrf: csrfIn(list.html.slice(list.html.indexOf('/approve/-/history'))), approver: viewer.name, code: viewer.nextCode() }, { cookie: list.cookie });
+    expect(history.status, history.html).toBe(200);
+    expect(history.html).toContain('refused before the page');
+    expect(history.html).toContain('evil.example');
+  });
+});
+
+describe('what someone who merely reaches the page sees', () => {
+  it('the list: ids, tools, risk and age; no client names, summaries, argument values, token list or history', async () => {
+    const approver = await addApprover(ts.server.store);
+    const { id, text } = await askForChange();
+    const list = await getPage(ts.url, '/approve');
+    expect(list.status).toBe(200);
+    expect(list.html).toContain(`/approve/${id}`);
+    expect(list.html).toContain('proxmox_api');
+    expect(list.html).not.toContain(text);
+    expect(list.html).not.toContain('page-safe');
+    expect(list.html).not.toContain(`/qemu/${guest.vmid}`);
+    expect(list.html).not.toMatch(/<select id="token"/);
+    expect(list.html).not.toMatch(/Recent calls|Recent decisions/);
+    expect(list.html).toMatch(/refused tr(y|ies) on record/);
+    // The pending approval's own page shows everything the approver must judge.
+    const detail = await getPage(ts.url, `/approve/${id}`);
+    expect(detail.html).toContain(text);
+    expect(detail.html).toContain('page-safe');
+    // Once decided, it shows the outcome only.
+    expect((await decideOnPage(ts.url, id, approver, 'deny')).status).toBe(200);
+    const decided = await getPage(ts.url, `/approve/${id}`);
+    expect(decided.html).toMatch(/denied/);
+    expect(decided.html).not.toContain(text);
+  });
+
+  it('history needs an approver code: a wrong code, no code or a foreign form shows nothing and is on record', async () => {
+    const approver = await addApprover(ts.server.store);
+    const list = await getPage(ts.url, '/approve');
+    const csrf = csrfIn(list.html.slice(list.html.indexOf('/approve/-/history')));
+    const right = totp(approver.secret);
+    const wrong = await postForm(ts.url, '/approve/-/history', { csrf, approver: approver.name, code: right === '000000' ? '000001' : '000000' }, { cookie: list.cookie });
+    expect(wrong.status).toBe(403);
+    expect(wrong.html).toMatch(/History is shown to an approver only/);
+    expect(wrong.html).not.toMatch(/Recent calls/);
+    const stale = await postForm(ts.url, '/approve/-/history', { csrf: csrfIn(list.html), approver: approver.name, code: right }, { cookie: list.cookie }); // the mode form's token
+    expect(stale.status).toBe(403);
+    expect(stale.html).not.toMatch(/Recent calls/);
+    const ok = await postForm(ts.url, '/approve/-/history', { csrf, approver: approver.name, code: approver.nextCode() }, { cookie: list.cookie });
+    expect(ok.status).toBe(200);
+    expect(ok.html).toMatch(/Recent calls/);
+    expect(ok.html).toContain('page-safe');
+    const events = await approvalsOf(ts.server.store).events(20);
+    expect(events.some((e) => e.actor === approver.name && e.outcome === 'refused' && /^history: /.test(e.message))).toBe(true);
+    expect(events.some((e) => e.actor === approver.name && e.outcome === 'history')).toBe(true);
   });
 });
 
@@ -249,6 +360,8 @@ describe.skipIf(!hasChromium)(`in a real headless Chromium (${chromiumPath})`, (
 
       await ts.server.store.history.flush();
       await browser.open(`${ts.url}/approve`);
+      await browser.evaluate(`document.querySelector('#approver-h').value = ${JSON.stringify(approver.name)}; document.querySelector('#code-h').value = ${JSON.stringify(approver.nextCode())}; true`);
+      await browser.navigateBy(`document.querySelector('#history').click()`);
       const list = await browser.evaluate<string>('document.body.innerText');
       expect(list).toContain(`${approver.name} (proof)`);
       expect(list).toContain(`${approver.name} (page:totp)`);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { base32Decode, base32Encode, hotp, matchingStep, otpauthUri, totp } from '../lib/approval/totp.ts';
 import { requiredStrength } from '../lib/approval/policy.ts';
-import { approvalsOf, lockMs, maxFailures } from '../lib/approval/store.ts';
+import { approvalsOf, globalCeiling, lockMs, maxFailures, maxWaitMs, slowStepMs } from '../lib/approval/store.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
 import { backedUpTables } from '../lib/self/db-state.ts';
 import { approveCli } from './helpers/approval.ts';
@@ -103,21 +103,106 @@ describe('approvers', () => {
     expect(await approvals.checkCode('nobody', code)).toMatchObject({ ok: false, reason: 'unknown_approver' });
   });
 
-  it(`locks after ${maxFailures} wrong codes in a row, even for the right code, longer each time`, async () => {
+  /** A fake clock and a sleep that moves it, so waits are measured, not slept. */
+  function fakeTime() {
+    const clock = { t: Date.now(), waits: [] as number[] };
+    return {
+      clock,
+      options: (source: string) => ({ source, now: () => clock.t, sleep: async (ms: number) => void (clock.waits.push(ms), (clock.t += ms)) }),
+    };
+  }
+
+  it(`locks one ADDRESS out of an approver after ${maxFailures} wrong codes, longer each time; other addresses still get in (no lock for everyone)`, async () => {
     const approvals = approvalsOf(store);
     const { uri } = await approvals.addApprover('guessed');
     const secret = new URL(uri).searchParams.get('secret')!;
-    const right = totp(secret);
-    const wrong = right === '000000' ? '000001' : '000000';
-    for (let i = 0; i < maxFailures; i++) expect((await approvals.checkCode('guessed', wrong)).ok).toBe(false);
-    const locked = await approvals.checkCode('guessed', right);
+    const { clock, options } = fakeTime();
+    const wrongFor = (t: number) => (totp(secret, t) === '000000' ? '000001' : '000000');
+    for (let i = 0; i < maxFailures; i++) expect((await approvals.checkCode('guessed', wrongFor(clock.t), options('10.0.0.66'))).ok).toBe(false);
+    const locked = await approvals.checkCode('guessed', totp(secret, clock.t), options('10.0.0.66'));
     expect(locked).toMatchObject({ ok: false, reason: 'locked' });
-    const row = (await approvals.approver('guessed'))!;
-    expect(row.lockedUntil - Date.now()).toBeGreaterThan(lockMs - 5_000);
-    // Later, five more wrong codes lock for twice as long.
-    const after = row.lockedUntil + 1;
-    for (let i = 0; i < maxFailures; i++) await approvals.checkCode('guessed', wrong, after);
-    expect((await approvals.approver('guessed'))!.lockedUntil - after).toBeGreaterThan(2 * lockMs - 5_000);
+    if (!locked.ok) expect(locked.message).toMatch(/from this address.*host CLI are not affected/);
+    expect(approvals.sourceState('guessed', '10.0.0.66').lockedUntil - clock.t).toBeGreaterThan(lockMs - 5_000);
+    // The approver from their own address is not locked.
+    expect((await approvals.checkCode('guessed', totp(secret, clock.t), options('10.0.0.5'))).ok).toBe(true);
+    // Later, five more wrong codes from the guessing address lock it for twice as long.
+    clock.t = approvals.sourceState('guessed', '10.0.0.66').lockedUntil + 1;
+    for (let i = 0; i < maxFailures; i++) await approvals.checkCode('guessed', wrongFor(clock.t), options('10.0.0.66'));
+    expect(approvals.sourceState('guessed', '10.0.0.66').lockedUntil - clock.t).toBeGreaterThan(2 * lockMs - 5_000);
+    // IPv6 and IPv4-mapped forms are other keys, but each is its own address: still no lock for everyone.
+    expect((await approvals.checkCode('guessed', totp(secret, clock.t + 30_000), options('::ffff:10.0.0.5'))).ok).toBe(true);
+  });
+
+  it(`after ${globalCeiling} wrong codes from anywhere, every try of that approver waits its slot (slower, never locked); a right code ends it`, async () => {
+    const approvals = approvalsOf(store);
+    const { uri } = await approvals.addApprover('spread');
+    const secret = new URL(uri).searchParams.get('secret')!;
+    const { clock, options } = fakeTime();
+    const wrong = () => (totp(secret, clock.t) === '000000' ? '000001' : '000000');
+    // Many addresses, a few wrong codes each (under the per-address lock).
+    for (let i = 0; i < globalCeiling; i++) expect(await approvals.checkCode('spread', wrong(), options(`192.0.2.${i}`))).toMatchObject({ reason: 'wrong_code' });
+    expect(clock.waits).toEqual([]);
+    // Now each try claims the next slot: the first starts now, the next waits for it to pass.
+    const start = clock.t;
+    expect((await approvals.checkCode('spread', wrong(), options('192.0.2.200'))).ok).toBe(false);
+    expect(clock.waits).toEqual([0].filter(Boolean));
+    clock.t = start; // a second try arriving at the same moment from elsewhere
+    expect((await approvals.checkCode('spread', wrong(), options('192.0.2.201'))).ok).toBe(false);
+    expect(clock.waits).toEqual([slowStepMs]);
+    // The real approver, from their own address, still gets in: after a wait, with the right code.
+    clock.t = start;
+    const right = totp(secret, start + 30_000);
+    const ok = await approvals.checkCode('spread', right, options('198.51.100.7'));
+    expect(ok.ok).toBe(true);
+    expect(clock.waits[1]).toBeGreaterThan(slowStepMs);
+    expect(clock.waits[1]).toBeLessThanOrEqual(maxWaitMs);
+    // The right code ended the slow pace.
+    expect((await approvals.approver('spread'))!.failures).toBe(0);
+    clock.waits.length = 0;
+    await approvals.checkCode('spread', wrong(), options('192.0.2.202'));
+    expect(clock.waits).toEqual([]);
+  });
+
+  it('a queue further off than the longest wait is refused as busy (nothing checked); the host CLI resets the approver', async () => {
+    const approvals = approvalsOf(store);
+    const { uri } = await approvals.addApprover('flooded');
+    const secret = new URL(uri).searchParams.get('secret')!;
+    const { clock, options } = fakeTime();
+    const wrong = () => (totp(secret, clock.t) === '000000' ? '000001' : '000000');
+    for (let i = 0; i < globalCeiling + 20; i++) await approvals.checkCode('flooded', wrong(), { ...options(`203.0.113.${i}`), sleep: async () => undefined });
+    // Many tries queued at this moment (their waits not slept): the slot clock runs ahead of now.
+    let busy;
+    for (let i = 0; i < 10 && !busy; i++) {
+      const answer = await approvals.checkCode('flooded', totp(secret, clock.t), { ...options(`203.0.113.${100 + i}`), sleep: async () => undefined });
+      if (!answer.ok && answer.reason === 'busy') busy = answer;
+    }
+    expect(busy?.message).toMatch(/slowed down.*npm run approve -- yes/);
+    const listed = await approveCli(store, 'approver', 'list');
+    expect(listed.out).toMatch(/flooded .*wrong code\(s\) in a row \(page tries slowed down/);
+    expect((await approveCli(store, 'approver', 'reset', 'flooded')).code).toBe(0);
+    clock.waits.length = 0;
+    clock.t += 31_000;
+    expect((await approvals.checkCode('flooded', totp(secret, clock.t), options('203.0.113.250'))).ok).toBe(true);
+    expect(clock.waits).toEqual([]);
+    expect((await approveCli(store, 'approver', 'reset', 'nobody')).code).toBe(1);
+  });
+
+  it('one try per approver and address at a time: a second, sent while the first waits, is refused as busy', async () => {
+    const approvals = approvalsOf(store);
+    const { uri } = await approvals.addApprover('parallel');
+    const secret = new URL(uri).searchParams.get('secret')!;
+    const { clock, options } = fakeTime();
+    const wrong = () => (totp(secret, clock.t) === '000000' ? '000001' : '000000');
+    for (let i = 0; i < globalCeiling + 1; i++) await approvals.checkCode('parallel', wrong(), options(`192.0.2.${i}`));
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    // Claim a slot that starts later, so the first try is waiting.
+    await approvals.checkCode('parallel', wrong(), { ...options('192.0.2.99'), sleep: async () => undefined });
+    const first = approvals.checkCode('parallel', wrong(), { ...options('198.51.100.1'), sleep: () => held });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(await approvals.checkCode('parallel', totp(secret, clock.t), options('198.51.100.1'))).toMatchObject({ ok: false, reason: 'busy' });
+    release();
+    expect((await first).ok).toBe(false);
   });
 
   it('the host CLI adds an approver (otpauth URI printed once), lists without secrets, removes; secrets are in no backup table', async () => {

@@ -6,7 +6,7 @@
 import type { Store } from '../store/store.ts';
 import type { Plan } from '../tool.ts';
 import { approvalSettingKey, approvalTtlMs } from './gate.ts';
-import { approvalsOf, type ApprovalRow } from './store.ts';
+import { approvalsOf, globalCeiling, type ApprovalRow } from './store.ts';
 
 export const approveUsageDetails = [
   'commands:',
@@ -17,6 +17,7 @@ export const approveUsageDetails = [
   '  approver add NAME          a new approver; prints its otpauth URI ONCE (scan it into an authenticator app)',
   '  approver list              the approvers (never their secrets)',
   '  approver remove NAME       an approver who may no longer approve',
+  '  approver reset NAME        forget its wrong codes (after an attack: the page no longer slows its tries)',
   '  url [URL]                  show or set the approval page address given to clients (e.g. https://pve.example:3001)',
 ];
 
@@ -105,7 +106,7 @@ export async function runApproveCli(store: Store, positionals: string[], io: Cli
       }
       if (target === 'list') {
         const list = await approvals.listApprovers();
-        io.out(list.length ? list.map((a) => `${a.name.padEnd(20)} added ${iso(a.createdAt)}${a.lockedUntil > Date.now() ? `  locked until ${iso(a.lockedUntil)}` : ''}`).join('\n') + '\n' : 'No approver yet: npm run approve -- approver add NAME\n');
+        io.out(list.length ? list.map((a) => `${a.name.padEnd(20)} added ${iso(a.createdAt)}${a.failures > 0 ? `  ${a.failures} wrong code(s) in a row${a.failures >= globalCeiling ? ' (page tries slowed down; approver reset NAME ends it)' : ''}` : ''}`).join('\n') + '\n' : 'No approver yet: npm run approve -- approver add NAME\n');
         return 0;
       }
       if (target === 'remove') {
@@ -118,7 +119,17 @@ export async function runApproveCli(store: Store, positionals: string[], io: Cli
         io.out(`Removed approver '${extra}'; their codes no longer count.\n`);
         return 0;
       }
-      throw new CliUsageError(`approver needs add NAME, list or remove NAME`);
+      if (target === 'reset') {
+        if (!extra) throw new CliUsageError('approver reset needs a NAME');
+        if (!(await approvals.resetApprover(extra))) {
+          io.out(`There is no approver '${extra}'.\n`);
+          return 1;
+        }
+        await approvals.event({ actor: by, how: 'host-cli', outcome: 'approver', message: `reset the wrong-code count of ${extra}` });
+        io.out(`Reset '${extra}': wrong codes forgotten, the page no longer slows its tries.\n`);
+        return 0;
+      }
+      throw new CliUsageError(`approver needs add NAME, list, reset NAME or remove NAME`);
     }
     case 'url': {
       if (target) {

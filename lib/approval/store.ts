@@ -16,13 +16,35 @@ export type ApprovalStatus = ApprovalRow['status'];
 
 export const approverNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
-/** After this many wrong codes in a row an approver is locked for lockMs, doubling with each further lock. */
+/**
+ * Wrong codes, two brakes (issue 13 follow-up: a lock anyone could trigger was a denial of service):
+ * - per (approver, source address): every maxFailures wrong codes in a row from one address lock that
+ *   address out of that approver for lockMs, doubling with each further lock (up to a day). Other
+ *   addresses, and the approver, are not locked. Kept in this process's memory (a restart forgets it).
+ * - per approver, for everyone: after globalCeiling wrong codes in a row from anywhere, every further try
+ *   of that approver waits for its own slot, spaced slowStepMs more per wrong code (up to maxSpacingMs),
+ *   claimed in the shared database so replicas share the pace. Slower, never locked: the approver still
+ *   gets in by waiting, one try per address at a time, and the host CLI (no code at all) always works.
+ *   A right code ends the slow pace.
+ */
 export const maxFailures = 5;
 export const lockMs = 5 * 60_000;
+export const globalCeiling = 10;
+export const slowStepMs = 2_000;
+export const maxSpacingMs = 30_000;
+/** A try whose slot is further off than this is refused ("busy") instead of held open. */
+export const maxWaitMs = 90_000;
 
 export type CodeCheck =
   | { ok: true; approver: ApproverRow }
-  | { ok: false; reason: 'unknown_approver' | 'locked' | 'wrong_code' | 'reused_code'; message: string };
+  | { ok: false; reason: 'unknown_approver' | 'locked' | 'busy' | 'wrong_code' | 'reused_code'; message: string };
+
+export interface CodeCheckOptions {
+  /** The address the code came from (the page's peer); the host CLI does not check codes. */
+  source?: string;
+  now?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+}
 
 export type UseResult =
   | { ok: true; row: ApprovalRow }
@@ -60,35 +82,73 @@ export class ApprovalStore {
     return result.rowsAffected > 0;
   }
 
+  private readonly sources = new Map<string, { failures: number; lockedUntil: number }>();
+  private readonly inFlight = new Set<string>();
+
+  /** The per-address state of an approver (for tests and the page's notes). */
+  sourceState(name: string, source: string): { failures: number; lockedUntil: number } {
+    return this.sources.get(`${name}\n${source}`) ?? { failures: 0, lockedUntil: 0 };
+  }
+
   /**
-   * Check an approver's code: known approver, not locked, a code of now (one step either side), and a
-   * step later than the last one accepted (single use). Wrong codes count towards a lock.
+   * Check an approver's code: known approver, this address not locked out of it, the approver's slow pace
+   * (after many wrong codes from anywhere), a code of now (one step either side), and a step later than
+   * the last one accepted (single use).
    */
-  async checkCode(name: string, code: string, now = Date.now()): Promise<CodeCheck> {
+  async checkCode(name: string, code: string, options: CodeCheckOptions = {}): Promise<CodeCheck> {
+    const clock = options.now ?? Date.now;
+    const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     const approver = await this.approver(name);
     if (!approver) return { ok: false, reason: 'unknown_approver', message: `There is no approver named '${name}'. Approvers are added on the host: npm run approve -- approver add NAME.` };
-    if (approver.lockedUntil > now) {
-      return { ok: false, reason: 'locked', message: `Too many wrong codes for '${name}': try again after ${new Date(approver.lockedUntil).toISOString().slice(11, 19)} UTC.` };
+    const key = `${name}\n${options.source ?? 'unknown'}`;
+    const local = this.sources.get(key) ?? { failures: 0, lockedUntil: 0 };
+    if (local.lockedUntil > clock()) {
+      return { ok: false, reason: 'locked', message: `Too many wrong codes for '${name}' from this address: try again after ${new Date(local.lockedUntil).toISOString().slice(11, 19)} UTC (other addresses and the host CLI are not affected).` };
     }
-    const step = matchingStep(approver.secret, code.trim(), now);
-    if (step === undefined) {
-      // Every maxFailures wrong codes in a row lock the approver, twice as long each time (up to a day):
-      // guessing six digits stays hopeless, and each try is on record.
-      const failures = approver.failures + 1;
-      const locks = failures % maxFailures === 0 ? failures / maxFailures : 0;
-      const lockedFor = locks > 0 ? Math.min(24 * 3600_000, lockMs * 2 ** (locks - 1)) : 0;
-      await this.db
+    if (this.inFlight.has(key)) return { ok: false, reason: 'busy', message: `A code for '${name}' from this address is still being checked; wait for its answer.` };
+    this.inFlight.add(key);
+    try {
+      if (approver.failures >= globalCeiling) {
+        const spacing = Math.min(maxSpacingMs, slowStepMs * (approver.failures - globalCeiling + 1));
+        const now = clock();
+        const [slot] = await this.db
+          .update(approvers)
+          .set({ lockedUntil: sql`max(${approvers.lockedUntil}, ${now}) + ${spacing}` })
+          .where(and(eq(approvers.id, approver.id), sql`max(${approvers.lockedUntil}, ${now}) <= ${now + maxWaitMs}`))
+          .returning({ until: approvers.lockedUntil });
+        if (!slot) {
+          return { ok: false, reason: 'busy', message: `'${name}' had ${approver.failures} wrong codes in a row from somewhere, so its tries are slowed down and the queue is full: try again in a minute, or decide on the host (npm run approve -- yes ID).` };
+        }
+        const wait = slot.until - spacing - clock();
+        if (wait > 0) await sleep(wait);
+      }
+      const step = matchingStep(approver.secret, code.trim(), clock());
+      if (step === undefined) {
+        await this.db.update(approvers).set({ failures: sql`${approvers.failures} + 1` }).where(eq(approvers.id, approver.id));
+        const failures = local.failures + 1;
+        const locks = failures % maxFailures === 0 ? failures / maxFailures : 0;
+        const lockedFor = locks > 0 ? Math.min(24 * 3600_000, lockMs * 2 ** (locks - 1)) : 0;
+        this.sources.set(key, { failures, lockedUntil: lockedFor ? clock() + lockedFor : local.lockedUntil });
+        if (this.sources.size > 10_000) this.sources.delete(this.sources.keys().next().value as string);
+        return { ok: false, reason: 'wrong_code', message: `That code is not the current code of '${name}'${lockedFor ? `; this address is now locked out of '${name}' for ${Math.round(lockedFor / 60_000)} minutes` : ''}.` };
+      }
+      const result = await this.db
         .update(approvers)
-        .set({ failures, lockedUntil: lockedFor ? now + lockedFor : approver.lockedUntil })
-        .where(eq(approvers.id, approver.id));
-      return { ok: false, reason: 'wrong_code', message: `That code is not the current code of '${name}'${lockedFor ? `; the approver is now locked for ${Math.round(lockedFor / 60_000)} minutes` : ''}.` };
+        .set({ lastStep: step, failures: 0 })
+        .where(and(eq(approvers.id, approver.id), lt(approvers.lastStep, step)));
+      if (result.rowsAffected === 0) return { ok: false, reason: 'reused_code', message: `That code of '${name}' was already used; wait for the next one (codes change every 30 seconds).` };
+      this.sources.delete(key);
+      return { ok: true, approver };
+    } finally {
+      this.inFlight.delete(key);
     }
-    const result = await this.db
-      .update(approvers)
-      .set({ lastStep: step, failures: 0 })
-      .where(and(eq(approvers.id, approver.id), lt(approvers.lastStep, step)));
-    if (result.rowsAffected === 0) return { ok: false, reason: 'reused_code', message: `That code of '${name}' was already used; wait for the next one (codes change every 30 seconds).` };
-    return { ok: true, approver };
+  }
+
+  /** The host CLI's reset after an attack: wrong-code count and slow pace back to zero. */
+  async resetApprover(name: string): Promise<boolean> {
+    const result = await this.db.update(approvers).set({ failures: 0, lockedUntil: 0 }).where(and(eq(approvers.name, name), isNull(approvers.removedAt)));
+    for (const key of this.sources.keys()) if (key.startsWith(`${name}\n`)) this.sources.delete(key);
+    return result.rowsAffected > 0;
   }
 
   // ---- approvals -------------------------------------------------------------------------------

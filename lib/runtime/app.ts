@@ -15,7 +15,7 @@ import { methodNotAllowed, mountRest, on } from './rest.ts';
 import type { Runtime } from './runtime.ts';
 import { checkOrigin, corsHeaders, isPreflight, originPolicy, type OriginPolicy } from './cors.ts';
 import { mountOAuthHints } from './oauth-hints.ts';
-import { mountApprovalPage } from './approval-page.ts';
+import { isApprovalPath, mountApprovalPage, recordRefusedApprovalRequest } from './approval-page.ts';
 import { enabledToolsets } from '../toolsets.ts';
 
 export interface AppOptions {
@@ -163,10 +163,15 @@ export function createApp(runtime: Runtime, options: AppOptions) {
     c.set('requestId' as never, requestId as never);
     const host = validateHostHeader(c.req.header('host'), hosts);
     if (!host.ok) {
-      return jsonError(403, 'forbidden', `Host '${c.req.header('host') ?? ''}' is not allowed. Add it to MCP_ALLOWED_HOSTS if this server should answer to that name.`);
+      const message = `Host '${c.req.header('host') ?? ''}' is not allowed. Add it to MCP_ALLOWED_HOSTS if this server should answer to that name.`;
+      if (isApprovalPath(c.req.path)) await recordRefusedApprovalRequest(runtime, c, message); // on the approval record too
+      return jsonError(403, 'forbidden', message);
     }
     const origin = checkOrigin(c.req.header('origin'), origins);
-    if (!origin.ok) return jsonError(403, 'forbidden', origin.message, { vary: 'Origin' });
+    if (!origin.ok) {
+      if (isApprovalPath(c.req.path)) await recordRefusedApprovalRequest(runtime, c, origin.message);
+      return jsonError(403, 'forbidden', origin.message, { vary: 'Origin' });
+    }
     if (origin.origin && isPreflight(c.req.raw)) {
       return new Response(null, { status: 204, headers: corsHeaders(origin.origin, true, c.req.raw) });
     }

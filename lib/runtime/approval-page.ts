@@ -9,7 +9,22 @@
  * (or form) and to a random SameSite=Strict cookie; a strict Content-Security-Policy (default-src
  * 'none', the one stylesheet by nonce, form-action 'self', frame-ancestors 'none'); bodies are capped.
  * Every refusal (wrong, reused or expired code, unknown or decided id, tampered form, foreign origin) is
- * answered with a clear message and recorded in approval_events.
+ * answered with a clear message and recorded in approval_events, including requests for /approve that
+ * the app's Host/Origin check refuses before they reach these routes (recordRefusedApprovalRequest).
+ *
+ * What someone who merely reaches the page sees (anyone on the network can, and so can the agent):
+ * - the list shows pending approvals by id, tool, risk and age only: no client names, no summaries, no
+ *   argument values; the mode form takes the client's name typed in (no list of tokens);
+ * - the detail page of a PENDING approval shows the full plan and the exact arguments, because the
+ *   approver must judge them before typing a code; its id is random and it lives minutes, not days;
+ *   a decided one shows only its outcome and who decided it;
+ * - history (decisions, calls, refused tries) is shown only to an approver who gives a code, like a
+ *   decision (it uses up that code's 30-second step; the host CLI shows it too: npm run approve -- list).
+ * A page that shows nothing without a login would need approver sessions; a code per look keeps the
+ * page stateless and the approver credential the only key.
+ *
+ * Wrong codes slow down rather than lock an approver for everyone (see checkCode in approval/store.ts):
+ * an address is locked out of an approver after 5 wrong codes; the approver as a whole only gets slower.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
@@ -21,6 +36,52 @@ import type { Mode, Plan } from '../tool.ts';
 import type { Runtime } from './runtime.ts';
 
 const csrfCookie = 'pmcp_approve';
+const idPattern = /^approval_[0-9a-f]{20}$/;
+
+/** Whether a request path is the approval page's (its refusals belong in the approval record). */
+export function isApprovalPath(path: string): boolean {
+  return path === '/approve' || path.startsWith('/approve/');
+}
+
+// One brake per runtime for refused approval requests, shared by the page and the app's Host/Origin check.
+const throttles = new WeakMap<object, FailureThrottle>();
+function throttleOf(runtime: Runtime): FailureThrottle {
+  let found = throttles.get(runtime);
+  if (!found) throttles.set(runtime, (found = new FailureThrottle()));
+  return found;
+}
+
+function addressOf(c: Context): string {
+  const env = c.env as { incoming?: { socket?: { remoteAddress?: string } }; remoteAddr?: { hostname?: string } } | undefined;
+  return env?.incoming?.socket?.remoteAddress ?? env?.remoteAddr?.hostname ?? 'unknown';
+}
+
+/** Printable and short: header values are the sender's to choose. */
+function clip(text: string, max = 120): string {
+  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, '?').slice(0, max);
+}
+
+/**
+ * A request for /approve refused before the page (foreign Origin, unknown Host): on record with the
+ * reason, the method, path and source address; nothing of the request's body, cookies or credentials.
+ * The address is slowed down like one that sends refused forms, so a flood cannot fill the record fast.
+ */
+export async function recordRefusedApprovalRequest(runtime: Runtime, c: Context, reason: string): Promise<void> {
+  const throttle = throttleOf(runtime);
+  const address = addressOf(c);
+  const delay = throttle.delayFor(address);
+  throttle.fail(address);
+  if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+  const segment = c.req.path.split('/')[2] ?? '';
+  await approvalsOf(runtime.store)
+    .event({
+      approvalId: idPattern.test(segment) ? segment : null,
+      how: 'page',
+      outcome: 'refused',
+      message: `${clip(c.req.method, 10)} ${clip(c.req.path)} from ${clip(address, 60)} refused before the page: ${clip(reason, 300)}`,
+    })
+    .catch((error: Error) => runtime.log.warn('Could not record a refused approval request', { error: error.message }));
+}
 const maxFormBytes = 8 * 1024;
 const modes: Mode[] = ['read-only', 'safe', 'normal'];
 
@@ -119,33 +180,53 @@ ${plan.warnings?.length ? `<p>Warnings:</p><ul>${plan.warnings.map((w) => `<li>$
     return `<p class="msg${error ? ' error' : ''}" role="status">${escape(text)}</p>`;
   }
 
+  function age(ms: number): string {
+    const seconds = Math.max(0, Math.round((Date.now() - ms) / 1000));
+    return seconds < 120 ? `${seconds} s ago` : `${Math.round(seconds / 60)} min ago`;
+  }
+
+  /** The list anyone who reaches the page sees: ids, tools, risk and age; no names, no arguments. */
   async function listPage(c: Context, note?: { text: string; error: boolean }, status = 200): Promise<Response> {
     const session = sessionOf(c);
     const pending = await approvals.pending();
-    const recent = await approvals.recent(20);
-    const events = await approvals.events(20);
-    const calls = (await runtime.store.history.query({ limit: 20 })).rows;
-    const tokens = await runtime.store.tokens.list();
+    const refused = (await approvals.events(200)).filter((e) => e.outcome === 'refused' && e.at > Date.now() - 86400_000).length;
     const body = `<h1>Approvals</h1>${note ? message(note.text, note.error) : ''}
 <h2>Waiting for a decision (${pending.length})</h2>
-${pending.length ? pending.map((row) => `<div class="card risk-${escape((JSON.parse(row.plan) as Plan).risk)}"><a href="/approve/${escape(row.id)}">${escape((JSON.parse(row.plan) as Plan).summary)}</a><div class="muted">${escape(row.client)} · ${escape(row.tool)} · ${time(row.createdAt)} · ${escape(row.id)}</div></div>`).join('') : '<p class="muted">Nothing is waiting.</p>'}
+${pending.length ? pending.map((row) => `<div class="card risk-${escape((JSON.parse(row.plan) as Plan).risk)}"><a href="/approve/${escape(row.id)}">${escape(row.tool)}</a> <span class="muted">risk ${escape((JSON.parse(row.plan) as Plan).risk)} · asked ${age(row.createdAt)} · ${escape(row.id)}</span></div>`).join('') : '<p class="muted">Nothing is waiting.</p>'}
+<p class="muted">Open one to see its plan, its client and its exact arguments before you decide.</p>
 <h2>Set a client's mode</h2>
 <form method="post" action="/approve/-/mode" class="card">${csrfField(session, 'mode')}
-<label for="token">Client</label><select id="token" name="token">${tokens.map((t) => `<option value="${escape(t.name)}">${escape(t.name)} (${escape(t.role)}, now ${escape(t.mode)}, ceiling ${escape(t.ceiling)})</option>`).join('')}</select>
+<label for="token">Client token name</label><input id="token" name="token" autocomplete="off" required maxlength="64">
 <label for="mode">Mode</label><select id="mode" name="mode">${modes.map((m) => `<option>${m}</option>`).join('')}</select>
 <label for="approver-m">Approver</label><select id="approver-m" name="approver">${await approverOptions()}</select>
 <label for="code-m">Code from the authenticator app</label><input id="code-m" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
 <button type="submit">Set mode</button></form>
+<h2>History</h2>
+<p class="muted">${refused} refused tr${refused === 1 ? 'y' : 'ies'} on record in the last day. Decisions, calls and refused tries are shown to an approver (a code is used up, as for a decision), or on the host: npm run approve -- list.</p>
+<form method="post" action="/approve/-/history" class="card">${csrfField(session, 'history')}
+<label for="approver-h">Approver</label><select id="approver-h" name="approver">${await approverOptions()}</select>
+<label for="code-h">Code from the authenticator app</label><input id="code-h" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
+<button type="submit" id="history">Show history</button></form>`;
+    return render(session, 'Approvals · proxmox-mcp', body, status);
+  }
+
+  /** Recent decisions, calls and everything on record: only after an approver's code. */
+  async function historyPage(c: Context, approver: string): Promise<Response> {
+    const session = sessionOf(c);
+    const recent = await approvals.recent(20);
+    const events = await approvals.events(30);
+    const calls = (await runtime.store.history.query({ limit: 20 })).rows;
+    const body = `<p><a href="/approve">All approvals</a></p><h1>History</h1>${message(`Shown to ${approver}.`)}
 <h2>Recent decisions <span class="muted">(times UTC)</span></h2>
 <table><tr><th>When</th><th>Client</th><th>Call</th><th>Result</th><th>By</th></tr>
-${recent.map((row) => `<tr><td>${short(row.decidedAt ?? row.createdAt)}</td><td>${escape(row.client)}</td><td><a href="/approve/${escape(row.id)}">${escape(row.tool)}</a></td><td>${escape(row.status)}</td><td>${escape(row.decidedBy ?? '-')}${row.decidedHow ? ` (${escape(row.decidedHow)})` : ''}</td></tr>`).join('')}</table>
+${recent.map((row) => `<tr><td>${short(row.decidedAt ?? row.createdAt)}</td><td>${escape(row.client)}</td><td>${escape(row.tool)} <span class="muted">${escape(row.id)}</span></td><td>${escape(row.status)}</td><td>${escape(row.decidedBy ?? '-')}${row.decidedHow ? ` (${escape(row.decidedHow)})` : ''}</td></tr>`).join('')}</table>
 <h2>Recent calls</h2>
 <table><tr><th>When</th><th>Client</th><th>Tool</th><th>Outcome</th><th>Approved by</th></tr>
 ${calls.map((row) => `<tr><td>${short(row.startedAt)}</td><td>${escape(row.client)}</td><td>${escape(row.tool)}</td><td>${escape(row.outcome)}</td><td>${row.approvedBy ? `${escape(row.approvedBy)} (${escape(row.approval)})` : '-'}</td></tr>`).join('')}</table>
 <h2>Refused tries and decisions on record</h2>
 <table><tr><th>When</th><th>Who</th><th>How</th><th>Outcome</th><th>What</th></tr>
 ${events.map((e) => `<tr><td>${short(e.at)}</td><td>${escape(e.actor ?? '-')}</td><td>${escape(e.how)}</td><td>${escape(e.outcome)}</td><td>${escape(e.message)}</td></tr>`).join('')}</table>`;
-    return render(session, 'Approvals · proxmox-mcp', body, status);
+    return render(session, 'History · proxmox-mcp', body);
   }
 
   async function detailPage(c: Context, row: ApprovalRow | undefined, id: string, note?: { text: string; error: boolean }, status = 200): Promise<Response> {
@@ -159,17 +240,25 @@ ${events.map((e) => `<tr><td>${short(e.at)}</td><td>${escape(e.actor ?? '-')}</t
       // shown as stored
     }
     const decided = row.status !== 'pending';
+    if (decided) {
+      // Decided: the outcome only. The plan and arguments were for the approver to judge while it was open.
+      const body = `<p><a href="/approve">All approvals</a></p><h1>${escape(row.tool)}: ${escape(row.status)}</h1>
+${note ? message(note.text, note.error) : ''}
+<div class="card"><p class="muted">${escape(row.id)} · asked ${time(row.createdAt)} · status <strong>${escape(row.status)}</strong>${row.decidedBy ? ` · ${escape(row.status === 'denied' ? 'denied' : 'approved')} by ${escape(row.decidedBy)} (${escape(row.decidedHow)}) ${time(row.decidedAt)}` : ''}</p>
+<p class="muted">Its plan and arguments are no longer shown here; on the host: npm run approve -- show ${escape(row.id)}</p></div>`;
+      return render(session, `${row.tool}: ${row.status}`, body, status);
+    }
     const body = `<p><a href="/approve">All approvals</a></p><h1>${escape(row.tool)} for ${escape(row.client)}</h1>
 ${note ? message(note.text, note.error) : ''}
 <div class="card risk-${escape(plan.risk)}">${planHtml(plan)}</div>
 <div class="card"><p>Client token: <strong>${escape(row.client)}</strong> · tool <strong>${escape(row.tool)}</strong></p>
 <p>Why proof: ${escape(row.reason)}</p><p>Exact arguments:</p><pre>${escape(args)}</pre>
 <p class="muted">${escape(row.id)} · asked ${time(row.createdAt)} · expires ${time(row.expiresAt)} · status <strong>${escape(row.status)}</strong>${row.decidedBy ? ` · ${escape(row.status === 'denied' ? 'denied' : 'approved')} by ${escape(row.decidedBy)} (${escape(row.decidedHow)}) ${time(row.decidedAt)}` : ''}</p></div>
-${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class="card">${csrfField(session, row.id)}
+<form method="post" action="/approve/${escape(row.id)}" class="card">${csrfField(session, row.id)}
 <label for="approver">Approver</label><select id="approver" name="approver">${await approverOptions()}</select>
 <label for="code">Code from the authenticator app</label><input id="code" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
 <button type="submit" name="decision" value="approve" id="approve">Approve and let it run</button>
-<button type="submit" name="decision" value="deny" class="deny" id="deny">Deny</button></form>`}`;
+<button type="submit" name="decision" value="deny" class="deny" id="deny">Deny</button></form>`;
     return render(session, `Approve ${row.tool}`, body, status);
   }
 
@@ -200,11 +289,7 @@ ${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class=
 
   // An address that keeps sending refused forms is slowed down (a brake on floods of guesses and of
   // records; the approver lock is what stops guessing).
-  const throttle = new FailureThrottle();
-  const addressOf = (c: Context): string => {
-    const env = c.env as { incoming?: { socket?: { remoteAddress?: string } }; remoteAddr?: { hostname?: string } } | undefined;
-    return env?.incoming?.socket?.remoteAddress ?? env?.remoteAddr?.hostname ?? 'unknown';
-  };
+  const throttle = throttleOf(runtime);
   const brake = async (c: Context) => {
     const delay = throttle.delayFor(addressOf(c));
     if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
@@ -245,7 +330,7 @@ ${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class=
       await refusal(c, { actor: approver, how: 'page', outcome: 'refused', message: `mode ${name} -> ${mode}: above its ceiling ${token.ceiling}` });
       return listPage(c, { text: `${name} has the ceiling ${token.ceiling}; it cannot be put in ${mode} mode. Nothing was changed.`, error: true }, 400);
     }
-    const check = await approvals.checkCode(approver, read.form.get('code') ?? '');
+    const check = await approvals.checkCode(approver, read.form.get('code') ?? '', { source: addressOf(c) });
     if (!check.ok) {
       await refusal(c, { actor: approver, how: 'page:totp', outcome: 'refused', message: `mode ${name} -> ${mode}: ${check.message}` });
       return listPage(c, { text: `${check.message} Nothing was changed.`, error: true }, 403);
@@ -254,6 +339,24 @@ ${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class=
     await runtime.store.tokens.setMode(token.id, mode);
     await approvals.event({ actor: approver, how: 'page:totp', outcome: 'mode', message: `set ${name} from ${token.mode} to ${mode}` });
     return listPage(c, { text: `${name} is now in ${mode} mode (was ${token.mode}).`, error: false });
+  });
+
+  app.post('/approve/-/history', capped, async (c) => {
+    await brake(c);
+    const read = await readForm(c, 'history');
+    if ('refused' in read) {
+      await refusal(c, { how: 'page', outcome: 'refused', message: `history form: ${read.refused}` });
+      return listPage(c, { text: read.refused, error: true }, read.status);
+    }
+    const approver = read.form.get('approver') ?? '';
+    const check = await approvals.checkCode(approver, read.form.get('code') ?? '', { source: addressOf(c) });
+    if (!check.ok) {
+      await refusal(c, { actor: approver, how: 'page:totp', outcome: 'refused', message: `history: ${check.message}` });
+      return listPage(c, { text: `${check.message} History is shown to an approver only.`, error: true }, 403);
+    }
+    throttle.succeed(addressOf(c));
+    await approvals.event({ actor: approver, how: 'page:totp', outcome: 'history', message: 'looked at the history' });
+    return historyPage(c, approver);
   });
 
   app.post('/approve/:id', capped, async (c) => {
@@ -280,7 +383,7 @@ ${decided ? '' : `<form method="post" action="/approve/${escape(row.id)}" class=
       await refusal(c, { approvalId: id, actor: approver, how: 'page', outcome: 'refused', message: text });
       return detailPage(c, row, id, { text, error: true }, 409);
     }
-    const check = await approvals.checkCode(approver, read.form.get('code') ?? '');
+    const check = await approvals.checkCode(approver, read.form.get('code') ?? '', { source: addressOf(c) });
     if (!check.ok) {
       await refusal(c, { approvalId: id, actor: approver, how: 'page:totp', outcome: 'refused', message: check.message });
       return detailPage(c, row, id, { text: `${check.message} Nothing was decided.`, error: true }, 403);
