@@ -359,3 +359,47 @@ describe('host commands that cut the main node off become API requests or host f
     expect(await findings(line)).toEqual([]);
   });
 });
+
+describe('host cut-off variants found attacking the rules', () => {
+  it.each([
+    ['ip link set down vmbr0', '/nodes/pve1/network/vmbr0'],
+    ['ip link set mtu 1400 down dev vmbr0', '/nodes/pve1/network/vmbr0'],
+    ['ip link set arp off down vmbr0', '/nodes/pve1/network/vmbr0'],
+    ['networkctl down vmbr0', '/nodes/pve1/network/vmbr0'],
+    ['lvremove -y pve/vm-101-disk-0', '/nodes/pve1/storage/lvm/content/pve/vm-101-disk-0'],
+    ['pkill -SIGKILL -x pveproxy', '/nodes/pve1/services/pveproxy/stop'],
+    ['timeout 5 systemctl stop pveproxy', '/nodes/pve1/services/pveproxy/stop'],
+    ['ssh pve1 systemctl stop pveproxy', '/nodes/pve1/services/pveproxy/stop'],
+  ])('%s', (line, path) => {
+    expect(translate(line)).toContainEqual(expect.objectContaining({ path }));
+  });
+
+  it.each([
+    'lvremove -f pve/data',
+    'lvremove pve',
+    'vgremove -f pve',
+    'lvremove /dev/pve/root',
+    'lvremove -y pve/vm-101-disk-0',
+    'kill -9 -1',
+    'kill -s KILL 1',
+    'killall5 -9',
+    'kill $(pidof pveproxy)',
+    'kill -9 "$(cat /run/pveproxy/pveproxy.pid)"',
+    'ip -batch /tmp/cmds',
+    "iptables -t raw -A PREROUTING -j DROP",
+    'iptables -A INPUT -j MYCHAIN',
+    'iptables -PINPUT DROP',
+    'echo flush ruleset | nft -f -',
+    'systemctl stop -- pveproxy',
+    'systemctl --now disable sshd',
+    'systemctl stop pveproxy.service pvedaemon',
+    'systemctl stop pve-cluster.SERVICE',
+    'ssh pve1 systemctl stop pveproxy',
+  ])('%s is refused', async (line) => {
+    expect((await findings(line)).length, line).toBeGreaterThan(0);
+  });
+
+  it.each(['kill 12345', 'kill -9 12345', 'kill -l', 'lvremove -t pve/data', 'lvs', 'ip link set tap100i0 mtu 1400', 'iptables -A INPUT -p tcp --dport 3128 -j ACCEPT', 'lvremove -y pve/vm-102-disk-0'])('%s passes the protections', async (line) => {
+    expect(await findings(line)).toEqual([]);
+  });
+});

@@ -80,6 +80,7 @@ export const PROTECTED_DATASETS: readonly { suffix: string; what: string }[] = [
 ];
 
 /** Firewall programs and what of their arguments refuses them on the main node. */
+const KILLERS = new Set(['kill', 'killall', 'pkill', 'killall5']);
 const IPTABLES = new Set(['iptables', 'ip6tables', 'iptables-legacy', 'ip6tables-legacy', 'iptables-nft', 'ip6tables-nft', 'xtables-legacy-multi', 'xtables-nft-multi']);
 const FIREWALL_FILE_LOADERS = new Set(['iptables-restore', 'ip6tables-restore', 'iptables-legacy-restore', 'ip6tables-legacy-restore', 'iptables-nft-restore', 'ip6tables-nft-restore', 'nft']);
 
@@ -252,6 +253,10 @@ function ip(args: string[], node: string, verdict: HostVerdict): void {
   for (; i < args.length && args[i]!.startsWith('-'); i++) {
     const a = args[i]!.replace(/^--?/, '');
     if (a === 'n' || a === 'netns' || a === 'all') return; // another network namespace
+    if (a === 'b' || a === 'batch' || a === 'force') {
+      verdict.findings.push({ reason: 'ip -batch runs ip commands from a file that cannot be judged here; one could take the main node\'s interface down', mainOnly: true });
+      return;
+    }
     if (['f', 'family', 'rc', 'rcvbuf', 'l', 'loops', 'b', 'batch'].includes(a)) i++;
   }
   const object = args[i];
@@ -262,20 +267,14 @@ function ip(args: string[], node: string, verdict: HostVerdict): void {
     return at >= 0 ? words[at + 1] : undefined;
   };
   if (abbrev(object, 'link')) {
-    if (abbrev(command, 'set')) {
-      const words = rest.slice(1);
-      const name = devAfter(words) ?? words.find((w) => w !== 'dev');
-      if (words[0] === 'group') {
-        if (words.includes('down')) verdict.findings.push({ reason: 'ip link set group ... down takes a whole group of interfaces down, perhaps the main node\'s', mainOnly: true });
-        return;
-      }
-      if (name && words.some((w) => ['down', 'nomaster', 'netns', 'master', 'name'].includes(w))) verdict.requests.push(ifaceRequest(node, name));
-    } else if (abbrev(command, 'delete') || abbrev(command, 'del')) {
-      const words = rest.slice(1);
-      const name = devAfter(words) ?? words.find((w) => w !== 'dev');
-      if (name) verdict.requests.push(ifaceRequest(node, name));
-      else if (words.includes('group')) verdict.findings.push({ reason: 'ip link delete group ... removes a whole group of interfaces, perhaps the main node\'s', mainOnly: true });
+    const words = rest.slice(1);
+    if (words[0] === 'group') {
+      if (abbrev(command, 'delete') || words.includes('down')) verdict.findings.push({ reason: `ip link ${command} group ... acts on a whole group of interfaces, perhaps the main node's`, mainOnly: true });
+      return;
     }
+    const name = linkDevice(words);
+    if (abbrev(command, 'set') && name && words.some((w) => ['down', 'nomaster', 'netns', 'master', 'name'].includes(w))) verdict.requests.push(ifaceRequest(node, name));
+    else if ((abbrev(command, 'delete') || abbrev(command, 'del')) && name) verdict.requests.push(ifaceRequest(node, name));
     return;
   }
   if (abbrev(object, 'address') || object === 'addr') {
@@ -294,6 +293,59 @@ function ip(args: string[], node: string, verdict: HostVerdict): void {
     } else if ((abbrev(command, 'delete') || abbrev(command, 'del')) && (words.includes('default') || words.includes('0.0.0.0/0') || words.includes('::/0'))) {
       verdict.findings.push({ reason: 'removing the default route of the main node cuts it off', mainOnly: true });
     }
+  }
+}
+
+/** ip link set/delete's device: after `dev`, else the first word that is not a keyword or a keyword's value (iplink_modify). */
+const LINK_VALUE_KEYWORDS = new Set(['name', 'mtu', 'address', 'broadcast', 'brd', 'peer', 'netns', 'alias', 'qlen', 'txqueuelen', 'txqlen', 'master', 'vf', 'type', 'link', 'index', 'numtxqueues', 'numrxqueues', 'gso_max_size', 'gso_max_segs', 'protodown', 'protodown_reason', 'xdp', 'addrgenmode', 'link-netns', 'link-netnsid', 'arp', 'multicast', 'allmulticast', 'promisc', 'trailers', 'dynamic', 'carrier', 'group']);
+function linkDevice(words: string[]): string | undefined {
+  for (let i = 0; i < words.length; i++) {
+    const w = words[i]!;
+    if (w === 'dev') return words[i + 1];
+    if (w === 'up' || w === 'down' || w === 'nomaster') continue;
+    if (LINK_VALUE_KEYWORDS.has(w)) {
+      i++;
+      continue;
+    }
+    return w;
+  }
+  return undefined;
+}
+
+/** kill's pids: after the signal (-9, -KILL, -s SIG, -n NUM) and `--`. */
+function killPids(args: string[]): string[] {
+  let i = 0;
+  if (args[i] === '-s' || args[i] === '-n' || args[i] === '--signal') i += 2;
+  else if (args[i] !== undefined && args[i] !== '--' && /^-[A-Za-z0-9+]+$/.test(args[i]!) && args.length > 1) i++;
+  if (args[i] === '--') i++;
+  return args.slice(i);
+}
+
+function networkctl(args: string[], node: string, verdict: HostVerdict): void {
+  const words = args.filter((a) => !a.startsWith('-'));
+  if (['down', 'delete'].includes(words[0] ?? '')) for (const iface of words.slice(1)) verdict.requests.push(ifaceRequest(node, iface));
+}
+
+/** lvremove/vgremove: the thin pool behind local-lvm (pve/data), the node's root and swap, a whole volume group, a guest's volume. */
+function lvm(program: string, args: string[], node: string, verdict: HostVerdict, volumeOwners: (volume: string) => number[]): void {
+  const targets = args.filter((a) => !a.startsWith('-'));
+  if (args.some((a) => a === '-t' || a === '--test')) return;
+  if (program === 'vgremove') {
+    for (const vg of targets) verdict.findings.push({ reason: `vgremove ${vg} removes the volume group and every logical volume in it (local-lvm's guest disks, the node's root on pve)`, mainOnly: false });
+    return;
+  }
+  for (const target of targets) {
+    const parts = target.replace(/^\/dev\/(mapper\/)?/, '').split('/').filter(Boolean);
+    if (parts.length <= 1 && !/^vm-|^base-/.test(parts[0] ?? '')) {
+      verdict.findings.push({ reason: `lvremove ${target} removes every logical volume of the volume group (local-lvm's guest disks, the node's root on pve)`, mainOnly: false });
+      continue;
+    }
+    const lv = parts[parts.length - 1]!;
+    if (volumeOwners(lv).length > 0 || volumeOwners(target).length > 0) {
+      verdict.requests.push({ method: 'DELETE', path: `/nodes/${node}/storage/lvm/content/${parts.join('/')}`, params: {} });
+      continue;
+    }
+    if (['data', 'root', 'swap'].includes(lv.toLowerCase()) || /^pve-(data|root|swap)/.test(lv)) verdict.findings.push({ reason: `lvremove ${target} removes ${lv === 'data' ? 'the thin pool of local-lvm, every guest disk on it' : `the node's ${lv}`}`, mainOnly: false });
   }
 }
 
@@ -326,7 +378,7 @@ function iptables(program: string, args: string[], verdict: HostVerdict): void {
   const adds = args.some((a) => /^(-[a-zA-Z]*[AIR][a-zA-Z]*|--append|--insert|--replace)$/.test(a));
   const jumpAt = args.findIndex((a) => a === '-j' || a === '--jump' || a === '-g' || a === '--goto');
   const target = jumpAt >= 0 ? (args[jumpAt + 1] ?? '').toUpperCase() : '';
-  if (adds && /\b(INPUT|OUTPUT)\b/i.test(joined) && /^(DROP|REJECT)$/.test(target)) {
+  if (adds && /\b(INPUT|OUTPUT|PREROUTING)\b/i.test(joined) && !/^(ACCEPT|LOG|NFLOG|RETURN|MARK|CONNMARK|NOTRACK|CT|)$/.test(target)) {
     verdict.findings.push({ reason: `${program} adds a ${target} rule to the main node's ${/\bOUTPUT\b/i.test(joined) ? 'OUTPUT' : 'INPUT'} chain, which can cut off SSH, port 8006 or corosync; change the firewall with firewall_change, which checks that this server keeps its access`, mainOnly: true });
   }
 }
@@ -350,10 +402,10 @@ export function hostCutOff(command: SimpleCommand, node: string, volumeOwners: (
   const verdict: HostVerdict = { requests: [], findings: [] };
   const program = (command.program ?? '').toLowerCase();
   const args = command.argv.slice(1);
-  const relevant = program === 'systemctl' || program === 'service' || program === 'invoke-rc.d' || /^\/etc\/(init\.d|rc\d\.d)\//.test(command.programPath ?? '') || ['killall', 'pkill', 'zpool', 'zfs', 'ifdown', 'ip', 'ifconfig', 'brctl', 'nft'].includes(program) || IPTABLES.has(program) || FIREWALL_FILE_LOADERS.has(program);
+  const relevant = program === 'systemctl' || program === 'service' || program === 'invoke-rc.d' || /^\/etc\/(init\.d|rc\d\.d)\//.test(command.programPath ?? '') || ['killall', 'pkill', 'kill', 'killall5', 'zpool', 'zfs', 'ifdown', 'ip', 'ifconfig', 'brctl', 'nft', 'networkctl', 'lvremove', 'vgremove'].includes(program) || IPTABLES.has(program) || FIREWALL_FILE_LOADERS.has(program);
   if (!relevant) return verdict;
   const dynamic = command.words.slice(1).some((w) => w.dynamic);
-  const harmful = ['killall', 'pkill', 'ifdown', 'iptables-restore', 'ip6tables-restore', 'nft'].includes(program) || args.some((a) => /^(stop|force-stop|kill|disable|mask|isolate|rescue|emergency|default|destroy|down|d|de|del|dele|delet|delete|delbr|delif|f|fl|flu|flus|flush|nomaster|netns|master|name|drop|reject|--policy|--flush)$/i.test(a) || /^-[a-zA-Z]*[PF]/.test(a));
+  const harmful = [...KILLERS, 'ifdown', 'lvremove', 'vgremove', 'iptables-restore', 'ip6tables-restore', 'nft'].includes(program) || args.some((a) => /^(stop|force-stop|kill|disable|mask|isolate|rescue|emergency|default|destroy|down|d|de|del|dele|delet|delete|delbr|delif|f|fl|flu|flus|flush|nomaster|netns|master|name|drop|reject|--policy|--flush)$/i.test(a) || /^-[a-zA-Z]*[PF]/.test(a));
   if (dynamic && harmful) {
     verdict.unknowable = `a word of this ${program} line is only known at run time (it could name a service, pool or interface that cuts the node off)`;
     return verdict;
@@ -366,6 +418,10 @@ export function hostCutOff(command: SimpleCommand, node: string, volumeOwners: (
   else if (program === 'ifdown') ifdown(args, node, verdict);
   else if (program === 'ip') ip(args, node, verdict);
   else if (program === 'ifconfig') ifconfig(args, node, verdict);
+  else if (program === 'networkctl') networkctl(args, node, verdict);
+  else if (program === 'lvremove' || program === 'vgremove') lvm(program, args, node, verdict, volumeOwners);
+  else if (program === 'kill' && killPids(args).some((pid) => pid === '1' || pid === '-1')) verdict.findings.push({ reason: 'kill of process 1 or of every process (-1) takes the API and SSH daemons down', mainOnly: true });
+  else if (program === 'killall5') verdict.findings.push({ reason: 'killall5 signals every process, the API and SSH daemons too', mainOnly: true });
   else if (program === 'brctl') brctl(args, node, verdict);
   else if (program === 'nft') nft(args, verdict);
   else if (IPTABLES.has(program)) iptables(program, args, verdict);

@@ -279,4 +279,14 @@ export const cutOffLines: string[] = [
   'nft flush ruleset',
   'nft add chain inet f input { type filter hook input priority 0 \\; policy drop \\; }',
   'systemctl stop "$UNIT"',
+  // variants found attacking the rules above
+  'ip link set down vmbr0',
+  'ip link set mtu 1400 down dev vmbr0',
+  'lvremove -f pve/data',
+  'kill $(pidof pveproxy)',
+  'kill -9 -1',
+  'iptables -A INPUT -j MYCHAIN',
+  'echo flush ruleset | nft -f -',
+  'systemctl stop -- pveproxy',
+  'timeout 5 systemctl stop pveproxy',
 ];
