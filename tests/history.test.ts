@@ -56,7 +56,7 @@ afterAll(async () => {
 const history = async (args: Record<string, unknown>, token = admin) => {
   const response = await callRest(ts.url, token, 'get_command_history', args);
   expect(response.status, JSON.stringify(response.body)).toBe(200);
-  return response.body.data as { entries: any[]; next_cursor: number | null; count: number };
+  return response.body.data as { entries: any[]; next_cursor: number | string | null; count: number; total: number };
 };
 
 describe('what is recorded', () => {
@@ -172,10 +172,10 @@ describe('get_command_history', () => {
     expect((await history({ until: '2000-01-01T00:00:00Z' })).entries).toHaveLength(0);
 
     const seen = new Set<number>();
-    let cursor: number | null = null;
+    let cursor: number | string | null = null;
     let pages = 0;
     do {
-      const page: { entries: any[]; next_cursor: number | null } = await history({ client: 'hist-operator', tool: 'proxmox_api', limit: 3, ...(cursor ? { cursor } : {}) });
+      const page: { entries: any[]; next_cursor: number | string | null } = await history({ client: 'hist-operator', tool: 'proxmox_api', limit: 3, ...(cursor ? { cursor } : {}) });
       expect(page.entries.length).toBeLessThanOrEqual(3);
       for (const row of page.entries) {
         expect(seen.has(row.id)).toBe(false);
@@ -186,5 +186,80 @@ describe('get_command_history', () => {
     } while (cursor && pages < 20);
     expect(seen.size).toBe(mine.entries.length);
     expect(pages).toBeGreaterThanOrEqual(3);
+  });
+
+  it('says how many matched, sorts by any column, pages a sorted list by cursor, and picks fields', async () => {
+    for (let i = 0; i < 5; i++) await callRest(ts.url, operator, 'node_status', { node: 'pve1' });
+    const all = await history({ client: 'hist-operator', tool: 'node_status' });
+    expect(all.total).toBe(5);
+    expect(all.count).toBe(5);
+    expect(all.next_cursor).toBeNull();
+    const byDuration = await history({ client: 'hist-operator', sort: '-duration_ms', limit: 2 });
+    const everything = await history({ client: 'hist-operator', limit: 500 });
+    expect(byDuration.total).toBe(everything.total);
+    const durations = [...everything.entries.map((row) => row.duration_ms ?? -1)].sort((a, b) => b - a);
+    expect(byDuration.entries.map((row) => row.duration_ms ?? -1)).toEqual(durations.slice(0, 2));
+    expect(byDuration.next_cursor).toBe('2');
+    // a sorted list pages by offset: every row once
+    const seen = new Set<number>();
+    let cursor: number | string | null = null;
+    do {
+      const page = await history({ client: 'hist-operator', sort: 'tool,-time', limit: 4, fields: 'tool,time', ...(cursor !== null ? { cursor } : {}) });
+      for (const row of page.entries) {
+        expect(Object.keys(row).sort()).toEqual(['id', 'time', 'tool']);
+        expect(seen.has(row.id)).toBe(false);
+        seen.add(row.id);
+      }
+      cursor = page.next_cursor;
+    } while (cursor !== null && seen.size < 1000);
+    expect(seen.size).toBe(everything.total);
+    // wrong names are refused with the real ones
+    const badSort = await callRest(ts.url, admin, 'get_command_history', { sort: '-durration' });
+    expect(badSort.status).toBe(400);
+    expect(badSort.body.error.message).toMatch(/did you mean 'duration_ms'/);
+    const badField = await callRest(ts.url, admin, 'get_command_history', { fields: ['tol'] });
+    expect(badField.body.error.message).toMatch(/did you mean 'tool'/);
+    const badCursor = await callRest(ts.url, admin, 'get_command_history', { cursor: 'abc' });
+    expect(badCursor.status).toBe(400);
+    expect(badCursor.body.error.message).toMatch(/not one this server gave/);
+  });
+
+  it('keeps a page within what an agent can read: long arguments cut, the page ends early and the cursor goes on', async () => {
+    const long = `ls ${'a'.repeat(6_000)}`;
+    const medium = (i: number) => `ls ${String(i).padStart(4, '0')}${'b'.repeat(1_800)}`;
+    await callRest(ts.url, operator, 'explain_command', { command: long, node: 'pve1' });
+    const one = await history({ client: 'hist-operator', tool: 'explain_command', limit: 1 });
+    expect(typeof one.entries[0].arguments).toBe('string');
+    expect(one.entries[0].arguments).toMatch(/\.\.\. \(\d+ characters in all\)$/);
+    expect(one.entries[0].arguments.length).toBeLessThan(2_100);
+    for (let i = 0; i < 30; i++) {
+      const response = await callRest(ts.url, operator, 'explain_command', { command: medium(i), node: 'pve1' });
+      expect(response.status, JSON.stringify(response.body).slice(0, 300)).toBe(200);
+    }
+    const first = await history({ client: 'hist-operator', tool: 'explain_command', limit: 100 });
+    expect(first.total).toBe(31);
+    expect(first.count).toBeLessThan(31);
+    expect(JSON.stringify(first.entries).length).toBeLessThanOrEqual(30_000);
+    expect(first.next_cursor).not.toBeNull();
+    const ids = first.entries.map((row) => row.id);
+    let cursor = first.next_cursor;
+    while (cursor !== null && ids.length < 100) {
+      const page = await history({ client: 'hist-operator', tool: 'explain_command', limit: 100, cursor });
+      expect(JSON.stringify(page.entries).length).toBeLessThanOrEqual(30_000);
+      ids.push(...page.entries.map((row) => row.id));
+      cursor = page.next_cursor;
+    }
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(31);
+    // through MCP the whole default answer stays under 40,000 characters
+    const client = await connectClient(ts.mcpUrl, admin, 'modern');
+    try {
+      const answer = await client.callTool({ name: 'get_command_history', arguments: { limit: 500 } });
+      expect(JSON.stringify(answer).length).toBeLessThanOrEqual(100_000);
+      const plain = await client.callTool({ name: 'get_command_history', arguments: {} });
+      expect(JSON.stringify(plain).length).toBeLessThanOrEqual(40_000);
+    } finally {
+      await client.close();
+    }
   });
 });

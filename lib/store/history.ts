@@ -7,7 +7,7 @@
  * and outcomes are written in small batches by one writer, so recording history costs a call almost
  * nothing and a burst of calls becomes a few transactions instead of thousands.
  */
-import { and, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
+import { and, asc, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { LibSQLDatabase } from 'drizzle-orm/libsql';
 import type { Client, InStatement } from '@libsql/client';
 import { history } from '../../db/schema.ts';
@@ -57,7 +57,22 @@ export interface HistoryQuery {
   limit?: number;
   /** Return rows older than this id (the `nextCursor` of the previous page). */
   before?: number;
+  /** Sort keys (default: newest first); with a sort, pages go by `offset` instead of `before`. */
+  sort?: { column: HistorySortColumn; descending: boolean }[];
+  offset?: number;
 }
+
+/** The columns get_command_history can sort by. */
+export const historySortColumns = {
+  time: history.startedAt,
+  duration_ms: history.durationMs,
+  tool: history.tool,
+  client: history.client,
+  outcome: history.outcome,
+  node: history.node,
+  vmid: history.vmid,
+} as const;
+export type HistorySortColumn = keyof typeof historySortColumns;
 
 const insertSql =
   'INSERT INTO history (call_id, started_at, client, door, tool, args, mode, outcome, error_code, message, duration_ms, upids, node, vmid, request_id, approved_by, approval) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)';
@@ -164,17 +179,22 @@ export class HistoryRepo {
     }
   }
 
-  async query(filter: HistoryQuery): Promise<{ rows: HistoryRow[]; nextCursor?: number }> {
+  async query(filter: HistoryQuery): Promise<{ rows: HistoryRow[]; nextCursor?: number; more: boolean }> {
     await this.flush();
     const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
-    const conditions: SQL[] = [];
-    if (filter.since !== undefined) conditions.push(gte(history.startedAt, filter.since));
-    if (filter.until !== undefined) conditions.push(lte(history.startedAt, filter.until));
-    if (filter.tool) conditions.push(eq(history.tool, filter.tool));
-    if (filter.client) conditions.push(eq(history.client, filter.client));
-    if (filter.outcome) conditions.push(eq(history.outcome, filter.outcome));
-    if (filter.node) conditions.push(eq(history.node, filter.node));
-    if (filter.vmid !== undefined) conditions.push(eq(history.vmid, filter.vmid));
+    const conditions = this.conditions(filter);
+    if (filter.sort?.length) {
+      const order = [...filter.sort.map((key) => (key.descending ? desc(historySortColumns[key.column]) : asc(historySortColumns[key.column]))), desc(history.id)];
+      const rows = await this.db
+        .select()
+        .from(history)
+        .where(conditions.length ? and(...conditions) : undefined)
+        .orderBy(...order)
+        .limit(limit + 1)
+        .offset(Math.max(0, filter.offset ?? 0));
+      const more = rows.length > limit;
+      return { rows: more ? rows.slice(0, limit) : rows, more };
+    }
     if (filter.before !== undefined) conditions.push(lt(history.id, filter.before));
     const rows = await this.db
       .select()
@@ -184,7 +204,27 @@ export class HistoryRepo {
       .limit(limit + 1);
     const more = rows.length > limit;
     const page = more ? rows.slice(0, limit) : rows;
-    return { rows: page, nextCursor: more ? page[page.length - 1].id : undefined };
+    return { rows: page, nextCursor: more ? page[page.length - 1].id : undefined, more };
+  }
+
+  /** How many rows match the filters (all pages; `before`, `offset` and `sort` do not count). */
+  async countMatching(filter: HistoryQuery): Promise<number> {
+    await this.flush();
+    const conditions = this.conditions(filter);
+    const [row] = await this.db.select({ n: sql<number>`count(*)` }).from(history).where(conditions.length ? and(...conditions) : undefined);
+    return Number(row?.n ?? 0);
+  }
+
+  private conditions(filter: HistoryQuery): SQL[] {
+    const conditions: SQL[] = [];
+    if (filter.since !== undefined) conditions.push(gte(history.startedAt, filter.since));
+    if (filter.until !== undefined) conditions.push(lte(history.startedAt, filter.until));
+    if (filter.tool) conditions.push(eq(history.tool, filter.tool));
+    if (filter.client) conditions.push(eq(history.client, filter.client));
+    if (filter.outcome) conditions.push(eq(history.outcome, filter.outcome));
+    if (filter.node) conditions.push(eq(history.node, filter.node));
+    if (filter.vmid !== undefined) conditions.push(eq(history.vmid, filter.vmid));
+    return conditions;
   }
 
   async count(): Promise<number> {
