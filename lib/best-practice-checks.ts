@@ -4,12 +4,13 @@
  * can act on ("3 of 12 guests have no backup in the last 7 days: 101, 104, 110") and lists the objects.
  *
  * Only endpoints in lib/pve/api-contract.json are called, and only GETs. A check whose facts live behind
- * an endpoint this server does not call (ZFS pools, disks, Ceph, TFA, firewall, repositories, time,
+ * an endpoint this server does not call (ZFS pools, disks, TFA, firewall, repositories, time,
  * notifications, metrics) says so and names the endpoint or command to look with, instead of guessing.
  * One run shares its reads: every path is fetched at most once, guest configs with bounded concurrency.
  */
 import { CHECK_DEFINITIONS, type CheckId, type TopicCheck } from './knowledge.ts';
 import type { ClusterResource, PveClient } from './pve/types.ts';
+import { readCeph, type CephReport } from './cluster-extras/read.ts';
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'not_checked' | 'error';
 
@@ -117,6 +118,22 @@ const list = (ids: Array<string | number>, max = 20) => (ids.length > max ? `${i
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 const pct = (used: number, total: number) => (total > 0 ? Math.round((used / total) * 1000) / 10 : 0);
 const truthy = (value: unknown) => value === 1 || value === '1' || value === true;
+
+const cephReads = new WeakMap<CheckContext, Promise<CephReport | undefined>>();
+
+/** The Ceph report for this run (undefined when Ceph is not installed), read once. */
+function cephOf(ctx: CheckContext): Promise<CephReport | undefined> {
+  let hit = cephReads.get(ctx);
+  if (!hit) {
+    hit = ctx.onlineNodes().then(async (nodes) => {
+      if (!nodes.length) throw new Error('no node is online to ask about Ceph');
+      const report = await readCeph(ctx.pve, nodes[0], ctx.signal);
+      return report.installed ? report : undefined;
+    });
+    cephReads.set(ctx, hit);
+  }
+  return hit;
+}
 
 function notChecked(endpoint: string): Runner {
   return async () => ({
@@ -533,9 +550,32 @@ const runners: Record<CheckId, Runner> = {
   zfs_pool_health: notChecked('GET /nodes/{node}/disks/zfs (or `zpool status -x` on each node)'),
   zfs_pool_usage: notChecked('GET /nodes/{node}/disks/zfs (or `zpool list` on each node)'),
   disk_health: notChecked('GET /nodes/{node}/disks/list (or `smartctl -H` on each node)'),
-  ceph_health: notChecked('GET /cluster/ceph/status (or `ceph health detail`)'),
-  ceph_pool_replication: notChecked('GET /nodes/{node}/ceph/pool (or `ceph osd pool ls detail`)'),
-  ceph_mon_count: notChecked('GET /nodes/{node}/ceph/mon (or `ceph mon stat`)'),
+  // Ceph (issue 17): read once per run through lib/cluster-extras/read.ts; a cluster without Ceph passes
+  async ceph_health(ctx) {
+    const ceph = await cephOf(ctx);
+    if (!ceph) return { status: 'pass', summary: 'Ceph is not installed on this cluster.', items: [] };
+    if (ceph.health === 'HEALTH_OK') return { status: 'pass', summary: `Ceph is HEALTH_OK (${ceph.osds?.up}/${ceph.osds?.total} OSDs up).`, items: [] };
+    return { status: ceph.health === 'HEALTH_ERR' ? 'fail' : 'warn', summary: `Ceph is ${ceph.health}: ${(ceph.checks ?? []).map((c) => c.message).join('; ') || 'see ceph health detail'}.`, items: (ceph.osds?.list ?? []).filter((o) => o.status !== 'up' || !o.in).map((o) => `osd.${o.id}`) };
+  },
+  async ceph_pool_replication(ctx, params) {
+    const ceph = await cephOf(ctx);
+    if (!ceph) return { status: 'pass', summary: 'Ceph is not installed on this cluster.', items: [] };
+    const size = Number(params?.size ?? 3);
+    const minSize = Number(params?.minSize ?? 2);
+    const weak = (ceph.pools ?? []).filter((p) => p.name !== '.mgr' && (p.size < size || p.min_size < minSize));
+    return weak.length === 0
+      ? { status: 'pass', summary: `All ${plural((ceph.pools ?? []).length, 'Ceph pool')} keep at least ${size} copies and need ${minSize} to write.`, items: [] }
+      : { status: 'fail', summary: `${weak.length} Ceph pool(s) keep too few copies: ${weak.map((p) => `${p.name} (size ${p.size}, min_size ${p.min_size})`).join(', ')}; ${size}/${minSize} survives a failure without data loss.`, items: weak.map((p) => p.name) };
+  },
+  async ceph_mon_count(ctx, params) {
+    const ceph = await cephOf(ctx);
+    if (!ceph) return { status: 'pass', summary: 'Ceph is not installed on this cluster.', items: [] };
+    const min = Number(params?.min ?? 3);
+    const mons = ceph.monitors ?? 0;
+    return mons >= min && mons % 2 === 1
+      ? { status: 'pass', summary: `${plural(mons, 'Ceph monitor')} (quorum: ${(ceph.quorum ?? []).join(', ')}).`, items: [] }
+      : { status: 'warn', summary: `${plural(mons, 'Ceph monitor')}: ${mons < min ? `fewer than ${min}` : 'an even number'}; an odd number of at least ${min} on different nodes keeps quorum through a failure.`, items: [] };
+  },
   root_tfa: notChecked('GET /access/tfa/root@pam (or Datacenter > Permissions > Two Factor)'),
   firewall_enabled: notChecked('GET /cluster/firewall/options (or `pve-firewall status`)'),
   no_subscription_repo: notChecked('GET /nodes/{node}/apt/repositories and /nodes/{node}/subscription (or `pveversion -v` and /etc/apt/sources.list.d/)'),

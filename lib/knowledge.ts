@@ -241,7 +241,7 @@ export const CHECK_DEFINITIONS = {
   },
   ceph_mon_count: {
     description: 'At least min Ceph monitors exist (an odd number, on different nodes).',
-    api: 'GET /nodes/{node}/ceph/mon',
+    api: 'GET /cluster/ceph/status (monmap)',
     params: z.object({ min: z.number().int().min(1).default(3) }).strict(),
   },
   cluster_quorate: {

@@ -11,6 +11,7 @@ import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 import { settingsKeyForToolsets } from '../lib/toolsets.ts';
 import { ToolError } from '../lib/errors.ts';
+import { runChecks } from '../lib/best-practice-checks.ts';
 
 const all = { ceph: true, sdn: true, replication: true };
 
@@ -95,6 +96,23 @@ for (const pveVersion of ['8.4', '9.1'] as const) {
     });
   });
 }
+
+describe('best_practices uses Ceph where it applies', () => {
+  test('health, pool copies and monitors from the live cluster; a cluster without Ceph passes', async () => {
+    const checks = [{ id: 'ceph_health' }, { id: 'ceph_pool_replication' }, { id: 'ceph_mon_count' }] as never;
+    const withCeph = createSimulator({ ceph: true, taskDurationMs: 5 });
+    const t = testContext({ sim: withCeph });
+    const results = await runChecks(checks, t.pve);
+    expect(results.map((r) => [r.id, r.status])).toEqual([['ceph_health', 'warn'], ['ceph_pool_replication', 'fail'], ['ceph_mon_count', 'pass']]);
+    expect(results[0].items).toEqual(['osd.5']);
+    expect(results[1].summary).toContain('cephfs_data (size 2, min_size 1)');
+    t.close();
+    withCeph.close();
+    const u = testContext();
+    expect((await runChecks(checks, u.pve)).map((r) => r.status)).toEqual(['pass', 'pass', 'pass']);
+    u.close();
+  });
+});
 
 describe('infra through both doors', () => {
   let ts: SafetyServer;
