@@ -4,6 +4,7 @@
  * with where it really is (or that it exists nowhere), never with a raw Proxmox 500.
  */
 import { ToolError } from '../errors.ts';
+import { isSecretName } from '../policy/secret-params.ts';
 import type { PveClient } from '../pve/types.ts';
 import { vmid as vmidSchema } from '../schemas.ts';
 import { compact } from './common.ts';
@@ -15,16 +16,15 @@ export function guestConfigUri(node: string, vmid: number): string {
 }
 
 /**
- * Config keys whose values are secrets: the cloud-init password and anything named like a password,
- * secret or token. They are removed and listed by name in `hidden`, so a reader knows they are set.
+ * Config keys whose values are secrets (the cloud-init password and whatever the shared rule in
+ * lib/policy/secret-params.ts calls a secret: the official schema's names, then secret wording) are
+ * removed and listed by name in `hidden`, so a reader knows they are set.
  */
-const secretKey = /^cipassword$|pass(word|phrase)|secret|token|private/i;
-
 export function redactConfig(config: Record<string, unknown>): { config: Record<string, unknown>; hidden: string[] } {
   const out: Record<string, unknown> = {};
   const hidden: string[] = [];
   for (const [key, value] of Object.entries(config)) {
-    if (secretKey.test(key)) hidden.push(key);
+    if (isSecretName(key)) hidden.push(key);
     else out[key] = value;
   }
   return { config: out, hidden: hidden.sort() };

@@ -1,7 +1,9 @@
 /**
  * proxmox://history/me: the calling client's own calls of the last 24 hours, newest first. Arguments
- * were redacted before they were stored; this adds nothing the caller did not send.
+ * were redacted before they were stored, and each row is masked again on the way out with today's
+ * rules (redactHistoryRow), so a row written before a rule existed never comes back with a secret.
  */
+import { redactHistoryRow } from '../runtime/redact-args.ts';
 import type { Store } from '../store/store.ts';
 import type { Caller } from '../tool.ts';
 import { compact } from './common.ts';
@@ -27,7 +29,7 @@ export async function readHistory(store: Store, caller: Caller) {
     since: new Date(Date.now() - dayMs).toISOString(),
     count: rows.length,
     ...(nextCursor ? { more: `Only the newest ${limit} are shown; use get_command_history with since "24h" and cursor ${nextCursor} for older ones.` } : {}),
-    calls: rows.map((row) =>
+    calls: rows.map(redactHistoryRow).map((row) =>
       compact({
         time: new Date(row.startedAt).toISOString(),
         tool: row.tool,
