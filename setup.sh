@@ -232,6 +232,7 @@ check_host() {
     # Proxmox VE does not ship sudo; the restricted host user needs it.
     info "sudo is not installed; installing it (the host user's allow-list needs it)"
     run apt-get install -y --no-install-recommends sudo
+    PACKAGES_INSTALLED=1
   fi
   if ! command -v docker >/dev/null 2>&1; then
     warn "docker is not installed; install Docker Engine with the compose plugin before 'docker compose up -d'"
@@ -819,26 +820,58 @@ choose_ceiling() {
 }
 
 # The first approver (issue 13): a person whose authenticator app (TOTP) approves what an agent cannot
-# approve itself, on the server's /approve page. It lives in the server's database, so it is made inside
-# the container, once the container runs; the otpauth URI (the secret) is printed to this terminal only,
-# never to a file. A QR code is drawn with qrencode when it is installed (apt install qrencode): a QR
-# encoder is too much code to carry here for one scan.
+# approve itself, on the server's /approve page. It lives in the server's database: made inside the running
+# container, or, on a first install (no container yet), with `docker compose run --rm` against the same
+# data volume (that builds the image, the next step anyway). The otpauth URI (the secret) goes to this
+# terminal only, never to a file, and as a QR code when qrencode is there: installed with the packages
+# setup.sh installs anyway, or offered; else the exact command is printed.
 APPROVER_NAME="${SUDO_USER:-admin}"
+PACKAGES_INSTALLED=0
+approve_cli() {
+  if [[ -n "$(docker compose --project-directory "$INSTALL_DIR" ps -q proxmox-mcp 2>/dev/null)" ]]; then
+    docker compose --project-directory "$INSTALL_DIR" exec -T proxmox-mcp node dist/bin/approve.js "$@"
+  else
+    docker compose --project-directory "$INSTALL_DIR" run --rm --no-deps -T proxmox-mcp node dist/bin/approve.js "$@"
+  fi
+}
+show_otpauth_qr() {
+  local uri="$1"
+  if ! command -v qrencode >/dev/null 2>&1; then
+    if ((PACKAGES_INSTALLED)) || confirm "Install qrencode (apt-get install -y qrencode) to show it as a QR code to scan?"; then
+      run apt-get install -y --no-install-recommends qrencode || warn "could not install qrencode"
+    fi
+  fi
+  if command -v qrencode >/dev/null 2>&1; then
+    qrencode -t ansiutf8 -- "$uri"
+  else
+    info "For a QR code to scan: apt-get install -y qrencode, then: qrencode -t ansiutf8 '$uri'"
+  fi
+}
 create_first_approver() {
-  ((DRY_RUN)) && { info "would add approver '$APPROVER_NAME' once the container runs"; return 0; }
+  ((DRY_RUN)) && { info "would add approver '$APPROVER_NAME' (in the container, or with docker compose run --rm before it runs)"; return 0; }
   command -v docker >/dev/null 2>&1 || return 1
-  [[ -n "$(docker compose --project-directory "$INSTALL_DIR" ps -q proxmox-mcp 2>/dev/null)" ]] || return 1
-  if docker compose --project-directory "$INSTALL_DIR" exec -T proxmox-mcp node dist/bin/approve.js approver list 2>/dev/null | grep -q 'added'; then
+  if [[ -z "$(docker compose --project-directory "$INSTALL_DIR" ps -q proxmox-mcp 2>/dev/null)" ]]; then
+    # First install: the container does not run yet. Building the image is the next step anyway.
+    if ! confirm "Build the image now and add the first approver '$APPROVER_NAME' (docker compose run --rm)?"; then
+      info "Then add the first approver: cd $INSTALL_DIR && docker compose run --rm --no-deps proxmox-mcp node dist/bin/approve.js approver add $APPROVER_NAME"
+      return 0
+    fi
+    export GIT_COMMIT="${GIT_COMMIT:-$(git -C "$INSTALL_DIR" rev-parse HEAD 2>/dev/null || echo unknown)}"
+    export GIT_TAG="${GIT_TAG:-$(git -C "$INSTALL_DIR" describe --tags --exact-match 2>/dev/null || true)}"
+  fi
+  local listed
+  if listed="$(approve_cli approver list 2>/dev/null)" && [[ -n "$listed" && "$listed" != 'No approver yet'* ]]; then
     info "an approver exists already (node dist/bin/approve.js approver list inside the container)"
     return 0
   fi
   local out uri
-  out="$(docker compose --project-directory "$INSTALL_DIR" exec -T proxmox-mcp node dist/bin/approve.js approver add "$APPROVER_NAME")" || return 1
-  uri="$(grep -o 'otpauth://[^[:space:]]*' <<<"$out")"
+  out="$(approve_cli approver add "$APPROVER_NAME")" || return 1
+  uri="$(grep -o 'otpauth://[^[:space:]]*' <<<"$out" | head -n 1)"
+  [[ -n "$uri" ]] || return 1
   step "First approver: $APPROVER_NAME"
   info "Add this to your authenticator app now; it is shown only once:"
   info "$uri"
-  if command -v qrencode >/dev/null 2>&1; then qrencode -t ansiutf8 "$uri"; else info "(install qrencode to see it as a QR code here)"; fi
+  show_otpauth_qr "$uri"
 }
 
 ADMIN_TOKEN=''
@@ -882,9 +915,10 @@ install_all() {
       docker compose up -d --build
       curl -s $( ((SERVER_TLS)) && printf -- '--cacert %s ' "$CONFIG_DIR/tls/cert.pem" )$scheme://$host:$MCP_PORT_VALUE/health
 $trust
-    Add the first approver (a person; their authenticator app approves what an agent cannot) and tell
-    clients where the approval page is (or run ./setup.sh again once the container runs: it adds the approver):
-      docker compose exec proxmox-mcp node dist/bin/approve.js approver add $APPROVER_NAME
+    The first approver (a person; their authenticator app approves what an agent cannot) is added below
+    when docker is here (else, once the container runs; ./setup.sh again does it too). Tell clients where
+    the approval page is:
+      docker compose exec proxmox-mcp node dist/bin/approve.js approver add $APPROVER_NAME   # if none was added
       docker compose exec proxmox-mcp node dist/bin/approve.js url $scheme://$host:$MCP_PORT_VALUE
 
     Connect Claude Code with an operator token made for it, not the admin token (the admin token, in

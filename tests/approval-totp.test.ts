@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { base32Decode, base32Encode, hotp, matchingStep, otpauthUri, totp } from '../lib/approval/totp.ts';
 import { requiredStrength } from '../lib/approval/policy.ts';
-import { approvalsOf, globalCeiling, lockMs, maxFailures, maxWaitMs, slowStepMs } from '../lib/approval/store.ts';
+import { approvalsOf, sourceKey, globalCeiling, lockMs, maxFailures, maxWaitMs, slowStepMs } from '../lib/approval/store.ts';
 import { openStore, type Store } from '../lib/store/store.ts';
 import { backedUpTables } from '../lib/self/db-state.ts';
 import { approveCli } from './helpers/approval.ts';
@@ -129,8 +129,20 @@ describe('approvers', () => {
     clock.t = approvals.sourceState('guessed', '10.0.0.66').lockedUntil + 1;
     for (let i = 0; i < maxFailures; i++) await approvals.checkCode('guessed', wrongFor(clock.t), options('10.0.0.66'));
     expect(approvals.sourceState('guessed', '10.0.0.66').lockedUntil - clock.t).toBeGreaterThan(2 * lockMs - 5_000);
-    // IPv6 and IPv4-mapped forms are other keys, but each is its own address: still no lock for everyone.
+    // The IPv4-mapped form of the locked address is the same address; another is not locked.
+    expect(await approvals.checkCode('guessed', totp(secret, clock.t), options('::ffff:10.0.0.66'))).toMatchObject({ reason: 'locked' });
     expect((await approvals.checkCode('guessed', totp(secret, clock.t + 30_000), options('::ffff:10.0.0.5'))).ok).toBe(true);
+  });
+
+  it('counts IPv6 by its /64 (one attacker holds a whole /64), IPv4 and its mapped form as one address', () => {
+    expect(sourceKey('2001:db8:1:2:aaaa::1')).toBe('2001:db8:1:2::/64');
+    expect(sourceKey('2001:0db8:0001:0002:ffff:eeee:dddd:cccc')).toBe('2001:db8:1:2::/64');
+    expect(sourceKey('2001:db8::1')).toBe('2001:db8:0:0::/64');
+    expect(sourceKey('::1')).toBe('0:0:0:0::/64');
+    expect(sourceKey('::ffff:192.0.2.7')).toBe('192.0.2.7');
+    expect(sourceKey('::FFFF:192.0.2.7')).toBe('192.0.2.7');
+    expect(sourceKey('192.0.2.7')).toBe('192.0.2.7');
+    expect(sourceKey('unknown')).toBe('unknown');
   });
 
   it(`after ${globalCeiling} wrong codes from anywhere, every try of that approver waits its slot (slower, never locked); a right code ends it`, async () => {

@@ -5,6 +5,7 @@
  */
 import { and, desc, eq, gt, inArray, isNull, lt, sql } from 'drizzle-orm';
 import type { LibSQLDatabase } from 'drizzle-orm/libsql';
+import { isIPv6 } from 'node:net';
 import { approvalEvents, approvals, approvers } from '../../db/schema.ts';
 import type { Store } from '../store/store.ts';
 import { matchingStep, newTotpSecret, otpauthUri } from './totp.ts';
@@ -34,6 +35,21 @@ export const slowStepMs = 2_000;
 export const maxSpacingMs = 30_000;
 /** A try whose slot is further off than this is refused ("busy") instead of held open. */
 export const maxWaitMs = 90_000;
+
+/**
+ * The address a per-address brake counts: IPv4 as is (an IPv4-mapped IPv6 form too), IPv6 by its /64,
+ * which one host or home line usually holds whole (else a single attacker would have 2^64 addresses).
+ */
+export function sourceKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped) return mapped[1]!;
+  if (!isIPv6(address)) return address;
+  const [head, tail] = address.toLowerCase().split('::') as [string, string | undefined];
+  const left = head ? head.split(':') : [];
+  const right = tail === undefined ? [] : tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array<string>(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, '')).join(':')}::/64`;
+}
 
 export type CodeCheck =
   | { ok: true; approver: ApproverRow }
@@ -87,7 +103,7 @@ export class ApprovalStore {
 
   /** The per-address state of an approver (for tests and the page's notes). */
   sourceState(name: string, source: string): { failures: number; lockedUntil: number } {
-    return this.sources.get(`${name}\n${source}`) ?? { failures: 0, lockedUntil: 0 };
+    return this.sources.get(`${name}\n${sourceKey(source)}`) ?? { failures: 0, lockedUntil: 0 };
   }
 
   /**
@@ -100,7 +116,7 @@ export class ApprovalStore {
     const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
     const approver = await this.approver(name);
     if (!approver) return { ok: false, reason: 'unknown_approver', message: `There is no approver named '${name}'. Approvers are added on the host: npm run approve -- approver add NAME.` };
-    const key = `${name}\n${options.source ?? 'unknown'}`;
+    const key = `${name}\n${sourceKey(options.source ?? 'unknown')}`;
     const local = this.sources.get(key) ?? { failures: 0, lockedUntil: 0 };
     if (local.lockedUntil > clock()) {
       return { ok: false, reason: 'locked', message: `Too many wrong codes for '${name}' from this address: try again after ${new Date(local.lockedUntil).toISOString().slice(11, 19)} UTC (other addresses and the host CLI are not affected).` };
