@@ -20,6 +20,7 @@ const spec = {
     'pve-version': { type: 'string', value: 'VERSION', default: '9.1', description: 'which Proxmox VE to be: 8.4 or 9.1 (schema, privileges, HA groups or rules)' },
     'auth-delay': { type: 'string', value: 'MS', default: '3000', description: 'delay of every 401, like pveproxy (about 3 s)' },
     https: { type: 'boolean', default: false, description: 'serve HTTPS with a fresh self-signed certificate (prints its fingerprint)' },
+    extras: { type: 'boolean', default: false, description: 'add a Proxmox Backup Server storage, Ceph, SDN and replication jobs' },
   },
   details: [
     'API tokens it accepts (Authorization: PVEAPIToken=ID=SECRET):',
@@ -54,6 +55,7 @@ const sim = createSimulator({
   taskDurationMs: taskMs,
   tokenId,
   tokenSecret,
+  ...(values.extras ? { pbs: true, ceph: true, sdn: true, replication: true } : {}),
 });
 sim.faults.latency(latency);
 const served = await serveSimulator(sim, { port, host: values.host, https: values.https });
