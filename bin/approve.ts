@@ -1,6 +1,6 @@
 /**
- * Approvals from the host: npm run approve -- list|show ID|yes ID|no ID|approver add NAME|approver list|
- * approver remove NAME|url [URL]. Talks to the same database as the server (DATABASE_URL / the data
+ * Approvals from the host: npm run approve -- list|show ID|yes ID|no ID|history|approver add NAME|
+ * approver list|approver reset NAME|approver remove NAME|url [URL]. Talks to the same database as the server (DATABASE_URL / the data
  * directory from .env). The logic is lib/approval/cli.ts.
  */
 import { userInfo } from 'node:os';

@@ -197,6 +197,10 @@ describe('approvers', () => {
     expect((await approvals.checkCode('flooded', totp(secret, clock.t), options('203.0.113.250'))).ok).toBe(true);
     expect(clock.waits).toEqual([]);
     expect((await approveCli(store, 'approver', 'reset', 'nobody')).code).toBe(1);
+    // The host's history has the reset on record (and no secret).
+    const history = await approveCli(store, 'history');
+    expect(history.out).toMatch(/approver .*host:test-admin \(host-cli\) reset the wrong-code count of flooded/);
+    expect(history.out).not.toContain(secret);
   });
 
   it('one try per approver and address at a time: a second, sent while the first waits, is refused as busy', async () => {

@@ -18,6 +18,7 @@ export const approveUsageDetails = [
   '  approver list              the approvers (never their secrets)',
   '  approver remove NAME       an approver who may no longer approve',
   '  approver reset NAME        forget its wrong codes (after an attack: the page no longer slows its tries)',
+  '  history                    recent decisions and everything on record (refused tries too)',
   '  url [URL]                  show or set the approval page address given to clients (e.g. https://pve.example:3001)',
 ];
 
@@ -130,6 +131,14 @@ export async function runApproveCli(store: Store, positionals: string[], io: Cli
         return 0;
       }
       throw new CliUsageError(`approver needs add NAME, list, reset NAME or remove NAME`);
+    }
+    case 'history': {
+      // What the page shows an approver only after a code: decisions and everything on record.
+      const recent = await approvals.recent(30);
+      const events = await approvals.events(50);
+      io.out('Recent decisions:\n' + (recent.length ? recent.map((r) => `  ${iso(r.decidedAt ?? r.createdAt)}  ${r.id}  ${r.tool} for ${r.client}: ${r.status}${r.decidedBy ? ` by ${r.decidedBy} (${r.decidedHow})` : ''}`).join('\n') : '  none') + '\n');
+      io.out('On record (decisions, refused tries):\n' + (events.length ? events.map((e) => `  ${iso(e.at)}  ${e.outcome.padEnd(8)} ${e.actor ?? '-'} (${e.how}) ${e.message}`).join('\n') : '  none') + '\n');
+      return 0;
     }
     case 'url': {
       if (target) {

@@ -19,7 +19,7 @@
  *   approver must judge them before typing a code; its id is random and it lives minutes, not days;
  *   a decided one shows only its outcome and who decided it;
  * - history (decisions, calls, refused tries) is shown only to an approver who gives a code, like a
- *   decision (it uses up that code's 30-second step; the host CLI shows it too: npm run approve -- list).
+ *   decision (it uses up that code's 30-second step; the host CLI shows it too: npm run approve -- history).
  * A page that shows nothing without a login would need approver sessions; a code per look keeps the
  * page stateless and the approver credential the only key.
  *
@@ -202,7 +202,7 @@ ${pending.length ? pending.map((row) => `<div class="card risk-${escape((JSON.pa
 <label for="code-m">Code from the authenticator app</label><input id="code-m" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
 <button type="submit">Set mode</button></form>
 <h2>History</h2>
-<p class="muted">${refused} refused tr${refused === 1 ? 'y' : 'ies'} on record in the last day. Decisions, calls and refused tries are shown to an approver (a code is used up, as for a decision), or on the host: npm run approve -- list.</p>
+<p class="muted">${refused} refused tr${refused === 1 ? 'y' : 'ies'} on record in the last day. Decisions, calls and refused tries are shown to an approver (a code is used up, as for a decision), or on the host: npm run approve -- history.</p>
 <form method="post" action="/approve/-/history" class="card">${csrfField(session, 'history')}
 <label for="approver-h">Approver</label><select id="approver-h" name="approver">${await approverOptions()}</select>
 <label for="code-h">Code from the authenticator app</label><input id="code-h" name="code" inputmode="numeric" autocomplete="one-time-code" pattern="[0-9]{6}" maxlength="6" required>
