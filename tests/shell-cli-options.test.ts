@@ -403,3 +403,41 @@ describe('host cut-off variants found attacking the rules', () => {
     expect(await findings(line)).toEqual([]);
   });
 });
+
+describe('host cut-offs through wrappers, encodings and spellings', () => {
+  it.each([
+    "systemctl stop $'pve\\x70roxy'",
+    'systemctl stop pvepr[o]xy',
+    "systemctl stop '*'",
+    'env systemctl stop pveproxy',
+    'nohup systemctl stop pveproxy',
+    'nice -n 5 systemctl stop pveproxy',
+    'setsid pkill pveproxy',
+    'sudo -u root killall corosync',
+    'busybox killall pveproxy',
+    'systemctl stop "pve-cluster.service"',
+    'ip -family inet link set vmbr0 down',
+    'ip -d -4 l s vmbr0 down',
+    'ip -6 addr flush dev vmbr0',
+    'ip route replace default via 192.168.100.254',
+    'ip r change default via 192.168.100.254 dev vmbr0',
+    'nft -f-',
+    'nft --file=/tmp/x',
+    'ifdown --all --exclude=eno2',
+    "bash -c 'systemctl stop pveproxy'",
+    'sh -c "ip link set vmbr0 down"',
+    'watch -n1 systemctl stop pveproxy',
+  ])('%s is refused', async (line) => {
+    expect((await findings(line)).length, line).toBeGreaterThan(0);
+  });
+});
+
+describe('a run-time word cannot hide a cut-off', () => {
+  it.each(['systemctl $VERB pveproxy', 'ip link set vmbr0 $STATE', 'iptables -P INPUT $P', 'zfs $CMD -r rpool/data', '$X stop pveproxy', 'X=systemctl; $X stop pveproxy', '"$(echo systemctl)" stop sshd', 'kill $PID'])('%s is refused', async (line) => {
+    expect((await findings(line)).length, line).toBeGreaterThan(0);
+  });
+
+  it.each(['systemctl status $UNIT', 'ip link show $IF', 'zfs list $DS', 'echo $X pveproxy'])('%s is not', async (line) => {
+    expect(await findings(line)).toEqual([]);
+  });
+});

@@ -285,6 +285,16 @@ describe('issue 12 follow-up: realm sync, the node certificate and host cut-offs
     expect(ran).toEqual([]);
   }, 120_000);
 
+  it('a token granted interpreters still cannot stop the API through a program named at run time', async () => {
+    for (const line of ['X=systemctl; $X stop pveproxy', 'eval "systemctl stop pveproxy"']) {
+      const m = marker();
+      const response = await run(granted, `touch ${m}; ${line}`);
+      expect(response.status, `${line}: ${JSON.stringify(response.body)}`).toBe(403);
+      expect(response.body.error.code).toBe('protected');
+      expect(existsSync(m)).toBe(false);
+    }
+  });
+
   it('the refusal says why in words an admin understands', async () => {
     const vmbr = await run(ts.adminToken, 'ip link set vmbr0 down');
     expect(vmbr.body.error.message).toMatch(/in any mode.*vmbr0 carries the address of node pve1/);

@@ -290,8 +290,8 @@ function ip(args: string[], node: string, verdict: HostVerdict): void {
     const words = rest.slice(1);
     if (abbrev(command, 'flush') && words[0] !== 'cache') {
       verdict.findings.push({ reason: 'ip route flush removes the main node\'s routes and cuts it off', mainOnly: true });
-    } else if ((abbrev(command, 'delete') || abbrev(command, 'del')) && (words.includes('default') || words.includes('0.0.0.0/0') || words.includes('::/0'))) {
-      verdict.findings.push({ reason: 'removing the default route of the main node cuts it off', mainOnly: true });
+    } else if ((abbrev(command, 'delete') || abbrev(command, 'del') || abbrev(command, 'replace', 3) || abbrev(command, 'change', 3)) && (words.includes('default') || words.includes('0.0.0.0/0') || words.includes('::/0'))) {
+      verdict.findings.push({ reason: `${abbrev(command, 'delete') || abbrev(command, 'del') ? 'removing' : 'replacing'} the default route of the main node can cut it off`, mainOnly: true });
     }
   }
 }
@@ -384,7 +384,7 @@ function iptables(program: string, args: string[], verdict: HostVerdict): void {
 }
 
 function nft(args: string[], verdict: HostVerdict): void {
-  if (args.some((a) => a === '-f' || a === '--file' || /^-[a-zA-Z]*f$/.test(a) || a === '-i' || a === '--interactive')) {
+  if (args.some((a) => /^-[a-zA-Z]*f/.test(a) || a.startsWith('--file') || a === '-i' || a === '--interactive')) {
     verdict.findings.push({ reason: 'nft reading a rule set from a file or stdin on the main node cannot be judged here and may cut it off; change the firewall with firewall_change', mainOnly: true });
     return;
   }
@@ -392,6 +392,11 @@ function nft(args: string[], verdict: HostVerdict): void {
   if (/\bflush\s+(ruleset|table|chain)\b/.test(text) || /\bpolicy\s+(drop|reject)\b/.test(text) || (/\b(add|insert|create|replace)\s+rule\b/.test(text) && /\b(drop|reject)\b/.test(text))) {
     verdict.findings.push({ reason: `nft ${text.slice(0, 60)} can cut the main node off (SSH, port 8006, corosync); change the firewall with firewall_change, which checks that this server keeps its access`, mainOnly: true });
   }
+}
+
+/** Whether words name a service, process, bridge, pool, volume group or chain whose loss cuts the node off. */
+export function namesCutOffTarget(args: string[]): boolean {
+  return args.some((a) => Object.hasOwn(CUT_OFF_UNITS, a.toLowerCase().replace(/\.service$/, '')) || Object.hasOwn(CUT_OFF_PROCESSES, a) || CUT_OFF_HOST_UNITS.includes(a) || /^(vmbr\d+|rpool(\/.*)?|pve(\/.*)?|INPUT|OUTPUT|PREROUTING|ruleset)$/i.test(a));
 }
 
 /**
@@ -406,7 +411,8 @@ export function hostCutOff(command: SimpleCommand, node: string, volumeOwners: (
   if (!relevant) return verdict;
   const dynamic = command.words.slice(1).some((w) => w.dynamic);
   const harmful = [...KILLERS, 'ifdown', 'lvremove', 'vgremove', 'iptables-restore', 'ip6tables-restore', 'nft'].includes(program) || args.some((a) => /^(stop|force-stop|kill|disable|mask|isolate|rescue|emergency|default|destroy|down|d|de|del|dele|delet|delete|delbr|delif|f|fl|flu|flus|flush|nomaster|netns|master|name|drop|reject|--policy|--flush)$/i.test(a) || /^-[a-zA-Z]*[PF]/.test(a));
-  if (dynamic && harmful) {
+  // a run-time word next to the name of a service, process, pool or chain that matters could be the verb that stops it
+  if (dynamic && (harmful || namesCutOffTarget(args))) {
     verdict.unknowable = `a word of this ${program} line is only known at run time (it could name a service, pool or interface that cuts the node off)`;
     return verdict;
   }

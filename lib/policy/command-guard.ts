@@ -15,7 +15,7 @@
 import type { Classification, ClassifyContext } from '../exec/classify.ts';
 import { classifyCommandLine } from '../exec/classify.ts';
 import { endpointParams, findEndpoint, optionNames, parseCliOptions, type CliWord, type ParamKind } from '../exec/pve-options.ts';
-import { hostCutOff } from '../exec/host-cutoff.ts';
+import { hostCutOff, namesCutOffTarget } from '../exec/host-cutoff.ts';
 import { FEATURE_DESCRIPTIONS, settingsKeyForShellFeatures, type ShellFeature } from '../exec/shell-features.ts';
 import { tryParseCommandLine, type SimpleCommand } from '../exec/shell-parse.ts';
 import { ToolError } from '../errors.ts';
@@ -442,6 +442,7 @@ async function taggedFindings(line: string, ctx: CommandGuardContext, sent: ApiR
     const named = command.words.map((word) => mentionsIdentity(word.text, identities)).find(Boolean) ?? command.env.map((env) => mentionsIdentity(env.value, identities)).find(Boolean);
     if (command.dynamicProgram) {
       if (named) findings.push(`${describe(command)}: a program only known at run time, given ${named}`);
+      else if (namesCutOffTarget(command.argv.slice(1))) findings.push(`${describe(command)}: a program only known at run time, given a service, interface, pool or firewall chain whose loss cuts the node off; write the program out`);
       continue;
     }
     let requests: ApiRequest[];
