@@ -10,7 +10,9 @@ const listsGuide = [
   '- Every list (list_vms, list_containers, guest_backup_list, storage_operations content, task_status list, get_command_history) answers one page: total says how many matched, next_cursor how to get the next page (pass it as cursor; null on the last page).',
   '- sort: a field, - for descending, commas for several: {"sort": "-mem"} for the VMs using the most memory, {"sort": "-cpu,name"}. Ask for the top N with sort and limit instead of reading every page.',
   '- fields picks the columns ({"fields": ["name", "mem"]}); the id column always stays. The text answer is a table; structuredContent has the same rows as JSON.',
+  '- get_command_history is newest first by default and pages by id; sort it by duration_ms, tool, client, outcome, node or vmid ({"sort": "-duration_ms"} for the slowest calls). A page stops early when its entries grow long; follow next_cursor.',
   '- Unknown argument names are refused with the closest real name; a node, pool, storage or bridge that does not exist is refused with the real ones listed.',
+  '- Changing tools also take confirmation_id and wait_seconds (not listed in their schemas): only to repeat a call that answered approval_required, as that answer says.',
 ].join('\n');
 
 /** Toolsets (issue 17): tools beyond the everyday list, shown to tokens that enabled them. */
@@ -18,7 +20,7 @@ function toolsetsGuide(enabled: string[] | undefined, tools: { name: string; too
   const on = (name: string) => Boolean(enabled?.includes(name) || enabled?.includes('all'));
   return [
     '## Toolsets beyond the everyday tools',
-    '- An admin enables them per client token on the host: npm run token -- toolsets NAME ha,metrics,firewall,infra (all, none). Your tool list shows the enabled ones; the REST door calls any tool your role may call.',
+    '- An admin enables them per client token on the host: npm run token -- toolsets NAME ha,metrics,firewall,infra,backups (all, none). Your tool list shows the enabled ones; the REST door calls any tool your role may call.',
     ...Object.entries(TOOLSETS).map(([name, what]) => `- ${name}${on(name) ? ' (enabled for you)' : ''}: ${what}. Tools: ${tools.filter((tool) => tool.toolset === name).map((tool) => tool.name).join(', ') || 'none'}.`),
     '- "Why was VM 101 slow last night": metrics_history {"vmid": 101, "timeframe": "day"} (peak, when, and whether its node was busy then; chart: "cpu" adds a PNG). "Busiest node this week": metrics_history {"timeframe": "week"}.',
     '- firewall_change refuses any change that would cut this server\'s API (8006) or SSH (22) access to the main node, or corosync/SSH between nodes, and names the rule or policy that would do it.',

@@ -50,6 +50,16 @@ describe('tools/list per role', () => {
     }
   });
 
+  it('shows no tool of a toolset the token did not enable (ha, metrics, firewall...)', async () => {
+    const tools = [...ts.server.runtime.tools.values()] as AnyTool[];
+    const extra = tools.filter((tool) => tool.toolset && tool.toolset !== 'core').map((tool) => tool.name);
+    expect(extra.length).toBeGreaterThan(0);
+    for (const role of ['admin', 'operator', 'viewer'] as const) {
+      const listed = (await listFor(role)).map((tool) => tool.name);
+      for (const name of extra) expect(listed, `${role} ${name}`).not.toContain(name);
+    }
+  });
+
   it('agrees with what the runtime lets each role call', async () => {
     const tools = [...ts.server.runtime.tools.values()] as AnyTool[];
     const viewer = new Set((await listFor('viewer')).map((tool) => tool.name));

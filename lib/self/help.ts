@@ -70,7 +70,7 @@ const examples: Example[] = [
   },
   {
     uses: ['check_updates', 'get_changelog', 'self_update'],
-    text: 'Keep the server current (admin): check_updates {} -> get_changelog {"since": "<current_version>"} -> self_update {} (always confirmed; takes a backup first, rolls back when the new version is unhealthy).',
+    text: 'Keep the server current (admin): check_updates {} -> get_changelog {"since": "<current_version>"} -> self_update {} (always confirmed; takes a backup first, rolls back when the new version is unhealthy); check_updates shows how the last update went (last_update).',
   },
   {
     uses: ['get_command_history'],
@@ -79,6 +79,10 @@ const examples: Example[] = [
   {
     uses: ['backup_config', 'restore_config'],
     text: 'Before a risky change to this server (admin): backup_config {"include_history": true}; to go back: restore_config {"file": "latest", "dry_run": true} to see what changes, then without dry_run.',
+  },
+  {
+    uses: ['user_list'],
+    text: 'Who may do what: user_list {"kind": "acl"} and user_list {"kind": "token"} (a token with privilege separation whose user holds no rights is named dead); changes through user_change (admin).',
   },
 ];
 
