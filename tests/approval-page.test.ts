@@ -251,8 +251,11 @@ describe('bad input on the page: refused, clear, nothing decided or run, on reco
     expect(rebinding.status).toBe(403);
     const controls = await rawRequest({ path: `/approve/${id}`, method: 'GET', headers: { origin: 'https://evil.example\u0001x' } }).catch(() => ({ status: 0 }));
     expect([0, 403]).toContain(controls.status); // node refuses to send a control character, or the server refuses it
+    // A path spelled with an escape is the page's path all the same (routes see it decoded).
+    expect((await rawRequest({ path: '/%61pprove', headers: { origin: 'https://escaped.example' } })).status).toBe(403);
     const events = await approvalsOf(ts.server.store).events(50);
     const onRecord = events.filter((e) => /refused before the page/.test(e.message));
+    expect(onRecord.some((e) => /GET \/approve from .*escaped\.example/.test(e.message))).toBe(true);
     expect(onRecord.some((e) => e.approvalId === id && /POST \/approve\/approval_\w+ from 127\.0\.0\.1 .*evil\.example/.test(e.message))).toBe(true);
     expect(onRecord.some((e) => /GET \/approve from .*Host 'attacker\.example' is not allowed/.test(e.message))).toBe(true);
     const text = JSON.stringify(events);
