@@ -12,6 +12,7 @@ export const TOOLSETS = {
   metrics: 'Metrics history of nodes and guests (rrddata): summaries and PNG charts',
   firewall: 'Firewall: cluster, node and guest rules, options, security groups, aliases and IP sets',
   infra: 'Ceph health, OSDs and pools; SDN zones, vnets, subnets and apply; storage replication jobs',
+  backups: 'Backups on any backup storage (Proxmox Backup Server included): protect, notes, prune',
 } as const;
 
 export type Toolset = keyof typeof TOOLSETS;

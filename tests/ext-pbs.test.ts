@@ -121,6 +121,30 @@ describe('protect and prune on PBS through the doors', () => {
     const refused = await api('DELETE', '/nodes/pve1/storage/pbs-store/prunebackups', { vmid: 101, 'prune-backups': 'keep-last=1' });
     expect(refused.body.error?.code).toBe('protected');
     expect(ts.changesSent.length).toBe(before);
+    // the typed tool: dry run for anyone, changes for operators; the same policy
+    const viewer = await ts.createToken({ name: 'pbs-viewer', role: 'viewer' });
+    const dryTyped = await callRest(ts.url, viewer, 'backup_manage', { action: 'prune', storage: 'pbs-store', vmid: 104 });
+    expect(dryTyped.status).toBe(200);
+    expect(dryTyped.body.data.marks.length).toBeGreaterThan(0);
+    expect(dryTyped.body.data.marks.every((m: { mark: string }) => m.mark === 'keep')).toBe(true); // keep-daily=7 keeps three daily backups
+    expect((await callRest(ts.url, viewer, 'backup_manage', { action: 'protect', storage: 'pbs-store', volume: oldest.volid })).status).toBe(403);
+    const newest = [...volumesOf(ts.sim.state, pbs, 'pve1').values()].filter((v) => v.vmid === 103).sort((a, b) => b.ctime - a.ctime)[0];
+    expect((await callRest(ts.url, token, 'backup_manage', { action: 'protect', storage: 'pbs-store', volume: newest.volid })).status).toBe(200);
+    expect(newest.protected).toBe(1);
+    expect((await callRest(ts.url, token, 'backup_manage', { action: 'notes', storage: 'pbs-store', volume: newest.volid, notes: 'keep for audit' })).status).toBe(200);
+    expect(newest.notes).toBe('keep for audit');
+    const pruned = await callRest(ts.url, token, 'backup_manage', { action: 'prune', storage: 'pbs-store', vmid: 103, keep: 'keep-last=1', dry_run: false });
+    expect(pruned.status).toBe(200);
+    expect(pruned.body.data.task.ok).toBe(true);
+    // the protected newest one does not count toward keep-last (as in PVE): it and the next newest stay
+    const kept = [...volumesOf(ts.sim.state, pbs, 'pve1').values()].filter((v) => v.vmid === 103).sort((a, b) => b.ctime - a.ctime);
+    expect(kept.map((v) => v.volid)[0]).toBe(newest.volid);
+    expect(kept).toHaveLength(2);
+    const typedRefused = await callRest(ts.url, token, 'backup_manage', { action: 'prune', storage: 'pbs-store', vmid: 101, keep: 'keep-last=1', dry_run: false });
+    expect(typedRefused.body.error?.code).toBe('protected');
+    expect((await callRest(ts.url, token, 'backup_manage', { action: 'prune', storage: 'nope', vmid: 101 })).body.error?.code).toBe('not_found');
+    expect((await callRest(ts.url, token, 'backup_manage', { action: 'prune', storage: 'pbs-store', keep: 'keep-daily=7;rm' })).status).toBe(400);
+    expect((await callRest(ts.url, token, 'backup_manage', { action: 'protect', storage: 'pbs-store', volume: 'nfs-backup:backup/x.vma.zst' })).body.error?.message).toMatch(/not on storage pbs-store/);
     const listed = await callRest(ts.url, token, 'guest_backup_list', { storage: 'pbs-store', vmid: 100, fields: 'verification,encrypted,protected,notes' });
     expect(listed.body.data.backups.find((b: { volid: string }) => b.volid === oldest.volid)).toMatchObject({ protected: true, notes: 'before upgrade', encrypted: false });
   }, 60_000);
