@@ -113,6 +113,11 @@ describe('the policy rule on the simulator', () => {
       expect((await refused('POST', '/nodes/pve1/firewall/rules', { type: 'in', action: 'DROP', macro: 'SSH' })).message).toMatch(/SSH access \(tcp\/22\) to pve1 would be dropped by rule 0 of node pve1 \(DROP macro SSH\)/i);
       await refused('POST', '/cluster/firewall/rules', { type: 'in', action: 'REJECT', enable: 1 });
       await refused('PUT', '/cluster/firewall/options', { policy_in: 'REJECT' });
+      // deleting policy_in brings back the default DROP, in any list spelling
+      await refused('PUT', '/cluster/firewall/options', { delete: 'policy_in' });
+      await refused('PUT', '/cluster/firewall/options', { delete: 'log_ratelimit\u0000policy_in' });
+      await refused('PUT', '/cluster/firewall/options', { delete: 'log_ratelimit;policy_in' });
+      await checkProtections('PUT', '/cluster/firewall/options', { delete: 'log_ratelimit' }, ctx);
       // the webserver group is used by no host rule: its rules guard nothing of ours
       await checkProtections('POST', '/cluster/firewall/groups/webserver', { type: 'in', action: 'DROP', proto: 'udp', dport: '5405' }, ctx);
       firewallOf(sim.state).rules.push({ type: 'group', action: 'webserver', enable: 1 });
