@@ -441,3 +441,23 @@ describe('a run-time word cannot hide a cut-off', () => {
     expect(await findings(line)).toEqual([]);
   });
 });
+
+describe('the host cut-off rules never throw on odd lines', () => {
+  it('takes 1500 seeded random host lines', async () => {
+    let a = 7;
+    const random = () => {
+      a = (a * 1103515245 + 12345) % 2147483648;
+      return a / 2147483648;
+    };
+    const words = ['systemctl', 'service', 'killall', 'pkill', 'kill', 'zfs', 'zpool', 'lvremove', 'vgremove', 'ip', 'ifdown', 'ifconfig', 'brctl', 'networkctl', 'iptables', 'nft', 'stop', 'kill', 'mask', 'destroy', 'link', 'addr', 'route', 'set', 'del', 'flush', 'dev', 'down', 'vmbr0', 'eno1', 'pveproxy', 'sshd.service', 'pve*', '[', 'rpool', 'rpool/data', 'rpool/ROOT', 'pve/data', '-r', '-P', 'INPUT', 'DROP', '-j', '-F', '-f', '-1', '1', '--', '-', '$X', '"$(id)"', 'default', 'ruleset', '|', ';', '&&', '{', '}'];
+    for (let i = 0; i < 1500; i++) {
+      const n = 1 + Math.floor(random() * 7);
+      const line = Array.from({ length: n }, () => words[Math.floor(random() * words.length)]).join(' ');
+      await expect(findings(line).then(() => 'ok', (e: unknown) => `threw ${(e as Error).message}: ${line}`)).resolves.toBe('ok');
+    }
+  }, 60_000);
+});
+
+it.each(["systemctl stop 'pve[z-a]'", "pkill '(('", "systemctl stop 'pvepr[!a]xy'"])('an odd pattern (%s) is refused, not thrown', async (line) => {
+  expect((await findings(line)).length, line).toBeGreaterThan(0);
+});

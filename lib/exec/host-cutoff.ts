@@ -111,7 +111,12 @@ function unitsNamed(arg: string): string[] {
   const name = arg.replace(/^-+/, '');
   const candidates = [...Object.keys(CUT_OFF_UNITS), ...CUT_OFF_HOST_UNITS];
   if (hasGlob(name)) {
-    const re = globToRegExp(name);
+    let re: RegExp;
+    try {
+      re = globToRegExp(name);
+    } catch {
+      return candidates.filter((unit) => Object.hasOwn(CUT_OFF_UNITS, unit)); // a pattern this server cannot read could match any of them
+    }
     return candidates.filter((unit) => re.test(unit) || re.test(`${unit}.service`));
   }
   const bare = name.toLowerCase().replace(/\.service$/, '').replace(/@.*$/, '');
