@@ -336,6 +336,16 @@ describe('issue 12 follow-up: realm sync, the node certificate and host cut-offs
     expect(response.body.data.verdict.outcome).toBe('refused_protected');
   });
 
+  it('the management interface is looked up as the API policy does: its bridge port too, not the VM bridge; not inside a guest', async () => {
+    const verdict = async (command: string, node = 'pve1') => (await callRest(ts.url, ts.adminToken, 'explain_command', { command, node })).body.data.verdict;
+    expect((await verdict('ip link set eno1 down')).outcome).toBe('refused_protected');
+    expect((await verdict('brctl delif vmbr0 eno1')).outcome).toBe('refused_protected');
+    expect((await verdict('ip link set vmbr1 down')).outcome).not.toBe('refused_protected');
+    expect((await verdict('ifdown vmbr1.50')).outcome).not.toBe('refused_protected');
+    expect((await verdict('pct exec 103 -- systemctl stop sshd')).outcome).not.toBe('refused_protected');
+    expect((await verdict('pct exec 103 -- iptables -P INPUT DROP')).outcome).not.toBe('refused_protected');
+  });
+
   it('harmless neighbours still run (normal-mode operator)', async () => {
     for (const line of ['zfs destroy -n -r rpool/data || true', 'systemctl restart h13-no-such-unit 2>/dev/null || true', 'iptables -L -n 2>/dev/null || true', 'zfs destroy rpool/data/vm-102-disk-0 2>/dev/null || true']) {
       const response = await run(operator, line);
