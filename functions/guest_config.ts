@@ -12,7 +12,7 @@ function changing(value: Input): Input {
 export default defineTool({
   name: 'guest_config',
   title: 'Change a guest\'s config',
-  description: 'Change a VM\'s or container\'s config: cores, memory, NICs (nets or net0), disk resize, cloud-init, tags, boot, delete keys; digest refuses a change over another edit.',
+  description: 'Change a VM\'s or container\'s config (cores, memory, NICs, disk size, cloud-init, tags, boot, delete keys); digest refuses it over another edit.',
   input,
   output: configTool.output,
   effect: 'destructive',

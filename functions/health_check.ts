@@ -14,7 +14,7 @@ const check = z.object({
 export default defineTool({
   name: 'health_check',
   title: 'Health of this server',
-  description: 'Health of proxmox-mcp and its dependencies (Proxmox API and token, its own privileges, database, SSH, backup space), each problem with a fix. Use it when calls fail for no reason in the arguments.',
+  description: 'Health of proxmox-mcp and its dependencies (Proxmox API and token, privileges, database, SSH, backup space), each problem with a fix.',
   input: z.object({}),
   output: z.object({
     status: z.enum(['ok', 'degraded', 'down']),

@@ -108,7 +108,7 @@ function describeMove(m: Move): string {
 export default defineTool({
   name: 'node_evacuate',
   title: 'Evacuate a node for maintenance',
-  description: 'Empty a node for maintenance in one plan and one approval: VMs live, containers restarted, HA guests through HA, each to the node with the most free memory or to target.',
+  description: 'Empty a node for maintenance in one plan and approval: VMs live, containers restarted, HA guests through HA, each to the freest node or to target.',
   input,
   output: z.object({
     node: z.string(),

@@ -47,7 +47,7 @@ function describe(prepared: Prepared): string {
 export default defineTool({
   name: 'proxmox_api',
   title: 'Call any Proxmox VE API endpoint',
-  description: 'One Proxmox VE API request (/api2/json) for what no typed tool covers: GET reads, POST/PUT change, DELETE destroys, under the same modes and protections; a task (UPID) is awaited.',
+  description: 'One Proxmox VE API request (/api2/json) for what no typed tool covers: GET reads, POST/PUT change, DELETE destroys, with the same protections.',
   input: z.object({
     method: z.enum(methods),
     path: z.string().min(1).max(2048).describe('Below /api2/json, e.g. /cluster/resources'),

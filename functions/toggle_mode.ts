@@ -8,7 +8,7 @@ const rank: Record<Mode, number> = { 'read-only': 0, safe: 1, normal: 2 };
 export default defineTool({
   name: 'toggle_mode',
   title: 'Mode and learning mode',
-  description: 'Set this client\'s mode (read-only; safe: changes need a yes; normal) or learning mode. Raising needs an approver\'s proof, never above the token\'s ceiling; no arguments: the current settings.',
+  description: 'Set this client\'s mode (read-only, safe, normal) or learning mode; raising needs an approver\'s proof. No arguments: the current settings.',
   input: z.object({
     mode: z.enum(modes).optional().describe('The mode to switch to'),
     learning: z.boolean().optional().describe('Turn learning mode on or off'),

@@ -369,7 +369,7 @@ export const userChangeTool = defineTool({
   name: 'user_change',
   title: 'Users and permissions: change',
   description:
-    'Create, update or delete Proxmox users, groups, roles, ACL entries (create grants, delete revokes) or API tokens (the secret is shown once). root@pam and this server are protected.',
+    'Create, update or delete Proxmox users, groups, roles, ACL entries (delete revokes) or API tokens (secret shown once); root@pam and this server are protected.',
   input: changeInput,
   output,
   effect: 'destructive',

@@ -30,7 +30,7 @@ export function pageShape(options: { defaultLimit: number; maxLimit: number; sor
       .string()
       .max(200)
       .optional()
-      .describe(`${options.sortable.join(', ')}; -x descends, a,b for several (default ${options.defaultSort})`),
+      .describe(`${options.sortable.join(', ')}; -x: descending (default ${options.defaultSort})`),
     fields: z
       .union([z.array(z.string().max(64)).max(64), z.string().max(1000)])
       .transform((value) => (Array.isArray(value) ? value : value.split(',')).map((field) => field.trim()).filter(Boolean))
