@@ -661,7 +661,6 @@ write_env() {
     admin_token="pmcp_$(head -c 32 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')"
     ADMIN_TOKEN_NEW=1
   fi
-  ADMIN_TOKEN="$admin_token"
   local node address allowed
   node="$(hostname -s 2>/dev/null || hostname)"
   address="$(primary_address)"
@@ -874,7 +873,6 @@ create_first_approver() {
   show_otpauth_qr "$uri"
 }
 
-ADMIN_TOKEN=''
 ADMIN_TOKEN_NEW=0
 install_all() {
   ((DRY_RUN)) && printf '%sDry run: nothing will be changed; every action is printed instead.%s\n' "$BOLD" "$RESET"
