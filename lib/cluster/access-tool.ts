@@ -310,7 +310,7 @@ function describe(args: Input): { summary: string; calls: string[]; cli: string;
     case 'token': {
       const full = args.userid && args.tokenid ? `${args.userid}!${args.tokenid}` : '<user>!<token>';
       if (args.action === 'create') warnings.push('The token secret is shown ONCE in the answer; store it right away (it is not kept by this server).');
-      if (args.action === 'create' && args.privsep !== false) warnings.push('With privilege separation the new token has no rights until it gets its own ACL entries (kind acl, tokens).');
+      if (args.action === 'create' && args.privsep !== false) warnings.push('With privilege separation the new token has no rights until it gets its own ACL entries (kind acl, tokens), and then only those its user holds too.');
       if (args.action === 'delete') warnings.push(`Anything using ${full} stops working at once.`);
       return {
         summary: `${args.action} API token ${args.action === 'list' ? `of ${args.userid ?? 'every user'}` : full}`,
