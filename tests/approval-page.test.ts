@@ -302,6 +302,28 @@ describe('what someone who merely reaches the page sees', () => {
     expect(decided.html).not.toContain(text);
   });
 
+  it('the mode form tells whether a client exists, and its ceiling, only after a right code', async () => {
+    const approver = await addApprover(ts.server.store);
+    const list = await getPage(ts.url, '/approve');
+    const csrf = csrfIn(list.html);
+    const right = totp(approver.secret);
+    const wrong = right === '000000' ? '000001' : '000000';
+    const answers: string[] = [];
+    for (const [token, mode] of [['page-safe', 'normal'], ['no-such-client', 'safe'], ['page-safe', 'safe']]) {
+      const response = await postForm(ts.url, '/approve/-/mode', { csrf, token: token!, mode: mode!, approver: approver.name, code: wrong }, { cookie: list.cookie });
+      expect(response.status).toBe(403);
+      answers.push(/class="msg error" role="status">([^<]*)</.exec(response.html)![1]!);
+    }
+    // The same words whatever the client: nothing about it leaks.
+    expect(new Set(answers).size).toBe(1);
+    expect(answers[0]).not.toMatch(/ceiling|no active client/);
+    const unknown = await postForm(ts.url, '/approve/-/mode', { csrf, token: 'no-such-client', mode: 'safe', approver: approver.name, code: approver.nextCode() }, { cookie: list.cookie });
+    expect(unknown.status).toBe(400);
+    expect(unknown.html).toMatch(/no active client/);
+    const badMode = await postForm(ts.url, '/approve/-/mode', { csrf, token: 'page-safe', mode: 'admin', approver: approver.name, code: wrong }, { cookie: list.cookie });
+    expect(badMode.status).toBe(400);
+  });
+
   it('history needs an approver code: a wrong code, no code or a foreign form shows nothing and is on record', async () => {
     const approver = await addApprover(ts.server.store);
     const list = await getPage(ts.url, '/approve');

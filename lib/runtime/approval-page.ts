@@ -318,22 +318,28 @@ ${note ? message(note.text, note.error) : ''}
       await refusal(c, { how: 'page', outcome: 'refused', message: `mode form: ${read.refused}` });
       return listPage(c, { text: read.refused, error: true }, read.status);
     }
-    const name = read.form.get('token') ?? '';
+    const name = (read.form.get('token') ?? '').slice(0, 64);
     const mode = read.form.get('mode') as Mode;
     const approver = read.form.get('approver') ?? '';
-    const token = await runtime.store.tokens.byName(name);
-    if (!token || token.revokedAt !== null || !modes.includes(mode)) {
-      await refusal(c, { actor: approver, how: 'page', outcome: 'refused', message: `mode form: unknown client '${name}' or mode '${mode}'` });
-      return listPage(c, { text: `There is no active client '${name}', or '${mode}' is not a mode. Nothing was changed.`, error: true }, 400);
+    if (!modes.includes(mode)) {
+      await refusal(c, { actor: approver, how: 'page', outcome: 'refused', message: `mode form: '${String(mode).slice(0, 40)}' is not a mode` });
+      return listPage(c, { text: `'${mode}' is not a mode. Nothing was changed.`, error: true }, 400);
     }
-    if (modeRank[mode] > modeRank[token.ceiling]) {
-      await refusal(c, { actor: approver, how: 'page', outcome: 'refused', message: `mode ${name} -> ${mode}: above its ceiling ${token.ceiling}` });
-      return listPage(c, { text: `${name} has the ceiling ${token.ceiling}; it cannot be put in ${mode} mode. Nothing was changed.`, error: true }, 400);
-    }
+    // The code first: whether a client name exists, and its ceiling, are for an approver to learn, not
+    // for anyone who can reach the page.
     const check = await approvals.checkCode(approver, read.form.get('code') ?? '', { source: addressOf(c) });
     if (!check.ok) {
       await refusal(c, { actor: approver, how: 'page:totp', outcome: 'refused', message: `mode ${name} -> ${mode}: ${check.message}` });
       return listPage(c, { text: `${check.message} Nothing was changed.`, error: true }, 403);
+    }
+    const token = await runtime.store.tokens.byName(name);
+    if (!token || token.revokedAt !== null) {
+      await refusal(c, { actor: approver, how: 'page:totp', outcome: 'refused', message: `mode form: unknown client '${name}'` });
+      return listPage(c, { text: `There is no active client '${name}' (npm run token -- list on the host). Nothing was changed.`, error: true }, 400);
+    }
+    if (modeRank[mode] > modeRank[token.ceiling]) {
+      await refusal(c, { actor: approver, how: 'page:totp', outcome: 'refused', message: `mode ${name} -> ${mode}: above its ceiling ${token.ceiling}` });
+      return listPage(c, { text: `${name} has the ceiling ${token.ceiling}; it cannot be put in ${mode} mode. Nothing was changed.`, error: true }, 400);
     }
     throttle.succeed(addressOf(c));
     await runtime.store.tokens.setMode(token.id, mode);
