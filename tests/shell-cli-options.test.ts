@@ -461,3 +461,30 @@ describe('the host cut-off rules never throw on odd lines', () => {
 it.each(["systemctl stop 'pve[z-a]'", "pkill '(('", "systemctl stop 'pvepr[!a]xy'"])('an odd pattern (%s) is refused, not thrown', async (line) => {
   expect((await findings(line)).length, line).toBeGreaterThan(0);
 });
+
+describe('ssh to the main node by address or loopback is the main node', () => {
+  /** The stub cluster with /cluster/status: pve1 at 192.168.100.10 (main), pve2 at 192.168.100.11. */
+  function withStatus(node: string) {
+    const ctx = { ...stubContext(), node };
+    const inner = ctx.pve.get.bind(ctx.pve);
+    ctx.pve = Object.assign(Object.create(ctx.pve), {
+      async get(path: string) {
+        if (path === '/cluster/status') return [{ type: 'node', name: 'pve1', ip: '192.168.100.10' }, { type: 'node', name: 'pve2', ip: '192.168.100.11' }];
+        return inner(path);
+      },
+    });
+    return ctx;
+  }
+
+  it.each(['ssh 127.0.0.1 systemctl stop pveproxy', 'ssh localhost iptables -F', 'ssh root@192.168.100.10 iptables -P INPUT DROP', 'ssh -p 22 PVE1.example.com reboot', 'ssh [::1] systemctl stop sshd', 'ssh unknown-host reboot'])('%s from pve1 is refused', async (line) => {
+    expect((await commandProtectionFindings(line, withStatus('pve1'))).length, line).toBeGreaterThan(0);
+  });
+
+  it.each(['ssh 192.168.100.11 iptables -P INPUT DROP', 'ssh pve2 systemctl stop pveproxy', 'ssh root@pve2 reboot'])('%s (another node) passes the protections', async (line) => {
+    expect(await commandProtectionFindings(line, withStatus('pve1'))).toEqual([]);
+  });
+
+  it('ssh 127.0.0.1 from pve2 is pve2, not the main node', async () => {
+    expect(await commandProtectionFindings('ssh 127.0.0.1 iptables -P INPUT DROP', withStatus('pve2'))).toEqual([]);
+  });
+});

@@ -395,6 +395,27 @@ export function translateCommand(command: SimpleCommand, node: string): ApiReque
   return fromHostCommands(command, target);
 }
 
+/** The cluster node an ssh host names: loopback is the node the shell runs on; unknown counts as main. */
+async function nodeForHost(raw: string, ctx: CommandGuardContext): Promise<string> {
+  const host = raw.replace(/^.*@/, '').replace(/^\[(.*)\]$/, '$1').replace(/\.$/, '').toLowerCase();
+  if (/^(localhost|ip6-localhost|ip6-loopback|127(\.\d+){1,3}|::1|0:0:0:0:0:0:0:1|0\.0\.0\.0|0)$/.test(host)) return ctx.node;
+  let rows: { type?: string; name?: string; ip?: string }[] = [];
+  try {
+    const status = await ctx.pve.get<typeof rows>('/cluster/status');
+    if (Array.isArray(status)) rows = status;
+  } catch {
+    // unknown below
+  }
+  const nodes = rows.filter((row) => row.type === 'node' && row.name);
+  const short = /^[\d.]+$|:/.test(host) ? host : host.split('.')[0]!;
+  const byName = nodes.find((row) => row.name!.toLowerCase() === short);
+  if (byName) return byName.name!.toLowerCase();
+  const byIp = nodes.find((row) => row.ip?.toLowerCase() === host);
+  if (byIp) return byIp.name!.toLowerCase();
+  if (short === ctx.node.toLowerCase()) return short;
+  return (await ctx.mainNode())?.toLowerCase() ?? ctx.node;
+}
+
 // -- identities named outside a translated request ----------------------------------------------------
 
 /** Programs that only read or print their arguments: naming root@pam there changes nothing. */
@@ -436,7 +457,7 @@ async function taggedFindings(line: string, ctx: CommandGuardContext, sent: ApiR
   const tagged: TaggedFinding[] = [];
   const findings = { push: (reason: string, code: TaggedFinding['code'] = 'protected') => tagged.push({ reason, code }) };
   const identities = protectedIdentities(ctx);
-  for (const command of parsed.parsed.commands) {
+  for (let command of parsed.parsed.commands) {
     if (!command.program && command.functionName === undefined && command.argv.length === 0) continue;
     const program = command.program ?? '';
     const named = command.words.map((word) => mentionsIdentity(word.text, identities)).find(Boolean) ?? command.env.map((env) => mentionsIdentity(env.value, identities)).find(Boolean);
@@ -447,6 +468,9 @@ async function taggedFindings(line: string, ctx: CommandGuardContext, sent: ApiR
     }
     let requests: ApiRequest[];
     try {
+      // over ssh: the node it reaches, by name (loopback is this node; an address or a name the cluster
+      // does not know counts as the main node, fail closed)
+      if (command.flags.includes('remote') && command.host) command = { ...command, host: await nodeForHost(command.host, ctx) };
       requests = translateCommand(command, ctx.node);
     } catch (error) {
       if (error instanceof Unknowable) {
