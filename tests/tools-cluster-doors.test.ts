@@ -231,6 +231,40 @@ describe('cluster tools over REST', () => {
     expect(noUsers.body.error.message).toMatch(/role admin/);
   });
 
+  it('user_list only reads and user_change only changes, in every door; each names the other for the wrong action', async () => {
+    const before = JSON.stringify([...sim.state.users.keys()]);
+    const wrongRest = await callRest(ts.url, ts.adminToken, 'user_list', { kind: 'user', action: 'delete', userid: 'alice@pve' });
+    expect(wrongRest.status).toBe(400);
+    expect(wrongRest.body.error.message).toMatch(/user_change/);
+    // a change-only argument is not a user_list argument at all
+    const extra = await callRest(ts.url, ts.adminToken, 'user_list', { kind: 'user', action: 'get', userid: 'alice@pve', enable: false });
+    expect(extra.status).toBe(400);
+    expect(extra.body.error.message).toMatch(/enable/);
+    expect((await callRest(ts.url, ts.adminToken, 'user_change', { kind: 'user', action: 'list' })).body.error.message).toMatch(/user_list/);
+    for (const era of ['modern', 'legacy'] as const) {
+      const admin = await connectClient(ts.mcpUrl, ts.adminToken, era);
+      const viewerClient = await connectClient(ts.mcpUrl, await ts.createToken({ role: 'viewer' }), era);
+      try {
+        const tools = new Map((await admin.listTools()).tools.map((tool) => [tool.name, tool]));
+        expect(tools.get('user_list')!.annotations).toMatchObject({ readOnlyHint: true, destructiveHint: false });
+        expect(tools.get('user_change')!.annotations).toMatchObject({ readOnlyHint: false, destructiveHint: true });
+        const wrong = await admin.callTool({ name: 'user_list', arguments: { kind: 'token', action: 'create', userid: 'alice@pve', tokenid: 'x' } });
+        expect(wrong.isError).toBe(true);
+        expect(JSON.stringify(wrong.content)).toMatch(/user_change/);
+        const names = (await viewerClient.listTools()).tools.map((tool) => tool.name);
+        expect(names).toContain('user_list');
+        expect(names).not.toContain('user_change');
+        const read = await viewerClient.callTool({ name: 'user_list', arguments: { kind: 'group' } });
+        expect(read.isError, JSON.stringify(read.content)).toBeFalsy();
+      } finally {
+        await admin.close();
+        await viewerClient.close();
+      }
+    }
+    expect(JSON.stringify([...sim.state.users.keys()])).toBe(before);
+    expect(sim.state.users.get('alice@pve')!.tokens.has('x')).toBe(false);
+  });
+
   it('get_system_info issues at most 4 Proxmox requests, and only contract endpoints were used', async () => {
     await callRest(ts.url, normal, 'get_system_info', {}); // warm the permission cache
     ts.server.pve.invalidate();
