@@ -289,4 +289,8 @@ export const cutOffLines: string[] = [
   'echo flush ruleset | nft -f -',
   'systemctl stop -- pveproxy',
   'timeout 5 systemctl stop pveproxy',
+  'ssh -o BatchMode=yes 127.0.0.1 systemctl stop pveproxy',
+  'ssh -o BatchMode=yes root@192.168.100.10 iptables -P INPUT DROP',
+  'X=systemctl; $X stop pveproxy',
+  "systemctl stop 'pve[z-a]'",
 ];
