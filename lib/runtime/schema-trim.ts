@@ -7,7 +7,10 @@
  * Input: zod's safe-integer bounds, length limits, nested `additionalProperties: false`,
  *   `propertyNames` and regexes go (the server's error names the format), and so do a description
  *   that only repeats the enum and the descriptions inside an argument (a NIC's fields are named; the
- *   argument's own description gives an example); enums, defaults and numeric ranges stay.
+ *   argument's own description gives an example, also inside array items); a description that only
+ *   echoes the argument's name, the VMID range and `default: false` go; a list taken as an array or a
+ *   comma string is listed as the array; the runtime's confirmation_id and wait_seconds are not listed.
+ *   Enums, other defaults and numeric ranges stay.
  * Output schemas are not advertised over MCP: the text block renders every field for the model, the
  *   structuredContent is there for programs, and the REST door's OpenAPI document has the full
  *   response schemas. (The output schemas were 57% of the list, and 70 of Inspector's 72
