@@ -33,6 +33,8 @@ const calls: { tool: string; args: Record<string, unknown> }[] = [
   { tool: 'node_status', args: {} },
   { tool: 'get_system_info', args: {} },
   { tool: 'get_command_history', args: {} },
+  { tool: 'get_command_history', args: { sort: '-duration_ms', limit: 100 } },
+  { tool: 'user_list', args: { kind: 'token' } },
 ];
 
 /** The size of an MCP answer as the model sees it: the text blocks (structuredContent goes to programs). */
