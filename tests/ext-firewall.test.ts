@@ -82,6 +82,53 @@ describe('what a rule set cuts', () => {
   });
 });
 
+describe('the cluster\'s traffic is judged over its whole port ranges', () => {
+  const onNode = (rules: FirewallSet['rules']) => set({ options: { enable: 1, policy_in: 'ACCEPT' }, nodes: new Map([['pve2', { options: {}, rules }]]) });
+  test('one knet link, one insecure-migration port, SSH by service name', () => {
+    // corosync's second knet link (udp/5406) and the last one (5412)
+    for (const dport of ['5406', '5412', '5410:5420', '1000,5411']) {
+      const cuts = judge(onNode([{ type: 'in', action: 'DROP', proto: 'udp', dport }]), '10.0.0.50', true);
+      expect(cuts.map((c) => c.what), dport).toEqual(['corosync (udp/5405-5412) from pve1']);
+    }
+    expect(judge(onNode([{ type: 'in', action: 'REJECT', proto: 'udp', dport: '5406' }]), '10.0.0.50', true)[0].why).toMatch(/^udp\/5406: rule 0 of node pve2/);
+    // insecure migration's direct ports
+    for (const dport of ['60000', '60050', '60025:60030', '59000:61000']) {
+      const cuts = judge(onNode([{ type: 'in', action: 'DROP', proto: 'tcp', dport }]), '10.0.0.50', true);
+      expect(cuts.map((c) => c.what), dport).toEqual(['insecure migration (tcp/60000-60050) from pve1']);
+    }
+    // just outside every range, or the other protocol: nothing
+    for (const [proto, dport] of [['udp', '5404'], ['udp', '5413'], ['tcp', '5406'], ['tcp', '59999'], ['tcp', '60051'], ['udp', '60010']]) {
+      expect(judge(onNode([{ type: 'in', action: 'DROP', proto, dport }]), '10.0.0.50', true), `${proto} ${dport}`).toEqual([]);
+    }
+    // a DROP from another source leaves the members alone; from a member's address it cuts
+    expect(judge(onNode([{ type: 'in', action: 'DROP', proto: 'tcp', dport: '60000:60050', source: '192.0.2.0/24' }]), '10.0.0.50', true)).toEqual([]);
+    expect(judge(onNode([{ type: 'in', action: 'DROP', proto: 'tcp', dport: '60000:60050', source: '10.0.0.11' }]), '10.0.0.50', true)).toHaveLength(1);
+    // SSH named as a service, in any case; a port name this server cannot resolve is taken to match a DROP
+    expect(judge(onNode([{ type: 'in', action: 'DROP', proto: 'tcp', dport: 'SSH' }]), '10.0.0.50', true).map((c) => c.what)).toEqual(['migration and SSH between nodes (tcp/22) from pve1']);
+    expect(judge(onNode([{ type: 'in', action: 'DROP', proto: 'tcp', dport: 'https' }]), '10.0.0.50', true)).toEqual([]);
+    expect(judge(onNode([{ type: 'in', action: 'DROP', proto: 'tcp', dport: 'nosuchservice' }]), '10.0.0.50', true)[0].why).toMatch(/cannot resolve/);
+    // an ACCEPT of only one knet link before a DROP of all of them still cuts the others
+    expect(judge(onNode([{ type: 'in', action: 'ACCEPT', proto: 'udp', dport: '5405' }, { type: 'in', action: 'DROP', proto: 'udp' }]), '10.0.0.50', true)[0].why).toMatch(/^udp\/5406: rule 1/);
+  });
+
+  test('the policy rule refuses them on both versions, in every spelling', async () => {
+    for (const pveVersion of ['8.4', '9.1'] as const) {
+      const sim = createSimulator({ pveVersion, taskDurationMs: 5 });
+      const pve = createPveClient({ baseUrl: 'https://simulated-cluster:8006', tokenId: sim.defaultToken.tokenId, tokenSecret: sim.defaultToken.secret, fetch: sim.fetch, retries: 0, log: silentLogger });
+      const ctx = { mainNode: async () => 'pve1', serviceTokenId: sim.defaultToken.tokenId, pve };
+      firewallOf(sim.state).options.enable = 1;
+      firewallOf(sim.state).options.policy_in = 'ACCEPT';
+      for (const params of [{ type: 'in', action: 'DROP', proto: 'udp', dport: '5408' }, { type: 'in', action: 'REJECT', proto: '17', dport: '5411:5412' }, { type: 'in', action: 'DROP', proto: 'tcp', dport: '60040' }, { type: 'in', action: 'drop', proto: 'tcp', dport: '60000:60001', enable: '1' }]) {
+        const error = await checkProtections('POST', '/nodes/pve2/firewall/rules', params, ctx).then(() => undefined, (e: unknown) => e);
+        expect(error, JSON.stringify(params)).toBeInstanceOf(ToolError);
+        expect((error as ToolError).message).toMatch(/(corosync \(udp\/5405-5412\)|insecure migration \(tcp\/60000-60050\)) from pve\d to pve2 would be dropped/);
+      }
+      await checkProtections('POST', '/nodes/pve2/firewall/rules', { type: 'in', action: 'DROP', proto: 'tcp', dport: '60051:60100' }, ctx);
+      sim.close();
+    }
+  });
+});
+
 describe('the policy rule on the simulator', () => {
   test('refuses what adds a cut, lets the rest through, fails closed', async () => {
     for (const pveVersion of ['8.4', '9.1'] as const) {
@@ -121,7 +168,7 @@ describe('the policy rule on the simulator', () => {
       // the webserver group is used by no host rule: its rules guard nothing of ours
       await checkProtections('POST', '/cluster/firewall/groups/webserver', { type: 'in', action: 'DROP', proto: 'udp', dport: '5405' }, ctx);
       firewallOf(sim.state).rules.push({ type: 'group', action: 'webserver', enable: 1 });
-      expect((await refused('POST', '/cluster/firewall/groups/webserver', { type: 'in', action: 'DROP', proto: 'udp', dport: '5405' })).message).toMatch(/corosync \(udp\/5405-5412\) from pve\d to pve\d would be dropped by cluster rule \d \(security group webserver, rule 0\)/);
+      expect((await refused('POST', '/cluster/firewall/groups/webserver', { type: 'in', action: 'DROP', proto: 'udp', dport: '5405' })).message).toMatch(/corosync \(udp\/5405-5412\) from pve\d to pve\d would be dropped by udp\/5405: cluster rule \d \(security group webserver, rule 0\)/);
       // fail closed: the rule set cannot be read
       const stop = sim.faults.fail('500', { method: 'GET', path: '/cluster/firewall/rules' });
       expect((await refused('POST', '/cluster/firewall/rules', { type: 'in', action: 'ACCEPT', proto: 'tcp', dport: '443' })).message).toMatch(/Could not read the firewall/);
@@ -265,6 +312,20 @@ describe('firewall through every door', () => {
     // now removing the API accept would cut the server off
     const removing = await callRest(ts.url, token, 'firewall_change', { action: 'rule_delete', pos: 1 });
     expect(removing.body.error?.code).toBe('protected');
+    // one knet link or the insecure-migration ports of a peer: refused through every door, nothing sent
+    const sentBefore = ts.changesSent.length;
+    const knet = await callRest(ts.url, token, 'firewall_change', { scope: 'node', node: 'pve2', action: 'rule_add', type: 'in', rule_action: 'DROP', proto: 'udp', dport: '5407' });
+    expect(knet.body.error?.message).toMatch(/corosync \(udp\/5405-5412\) from pve\d to pve2 would be dropped by udp\/5407/);
+    const rawMigration = await callRest(ts.url, token, 'proxmox_api', { method: 'POST', path: '/nodes/pve2/firewall/rules', params: { type: 'in', action: 'DROP', proto: 'tcp', dport: '60000:60050' } });
+    expect(rawMigration.body.error?.message).toMatch(/insecure migration \(tcp\/60000-60050\)/);
+    for (const era of ['legacy', 'modern'] as const) {
+      const client = await connectClient(ts.mcpUrl, token, era);
+      const answer = await client.callTool({ name: 'firewall_change', arguments: { scope: 'node', node: 'pve2', action: 'rule_add', type: 'in', rule_action: 'REJECT', proto: 'tcp', dport: '60010' } });
+      expect(answer.isError).toBe(true);
+      expect(JSON.stringify(answer.content)).toContain('insecure migration (tcp/60000-60050)');
+      await client.close();
+    }
+    expect(ts.changesSent.slice(sentBefore)).toEqual([]);
     const viewer = await ts.createToken({ name: 'fw-viewer', role: 'viewer' });
     expect((await callRest(ts.url, viewer, 'firewall_get', { view: 'rules' })).body.data.total).toBe(2);
     expect((await callRest(ts.url, viewer, 'firewall_change', { action: 'rule_delete', pos: 0 })).status).toBe(403);

@@ -6,7 +6,8 @@
  * firewall runs when the cluster's `enable` is on and the node's `enable` is not off.
  *
  * The packets that must pass: this server to the main node on tcp/8006 (API) and tcp/22 (SSH), and every
- * cluster member to every node on udp/5405-5412 (corosync) and tcp/22 (migration runs through SSH). When
+ * cluster member to every node on each port of udp/5405-5412 (corosync, one port per knet link), tcp/22
+ * (migration runs through SSH) and tcp/60000-60050 (insecure migration). When
  * the server does not know its own source address, a DROP/REJECT rule that names any source is taken to
  * match it and an ACCEPT that names a source is not taken to accept it (fail closed).
  */
@@ -96,20 +97,29 @@ function sourceMatches(set: FirewallSet, source: unknown, ip: string | undefined
   return unknown ? 'unknown' : false;
 }
 
-function portMatches(spec: unknown, port: number): boolean {
+/** Service names (/etc/services) a dport may use: ssh is ours; the common others are known not to be. */
+const SERVICES: Record<string, number> = {
+  ssh: 22, ftp: 21, telnet: 23, smtp: 25, domain: 53, http: 80, pop3: 110, ntp: 123, imap: 143, snmp: 161,
+  ldap: 389, https: 443, submission: 587, ldaps: 636, imaps: 993, pop3s: 995, mysql: 3306, postgresql: 5432,
+};
+
+/** Whether a dport spec covers `port`; 'unknown' for a service name we cannot resolve (DROP: taken to match). */
+function portMatches(spec: unknown, port: number): boolean | 'unknown' {
   if (spec === undefined || spec === '') return true;
-  return String(spec)
-    .split(',')
-    .some((part) => {
-      const [from, to] = part.trim().split(':');
-      const a = Number(from);
-      const b = to === undefined ? a : Number(to);
-      return Number.isFinite(a) && Number.isFinite(b) && port >= a && port <= b;
-    });
+  let unknown = false;
+  for (const part of String(spec).split(',')) {
+    const [from, to] = part.trim().toLowerCase().split(':');
+    const value = (text: string) => (/^\d+$/.test(text) ? Number(text) : SERVICES[text]);
+    const a = value(from);
+    const b = to === undefined ? a : value(to);
+    if (a === undefined || b === undefined) unknown = true;
+    else if (port >= a && port <= b) return true;
+  }
+  return unknown ? 'unknown' : false;
 }
 
-/** Whether the rule is about this protocol and port ('unknown' never: macros we do not know are other services). */
-function trafficMatches(rule: FwRule, packet: Packet): boolean {
+/** Whether the rule is about this protocol and port (macros we do not know are other services). */
+function trafficMatches(rule: FwRule, packet: Packet): boolean | 'unknown' {
   if (rule.macro !== undefined && rule.macro !== '') {
     const macro = MACROS[String(rule.macro).toLowerCase()];
     if (!macro) return false;
@@ -141,12 +151,16 @@ function decide(set: FirewallSet, node: string, packet: Packet): { verdict: 'acc
         ? (set.groups.get(String(top.action).toLowerCase()) ?? []).filter(enabled).map((r, i) => [r, `${where} (security group ${top.action}, rule ${i})`])
         : [[top, where]];
       for (const [rule, at] of expanded) {
-        if (rule.type !== 'in' || !trafficMatches(rule, packet)) continue;
+        const traffic = rule.type === 'in' ? trafficMatches(rule, packet) : false;
+        if (traffic === false) continue;
         const action = String(rule.action).toUpperCase();
         const source = sourceMatches(set, rule.source, packet.source);
         if (action === 'ACCEPT') {
-          if (source === true) return { verdict: 'accept', why: describeRule(rule, at) };
+          if (source === true && traffic === true) return { verdict: 'accept', why: describeRule(rule, at) };
           continue;
+        }
+        if ((action === 'DROP' || action === 'REJECT') && traffic === 'unknown' && source !== false) {
+          return { verdict: 'drop', why: `${describeRule(rule, at)} may match (a port name this server cannot resolve)` };
         }
         if ((action === 'DROP' || action === 'REJECT') && source !== false) {
           return { verdict: 'drop', why: `${describeRule(rule, at)}${source === 'unknown' ? ' may match this server (its own address is not known here)' : ''}` };
@@ -182,11 +196,27 @@ export function cutsOf(set: FirewallSet, input: { mainNode: string; nodes: { nam
     if (!hostFirewallOn(set, target.name)) continue;
     for (const peer of input.nodes) {
       if (peer.name === target.name) continue;
-      for (const [what, proto, port] of [['corosync (udp/5405-5412)', 'udp', 5405], ['migration and SSH between nodes (tcp/22)', 'tcp', 22]] as const) {
-        const result = decide(set, target.name, { what, proto, port, source: peer.ip, defaultAccept: true });
-        if (result.verdict === 'drop') cuts.push({ node: target.name, what: `${what} from ${peer.name}`, why: result.why });
+      for (const { what, proto, from, to } of CLUSTER_TRAFFIC) {
+        // every port of the range: one knet link or one migration port dropped is a cut
+        for (let port = from; port <= to; port++) {
+          const result = decide(set, target.name, { what, proto, port, source: peer.ip, defaultAccept: true });
+          if (result.verdict === 'drop') {
+            cuts.push({ node: target.name, what: `${what} from ${peer.name}`, why: `${from === to ? '' : `${proto}/${port}: `}${result.why}` });
+            break;
+          }
+        }
       }
     }
   }
   return cuts;
 }
+
+/**
+ * The cluster's own traffic between members: corosync on every knet link (udp/5405-5412), SSH (tcp/22:
+ * migration, replication and pvecm run through it), and insecure migration's direct ports (tcp/60000-60050).
+ */
+export const CLUSTER_TRAFFIC: { what: string; proto: 'tcp' | 'udp'; from: number; to: number }[] = [
+  { what: 'corosync (udp/5405-5412)', proto: 'udp', from: 5405, to: 5412 },
+  { what: 'migration and SSH between nodes (tcp/22)', proto: 'tcp', from: 22, to: 22 },
+  { what: 'insecure migration (tcp/60000-60050)', proto: 'tcp', from: 60000, to: 60050 },
+];
