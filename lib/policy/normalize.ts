@@ -18,19 +18,9 @@
 import { ToolError } from '../errors.ts';
 import { listItems } from './split-list.ts';
 
+/** A value percent-decoded until nothing changes (at most 8 rounds): the last of its decodings. */
 export function decodeFully(value: string): string {
-  let current = value;
-  for (let i = 0; i < 8; i++) {
-    let next: string;
-    try {
-      next = decodeURIComponent(current);
-    } catch {
-      next = current.replace(/%([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-    }
-    if (next === current) return current;
-    current = next;
-  }
-  return current;
+  return decodings(value).at(-1)!;
 }
 
 export interface NormalizedRequest {
