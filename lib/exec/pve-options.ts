@@ -22,6 +22,16 @@ import { projectPath } from '../paths.ts';
 /** b boolean, l list format, a array, s single value, p path parameter. */
 export type ParamKind = 'b' | 'l' | 'a' | 's' | 'p';
 export type ParamSpec = Record<string, ParamKind>;
+
+/** The output options pvesh takes on every call besides the endpoint's own parameters (PVE::CLIFormatter). */
+export const PVESH_OUTPUT_OPTIONS: ReadonlyMap<string, ParamKind> = new Map<string, ParamKind>([
+  ['output-format', 's'],
+  ['human-readable', 'b'],
+  ['noborder', 'b'],
+  ['noheader', 'b'],
+  ['quiet', 'b'],
+  ['noproxy', 'b'],
+]);
 type Method = 'GET' | 'POST' | 'PUT' | 'DELETE';
 
 interface ApiParams {

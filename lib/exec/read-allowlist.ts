@@ -8,7 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { projectPath } from '../paths.ts';
-import { findEndpoint } from './pve-options.ts';
+import { findEndpoint, PVESH_OUTPUT_OPTIONS } from './pve-options.ts';
 import type { ShellWord } from './shell-parse.ts';
 
 interface Entry {
@@ -373,14 +373,6 @@ function checkIp(args: ShellWord[]): ReadVerdict {
 const SAFE_AGENT_COMMANDS = new Set(['info', 'get-osinfo', 'get-host-name', 'get-time', 'get-timezone', 'get-vcpus', 'get-fsinfo', 'get-memory-blocks', 'get-memory-block-info', 'network-get-interfaces', 'get-users']);
 /** GET endpoints that fetch or hand out more than the cluster's own state. */
 const UNSAFE_GET = [/\/file-restore\//, /\/vncwebsocket$/, /\/query-url-metadata$/, /\/termproxy$/, /\/spiceproxy$/];
-const PVESH_OUTPUT = new Map<string, 'b' | 's'>([
-  ['output-format', 's'],
-  ['human-readable', 'b'],
-  ['noborder', 'b'],
-  ['noheader', 'b'],
-  ['quiet', 'b'],
-  ['noproxy', 'b'],
-]);
 
 function checkPvesh(args: ShellWord[]): ReadVerdict {
   const verb = args[0]?.text;
@@ -409,7 +401,7 @@ function checkPvesh(args: ShellWord[]): ReadVerdict {
     const t = words[i]!;
     const m = /^--?([^=-][^=]*)(=[\s\S]*)?$/.exec(t);
     if (!m) return `pvesh get takes one path; "${t}" is extra`;
-    const kind = (Object.hasOwn(endpoint.params, m[1]!) ? endpoint.params[m[1]!] : undefined) ?? PVESH_OUTPUT.get(m[1]!);
+    const kind = (Object.hasOwn(endpoint.params, m[1]!) ? endpoint.params[m[1]!] : undefined) ?? PVESH_OUTPUT_OPTIONS.get(m[1]!);
     if (!kind || kind === 'p') return `pvesh get ${concrete}: --${m[1]} is not a query parameter of this endpoint (written in full)`;
     if (m[2] !== undefined) continue;
     const next = words[i + 1];

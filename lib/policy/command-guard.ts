@@ -14,7 +14,7 @@
  */
 import type { Classification, ClassifyContext } from '../exec/classify.ts';
 import { classifyCommandLine } from '../exec/classify.ts';
-import { endpointParams, findEndpoint, optionNames, parseCliOptions, type CliWord, type ParamKind } from '../exec/pve-options.ts';
+import { endpointParams, findEndpoint, optionNames, parseCliOptions, PVESH_OUTPUT_OPTIONS, type CliWord, type ParamKind } from '../exec/pve-options.ts';
 import { hostCutOff, namesCutOffTarget } from '../exec/host-cutoff.ts';
 import { FEATURE_DESCRIPTIONS, settingsKeyForShellFeatures, type ShellFeature } from '../exec/shell-features.ts';
 import { tryParseCommandLine, type SimpleCommand } from '../exec/shell-parse.ts';
@@ -205,14 +205,6 @@ const CLI: Record<string, Record<string, CliCommand>> = {
 export const cliTable: Readonly<Record<string, Readonly<Record<string, CliCommand>>>> = CLI;
 
 const PVESH_METHODS: Record<string, Method> = { create: 'POST', set: 'PUT', delete: 'DELETE' };
-const PVESH_OUTPUT_OPTIONS: [string, ParamKind][] = [
-  ['output-format', 's'],
-  ['human-readable', 'b'],
-  ['noborder', 'b'],
-  ['noheader', 'b'],
-  ['quiet', 'b'],
-  ['noproxy', 'b'],
-];
 
 function describe(command: SimpleCommand): string {
   return command.argv.join(' ').slice(0, 200);
@@ -237,7 +229,7 @@ function fillPath(template: string, values: Record<string, CliWord | undefined>,
 }
 
 /** Options a translated command was given, as the tool parses them; refuses an ambiguous prefix. */
-function parseOptions(words: CliWord[], method: Method, template: string, fixed: string[], extra: [string, ParamKind][] = []) {
+function parseOptions(words: CliWord[], method: Method, template: string, fixed: string[], extra: Iterable<[string, ParamKind]> = []) {
   const spec = endpointParams(method, template) ?? findEndpoint(method, template)?.params ?? null;
   const names = optionNames(template, spec ?? {}, fixed);
   for (const [name, kind] of extra) names.set(name, kind);
@@ -336,7 +328,7 @@ function fromPvesh(command: SimpleCommand): ApiRequest[] {
   const parsed = parseOptions(rest, method, endpoint?.template ?? path, fixed, PVESH_OUTPUT_OPTIONS);
   const params: Record<string, string | string[]> = {};
   for (const [name, list] of Object.entries(parsed.options)) {
-    if (PVESH_OUTPUT_OPTIONS.some(([n]) => n === name)) continue;
+    if (PVESH_OUTPUT_OPTIONS.has(name)) continue;
     params[name] = list.length === 1 ? list[0]! : list;
   }
   return [{ method, path, params, from: describe(command) }];
