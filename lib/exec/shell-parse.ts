@@ -1272,13 +1272,7 @@ function unwrap(cmd: SimpleCommand, out: Collector, ctx: Ctx, offset: number): v
       flag(cmd, 'opaque-script');
       return;
     }
-    if (cmd.redirections.some((r) => r.heredoc || r.op === '<<<')) {
-      heredocScript(cmd, out, ctx, offset, []);
-      return;
-    }
-    flag(cmd, 'wrapper');
-    flag(cmd, 'reads-script-from-input');
-    if (cmd.redirections.some((r) => r.op === '<')) flag(cmd, 'opaque-script');
+    inputShell(cmd, out, ctx, offset);
   }
 }
 
