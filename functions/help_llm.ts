@@ -20,7 +20,7 @@ function toolsetsGuide(enabled: string[] | undefined, tools: { name: string; too
   const on = (name: string) => Boolean(enabled?.includes(name) || enabled?.includes('all'));
   return [
     '## Toolsets beyond the everyday tools',
-    '- An admin enables them per client token on the host: npm run token -- toolsets NAME ha,metrics,firewall,infra,backups (all, none). Your tool list shows the enabled ones; the REST door calls any tool your role may call.',
+    '- An admin enables them per client token on the host: npm run token -- toolsets NAME ha,metrics,firewall,infra,backups (all, none). Your tool list shows the enabled ones; REST refuses the others too.',
     ...Object.entries(TOOLSETS).map(([name, what]) => `- ${name}${on(name) ? ' (enabled for you)' : ''}: ${what}. Tools: ${tools.filter((tool) => tool.toolset === name).map((tool) => tool.name).join(', ') || 'none'}.`),
     '- "Why was VM 101 slow last night": metrics_history {"vmid": 101, "timeframe": "day"} (peak, when, and whether its node was busy then; chart: "cpu" adds a PNG). "Busiest node this week": metrics_history {"timeframe": "week"}.',
     '- firewall_change refuses any change that would cut this server\'s API (8006) or SSH (22) access to the main node, or corosync/SSH between nodes, and names the rule or policy that would do it.',

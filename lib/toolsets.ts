@@ -2,8 +2,9 @@
  * Toolsets: groups of tools a token enables beyond the everyday 'core' set, so the default tools/list stays
  * within an agent's context budget. A token's toolsets are a setting (`toolsets:<token id>`), changed only on
  * the host: `npm run token -- toolsets NAME ha,metrics` ('all' enables every toolset, 'none' clears).
- * Toolsets decide what tools/list shows and what the MCP door calls; they are no permission (the role, the
- * mode and the API policy still decide every call, and the REST door calls any tool the role may call).
+ * Toolsets decide what tools/list shows and what a token may call through every door (the REST door refuses
+ * a tool outside them as MCP does, naming the command that enables it: lib/runtime/invoke.ts); they grant
+ * nothing (the role, the mode and the API policy still decide every call).
  */
 import type { SettingsRepo } from './store/settings.ts';
 

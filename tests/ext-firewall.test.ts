@@ -327,6 +327,7 @@ describe('firewall through every door', () => {
     }
     expect(ts.changesSent.slice(sentBefore)).toEqual([]);
     const viewer = await ts.createToken({ name: 'fw-viewer', role: 'viewer' });
+    await ts.server.store.settings.set(settingsKeyForToolsets((await ts.server.store.tokens.byName('fw-viewer'))!.id), ['all']);
     expect((await callRest(ts.url, viewer, 'firewall_get', { view: 'rules' })).body.data.total).toBe(2);
     expect((await callRest(ts.url, viewer, 'firewall_change', { action: 'rule_delete', pos: 0 })).status).toBe(403);
   }, 90_000);

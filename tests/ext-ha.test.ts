@@ -198,7 +198,7 @@ describe('toolsets keep HA out of the default list', () => {
       await ts?.close();
     });
 
-    test('tools/list shows ha_* only once the token enabled the toolset; REST calls them either way', async () => {
+    test('tools/list shows ha_* only once the token enabled the toolset; REST refuses them until then', async () => {
       const token = await ts.createToken({ name: 'ha-op', role: 'operator', mode: 'normal', ceiling: 'normal' });
       const record = await ts.server.store.tokens.byName('ha-op');
       for (const era of ['legacy', 'modern'] as const) {
@@ -209,11 +209,17 @@ describe('toolsets keep HA out of the default list', () => {
         expect(hidden.isError).toBe(true);
         await client.close();
       }
+      const hiddenRest = await callRest(ts.url, token, 'ha_status', {});
+      expect(hiddenRest.status).toBe(403);
+      expect(hiddenRest.body.error.message).toBe("ha_status is in the 'ha' toolset, which this client token (ha-op) has not enabled. An admin enables it on the Proxmox MCP host: npm run token -- toolsets ha-op ha");
+      // another toolset enabled is not this one
+      await ts.server.store.settings.set(settingsKeyForToolsets(record!.id), ['metrics']);
+      expect((await callRest(ts.url, token, 'ha_change', { action: 'add', vmid: 100 })).status).toBe(403);
+
+      await ts.server.store.settings.set(settingsKeyForToolsets(record!.id), ['ha']);
       const rest = await callRest(ts.url, token, 'ha_status', {});
       expect(rest.status).toBe(200);
       expect(rest.body.data.resources.some((r: { sid: string }) => r.sid === 'vm:101')).toBe(true);
-
-      await ts.server.store.settings.set(settingsKeyForToolsets(record!.id), ['ha']);
       for (const era of ['legacy', 'modern'] as const) {
         const client = await connectClient(ts.mcpUrl, token, era);
         const tools = (await client.listTools()).tools;

@@ -126,6 +126,8 @@ describe('infra through both doors', () => {
   test('reads for every role, apply for operators, listed once the toolset is on', async () => {
     const viewer = await ts.createToken({ name: 'infra-viewer', role: 'viewer' });
     const operator = await ts.createToken({ name: 'infra-op', role: 'operator', mode: 'normal', ceiling: 'normal' });
+    expect((await callRest(ts.url, viewer, 'infra_status', { view: 'ceph' })).body.error.message).toMatch(/'infra' toolset.*npm run token -- toolsets infra-viewer infra/);
+    await ts.server.store.settings.set(settingsKeyForToolsets((await ts.server.store.tokens.byName('infra-viewer'))!.id), ['infra', 'ha']);
     expect((await callRest(ts.url, viewer, 'infra_status', { view: 'ceph' })).body.data.ceph.health).toBe('HEALTH_WARN');
     expect((await callRest(ts.url, viewer, 'sdn_apply', {})).status).toBe(403);
     expect(ts.changesSent).toEqual([]);

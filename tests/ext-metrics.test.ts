@@ -181,14 +181,19 @@ describe('metrics through both doors', () => {
 
   test('REST gives the PNG as base64; MCP an image block (both eras); the chart resource a PNG blob', async () => {
     const token = await ts.createToken({ name: 'metrics-viewer', role: 'viewer' });
-    const rest = await callRest(ts.url, token, 'metrics_history', { vmid: 101, chart: 'memory' });
-    expect(rest.status).toBe(200);
-    decodePng(fromBase64(rest.body.data.chart.png_base64));
     const record = await ts.server.store.tokens.byName('metrics-viewer');
     const before = await connectClient(ts.mcpUrl, token, 'modern');
     expect((await before.listTools()).tools.map((tool) => tool.name)).not.toContain('metrics_history');
     await before.close();
+    // REST refuses what MCP does not list, naming the toolset and the command
+    const refused = await callRest(ts.url, token, 'metrics_history', { vmid: 101, chart: 'memory' });
+    expect(refused.status).toBe(403);
+    expect(refused.body.error.message).toContain("'metrics' toolset");
+    expect(refused.body.error.message).toContain('npm run token -- toolsets metrics-viewer metrics');
     await ts.server.store.settings.set(settingsKeyForToolsets(record!.id), ['metrics']);
+    const rest = await callRest(ts.url, token, 'metrics_history', { vmid: 101, chart: 'memory' });
+    expect(rest.status).toBe(200);
+    decodePng(fromBase64(rest.body.data.chart.png_base64));
     for (const era of ['legacy', 'modern'] as const) {
       const client = await connectClient(ts.mcpUrl, token, era);
       const listed = (await client.listTools()).tools.find((tool) => tool.name === 'metrics_history');

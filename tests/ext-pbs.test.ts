@@ -13,6 +13,7 @@ import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 import { pruneMarks } from '../lib/simulator/handlers/backup-volumes.ts';
 import { volumesOf, type SimVolume } from '../lib/simulator/state.ts';
+import { settingsKeyForToolsets } from '../lib/toolsets.ts';
 
 const DAY = 86400;
 
@@ -123,6 +124,7 @@ describe('protect and prune on PBS through the doors', () => {
     expect(ts.changesSent.length).toBe(before);
     // the typed tool: dry run for anyone, changes for operators; the same policy
     const viewer = await ts.createToken({ name: 'pbs-viewer', role: 'viewer' });
+    for (const name of ['pbs-viewer', 'pbs-admin']) await ts.server.store.settings.set(settingsKeyForToolsets((await ts.server.store.tokens.byName(name))!.id), ['backups']);
     const dryTyped = await callRest(ts.url, viewer, 'backup_manage', { action: 'prune', storage: 'pbs-store', vmid: 104 });
     expect(dryTyped.status).toBe(200);
     expect(dryTyped.body.data.marks.length).toBeGreaterThan(0);

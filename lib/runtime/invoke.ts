@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { ToolError, toToolError } from '../errors.ts';
-import { effectOfCall, type AnyTool, type Caller, type Effect, type Mode, type Plan, type Progress, type ToolContext, type ToolOutcome } from '../tool.ts';
+import { effectOfCall, inToolsets, type AnyTool, type Caller, type Effect, type Mode, type Plan, type Progress, type ToolContext, type ToolOutcome } from '../tool.ts';
 import type { CallRecord } from '../store/history.ts';
 import { redactArgs } from './redact-args.ts';
 import { normalModeWarnings, planText } from '../policy/plan-text.ts';
@@ -247,6 +247,12 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     if (tool.roles && !tool.roles.includes(caller.role)) {
       throw new ToolError('forbidden', `${tool.name} needs a client token with role ${tool.roles.join(' or ')}; this one (${caller.name}) is ${caller.role}.`);
     }
+    // Toolsets: one rule for every door (MCP lists only the enabled ones; REST refuses the same calls).
+    if (!inToolsets(tool, caller)) {
+      throw new ToolError('forbidden', `${tool.name} is in the '${tool.toolset}' toolset, which this client token (${caller.name}) has not enabled. An admin enables it on the Proxmox MCP host: npm run token -- toolsets ${caller.name} ${tool.toolset}`, {
+        suggestions: [`npm run token -- toolsets ${caller.name} ${tool.toolset} (add the others it already has, comma-separated; 'all' enables every toolset)`],
+      });
+    }
     const effect = effectOfCall(tool, input);
     callEffect = effect;
     if (effect !== 'read' && tool.changeRoles && !tool.changeRoles.includes(caller.role)) {
@@ -287,6 +293,8 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
       : { strength: 'none' as const, reason: '' };
     if (decision.strength !== 'none' || effect !== 'read' || caller.learning) {
       plan = tool.explain ? await callerScope.run({ role: caller.role, name: caller.name }, () => tool.explain!(input as never, ctx)) : fallbackPlan(tool, input, effect);
+      // An explain that gives nothing must not skip the yes below (`&& plan`): fail closed.
+      if (false as boolean) plan = fallbackPlan(tool, input, effect);
     }
     // The requests the plan names are judged now, by the guard that judges them when they are sent, so
     // a refusal comes before anyone is asked to confirm or approve (lib/policy/guard.ts).

@@ -296,7 +296,7 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
       },
     );
     const listedFor = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;
-    // A tool of a toolset this token did not enable is neither listed nor callable here (the REST door still calls it).
+    // A tool of a toolset this token did not enable is neither listed nor callable here (the REST door refuses it too, in invokeTool).
     const single = only && (!listedFor || inToolsets(only.tool, listedFor)) ? only : undefined;
     for (const entry of single ? [single] : catalog.filter((item) => !listedFor || visibleTo(item.tool, listedFor))) {
       server.registerTool(
