@@ -8,6 +8,12 @@
  * rule...) are read with a GET of the same path: their Proxmox `digest` where the answer has one, else the
  * answer without its moving parts (usage counters, times). A call with no such target binds to its
  * arguments only (and toggle_mode to the current mode).
+ *
+ * The actions that need proof in every mode act on this server's own state, which no Proxmox digest
+ * covers: restore_config's "latest" is whichever bundle is newest when it runs (a backup_config after
+ * the approval would swap it), and what a restore changes depends on the tokens and settings of the
+ * moment. For those the plan the approver was shown (its summary and requests) is part of the digest:
+ * a different plan at run time voids the approval.
  */
 import { createHash } from 'node:crypto';
 import type { Caller, Plan, ToolContext } from '../tool.ts';
@@ -72,18 +78,33 @@ export function guestTargets(input: Record<string, unknown>, plan?: Plan): Guest
   return [...found.values()].sort((a, b) => a.vmid - b.vmid).slice(0, maxGuests);
 }
 
+/** Tools whose approval also binds to the plan shown (what they change is this server's own state). */
+export const planBoundTools = new Set(['restore_config', 'self_update', 'toggle_mode']);
+
 export async function targetDigest(tool: string, input: Record<string, unknown>, ctx: Pick<ToolContext, 'pve' | 'signal'>, caller: Caller, plan?: Plan): Promise<string> {
   const parts: string[] = [tool];
   if (tool === 'toggle_mode') parts.push(`mode=${caller.mode}`);
+  if (planBoundTools.has(tool) && plan) {
+    parts.push(`plan=${JSON.stringify([plan.summary, plan.apiCalls ?? [], plan.cliEquivalent ?? '', plan.risk, plan.reversible])}`);
+  }
   for (const target of guestTargets(input, plan)) {
     try {
       let { node, type } = target;
-      if (!node || !type) {
+      const locate = async () => {
         const located = await ctx.pve.locateGuest(target.vmid, { signal: ctx.signal });
         node = located.node;
         type = located.type;
-      }
-      const config = await ctx.pve.get<Record<string, unknown>>(`/nodes/${node}/${type}/${target.vmid}/config`, undefined, { signal: ctx.signal });
+      };
+      if (!node || !type) await locate();
+      // A node spelled so that the lookup fails (an alias such as localhost, another case, a wrong name)
+      // must not make the digest a constant 'absent' that no change of the guest would move: the guest is
+      // then found by its id, as Proxmox itself would resolve it.
+      const readConfig = () => ctx.pve.get<Record<string, unknown>>(`/nodes/${node}/${type}/${target.vmid}/config`, undefined, { signal: ctx.signal });
+      const config = await readConfig().catch(async (error: unknown) => {
+        if (!target.node) throw error;
+        await locate();
+        return readConfig();
+      });
       const status = await ctx.pve.get<{ status?: string }>(`/nodes/${node}/${type}/${target.vmid}/status/current`, undefined, { signal: ctx.signal }).catch(() => ({ status: 'unknown' }));
       parts.push(`guest=${target.vmid}`, `digest=${String(config?.digest ?? '')}`, `status=${status?.status ?? 'unknown'}`);
     } catch {

@@ -13,6 +13,14 @@ import { approvalsOf, type ApprovalRow } from './store.ts';
 export const approvalTtlMs = 30 * 60_000;
 /** Longest wait_seconds a call may ask for (the call's own timeout is far longer). */
 export const maxWaitSeconds = 120;
+/**
+ * Brakes on one client token (issue 13 red team): at most this many of its approvals pending at once (more
+ * would bury the approver's list and fill the database), and at most this many of its calls waiting for a
+ * decision at once in this process (each wait holds a request open and polls the store); a further call
+ * answers "still waiting" at once instead of waiting.
+ */
+export const approvalLimits = { pendingPerToken: 20, waitsPerToken: 3 };
+const waiting = new Map<string, number>();
 
 export const approvalSettingKey = 'approval.public_url';
 
@@ -59,18 +67,34 @@ export type GateResult = { ok: true; row: ApprovalRow } | { ok: false; error: To
 
 async function waitForDecision(input: GateInput, id: string): Promise<ApprovalRow | undefined> {
   const store = approvalsOf(input.runtime.store);
-  const started = Date.now();
-  const until = started + input.waitMs;
-  let row = await store.get(id);
-  let polls = 0;
-  while (row?.status === 'pending' && Date.now() < until && !input.signal.aborted) {
-    await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, until - Date.now()))));
-    row = await store.get(id);
-    if (++polls % 10 === 0) {
-      input.progress?.({ progress: Math.round((Date.now() - started) / 1000), total: Math.round(input.waitMs / 1000), message: `Waiting for an approver to decide ${id}` });
+  const token = input.caller.tokenId;
+  const busy = waiting.get(token) ?? 0;
+  // Too many waits of this token already: answer now (the client asks again later).
+  if (busy >= approvalLimits.waitsPerToken) return store.get(id);
+  waiting.set(token, busy + 1);
+  try {
+    const started = Date.now();
+    const until = started + input.waitMs;
+    let row = await store.get(id);
+    let polls = 0;
+    while (row?.status === 'pending' && Date.now() < until && !input.signal.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, until - Date.now()))));
+      row = await store.get(id);
+      if (++polls % 10 === 0) {
+        input.progress?.({ progress: Math.round((Date.now() - started) / 1000), total: Math.round(input.waitMs / 1000), message: `Waiting for an approver to decide ${id}` });
+      }
     }
+    return row;
+  } finally {
+    const left = (waiting.get(token) ?? 1) - 1;
+    if (left > 0) waiting.set(token, left);
+    else waiting.delete(token);
   }
-  return row;
+}
+
+/** How many calls of a token wait for a decision right now in this process (tests). */
+export function waitsOf(tokenId: string): number {
+  return waiting.get(tokenId) ?? 0;
 }
 
 async function required(input: GateInput, row: ApprovalRow, lead: string): Promise<GateResult> {
@@ -96,6 +120,14 @@ async function create(input: GateInput, reuse = true): Promise<ApprovalRow> {
   if (reuse) {
     const same = await store.pendingFor({ tokenId: input.caller.tokenId, tool: input.tool, argsHash: input.argsHash, targetDigest: input.digest });
     if (same) return same;
+  }
+  const pending = await store.countPendingFor(input.caller.tokenId);
+  if (pending >= approvalLimits.pendingPerToken) {
+    await store.event({ actor: input.caller.name, how: `client:${input.caller.door}`, outcome: 'refused', message: `${input.tool}: ${pending} approvals of this client are pending already; no new one` });
+    throw new ToolError(
+      'conflict',
+      `${pending} approvals of client '${input.caller.name}' are waiting for a decision already, the most one client may have. Nothing was run and no new approval was asked for. Wait until an approver decides (or they expire after ${approvalTtlMs / 60_000} minutes), or repeat one of those calls with its confirmation_id.`,
+    );
   }
   return store.create({
     tokenId: input.caller.tokenId,

@@ -288,6 +288,15 @@ export class ApprovalStore {
     await this.db.delete(approvalEvents).where(lt(approvalEvents.at, now - keepMs));
   }
 
+  /** Pending, unexpired approvals of one client token. */
+  async countPendingFor(tokenId: string): Promise<number> {
+    const [row] = await this.db
+      .select({ n: sql<number>`count(*)` })
+      .from(approvals)
+      .where(and(eq(approvals.tokenId, tokenId), eq(approvals.status, 'pending'), gt(approvals.expiresAt, Date.now())));
+    return Number(row?.n ?? 0);
+  }
+
   async countPending(): Promise<number> {
     const [row] = await this.db.select({ n: sql<number>`count(*)` }).from(approvals).where(eq(approvals.status, 'pending'));
     return Number(row?.n ?? 0);

@@ -294,7 +294,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
     if (decision.strength !== 'none' || effect !== 'read' || caller.learning) {
       plan = tool.explain ? await callerScope.run({ role: caller.role, name: caller.name }, () => tool.explain!(input as never, ctx)) : fallbackPlan(tool, input, effect);
       // An explain that gives nothing must not skip the yes below (`&& plan`): fail closed.
-      if (false as boolean) plan = fallbackPlan(tool, input, effect);
+      if (!plan || typeof plan !== 'object' || typeof plan.summary !== 'string') plan = fallbackPlan(tool, input, effect);
     }
     // The requests the plan names are judged now, by the guard that judges them when they are sent, so
     // a refusal comes before anyone is asked to confirm or approve (lib/policy/guard.ts).
