@@ -13,6 +13,7 @@ import { vmidOf } from '../lib/policy/rules/common.ts';
 import { apiRules } from '../lib/policy/rules/index.ts';
 import type { ServiceIdentity } from '../lib/policy/identity.ts';
 import type { ClusterResource, PveClient } from '../lib/pve/types.ts';
+import { prng } from '../lib/random.ts';
 
 describe('splitList (PVE::Tools::split_list)', () => {
   it.each([
@@ -223,11 +224,7 @@ describe('list parsing, property: every item Proxmox would read is judged', () =
     const spaced = value.replace(/[,;]/g, ' ').replace(new RegExp(`^${perlSpace}+`), '');
     return spaced === '' ? [] : spaced.split(new RegExp(`${perlSpace}+`));
   };
-  let seed = 12;
-  const random = () => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed / 2147483648;
-  };
+  const random = prng(12);
   const pick = <T,>(items: readonly T[]): T => items[Math.floor(random() * items.length)];
   const words = ['protection', 'description', 'cores', 'Protection', 'protection%00', 'x%2Cprotection', 'net0', ''];
   const separators = [',', ';', ' ', '\t', '\n', '\u0000', '%00', '%2C', ',,', ' ; ', '\u0085', '\u00a0', '\u2028', '\u3000', '\ufeff', '%C2%85'];

@@ -11,6 +11,7 @@ import { optionNames, parseCliOptions, resolveOptionName, endpointParams, findEn
 import { commandProtectionFindings, translateCommand } from '../lib/policy/command-guard.ts';
 import type { ProtectionContext } from '../lib/policy/protections.ts';
 import type { ClusterResource, PveClient } from '../lib/pve/types.ts';
+import { prng } from '../lib/random.ts';
 
 function translate(line: string) {
   const parsed = parseCommandLine(line);
@@ -236,11 +237,7 @@ describe('the CLI table matches the official API schema', () => {
 
 describe('the translation never throws on odd lines', () => {
   it('takes 1500 seeded random Proxmox CLI lines', async () => {
-    let a = 99;
-    const random = () => {
-      a = (a * 1103515245 + 12345) % 2147483648;
-      return a / 2147483648;
-    };
+    const random = prng(99);
     const words = ['qm', 'pct', 'pveum', 'pvesh', 'pvesm', 'vzdump', 'ha-manager', 'pvecm', 'qmrestore', 'set', 'destroy', 'create', 'delete', 'user', 'acl', 'token', 'tfa', 'role', 'free', 'rollback', '101', '/', '/access/acl', '/nodes/pve1/qemu/101/config', '--prot', '-del', '--', '-', '--=', '=x', 'protection', 'root@pam', '$X', '"$(id)"', "$'a\\x00b'", '--users=root@pam', '-tok', 'x,y;z', '{a,b}', '*', '|', ';', '&&', 'reboot', '> /dev/sda', 'wipefs', '-a', '/dev/sdb'];
     for (let i = 0; i < 1500; i++) {
       const n = 1 + Math.floor(random() * 7);
@@ -444,11 +441,7 @@ describe('a run-time word cannot hide a cut-off', () => {
 
 describe('the host cut-off rules never throw on odd lines', () => {
   it('takes 1500 seeded random host lines', async () => {
-    let a = 7;
-    const random = () => {
-      a = (a * 1103515245 + 12345) % 2147483648;
-      return a / 2147483648;
-    };
+    const random = prng(7);
     const words = ['systemctl', 'service', 'killall', 'pkill', 'kill', 'zfs', 'zpool', 'lvremove', 'vgremove', 'ip', 'ifdown', 'ifconfig', 'brctl', 'networkctl', 'iptables', 'nft', 'stop', 'kill', 'mask', 'destroy', 'link', 'addr', 'route', 'set', 'del', 'flush', 'dev', 'down', 'vmbr0', 'eno1', 'pveproxy', 'sshd.service', 'pve*', '[', 'rpool', 'rpool/data', 'rpool/ROOT', 'pve/data', '-r', '-P', 'INPUT', 'DROP', '-j', '-F', '-f', '-1', '1', '--', '-', '$X', '"$(id)"', 'default', 'ruleset', '|', ';', '&&', '{', '}'];
     for (let i = 0; i < 1500; i++) {
       const n = 1 + Math.floor(random() * 7);

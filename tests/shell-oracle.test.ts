@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { classifyCommandLine } from '../lib/exec/classify.ts';
+import { prng } from '../lib/random.ts';
 
 let scratch: string;
 beforeAll(() => {
@@ -18,17 +19,6 @@ beforeAll(() => {
   writeFileSync(join(scratch, 'in.txt'), 'alpha 1\nbeta 2\ngamma 3\n');
 });
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
-
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('oracle: a line classified as a plain read creates no file when bash runs it', () => {
   it('holds for 600 seeded random lines', () => {

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { classifyCommandLine } from '../lib/exec/classify.ts';
 import { awkProgramVerdict, loadReadAllowList, sedScriptVerdict } from '../lib/exec/read-allowlist.ts';
+import { prng } from '../lib/random.ts';
 import { featureLines, notReadLines } from './helpers/shell-corpus.ts';
 
 const ctx = { mainNode: 'pve1', serviceUser: 'proxmox-mcp@pve', serviceTokenId: 'proxmox-mcp@pve!mcp' };
@@ -116,18 +117,6 @@ describe('the sed and awk readers fail closed', () => {
 });
 
 // -- property: the allow-list, and nothing outside it -------------------------------------------------
-
-/** A small seeded PRNG (mulberry32), so failures are reproducible. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Entry {
   flags?: string[];

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import type { PveVersion } from './contract.ts';
 import { builtinRoles } from './privileges.ts';
 import { TaskStore } from './tasks.ts';
+import { prng } from '../random.ts';
 
 export type ConfigValue = string | number;
 export type GuestConfig = Record<string, ConfigValue>;
@@ -329,18 +330,6 @@ export function guestCpus(guest: SimGuest): number {
 }
 
 // ---------- deterministic generation ----------
-
-/** mulberry32: small, fast, and the same sequence for the same seed everywhere. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 export interface GenerateOptions {
   nodes: number;
