@@ -3,43 +3,11 @@
  * against both versions it speaks. Each asserts the answer as real PVE gives it, and where the simulator
  * used to be stricter than PVE (in-use volumes, NUL lists), that it is no longer.
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import { createSimulator, PVE_VERSIONS, splitList, type PveVersion, type Simulator, type SimulatorOptions } from '../lib/simulator/index.ts';
+import { describe, expect, test } from 'vitest';
+import { PVE_VERSIONS, splitList, type PveVersion, type Simulator, type SimulatorOptions } from '../lib/simulator/index.ts';
+import { simCall as call, simulatorsClosedAfterEach, type SimToken as Token } from './helpers/sim.ts';
 
-let sims: Simulator[] = [];
-afterEach(() => {
-  for (const s of sims) s.close();
-  sims = [];
-});
-
-type Token = { tokenId: string; secret: string };
-
-async function call(sim: Simulator, method: string, path: string, params?: Record<string, string>, token: Token | null = sim.defaultToken, json?: unknown) {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `PVEAPIToken=${token.tokenId}=${token.secret}`;
-  let url = `https://pve.test:8006/api2/json${path}`;
-  let body: string | undefined;
-  if (json !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(json);
-  } else if (params) {
-    const sp = new URLSearchParams(params);
-    if (method === 'GET' || method === 'DELETE') url += `?${sp}`;
-    else {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = sp.toString();
-    }
-  }
-  const res = await sim.fetch(new Request(url, { method, headers, body }));
-  const text = await res.text();
-  let parsed: any;
-  try {
-    parsed = JSON.parse(text);
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, reason: res.statusText, json: parsed, text, headers: res.headers };
-}
+const simulator = simulatorsClosedAfterEach();
 
 const enc = encodeURIComponent;
 
@@ -77,9 +45,7 @@ describe('split_list (pve-common PVE::Tools)', () => {
 
 describe.each(PVE_VERSIONS)('PVE %s', (pveVersion: PveVersion) => {
   function make(opts: SimulatorOptions = {}): Simulator {
-    const s = createSimulator({ taskDurationMs: 0, pveVersion, ...opts });
-    sims.push(s);
-    return s;
+    return simulator({ pveVersion, ...opts });
   }
 
   test('task lists show a token owner as user + tokenid; active rows keep the raw owner', async () => {
@@ -231,7 +197,7 @@ describe.each(PVE_VERSIONS)('PVE %s', (pveVersion: PveVersion) => {
     expect(mixed.json.errors.delete).toBe("invalid format - invalid configuration ID 'tags,name'");
     // the same through a JSON body
     await call(sim, 'PUT', '/nodes/pve1/qemu/105/config', { description: 'again', onboot: '1' });
-    expect((await call(sim, 'PUT', '/nodes/pve1/qemu/105/config', undefined, sim.defaultToken, { delete: 'description\u0000onboot' })).status).toBe(200);
+    expect((await call(sim, 'PUT', '/nodes/pve1/qemu/105/config', undefined, sim.defaultToken, { json: { delete: 'description\u0000onboot' } })).status).toBe(200);
     expect(sim.state.guests.get(105)!.config.description).toBeUndefined();
 
     // a NEL (U+0085, sent as %C2%85) separates items too, as Perl's \s on a decoded string

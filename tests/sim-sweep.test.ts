@@ -3,32 +3,12 @@
  * texts), found by reading the Proxmox sources endpoint by endpoint; each one as PVE answers it, on both
  * versions. The list of what was checked is in lib/simulator/README.md.
  */
-import { afterEach, describe, expect, test } from 'vitest';
-import { createSimulator, PVE_VERSIONS, type Simulator } from '../lib/simulator/index.ts';
+import { describe, expect, test } from 'vitest';
+import { PVE_VERSIONS } from '../lib/simulator/index.ts';
+import { simCall as call, simulatorsClosedAfterEach } from './helpers/sim.ts';
 import { decodeUrlencoded } from '../lib/simulator/urlencoded.ts';
 
-let sims: Simulator[] = [];
-afterEach(() => {
-  for (const s of sims) s.close();
-  sims = [];
-});
-
-async function call(sim: Simulator, method: string, path: string, params?: Record<string, string>, token = sim.defaultToken) {
-  const headers: Record<string, string> = { authorization: `PVEAPIToken=${token.tokenId}=${token.secret}` };
-  let url = `https://pve.test:8006/api2/json${path}`;
-  let body: string | undefined;
-  if (params) {
-    const sp = new URLSearchParams(params);
-    if (method === 'GET' || method === 'DELETE') url += `?${sp}`;
-    else {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = sp.toString();
-    }
-  }
-  const res = await sim.fetch(new Request(url, { method, headers, body }));
-  const text = await res.text();
-  return { status: res.status, reason: res.statusText, json: text ? JSON.parse(text) : undefined };
-}
+const simulator = simulatorsClosedAfterEach();
 
 const enc = encodeURIComponent;
 
@@ -55,11 +35,7 @@ describe('decode_urlencoded (pve-http-server), for query strings and form bodies
 });
 
 describe.each(PVE_VERSIONS)('PVE %s', (pveVersion) => {
-  const make = (taskDurationMs = 0) => {
-    const s = createSimulator({ taskDurationMs, pveVersion });
-    sims.push(s);
-    return s;
-  };
+  const make = (taskDurationMs = 0) => simulator({ taskDurationMs, pveVersion });
 
   test('GET /access/permissions with a path always has the path as key, even with no privileges', async () => {
     const sim = make();

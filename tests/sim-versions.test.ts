@@ -3,37 +3,15 @@
  * version's schema, HA groups (8.4) and HA rules (9.x), the 9.x answer differences, how the version is chosen
  * (option, SIM_PVE_VERSION), and the client's cached version().
  */
-import { afterEach, describe, expect, test } from 'vitest';
+import { describe, expect, test } from 'vitest';
 import { createPveClient } from '../lib/pve/client.ts';
 import { createSimulator, PVE_VERSIONS, type PveVersion, type Simulator, type SimulatorOptions } from '../lib/simulator/index.ts';
+import { simCall as call, simulatorsClosedAfterEach } from './helpers/sim.ts';
 
-let sims: Simulator[] = [];
-afterEach(() => {
-  for (const s of sims) s.close();
-  sims = [];
-});
+const simulator = simulatorsClosedAfterEach();
 
 function make(pveVersion: PveVersion, opts: SimulatorOptions = {}): Simulator {
-  const s = createSimulator({ taskDurationMs: 0, pveVersion, ...opts });
-  sims.push(s);
-  return s;
-}
-
-async function call(sim: Simulator, method: string, path: string, params?: Record<string, string>) {
-  const headers: Record<string, string> = { authorization: `PVEAPIToken=${sim.defaultToken.tokenId}=${sim.defaultToken.secret}` };
-  let url = `https://pve.test:8006/api2/json${path}`;
-  let body: string | undefined;
-  if (params) {
-    const sp = new URLSearchParams(params);
-    if (method === 'GET' || method === 'DELETE') url += `?${sp}`;
-    else {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = sp.toString();
-    }
-  }
-  const res = await sim.fetch(new Request(url, { method, headers, body }));
-  const text = await res.text();
-  return { status: res.status, reason: res.statusText, json: text ? JSON.parse(text) : undefined };
+  return simulator({ pveVersion, ...opts });
 }
 
 describe('choosing the version', () => {
@@ -42,16 +20,13 @@ describe('choosing the version', () => {
     try {
       delete process.env.SIM_PVE_VERSION;
       expect(make('8.4').pveVersion).toBe('8.4');
-      const plain = createSimulator({ taskDurationMs: 0 });
-      sims.push(plain);
+      const plain = simulator();
       expect(plain.pveVersion).toBe('9.1');
       process.env.SIM_PVE_VERSION = '8.4';
-      const fromEnv = createSimulator({ taskDurationMs: 0 });
-      sims.push(fromEnv);
+      const fromEnv = simulator();
       expect(fromEnv.pveVersion).toBe('8.4');
       process.env.SIM_PVE_VERSION = '7.4';
-      const ignored = createSimulator({ taskDurationMs: 0 });
-      sims.push(ignored);
+      const ignored = simulator();
       expect(ignored.pveVersion).toBe('9.1');
       expect(() => createSimulator({ pveVersion: '9' as PveVersion })).toThrow(/8\.4 or 9\.1/);
     } finally {

@@ -1,47 +1,8 @@
-import { afterEach, describe, expect, test } from 'vitest';
-import { createSimulator, auditorToken, type Simulator, type SimulatorOptions } from '../lib/simulator/index.ts';
+import { describe, expect, test } from 'vitest';
+import { auditorToken, type Simulator } from '../lib/simulator/index.ts';
+import { simCall as call, simulatorsClosedAfterEach } from './helpers/sim.ts';
 
-let sims: Simulator[] = [];
-afterEach(() => {
-  for (const s of sims) s.close();
-  sims = [];
-});
-
-function make(opts: SimulatorOptions = {}): Simulator {
-  const s = createSimulator({ taskDurationMs: 0, ...opts });
-  sims.push(s);
-  return s;
-}
-
-type Token = { tokenId: string; secret: string };
-
-async function call(sim: Simulator, method: string, path: string, params?: Record<string, string | string[]>, token: Token | null = sim.defaultToken, init: { json?: unknown; signal?: AbortSignal } = {}) {
-  const headers: Record<string, string> = {};
-  if (token) headers.authorization = `PVEAPIToken=${token.tokenId}=${token.secret}`;
-  let url = `https://pve.test:8006/api2/json${path}`;
-  let body: string | undefined;
-  if (init.json !== undefined) {
-    headers['content-type'] = 'application/json';
-    body = JSON.stringify(init.json);
-  } else if (params) {
-    const sp = new URLSearchParams();
-    for (const [k, v] of Object.entries(params)) for (const x of Array.isArray(v) ? v : [v]) sp.append(k, x);
-    if (method === 'GET' || method === 'DELETE') url += `?${sp}`;
-    else {
-      headers['content-type'] = 'application/x-www-form-urlencoded';
-      body = sp.toString();
-    }
-  }
-  const res = await sim.fetch(new Request(url, { method, headers, body, signal: init.signal }));
-  const text = await res.text();
-  let json: any;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: res.status, reason: res.statusText, json, text, headers: res.headers };
-}
+const make = simulatorsClosedAfterEach();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
