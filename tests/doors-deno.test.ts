@@ -2,31 +2,22 @@
  * The doors under Deno 2 (Deno.serve instead of @hono/node-server): no body is read before the token is
  * checked, bodies are capped with and without Content-Length, and the server keeps serving.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sendBig } from './helpers/big-body.ts';
-import { denoBin, freePort, startAndWait, type Started } from './helpers/processes.ts';
+import { startDenoServer, type DenoServer } from './helpers/processes.ts';
 import { testAdminToken } from './helpers/server.ts';
 
-let started: Started;
+let started: DenoServer;
 let base: string;
-const dataDir = mkdtempSync(join(tmpdir(), 'pmcp-deno-doors-'));
 const MiB = 1024 * 1024;
 
 beforeAll(async () => {
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  started = await startAndWait(denoBin, ['run', '-A', 'server.ts'], `${base}/health`, {
-    env: { MCP_PORT: String(port), MCP_HOST: '127.0.0.1', MCP_DATA_DIR: dataDir, MCP_ADMIN_TOKEN: testAdminToken, PROXMOX_URL: '' },
-    timeoutMs: 90_000,
-  });
+  started = await startDenoServer(testAdminToken, 'pmcp-deno-doors-');
+  base = started.base;
 }, 120_000);
 
 afterAll(async () => {
   await started?.stop();
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 async function healthOk(): Promise<void> {

@@ -1,5 +1,7 @@
 /** Child processes for tests: run to completion, or start a server and wait until it answers. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../lib/paths.ts';
 import { freePort } from '../../lib/free-port.ts';
@@ -59,5 +61,39 @@ export async function startAndWait(command: string, args: string[], url: string,
         child.kill('SIGTERM');
         setTimeout(() => child.kill('SIGKILL'), 5000).unref();
       }),
+  };
+}
+
+export interface DenoServer extends Started {
+  port: number;
+  /** http://127.0.0.1:<port> */
+  base: string;
+  dataDir: string;
+}
+
+/** server.ts under Deno 2 on a free loopback port with its own data directory (removed by stop()), no Proxmox. */
+export async function startDenoServer(adminToken: string, dataDirPrefix: string): Promise<DenoServer> {
+  const dataDir = mkdtempSync(join(tmpdir(), dataDirPrefix));
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  let started: Started;
+  try {
+    started = await startAndWait(denoBin, ['run', '-A', 'server.ts'], `${base}/health`, {
+      env: { MCP_PORT: String(port), MCP_HOST: '127.0.0.1', MCP_DATA_DIR: dataDir, MCP_ADMIN_TOKEN: adminToken, PROXMOX_URL: '' },
+      timeoutMs: 90_000,
+    });
+  } catch (error) {
+    rmSync(dataDir, { recursive: true, force: true });
+    throw error;
+  }
+  return {
+    ...started,
+    port,
+    base,
+    dataDir,
+    stop: async () => {
+      await started.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
   };
 }
