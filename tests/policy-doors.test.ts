@@ -6,15 +6,15 @@
  * exactly as it was.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/client';
-import { callRest, connectClient } from './helpers/server.ts';
-import { clusterSnapshot, protectedGuest, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { callRest } from './helpers/server.ts';
+import { protectedGuest, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { api, closeDoors, describeRefusedThroughEveryDoor, openDoors, sh, typed, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 
 let ts: SafetyServer;
 let admin: string;
 let operator: string;
-const clients: Record<string, Client> = {};
+let doors: DoorServer;
 
 const mcpUser = 'proxmox-mcp@pve';
 const mcpToken = 'proxmox-mcp@pve!mcp';
@@ -42,44 +42,15 @@ beforeAll(async () => {
   ts = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });
   admin = await ts.createToken({ name: 'doors-admin', role: 'admin', mode: 'normal', ceiling: 'normal' });
   operator = await ts.createToken({ name: 'doors-operator', role: 'operator', mode: 'normal', ceiling: 'normal' });
-  for (const [name, token, era] of [
-    ['admin-modern', admin, 'modern'],
-    ['admin-legacy', admin, 'legacy'],
-    ['operator-modern', operator, 'modern'],
-    ['operator-legacy', operator, 'legacy'],
-  ] as const) {
-    clients[name] = await connectClient(ts.mcpUrl, token, era);
-  }
+  doors = await openDoors(ts, { admin, operator });
 }, 60_000);
 
 afterAll(async () => {
-  for (const client of Object.values(clients)) await client.close().catch(() => undefined);
+  await closeDoors(doors);
   await ts?.close();
 });
 
-type Who = 'admin' | 'operator';
-interface Case {
-  label: string;
-  tool: string;
-  args: () => Record<string, unknown>;
-  /** Accepted refusal codes (default: protected). */
-  codes?: string[];
-  who?: Who;
-}
-
-const api = (label: string, method: string, path: string | (() => string), params?: Record<string, unknown> | (() => Record<string, unknown>), extra: Partial<Case> = {}): Case => ({
-  label: `api: ${label}`,
-  tool: 'proxmox_api',
-  args: () => ({ method, path: typeof path === 'function' ? path() : path, ...(params ? { params: typeof params === 'function' ? params() : params } : {}) }),
-  ...extra,
-});
-const sh = (label: string, command: string | (() => string), extra: Partial<Case> = {}): Case => ({
-  label: `sh: ${label}`,
-  tool: 'execute_command',
-  args: () => ({ node: 'pve1', command: typeof command === 'function' ? command() : command }),
-  ...extra,
-});
-const typed = (label: string, tool: string, args: () => Record<string, unknown>, extra: Partial<Case> = {}): Case => ({ label: `typed: ${label}`, tool, args, ...extra });
+type Case = DoorCase<'admin' | 'operator'>;
 
 const config = () => `/nodes/${node}/qemu/${vmid}/config`;
 
@@ -169,33 +140,7 @@ const cases: Case[] = [
   typed('operator: user_change create', 'user_change', () => ({ kind: 'user', action: 'create', userid: 'eve@pve' }), { who: 'operator', codes: ['forbidden', 'tool_hidden'] }),
 ];
 
-async function send(door: 'rest' | 'mcp' | 'mcp-legacy', who: Who, tool: string, args: Record<string, unknown>): Promise<string | undefined> {
-  if (door === 'rest') {
-    const response = await callRest(ts.url, who === 'admin' ? admin : operator, tool, args);
-    expect(response.status, JSON.stringify(response.body)).toBeGreaterThanOrEqual(400);
-    return response.body.error?.code;
-  }
-  const client = clients[`${who}-${door === 'mcp' ? 'modern' : 'legacy'}`];
-  // A tool the role cannot call is not listed, so a legacy client (no single-tool call) cannot reach it at all.
-  const result = await client.callTool({ name: tool, arguments: args }).catch((error: Error) => {
-    if (/not found/i.test(error.message)) return { isError: true, structuredContent: { error: { code: 'tool_hidden' } } };
-    throw error;
-  });
-  expect(result.isError, JSON.stringify(result.structuredContent)).toBe(true);
-  return (result.structuredContent as { error?: { code?: string } }).error?.code;
-}
-
-describe.each(['rest', 'mcp', 'mcp-legacy'] as const)('through %s', (door) => {
-  it.each(cases.map((c) => [c.label, c] as const))('%s', async (_label, c) => {
-    const before = clusterSnapshot(ts.sim);
-    const sentBefore = ts.changesSent.length;
-    const args = c.args();
-    const code = await send(door, c.who ?? 'admin', c.tool, args);
-    expect(c.codes ?? ['protected'], `${c.tool} ${JSON.stringify(args)} gave ${code}`).toContain(code);
-    expect(ts.changesSent.slice(sentBefore)).toEqual([]);
-    expect(clusterSnapshot(ts.sim)).toBe(before);
-  });
-});
+describeRefusedThroughEveryDoor('through %s', () => doors, cases);
 
 describe('the policy leaves ordinary work alone', () => {
   it('lets an admin grant and revoke another user, edit another role and group', async () => {

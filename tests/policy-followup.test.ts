@@ -6,9 +6,9 @@
  * typed tool's refusal comes before anyone is asked to confirm (Plan.requests judged by the runtime).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Client } from '@modelcontextprotocol/client';
 import { callRest, connectClient } from './helpers/server.ts';
 import { clusterSnapshot, protectedGuest, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { api, closeDoors, describeRefusedThroughEveryDoor, openDoors, sh, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 import { addBackupVolume } from '../lib/simulator/state.ts';
 import { checkProtections } from '../lib/policy/protections.ts';
@@ -17,7 +17,7 @@ let ts: SafetyServer;
 let admin: string;
 let operator: string;
 let safeOperator: string;
-const clients: Record<string, Client> = {};
+let doors: DoorServer;
 let vmid = 0;
 let node = '';
 let ctid = 0;
@@ -50,36 +50,15 @@ beforeAll(async () => {
   admin = await ts.createToken({ name: 'follow-admin', role: 'admin', mode: 'normal', ceiling: 'normal' });
   operator = await ts.createToken({ name: 'follow-operator', role: 'operator', mode: 'normal', ceiling: 'normal' });
   safeOperator = await ts.createToken({ name: 'follow-safe', role: 'operator', mode: 'safe', ceiling: 'normal' });
-  for (const [name, token, era] of [
-    ['admin-modern', admin, 'modern'],
-    ['admin-legacy', admin, 'legacy'],
-    ['operator-modern', operator, 'modern'],
-    ['operator-legacy', operator, 'legacy'],
-  ] as const) {
-    clients[name] = await connectClient(ts.mcpUrl, token, era);
-  }
+  doors = await openDoors(ts, { admin, operator });
 }, 60_000);
 
 afterAll(async () => {
-  for (const client of Object.values(clients)) await client.close().catch(() => undefined);
+  await closeDoors(doors);
   await ts?.close();
 });
 
-type Who = 'admin' | 'operator';
-interface Case {
-  label: string;
-  tool: string;
-  args: () => Record<string, unknown>;
-  codes?: string[];
-  who?: Who;
-}
-const api = (label: string, method: string, path: () => string, params?: () => Record<string, unknown>, extra: Partial<Case> = {}): Case => ({
-  label: `api: ${label}`,
-  tool: 'proxmox_api',
-  args: () => ({ method, path: path(), ...(params ? { params: params() } : {}) }),
-  ...extra,
-});
-const sh = (label: string, command: () => string, extra: Partial<Case> = {}): Case => ({ label: `sh: ${label}`, tool: 'execute_command', args: () => ({ node: 'pve1', command: command() }), ...extra });
+type Case = DoorCase<'admin' | 'operator'>;
 const content = (volid: string, storage = volid.split(':')[0]) => `/nodes/${node}/storage/${storage}/content/${volid}`;
 
 const cases: Case[] = [
@@ -116,29 +95,7 @@ const cases: Case[] = [
   api('operator creates a realm-sync job for another realm', 'POST', () => '/cluster/jobs/realm-sync/corp', () => ({ realm: 'corp', schedule: 'daily' }), { who: 'operator', codes: ['forbidden'] }),
 ];
 
-async function send(door: 'rest' | 'mcp' | 'mcp-legacy', who: Who, tool: string, args: Record<string, unknown>): Promise<string | undefined> {
-  if (door === 'rest') {
-    const response = await callRest(ts.url, who === 'admin' ? admin : operator, tool, args);
-    expect(response.status, JSON.stringify(response.body)).toBeGreaterThanOrEqual(400);
-    return response.body.error?.code;
-  }
-  const client = clients[`${who}-${door === 'mcp' ? 'modern' : 'legacy'}`];
-  const result = await client.callTool({ name: tool, arguments: args });
-  expect(result.isError, JSON.stringify(result.structuredContent)).toBe(true);
-  return (result.structuredContent as { error?: { code?: string } }).error?.code;
-}
-
-describe.each(['rest', 'mcp', 'mcp-legacy'] as const)('refused through %s', (door) => {
-  it.each(cases.map((c) => [c.label, c] as const))('%s', async (_label, c) => {
-    const before = clusterSnapshot(ts.sim);
-    const sentBefore = ts.changesSent.length;
-    const args = c.args();
-    const code = await send(door, c.who ?? 'admin', c.tool, args);
-    expect(c.codes ?? ['protected'], `${c.tool} ${JSON.stringify(args)} gave ${code}`).toContain(code);
-    expect(ts.changesSent.slice(sentBefore)).toEqual([]);
-    expect(clusterSnapshot(ts.sim)).toBe(before);
-  });
-});
+describeRefusedThroughEveryDoor('refused through %s', () => doors, cases);
 
 describe('ordinary work still passes', () => {
   /** Sends through REST as admin and returns the changing requests that reached the simulator. */
