@@ -8,6 +8,7 @@ import { requireNode } from '../lib/cluster/nodes.ts';
 import { guestPath } from '../lib/guests/kinds.ts';
 import { LXC_DISK_KEY, QEMU_DISK_KEY, parseDiskValue } from '../lib/guests/summary.ts';
 import { parseProps } from '../lib/guests/props.ts';
+import { comesBack, haRoutesFor, type HaRoute } from '../lib/ha/evacuate.ts';
 
 const move = z.object({
   vmid: z.number(),
@@ -18,6 +19,9 @@ const move = z.object({
   mode: z.enum(['live', 'restart', 'offline']).describe('live: a running VM keeps running; restart: a running container is stopped, moved and started; offline: a stopped guest'),
   local_disks: z.array(z.string()),
   ha: z.string().optional().describe('HA state: Proxmox hands the move to the HA manager'),
+  route: z.enum(['migrate', 'ha']).describe('migrate: the guest\'s own migration; ha: POST /cluster/ha/resources/{sid}/migrate, the HA manager moves it'),
+  sid: z.string().optional(),
+  comes_back: z.boolean().optional().describe('HA would move it back here at once (its group/rule prefers this node, failback on) unless the node is in HA maintenance mode'),
 });
 
 type Move = z.output<typeof move>;
@@ -48,7 +52,7 @@ function localDisks(type: GuestType, config: Record<string, unknown>, shared: Se
  * The evacuation, worked out before anyone is asked: every guest on the node with where it goes and
  * how (live, restart, offline), refused when it cannot work (no other online node, a locked guest).
  */
-async function planMoves(args: Input, ctx: ToolContext): Promise<{ moves: Move[]; skipped: string[] }> {
+async function planMoves(args: Input, ctx: ToolContext): Promise<{ moves: Move[]; skipped: string[]; haNotes: string[] }> {
   await requireNode(ctx, args.node);
   const [resources, storages] = await Promise.all([ctx.pve.clusterResources(undefined, { signal: ctx.signal }), ctx.pve.clusterResources('storage', { signal: ctx.signal })]);
   const nodes = resources.filter((row) => row.type === 'node');
@@ -67,21 +71,51 @@ async function planMoves(args: Input, ctx: ToolContext): Promise<{ moves: Move[]
     .sort((a, b) => a.vmid - b.vmid);
   // Free memory per candidate node, spent as guests are placed.
   const free = new Map(online.map((row) => [String(row.node), Number(row.maxmem ?? 0) - Number(row.mem ?? 0)]));
+  // HA-managed guests move through HA, to a node their group/rule allows (lib/ha/evacuate.ts); when HA's
+  // config cannot be read, the guests' hastate still routes them through HA, without placement.
+  const haRoutes = await haRoutesFor(ctx.pve, guests.map((g) => g.vmid), ctx.signal).catch(() => new Map<number, HaRoute>());
+  for (const guest of guests) {
+    if (!haRoutes.has(guest.vmid) && typeof guest.hastate === 'string' && guest.hastate && guest.hastate !== 'ignored') {
+      haRoutes.set(guest.vmid, { sid: `${guest.type === 'qemu' ? 'vm' : 'ct'}:${guest.vmid}`, request_state: guest.hastate, route: 'ha', priorities: new Map(), placement: [], failback: false });
+    }
+  }
   const moves: Move[] = [];
   const skipped: string[] = [];
+  const haNotes: string[] = [];
   const locked: string[] = [];
   for (const guest of guests) {
     const running = guest.status === 'running';
+    const label = `${guest.type === 'lxc' ? 'CT' : 'VM'} ${guest.vmid}`;
     if (!running && !args.include_stopped) {
-      skipped.push(`${guest.type === 'lxc' ? 'CT' : 'VM'} ${guest.vmid} (${String(guest.status)})`);
+      skipped.push(`${label} (${String(guest.status)})`);
+      continue;
+    }
+    const ha = haRoutes.get(guest.vmid);
+    if (ha?.route === 'blocked') {
+      skipped.push(`${label} (${ha.why})`);
+      continue;
+    }
+    const allowed = ha?.allowed?.filter((n) => free.has(n));
+    if (ha?.allowed && args.target && !ha.allowed.includes(args.target)) {
+      skipped.push(`${label} (${ha.sid}: HA ${ha.placement.join(', ')} allows only ${ha.allowed.join(', ')}, not ${args.target})`);
+      continue;
+    }
+    if (allowed && !allowed.length) {
+      skipped.push(`${label} (${ha!.sid}: HA ${ha!.placement.join(', ')} allows only ${ha!.allowed!.join(', ')}, none of them online besides ${args.node})`);
       continue;
     }
     const type = guest.type as GuestType;
     const config = await ctx.pve.get<Record<string, unknown>>(guestPath(args.node, type, guest.vmid, '/config'), undefined, { signal: ctx.signal });
     if (typeof config.lock === 'string' && config.lock) locked.push(`${guest.vmid} (${config.lock})`);
     const need = Number(guest.maxmem ?? 0);
-    const target = args.target ?? [...free.entries()].sort((a, b) => b[1] - a[1])[0]![0];
+    // HA guests: the node their placement ranks highest, then the freest (HA would move them there anyway)
+    const rank = (name: string) => (ha?.route === 'ha' ? ha.priorities.get(name) ?? -1 : 0);
+    const target = args.target ?? [...free.entries()].filter(([name]) => !allowed || allowed.includes(name)).sort((a, b) => rank(b[0]) - rank(a[0]) || b[1] - a[1])[0]![0];
     free.set(target, (free.get(target) ?? 0) - need);
+    const back = ha?.route === 'ha' && comesBack(ha, args.node, target);
+    if (ha?.route === 'ha') {
+      haNotes.push(`${label} (${ha.sid}, requested ${ha.request_state}) moves through HA to ${target}${ha.placement.length ? ` (placed by ${ha.placement.join(', ')}${ha.allowed ? `, only ${ha.allowed.join(', ')}` : ''})` : ''}${back ? `; HA would bring it back to ${args.node} at once (failback, ${args.node} ranks highest) unless ${args.node} is in HA maintenance mode` : ''}.`);
+    } else if (ha) haNotes.push(`${label} (${ha.sid}): ${ha.why}.`);
     moves.push({
       vmid: guest.vmid,
       name: typeof guest.name === 'string' && guest.name ? guest.name : undefined,
@@ -91,18 +125,34 @@ async function planMoves(args: Input, ctx: ToolContext): Promise<{ moves: Move[]
       mode: running ? (type === 'qemu' ? 'live' : 'restart') : 'offline',
       local_disks: localDisks(type, config, shared),
       ...(typeof guest.hastate === 'string' && guest.hastate ? { ha: guest.hastate } : {}),
+      route: ha?.route === 'ha' ? 'ha' : 'migrate',
+      ...(ha ? { sid: ha.sid } : {}),
+      ...(back ? { comes_back: true } : {}),
     });
   }
   if (locked.length) {
     throw new ToolError('conflict', `Guests on ${args.node} are locked by another operation: ${locked.join(', ')}. Wait for those tasks (task_status action list) or unlock them, then evacuate.`, { details: { locked } });
   }
-  if (moves.length === 0) throw new ToolError('invalid_input', `Nothing to move: ${args.node} has no ${args.include_stopped ? '' : 'running '}guests.`);
-  return { moves, skipped };
+  if (moves.length === 0) throw new ToolError('invalid_input', `Nothing to move: ${args.node} has no ${args.include_stopped ? '' : 'running '}guests${skipped.length ? ` that can leave (${skipped.join('; ')})` : ''}.`);
+  return { moves, skipped, haNotes };
+}
+
+/** Poll the cluster's guest list until `vmid` is on `node` (HA moves have no task of ours to wait for). */
+async function arrivedOn(ctx: ToolContext, vmid: number, node: string, timeout: number): Promise<boolean> {
+  const deadline = Date.now() + timeout * 1000;
+  for (let delay = 200; ; delay = Math.min(delay * 2, 5000)) {
+    ctx.pve.invalidate();
+    const row = (await ctx.pve.clusterResources('vm', { signal: ctx.signal })).find((r) => r.vmid === vmid);
+    if (row?.node === node) return true;
+    if (Date.now() + delay > deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    if (ctx.signal.aborted) return false;
+  }
 }
 
 function describeMove(m: Move): string {
   const how = m.mode === 'live' ? 'live' : m.mode === 'restart' ? 'restart (downtime)' : 'offline';
-  return `${m.type === 'lxc' ? 'CT' : 'VM'} ${m.vmid}${m.name ? ` ${m.name}` : ''} -> ${m.target} (${how}${m.local_disks.length ? `, copies local ${m.local_disks.join(' ')}` : ''}${m.ha ? ', through HA' : ''})`;
+  return `${m.type === 'lxc' ? 'CT' : 'VM'} ${m.vmid}${m.name ? ` ${m.name}` : ''} -> ${m.target} (${how}${m.local_disks.length ? `, copies local ${m.local_disks.join(' ')}` : ''}${m.route === 'ha' ? `, through HA as ${m.sid}` : ''})`;
 }
 
 export default defineTool({
@@ -121,19 +171,23 @@ export default defineTool({
   roles: ['admin', 'operator'],
   privileges: (args) => [{ path: '/vms', privileges: ['VM.Migrate'] }, ...(args.target ? [{ path: `/nodes/${args.target}`, privileges: ['Sys.Audit'] }] : [])],
   async explain(args, ctx): Promise<Plan> {
-    const { moves, skipped } = await planMoves(args, ctx);
+    const { moves, skipped, haNotes } = await planMoves(args, ctx);
     const downtime = moves.filter((m) => m.mode === 'restart');
+    const viaHa = moves.filter((m) => m.route === 'ha');
     return {
       summary: `Evacuate ${args.node}: move ${moves.length} guest${moves.length === 1 ? '' : 's'}: ${moves.map(describeMove).join('; ')}`,
-      apiCalls: moves.map((m) => `POST /nodes/${args.node}/${m.type}/${m.vmid}/migrate (target ${m.target}${m.mode === 'live' ? ', online' : m.mode === 'restart' ? ', restart' : ''})`),
-      cliEquivalent: moves.map((m) => `${m.type === 'qemu' ? 'qm' : 'pct'} migrate ${m.vmid} ${m.target}${m.mode === 'live' ? ` --online${m.local_disks.length ? ' --with-local-disks' : ''}` : m.mode === 'restart' ? ' --restart' : ''}`).join(' && '),
+      apiCalls: moves.map((m) => (m.route === 'ha' ? `POST /cluster/ha/resources/${m.sid}/migrate (node ${m.target})` : `POST /nodes/${args.node}/${m.type}/${m.vmid}/migrate (target ${m.target}${m.mode === 'live' ? ', online' : m.mode === 'restart' ? ', restart' : ''})`)),
+      cliEquivalent: moves.map((m) => (m.route === 'ha' ? `ha-manager migrate ${m.sid} ${m.target}` : `${m.type === 'qemu' ? 'qm' : 'pct'} migrate ${m.vmid} ${m.target}${m.mode === 'live' ? ` --online${m.local_disks.length ? ' --with-local-disks' : ''}` : m.mode === 'restart' ? ' --restart' : ''}`)).join(' && '),
       risk: downtime.length ? 'medium' : 'low',
       reversible: true,
       undo: `Migrate the guests back to ${args.node} after the maintenance.`,
       warnings: [
         ...(downtime.length ? [`Containers cannot live-migrate: ${downtime.map((m) => m.vmid).join(', ')} are stopped, moved and started again (short downtime each).`] : []),
         ...(moves.some((m) => m.local_disks.length) ? ['Local disks are copied over the network: this takes time and needs room on the target.'] : []),
-        ...(moves.some((m) => m.ha) ? ['HA-managed guests are moved by the HA manager; put the node in maintenance mode (ha-manager crm-command node-maintenance enable <node>) so HA does not move them back.'] : []),
+        ...haNotes,
+        ...(viaHa.length
+          ? [`HA and maintenance: the HA manager moves ${viaHa.map((m) => m.sid).join(', ')} (POST /cluster/ha/resources/{sid}/migrate); the others migrate normally. The API has no call for HA node maintenance: on the host, ha-manager crm-command node-maintenance enable ${args.node} keeps HA from placing guests on ${args.node} (and from moving them back) until ...disable ${args.node}, when HA returns them.`]
+          : []),
         ...(skipped.length ? [`Left on ${args.node} (stopped): ${skipped.join(', ')}.`] : []),
       ],
     };
@@ -147,6 +201,14 @@ export default defineTool({
     for (const m of moves) {
       ctx.progress({ progress: done, total: moves.length, message: describeMove(m) });
       try {
+        if (m.route === 'ha') {
+          // The HA manager queues the move (no task of ours): done when the guest is on the target.
+          await ctx.pve.post<unknown>(`/cluster/ha/resources/${m.sid}/migrate`, { node: m.target }, { signal: ctx.signal });
+          const arrived = args.wait ? await arrivedOn(ctx, m.vmid, m.target, args.timeout) : true;
+          results.push(arrived ? { vmid: m.vmid, ok: true } : { vmid: m.vmid, ok: false, error: `HA was asked to move ${m.sid} to ${m.target}, and it is not there after ${args.timeout}s (ha_status shows why)` });
+          done++;
+          continue;
+        }
         const params: Record<string, string | number | boolean> = { target: m.target };
         if (m.mode === 'live') params.online = true;
         if (m.mode === 'live' && m.local_disks.length) params['with-local-disks'] = true;
