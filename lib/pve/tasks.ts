@@ -3,6 +3,7 @@
  * last log line, stop waiting (not the task) on timeout or cancel, and on failure report the exit status
  * with the tail of the task log.
  */
+import { sleep } from '../abort.ts';
 import { ToolError } from '../errors.ts';
 import { num } from './parse.ts';
 import type { Envelope } from './transport.ts';
@@ -61,22 +62,6 @@ export async function readTaskLogTail(
   if (firstStart + first.rows.length >= total) return { lines: toText(first.rows.slice(-limit)), total };
   const tail = await read(Math.max(0, total - limit));
   return { lines: toText(tail.rows.slice(-limit)), total: tail.total ?? total };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 interface TaskStatus {
@@ -173,7 +158,8 @@ export async function waitForTask(request: EnvelopeRequester, upid: string, opti
         }
         options.onProgress({ upid: task.upid, status: 'running', elapsedMs: Date.now() - started, lastLine });
       }
-      await sleep(interval, signal);
+      // an abort ends the wait early; the loop then stops with its own error
+      await sleep(interval, signal).catch(() => undefined);
       interval = Math.min(interval * 2, 1000);
     }
   } finally {

@@ -3,7 +3,7 @@
  * the API token, apply the timeout and the caller's signal, retry only what is safe to retry (GET on
  * network errors, 502, 503, 595 and timeouts), unwrap `{data}`, and map every failure to a ToolError.
  */
-import { raceAbort } from '../abort.ts';
+import { raceAbort, sleep } from '../abort.ts';
 import { ofetch, type $Fetch } from 'ofetch';
 import { ToolError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -96,24 +96,6 @@ class AttemptFailure extends Error {
 }
 
 const retryableStatuses = new Set([502, 503, 595]);
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /** Settle with `promise`, or reject as soon as `signal` aborts (for fetch functions that ignore it). */
 

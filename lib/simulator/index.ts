@@ -4,6 +4,7 @@
  * lib/pve/api-contract.json, UPIDs and task lifecycles, plus fault injection for tests and benchmarks.
  * See README.md beside this file.
  */
+import { sleep } from '../abort.ts';
 import { endpointsFor, isPveVersion, RouteTable, splitKey, validateParams, type Params, type PveVersion } from './contract.ts';
 import { Reply, SimCore, type Handler, type HandlerContext } from './core.ts';
 import { PveError } from './errors.ts';
@@ -147,21 +148,6 @@ function errorResponse(err: PveError): Response {
   const body: Record<string, unknown> = { data: null, message: err.message };
   if (err.errors) body.errors = err.errors;
   return reply(err.status, err.message, body);
-}
-
-function sleep(ms: number, signal?: AbortSignal | null): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(signal!.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }
 
 /**
