@@ -12,6 +12,7 @@
 import { z } from 'zod';
 import { ToolError } from '../errors.ts';
 import { bool, num } from '../pve/parse.ts';
+import { parseUpid } from '../pve/upid.ts';
 import { nodeName, snapshotName, storageId, timeoutSeconds, vmid, waitForTask } from '../schemas.ts';
 import { finishTask, taskResultSchema, type TaskOutcome } from '../task-result.ts';
 import type { Effect, Plan, PrivilegeNeed, ToolContext, ToolOutcome } from '../tool.ts';
@@ -457,9 +458,10 @@ async function power(kind: GuestKind, input: ActionInput, action: PowerAction, w
   const upid = await pve.post<string>(guestPath(where.node, kind.type, id, `/status/${action}`), params, { signal });
   const task = await afterTask(kind, input, ctx, upid, `${action} ${kind.label} ${id}`);
   const warnings: string[] = [];
-  const haManaged = bool((status.ha as Record<string, unknown> | undefined)?.managed, false) || /^ha(start|stop)$/.test(upid.split(':')[5] ?? '');
+  const taskType = parseUpid(upid)?.type;
+  const haManaged = bool((status.ha as Record<string, unknown> | undefined)?.managed, false) || /^ha(start|stop)$/.test(taskType ?? '');
   if (haManaged && (action === 'start' || action === 'stop' || action === 'shutdown')) {
-    warnings.push(`${who} is HA-managed: the request went to the HA manager (task ${upid.split(':')[5]}), which carries it out; the HA state decides what happens next.`);
+    warnings.push(`${who} is HA-managed: the request went to the HA manager (task ${taskType}), which carries it out; the HA state decides what happens next.`);
   }
   if (!input.wait) {
     return {
