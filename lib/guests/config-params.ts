@@ -5,6 +5,7 @@
  */
 import { z } from 'zod';
 import { ToolError } from '../errors.ts';
+import { isSecretName } from '../policy/secret-params.ts';
 import type { GuestType, PveParams } from '../pve/types.ts';
 import { formatProps, memoryMiB, parseProps } from './props.ts';
 import { LXC_DISK_KEY, QEMU_DISK_KEY, type GuestConfig } from './summary.ts';
@@ -222,10 +223,10 @@ export function touchedKeys(type: GuestType, input: Settable): string[] {
   return keys;
 }
 
-/** Parameters as they may be shown (plans, answers): secrets replaced. */
+/** Parameters as they may be shown (plans, answers): secrets (by the one secret-name list) and SSH keys replaced. */
 export function showParams(params: PveParams): string {
   return Object.entries(params)
     .filter(([, value]) => value !== undefined)
-    .map(([key, value]) => `${key}=${key === 'cipassword' || key === 'password' ? '[secret]' : key === 'sshkeys' || key === 'ssh-public-keys' ? '[keys]' : String(value)}`)
+    .map(([key, value]) => `${key}=${key === 'sshkeys' || key === 'ssh-public-keys' ? '[keys]' : isSecretName(key) ? '[secret]' : String(value)}`)
     .join(' ');
 }
