@@ -10,6 +10,7 @@
  *   running one) is a `conflict` with the next step, before anything is sent.
  */
 import { z } from 'zod';
+import { guestLabel } from '../cluster/guests.ts';
 import { ToolError } from '../errors.ts';
 import { bool, num } from '../pve/parse.ts';
 import { parseUpid } from '../pve/upid.ts';
@@ -173,7 +174,7 @@ const verbs: Record<GuestAction, string> = {
 };
 
 function label(kind: GuestKind, where: Located | { vmid: number; name?: string }): string {
-  return `${kind.label} ${where.vmid}${where.name ? ` (${where.name})` : ''}`;
+  return guestLabel({ type: kind.type, vmid: where.vmid, name: where.name });
 }
 
 async function readStatus(pve: PveClient, kind: GuestKind, node: string, id: number, signal: AbortSignal, givenNode?: string): Promise<Record<string, unknown>> {

@@ -2,6 +2,7 @@
  * What differs between QEMU VMs and LXC containers in how we talk about them and to them: the word a
  * person uses (VM / CT), the host CLI (qm / pct), and the API path below a node.
  */
+import { guestLabel } from '../cluster/guests.ts';
 import { ToolError } from '../errors.ts';
 import type { GuestLocation, GuestType, PveClient } from '../pve/types.ts';
 
@@ -45,7 +46,7 @@ export async function locateAny(pve: PveClient, vmid: number, options: { node?: 
   if (found.status === 'unknown') {
     throw new ToolError(
       'unavailable',
-      `${kindOf(found.type).label} ${vmid}${found.name ? ` (${found.name})` : ''} is on node ${found.node}, which is offline or unreachable, so its state is unknown and it cannot be reached. ` +
+      `${guestLabel({ type: found.type, vmid, name: found.name })} is on node ${found.node}, which is offline or unreachable, so its state is unknown and it cannot be reached. ` +
         `Bring ${found.node} back (check it with \`pvecm status\`), then try again.`,
       { details: { vmid, node: found.node, nodeOffline: true } },
     );
