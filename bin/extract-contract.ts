@@ -43,6 +43,7 @@ export const CONTRACT_ENDPOINTS: readonly string[] = [
   'GET /nodes/{node}/rrddata',
   'GET /nodes/{node}/qemu/{vmid}/rrddata',
   'GET /nodes/{node}/lxc/{vmid}/rrddata',
+  'GET /nodes/{node}/storage/{storage}/rrddata',
   // firewall: cluster, node and guest rules and options, security groups, aliases, IP sets (issue 17)
   'GET /cluster/firewall/options',
   'PUT /cluster/firewall/options',

@@ -3,7 +3,7 @@ import { defineTool, type PrivilegeNeed } from '../lib/tool.ts';
 import { nodeName } from '../lib/schemas.ts';
 import { ToolError } from '../lib/errors.ts';
 import { pageLine, pageShape, paginate } from '../lib/cluster/paging.ts';
-import { iso, metricNames, summarize, seriesOf, timeframes, type RrdRow } from '../lib/metrics/history.ts';
+import { daysUntilFull, iso, metricNames, metricsOf, summarize, seriesOf, timeframes, type RrdRow } from '../lib/metrics/history.ts';
 import { chartPng, comparisonPng, describe, metricSummaries, onlineNodes, readRrd, resolveTarget } from '../lib/metrics/report.ts';
 import { metricsChartUri } from '../lib/metrics/resource.ts';
 import { toBase64 } from '../lib/metrics/png.ts';
@@ -11,7 +11,8 @@ import { toBase64 } from '../lib/metrics/png.ts';
 const seriesSummary = z.object({ avg: z.number(), min: z.number(), peak: z.number(), peak_at: z.string(), trend: z.enum(['rising', 'falling', 'flat']), change_percent: z.number() });
 const nodeColumns = ['node', 'cpu_avg', 'cpu_peak', 'cpu_peak_at', 'mem_avg', 'mem_peak', 'net_in_avg', 'net_out_avg'];
 
-function privileges(input: { node?: string; vmid?: number }): PrivilegeNeed[] {
+function privileges(input: { node?: string; vmid?: number; storage?: string }): PrivilegeNeed[] {
+  if (input.storage !== undefined) return [{ path: `/storage/${input.storage}`, privileges: ['Datastore.Audit'] }];
   if (input.vmid !== undefined) return [{ path: `/vms/${input.vmid}`, privileges: ['VM.Audit'] }];
   return [{ path: input.node ? `/nodes/${input.node}` : '/nodes', privileges: ['Sys.Audit'] }];
 }
@@ -21,11 +22,12 @@ export default defineTool({
   title: 'Metrics history and charts',
   description:
     'CPU, memory, disk I/O and network of a node or guest over an hour, day, week, month or year (Proxmox RRD), summed up: average, peak and when, trend, what stands out; ' +
-    'chart: a PNG line chart of one metric. Without node and vmid: every node side by side, busiest first. Times are UTC.',
+    'chart: a PNG line chart of one metric. storage with node: a storage\'s use and when it fills. Without node and vmid: every node side by side, busiest first. Times are UTC.',
   toolset: 'metrics',
   input: z.object({
     vmid: z.coerce.number().int().min(100).max(999999999).optional().describe('A guest (its node is found for you)'),
     node: nodeName.optional().describe('A node; without node and vmid every node is compared'),
+    storage: z.string().regex(/^[A-Za-z][A-Za-z0-9\-_.]*[A-Za-z0-9]$/).max(64).optional().describe('A storage on node: its use over time (metric disk) and when it fills'),
     timeframe: z.enum(timeframes).default('day').describe('hour (1-minute points), day (30 min), week (3 h), month (12 h), year (1 week)'),
     cf: z.enum(['AVERAGE', 'MAX']).default('AVERAGE').describe('AVERAGE (default) or MAX of each step'),
     metrics: z.array(z.enum(metricNames)).min(1).max(4).optional().describe('cpu, memory, disk, network (default all)'),
@@ -51,25 +53,28 @@ export default defineTool({
   effect: 'read',
   privileges: (input) => privileges(input),
   explain: (input) => ({
-    summary: input.vmid !== undefined ? `Read the ${input.timeframe} metrics history of guest ${input.vmid}` : input.node ? `Read the ${input.timeframe} metrics history of node ${input.node}` : `Compare every node over the ${input.timeframe}`,
-    apiCalls: input.vmid !== undefined
+    summary: input.storage !== undefined ? `Read the ${input.timeframe} use history of storage ${input.storage} on ${input.node ?? '?'}` : input.vmid !== undefined ? `Read the ${input.timeframe} metrics history of guest ${input.vmid}` : input.node ? `Read the ${input.timeframe} metrics history of node ${input.node}` : `Compare every node over the ${input.timeframe}`,
+    apiCalls: input.storage !== undefined
+      ? [`GET /nodes/${input.node ?? '{node}'}/storage/${input.storage}/rrddata?timeframe=${input.timeframe}&cf=${input.cf}`]
+      : input.vmid !== undefined
       ? [`GET /nodes/{node}/{qemu|lxc}/${input.vmid}/rrddata?timeframe=${input.timeframe}&cf=${input.cf}`, `GET /nodes/{node}/rrddata?timeframe=${input.timeframe}&cf=${input.cf}`]
       : [`GET /nodes/${input.node ?? '{each node}'}/rrddata?timeframe=${input.timeframe}&cf=${input.cf}`],
-    cliEquivalent: `pvesh get /nodes/${input.node ?? '{node}'}${input.vmid !== undefined ? `/qemu/${input.vmid}` : ''}/rrddata --timeframe ${input.timeframe} --cf ${input.cf}`,
+    cliEquivalent: `pvesh get /nodes/${input.node ?? '{node}'}${input.storage !== undefined ? `/storage/${input.storage}` : input.vmid !== undefined ? `/qemu/${input.vmid}` : ''}/rrddata --timeframe ${input.timeframe} --cf ${input.cf}`,
     privileges: privileges(input),
     risk: 'none',
     reversible: true,
   }),
   async run(input, ctx) {
-    const metrics = input.metrics ?? [...metricNames];
+    const metrics = input.metrics ?? (input.storage !== undefined ? metricsOf('storage') : [...metricNames]);
     if (input.chart !== 'none' && !metrics.includes(input.chart)) metrics.push(input.chart);
+    if (input.storage !== undefined && metrics.some((m) => m !== 'disk')) throw new ToolError('invalid_input', `A storage's history holds its use only: metrics disk (chart disk), not ${metrics.filter((m) => m !== 'disk').join(', ')}.`);
     const rest = ctx.caller.door === 'rest';
     const chartOf = (png: Uint8Array, uri: string) => ({
       data: { metric: input.chart, uri, width: 720, height: 300, bytes: png.length, ...(rest ? { png_base64: toBase64(png) } : {}) },
       images: [{ mimeType: 'image/png' as const, data: toBase64(png) }],
     });
 
-    if (input.vmid === undefined && input.node === undefined) {
+    if (input.vmid === undefined && input.node === undefined && input.storage === undefined) {
       const { online, offline } = await onlineNodes(ctx.pve, ctx.signal);
       if (!online.length) throw new ToolError('unavailable', `No node is online to read metrics from (offline: ${offline.join(', ') || 'none'}).`);
       const byNode = new Map<string, RrdRow[]>();
@@ -103,9 +108,15 @@ export default defineTool({
     const target = await resolveTarget(ctx.pve, input, ctx.signal);
     const rows = await readRrd(ctx.pve, target, input.timeframe, input.cf, ctx.signal);
     const { summaries, notes } = metricSummaries(target.kind, rows, metrics);
+    if (target.kind === 'storage') {
+      const days = daysUntilFull(rows);
+      const last = rows[rows.length - 1];
+      if (days !== undefined) notes.unshift(`at the pace of this ${input.timeframe}, ${target.storage} on ${target.node} is full in about ${days} days`);
+      if (last && typeof last.used === 'number' && typeof last.total === 'number' && last.total > 0 && last.used / last.total >= 0.85) notes.unshift(`${target.storage} is ${Math.round((100 * last.used) / last.total)}% full now`);
+    }
     let nodeAtPeak: { node: string; at: string; cpu_percent?: number; mem_percent?: number } | undefined;
     const cpu = summaries.cpu?.series.cpu;
-    if (target.kind !== 'node' && cpu) {
+    if ((target.kind === 'qemu' || target.kind === 'lxc') && cpu) {
       // Was the node busy when the guest peaked? (contention from neighbours vs. the guest's own load)
       const nodeRows = await readRrd(ctx.pve, { kind: 'node', node: target.node }, input.timeframe, input.cf, ctx.signal).catch(() => [] as RrdRow[]);
       const at = nodeRows.find((row) => iso(row.time) === cpu.peak_at);

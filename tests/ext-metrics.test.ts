@@ -124,6 +124,39 @@ for (const pveVersion of ['8.4', '9.1'] as const) {
       }
     });
 
+    test('a storage\'s use over time: rising, when it fills, a chart; a storage is named with its node', async () => {
+      const t = testContext({ simOptions: { pveVersion } });
+      try {
+        const out = await callTool(metricsHistory, { node: 'pve1', storage: 'local-lvm', timeframe: 'month', chart: 'disk' }, t.ctx);
+        expect(out.data.target).toBe('storage local-lvm on pve1');
+        expect(out.data.points).toBe(70);
+        const used = out.data.metrics!.disk.series.used;
+        expect(used.trend).toBe('rising');
+        expect(used.peak).toBeGreaterThan(used.min);
+        expect(Object.keys(out.data.metrics!)).toEqual(['disk']);
+        expect(out.data.stands_out.join(' ')).toMatch(/at the pace of this month, local-lvm on pve1 is full in about [\d.]+ days/);
+        expect(out.data.chart?.uri).toBe('proxmox://metrics/storage/pve1%3Alocal-lvm/month/disk');
+        expect(decodePng(fromBase64(out.images![0].data)).width).toBe(720);
+        const plan = await explainTool(metricsHistory, { node: 'pve1', storage: 'local-lvm' }, t.ctx);
+        expect(plan.apiCalls).toEqual(['GET /nodes/pve1/storage/local-lvm/rrddata?timeframe=day&cf=AVERAGE']);
+        expect(await privilegesOf(metricsHistory, { node: 'pve1', storage: 'local-lvm' }, t.ctx)).toEqual([{ path: '/storage/local-lvm', privileges: ['Datastore.Audit'] }]);
+        // the request the simulator validated against the schema
+        expect(t.requests.some((r) => r.method === 'GET' && r.path === '/nodes/pve1/storage/local-lvm/rrddata')).toBe(true);
+        // unhappy paths: no node, no such storage, a metric a storage has not, two targets
+        const refusal = (args: Record<string, unknown>) => callTool(metricsHistory, args, t.ctx).then(() => { throw new Error('expected a refusal'); }, (e: ToolError) => e);
+        expect((await refusal({ storage: 'local-lvm' })).message).toMatch(/needs node/);
+        expect((await refusal({ node: 'pve1', storage: 'nosuch' })).message).toMatch(/Storage 'nosuch' is not on node pve1\. Storages there: .*local-lvm/);
+        expect((await refusal({ node: 'pve9', storage: 'local' })).code).toBe('not_found');
+        expect((await refusal({ node: 'pve1', storage: 'local', metrics: ['cpu'] })).message).toMatch(/use only: metrics disk/);
+        expect((await refusal({ node: 'pve1', storage: 'local', chart: 'network' })).message).toMatch(/not network/);
+        expect((await refusal({ node: 'pve1', storage: 'local', vmid: 101 })).message).toMatch(/two targets/);
+        expect(() => metricsHistory.input.parse({ node: 'pve1', storage: '../x' })).toThrow();
+        expect(() => metricsHistory.input.parse({ node: 'pve1', storage: 'a%2fb' })).toThrow();
+      } finally {
+        t.close();
+      }
+    });
+
     test('"which node is the busiest this week": every node, busiest first, with a comparison chart', async () => {
       const t = testContext({ simOptions: { pveVersion } });
       try {
@@ -194,6 +227,10 @@ describe('metrics through both doors', () => {
     const rest = await callRest(ts.url, token, 'metrics_history', { vmid: 101, chart: 'memory' });
     expect(rest.status).toBe(200);
     decodePng(fromBase64(rest.body.data.chart.png_base64));
+    const storageRest = await callRest(ts.url, token, 'metrics_history', { node: 'pve2', storage: 'local', chart: 'disk' });
+    expect(storageRest.status, JSON.stringify(storageRest.body)).toBe(200);
+    expect(storageRest.body.data.metrics.disk.series.used.avg).toBeGreaterThan(0);
+    decodePng(fromBase64(storageRest.body.data.chart.png_base64));
     for (const era of ['legacy', 'modern'] as const) {
       const client = await connectClient(ts.mcpUrl, token, era);
       const listed = (await client.listTools()).tools.find((tool) => tool.name === 'metrics_history');
@@ -206,6 +243,11 @@ describe('metrics through both doors', () => {
       const content = resource.contents[0] as { mimeType?: string; blob?: string };
       expect(content.mimeType).toBe('image/png');
       expect(decodePng(fromBase64(content.blob!)).width).toBe(720);
+      const storage = await client.callTool({ name: 'metrics_history', arguments: { node: 'pve1', storage: 'local', timeframe: 'week' } });
+      expect(JSON.stringify(storage.structuredContent)).toContain('storage local on pve1');
+      const storageChart = await client.readResource({ uri: 'proxmox://metrics/storage/pve1:local/week/disk' });
+      expect(decodePng(fromBase64((storageChart.contents[0] as { blob: string }).blob)).height).toBe(300);
+      await expect(client.readResource({ uri: 'proxmox://metrics/storage/pve1:local/week/cpu' })).rejects.toThrow(/storage chart/);
       await expect(client.readResource({ uri: 'proxmox://metrics/guest/101/decade/cpu' })).rejects.toThrow(/Timeframe 'decade'/);
       await expect(client.readResource({ uri: 'proxmox://metrics/guest/99999/day/cpu' })).rejects.toThrow(/99999/);
       await client.close();

@@ -30,16 +30,24 @@ export interface MetricSummary {
 }
 
 export interface Target {
-  kind: 'node' | 'qemu' | 'lxc';
+  kind: 'node' | 'qemu' | 'lxc' | 'storage';
   node: string;
   vmid?: number;
   name?: string;
+  /** kind storage: the storage id (its RRD as seen from `node`) */
+  storage?: string;
+}
+
+/** The metrics each kind of target has (a storage's RRD holds only its use: metric disk). */
+export function metricsOf(kind: Target['kind']): MetricName[] {
+  return kind === 'storage' ? ['disk'] : [...metricNames];
 }
 
 /** Which series make up each metric, and how to read them from a row. */
 export function seriesOf(kind: Target['kind'], metric: MetricName): { name: string; unit: '%' | 'B/s'; read: (row: RrdRow) => number | undefined }[] {
   const ratio = (used: string, total: string) => (row: RrdRow) => (typeof row[used] === 'number' && typeof row[total] === 'number' && row[total]! > 0 ? (100 * row[used]!) / row[total]! : undefined);
   const field = (name: string, scale = 1) => (row: RrdRow) => (typeof row[name] === 'number' ? row[name]! * scale : undefined);
+  if (kind === 'storage') return metric === 'disk' ? [{ name: 'used', unit: '%', read: ratio('used', 'total') }] : [];
   switch (metric) {
     case 'cpu':
       return [{ name: 'cpu', unit: '%', read: field('cpu', 100) }];
@@ -56,7 +64,7 @@ export function seriesOf(kind: Target['kind'], metric: MetricName): { name: stri
 
 export async function readRrd(pve: PveClient, target: Target, timeframe: Timeframe, cf: 'AVERAGE' | 'MAX', signal?: AbortSignal): Promise<RrdRow[]> {
   const node = encodeURIComponent(target.node);
-  const path = target.kind === 'node' ? `/nodes/${node}/rrddata` : `/nodes/${node}/${target.kind}/${target.vmid}/rrddata`;
+  const path = target.kind === 'node' ? `/nodes/${node}/rrddata` : target.kind === 'storage' ? `/nodes/${node}/storage/${encodeURIComponent(target.storage ?? '')}/rrddata` : `/nodes/${node}/${target.kind}/${target.vmid}/rrddata`;
   const rows = await pve.get<RrdRow[]>(path, { timeframe, cf }, { signal });
   if (!Array.isArray(rows)) throw new ToolError('unavailable', `Proxmox gave no metrics history for ${describe(target)}.`);
   return rows.filter((row) => typeof row?.time === 'number').sort((a, b) => a.time - b.time);
@@ -64,6 +72,7 @@ export async function readRrd(pve: PveClient, target: Target, timeframe: Timefra
 
 export function describe(target: Target): string {
   if (target.kind === 'node') return `node ${target.node}`;
+  if (target.kind === 'storage') return `storage ${target.storage} on ${target.node}`;
   return `${target.kind === 'qemu' ? 'VM' : 'CT'} ${target.vmid}${target.name ? ` (${target.name})` : ''}`;
 }
 
@@ -123,6 +132,22 @@ export function standouts(rows: RrdRow[], name: string, unit: '%' | 'B/s', read:
   });
   if (start >= 0) close(values.length - 1);
   return out.slice(0, 4);
+}
+
+/**
+ * When a storage fills at the pace of the timeframe (a straight line through its used bytes), or undefined
+ * when its use is flat or falling. Days from the last point.
+ */
+export function daysUntilFull(rows: RrdRow[]): number | undefined {
+  const points = rows.filter((row) => typeof row.used === 'number' && typeof row.total === 'number' && row.total! > 0);
+  if (points.length < 3) return undefined;
+  const n = points.length;
+  const mx = mean(points.map((p) => p.time));
+  const my = mean(points.map((p) => p.used!));
+  const slope = points.reduce((sum, p) => sum + (p.time - mx) * (p.used! - my), 0) / points.reduce((sum, p) => sum + (p.time - mx) ** 2, 0);
+  const last = points[n - 1];
+  if (!(slope > 0)) return undefined;
+  return round((last.total! - last.used!) / slope / 86400, 1);
 }
 
 export function formatValue(unit: '%' | 'B/s'): (value: number) => string {

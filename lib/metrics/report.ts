@@ -8,7 +8,18 @@ import type { PveClient } from '../pve/types.ts';
 import { renderLineChart } from './chart.ts';
 import { describe, formatValue, readRrd, seriesOf, standouts, summarize, timeLabel, type MetricName, type MetricSummary, type RrdRow, type Target, type Timeframe } from './history.ts';
 
-export async function resolveTarget(pve: PveClient, input: { node?: string; vmid?: number }, signal?: AbortSignal): Promise<Target> {
+export async function resolveTarget(pve: PveClient, input: { node?: string; vmid?: number; storage?: string }, signal?: AbortSignal): Promise<Target> {
+  if (input.storage !== undefined) {
+    if (input.vmid !== undefined) throw new ToolError('invalid_input', 'storage and vmid are two targets: name one.');
+    if (!input.node) throw new ToolError('invalid_input', `storage ${input.storage} needs node: its use is recorded per node (a shared storage looks the same from each).`);
+    const rows = await pve.clusterResources('storage', { signal });
+    const here = rows.filter((row) => row.type === 'storage' && row.node === input.node);
+    if (!here.length && !(await pve.clusterResources('node', { signal })).some((row) => row.type === 'node' && row.node === input.node)) {
+      throw new ToolError('not_found', `Node '${input.node}' is not in this cluster.`);
+    }
+    if (!here.some((row) => row.storage === input.storage)) throw new ToolError('not_found', `Storage '${input.storage}' is not on node ${input.node}. Storages there: ${here.map((row) => String(row.storage)).sort().join(', ') || 'none'}.`);
+    return { kind: 'storage', node: input.node, storage: input.storage };
+  }
   if (input.vmid !== undefined) {
     const where = await pve.locateGuest(input.vmid, { signal });
     if (input.node && input.node !== where.node) throw new ToolError('invalid_input', `Guest ${input.vmid} is on ${where.node}, not ${input.node}: leave node out or name ${where.node}.`);

@@ -8,6 +8,7 @@
 import { die } from '../errors.ts';
 import type { Handler, HandlerContext } from '../core.ts';
 import { guestCpus, guestDiskBytes, guestMemoryBytes } from '../state.ts';
+import { storageUsage } from '../metrics.ts';
 
 const STEPS: Record<string, number> = { hour: 60, day: 1800, week: 10800, month: 43200, year: 604800, decade: 2592000 };
 const ROWS = 70;
@@ -83,7 +84,25 @@ function guestRrd(type: 'qemu' | 'lxc'): Handler {
   };
 }
 
+/**
+ * A storage's use (pvestatd's pve2-storage RRD: total and used), as seen from the node. The storage grew
+ * to today's use over the timeframe (a slow climb with a little noise), so a summary finds a rising trend.
+ */
+const storageRrd: Handler = (ctx) => {
+  const node = String(ctx.params.node);
+  ctx.core.node(node);
+  const storage = ctx.core.state.storages.get(String(ctx.params.storage));
+  if (!storage) die(`storage '${ctx.params.storage}' does not exist`);
+  const { total, used } = storageUsage(ctx.core, storage, node);
+  const { rows } = times(ctx);
+  return rows.map((time, i) => {
+    const share = 0.8 + 0.2 * (i / (rows.length - 1)) - 0.01 * noise(ctx.core.state.seed, time, used % 997);
+    return { time, total, used: Math.max(0, Math.floor(used * Math.min(1, share))) };
+  });
+};
+
 export const rrdHandlers: Record<string, Handler> = {
+  'GET /nodes/{node}/storage/{storage}/rrddata': storageRrd,
   'GET /nodes/{node}/rrddata': nodeRrd,
   'GET /nodes/{node}/qemu/{vmid}/rrddata': guestRrd('qemu'),
   'GET /nodes/{node}/lxc/{vmid}/rrddata': guestRrd('lxc'),
