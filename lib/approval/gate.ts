@@ -59,8 +59,75 @@ export interface GateInput {
   waitMs: number;
   signal: AbortSignal;
   hostHint?: string;
+  /**
+   * The call as it runs (arguments and plan before secrets were masked): what the approver is shown must
+   * be this call with only secrets hidden, never with shell syntax hidden along with them.
+   */
+  raw?: { input: unknown; plan: Plan };
   /** Progress while waiting (MCP progress notifications keep a client's request timeout from firing). */
   progress?: (update: { progress: number; total?: number; message?: string }) => void;
+}
+
+/**
+ * The shell control characters of a text that are outside single quotes, in order (`;`, `&`, `|`, `$`,
+ * backquote, parentheses, redirections, line breaks; `$` and backquote count inside double quotes, where
+ * the shell still expands them).
+ */
+export function shellControls(text: string): string {
+  let out = '';
+  let quote: string | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i]!;
+    if (quote === "'") {
+      if (ch === "'") quote = null;
+      continue;
+    }
+    if (ch === '\\') {
+      i++;
+      continue;
+    }
+    if (quote === '"') {
+      if (ch === '"') quote = null;
+      else if (ch === '$' || ch === '`') out += ch;
+      continue;
+    }
+    if (ch === "'" || ch === '"') quote = ch;
+    else if (';&|`$()<>\n\r'.includes(ch)) out += ch;
+  }
+  return out;
+}
+
+const redactedMarker = /^\[redacted[^\]]*\]$/;
+
+/**
+ * Where masking secrets also hid shell syntax (issue 13 red team): `curl -H X-API-Key:abc;rm -rf /x` was
+ * shown to the approver as `curl -H X-API-Key:[redacted]`, so an approval given for the shown text ran
+ * more. Walks the call as it runs beside the call as shown; a string masked whole (a secret-named
+ * argument) is fine, a string masked in part must keep every shell control character outside quotes.
+ * Returns the first such string as shown, or undefined.
+ */
+export function hiddenShellSyntax(raw: unknown, shown: unknown, depth = 0): string | undefined {
+  if (depth > 12) return undefined;
+  if (typeof raw === 'string') {
+    if (typeof shown !== 'string' || shown === raw || redactedMarker.test(shown.trim())) return undefined;
+    return shellControls(raw) === shellControls(shown) ? undefined : shown;
+  }
+  if (Array.isArray(raw)) {
+    if (!Array.isArray(shown)) return undefined;
+    for (let i = 0; i < raw.length; i++) {
+      const found = hiddenShellSyntax(raw[i], shown[i], depth + 1);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (raw && typeof raw === 'object') {
+    if (!shown || typeof shown !== 'object') return undefined;
+    for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+      const found = hiddenShellSyntax(value, (shown as Record<string, unknown>)[key], depth + 1);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 export type GateResult = { ok: true; row: ApprovalRow } | { ok: false; error: ToolError; approvalId?: string; url?: string };
@@ -144,6 +211,27 @@ async function create(input: GateInput, reuse = true): Promise<ApprovalRow> {
 
 export async function proofGate(input: GateInput): Promise<GateResult> {
   const store = approvalsOf(input.runtime.store);
+  if (input.raw) {
+    let shownArgs: unknown = input.args;
+    try {
+      shownArgs = JSON.parse(input.args);
+    } catch {
+      // compared as text
+    }
+    // The arguments, as the page shows them under "Exact arguments" (the plan is rendered from them, with
+    // quotes dropped, so a quoted secret holding a ';' would look like syntax there).
+    const hidden = hiddenShellSyntax(input.raw.input, shownArgs);
+    if (hidden !== undefined) {
+      await store.event({ approvalId: input.approvalId ?? null, actor: input.caller.name, how: `client:${input.caller.door}`, outcome: 'refused', message: `${input.tool}: a secret's mask would hide shell syntax from the approver (${hidden})` });
+      return {
+        ok: false,
+        error: new ToolError(
+          'invalid_input',
+          `${input.tool} cannot be shown to an approver as it would run: hiding a secret in it also hides shell syntax next to it (shown as: ${hidden.slice(0, 200)}). Nothing was run and no approval was asked for. Quote the secret, or put a space between it and the next command (e.g. -H 'X-API-Key: ...' ; next).`,
+        ),
+      };
+    }
+  }
   const expected = { tokenId: input.caller.tokenId, tool: input.tool, argsHash: input.argsHash };
   let row: ApprovalRow | undefined;
   if (input.approvalId) {

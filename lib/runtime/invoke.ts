@@ -335,6 +335,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
         argsHash,
         args: record.args,
         plan: storablePlan(plan),
+        raw: { input, plan },
         reason: decision.reason,
         digest: await targetDigest(tool.name, input, ctx, caller, plan),
         approvalId: options.approvalId ?? confirmationId,
