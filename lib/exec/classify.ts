@@ -19,6 +19,7 @@ import { LEVELS, loadKnowledge } from '../knowledge.ts';
 import type { ParsedCommandLine, Redirection, ShellWord, SimpleCommand } from './shell-parse.ts';
 import { tryParseCommandLine } from './shell-parse.ts';
 import { checkRead } from './read-allowlist.ts';
+import { resolveDotSegments } from '../policy/normalize.ts';
 import { CODE_LOADING_ENV, commandFeatures, FEATURE_DESCRIPTIONS, isDecoder, type ShellFeature } from './shell-features.ts';
 
 export type { Level } from '../knowledge.ts';
@@ -851,13 +852,7 @@ export function normaliseApiPath(text: string): string {
     }
   }
   v = v.toLowerCase().replace(/^\/*api2\/+(json|extjs|html)\b/, '');
-  const out: string[] = [];
-  for (const seg of v.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') out.pop();
-    else out.push(seg);
-  }
-  return '/' + out.join('/');
+  return resolveDotSegments(v);
 }
 
 const CRITICAL_DIRS = new Set([
@@ -933,13 +928,7 @@ function resolvePath(text: string, cwd: string | null): { path: string | null; g
       return { path: climbs ? '/' : null, glob: /[*?[]/.test(t), climbs };
     }
   }
-  const out: string[] = [];
-  for (const seg of t.split('/')) {
-    if (seg === '' || seg === '.') continue;
-    if (seg === '..') out.pop();
-    else out.push(seg);
-  }
-  return { path: '/' + out.join('/'), glob: /[*?[]/.test(t), climbs };
+  return { path: resolveDotSegments(t), glob: /[*?[]/.test(t), climbs };
 }
 
 /** The directory a glob path lists (`/etc/pve/*` -> /etc/pve, `/e*` -> /). */

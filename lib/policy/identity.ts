@@ -10,6 +10,7 @@
  * cannot judge.
  */
 import type { PveClient } from '../pve/types.ts';
+import { resolveDotSegments } from './normalize.ts';
 
 export interface ServiceIdentity {
   /** e.g. proxmox-mcp@pve, lower-case. */
@@ -37,13 +38,7 @@ interface AclRow {
 
 /** An ACL path as compared: lower-case, single slashes, no trailing slash, `.` and `..` resolved. */
 export function aclPathKey(path: string): string {
-  const stack: string[] = [];
-  for (const segment of path.toLowerCase().split('/')) {
-    if (segment === '' || segment === '.') continue;
-    if (segment === '..') stack.pop();
-    else stack.push(segment);
-  }
-  return '/' + stack.join('/');
+  return resolveDotSegments(path.toLowerCase());
 }
 
 const splitGroups = (value: unknown): string[] =>

@@ -92,6 +92,17 @@ export function normalizeRequest(method: string, rawPath: string, params: Record
   return { method: method.toUpperCase(), path, segments: path.split('/').filter(Boolean), originalSegments: original, params: merged, raw };
 }
 
+/** `/a/./b//../c` -> `/a/c`: empty and `.` segments dropped, each `..` takes one back (never above `/`). */
+export function resolveDotSegments(path: string): string {
+  const stack: string[] = [];
+  for (const segment of path.split('/')) {
+    if (segment === '' || segment === '.') continue;
+    if (segment === '..') stack.pop();
+    else stack.push(segment);
+  }
+  return '/' + stack.join('/');
+}
+
 /** A value as sent and after each round of percent-decoding (any of them may be what Proxmox reads). */
 export function decodings(value: string): string[] {
   const out = [value];
