@@ -6,9 +6,11 @@
  * as a fresh install has them: the cluster firewall off with policy_in DROP, nodes on, guests off.
  */
 import { die, paramError } from '../errors.ts';
-import { isTrue, type Handler, type HandlerContext } from '../core.ts';
+import { isTrue, Reply, type Handler, type HandlerContext } from '../core.ts';
 import { splitList } from '../lists.ts';
 import type { SimState } from '../state.ts';
+import { permError } from '../errors.ts';
+import { infraOf } from './infra.ts';
 
 export type FwRule = Record<string, string | number>;
 
@@ -24,7 +26,16 @@ export interface SimFirewall {
   aliases: Map<string, { cidr: string; comment?: string }>;
   ipsets: Map<string, IpSet>;
   nodes: Map<string, { options: Record<string, string | number>; rules: FwRule[] }>;
-  guests: Map<number, { options: Record<string, string | number>; rules: FwRule[] }>;
+  guests: Map<number, GuestFirewall>;
+  /** SDN vnet firewalls (forward rules only; PVE 8.3+ and 9) */
+  vnets: Map<string, { options: Record<string, string | number>; rules: FwRule[] }>;
+}
+
+interface GuestFirewall {
+  options: Record<string, string | number>;
+  rules: FwRule[];
+  aliases: Map<string, { cidr: string; comment?: string }>;
+  ipsets: Map<string, IpSet>;
 }
 
 const firewalls = new WeakMap<SimState, SimFirewall>();
@@ -40,6 +51,7 @@ export function firewallOf(state: SimState): SimFirewall {
       ipsets: new Map([['blocklist', { comment: 'known bad', entries: new Map([['203.0.113.0/24', {}]]) }]]),
       nodes: new Map(),
       guests: new Map(),
+      vnets: new Map(),
     };
     firewalls.set(state, fw);
   }
@@ -63,7 +75,20 @@ function guestFw(ctx: HandlerContext, type: 'qemu' | 'lxc') {
   ctx.core.guest(String(ctx.params.node), vmid, type);
   const fw = firewallOf(ctx.core.state);
   let entry = fw.guests.get(vmid);
-  if (!entry) fw.guests.set(vmid, (entry = { options: { enable: 0, policy_in: 'DROP', policy_out: 'ACCEPT' }, rules: [] }));
+  if (!entry) fw.guests.set(vmid, (entry = { options: { enable: 0, policy_in: 'DROP', policy_out: 'ACCEPT' }, rules: [], aliases: new Map(), ipsets: new Map() }));
+  return entry;
+}
+
+/** A vnet's firewall; SDN.Audit (read) or SDN.Allocate (change) on /sdn/zones/<zone>/<vnet>, as the handler checks. */
+function vnetFw(ctx: HandlerContext, change: boolean) {
+  const name = String(ctx.params.vnet);
+  const vnet = infraOf(ctx.core.state).sdn.vnets.get(name);
+  if (!vnet) die(`vnet '${name}' does not exist`);
+  const path = `/sdn/zones/${String(vnet.values.zone ?? vnet.pending?.zone ?? '')}/${name}`;
+  if (!ctx.core.access.checkPerm(ctx.auth.authid, path, change ? ['SDN.Allocate'] : ['SDN.Audit', 'SDN.Allocate'], true, true)) permError(`${path}, ${change ? 'SDN.Allocate' : 'SDN.Audit|SDN.Allocate'}`);
+  const fw = firewallOf(ctx.core.state);
+  let entry = fw.vnets.get(name);
+  if (!entry) fw.vnets.set(name, (entry = { options: { enable: 0 }, rules: [] }));
   return entry;
 }
 
@@ -79,6 +104,8 @@ function ruleFrom(params: Record<string, unknown>, base: FwRule = {}): FwRule {
 
 function checkRule(ctx: HandlerContext, rule: FwRule): void {
   const { type, action } = rule;
+  if (ctx.params.vnet !== undefined && type !== 'forward') paramError({ type: `vnet firewall rules are forward rules (type forward), not '${type}'` });
+  if (ctx.params.vnet === undefined && type === 'forward' && ctx.params.vmid !== undefined) paramError({ type: 'forward rules are not allowed on a guest' });
   if (type === 'group') {
     if (!firewallOf(ctx.core.state).groups.has(String(action))) paramError({ action: `security group '${action}' does not exist` });
   } else if (!['ACCEPT', 'DROP', 'REJECT'].includes(String(action))) {
@@ -155,6 +182,8 @@ const group = ruleList((ctx) => {
 const node = ruleList((ctx) => nodeFw(ctx).rules);
 const qemu = ruleList((ctx) => guestFw(ctx, 'qemu').rules);
 const lxc = ruleList((ctx) => guestFw(ctx, 'lxc').rules);
+const vnetRead = ruleList((ctx) => vnetFw(ctx, false).rules);
+const vnetRules = ruleList((ctx) => vnetFw(ctx, true).rules);
 
 /** Security groups in use by a rule anywhere (pve-firewall refuses to delete those). */
 function groupInUse(fw: SimFirewall, name: string): boolean {
@@ -205,65 +234,8 @@ export const firewallHandlers: Record<string, Handler> = {
   'PUT /cluster/firewall/groups/{group}/{pos}': group.update,
   'DELETE /cluster/firewall/groups/{group}/{pos}': group.remove,
 
-  'GET /cluster/firewall/aliases': (ctx) => [...firewallOf(ctx.core.state).aliases.entries()].map(([name, a]) => ({ name, cidr: a.cidr, digest: DIGEST, ...(a.comment ? { comment: a.comment } : {}) })),
-  'POST /cluster/firewall/aliases': (ctx) => {
-    const fw = firewallOf(ctx.core.state);
-    const name = String(ctx.params.name);
-    if (fw.aliases.has(name.toLowerCase())) die(`alias '${name}' already exists`);
-    fw.aliases.set(name.toLowerCase(), { cidr: String(ctx.params.cidr), ...(ctx.params.comment !== undefined ? { comment: String(ctx.params.comment) } : {}) });
-    return null;
-  },
-  'PUT /cluster/firewall/aliases/{name}': (ctx) => {
-    const fw = firewallOf(ctx.core.state);
-    const name = String(ctx.params.name).toLowerCase();
-    const alias = fw.aliases.get(name);
-    if (!alias) die(`no such alias '${ctx.params.name}'`);
-    const next = { cidr: String(ctx.params.cidr), ...(ctx.params.comment !== undefined ? { comment: String(ctx.params.comment) } : alias.comment ? { comment: alias.comment } : {}) };
-    fw.aliases.delete(name);
-    fw.aliases.set(ctx.params.rename !== undefined ? String(ctx.params.rename).toLowerCase() : name, next);
-    return null;
-  },
-  'DELETE /cluster/firewall/aliases/{name}': (ctx) => {
-    firewallOf(ctx.core.state).aliases.delete(String(ctx.params.name).toLowerCase());
-    return null;
-  },
-
-  'GET /cluster/firewall/ipset': (ctx) => [...firewallOf(ctx.core.state).ipsets.entries()].map(([name, s]) => ({ name, digest: DIGEST, ...(s.comment ? { comment: s.comment } : {}) })),
-  'POST /cluster/firewall/ipset': (ctx) => {
-    const fw = firewallOf(ctx.core.state);
-    const name = String(ctx.params.name).toLowerCase();
-    if (fw.ipsets.has(name)) die(`IPSet '${name}' already exists`);
-    fw.ipsets.set(name, { entries: new Map(), ...(ctx.params.comment !== undefined ? { comment: String(ctx.params.comment) } : {}) });
-    return null;
-  },
-  'GET /cluster/firewall/ipset/{name}': (ctx) => {
-    const set = firewallOf(ctx.core.state).ipsets.get(String(ctx.params.name).toLowerCase());
-    if (!set) die(`no such IPSet '${ctx.params.name}'`);
-    return [...set.entries.entries()].map(([cidr, e]) => ({ cidr, digest: DIGEST, ...e }));
-  },
-  'POST /cluster/firewall/ipset/{name}': (ctx) => {
-    const set = firewallOf(ctx.core.state).ipsets.get(String(ctx.params.name).toLowerCase());
-    if (!set) die(`no such IPSet '${ctx.params.name}'`);
-    const cidr = String(ctx.params.cidr);
-    if (set.entries.has(cidr)) die(`address '${cidr}' already exists`);
-    set.entries.set(cidr, { ...(isTrue(ctx.params.nomatch) ? { nomatch: 1 } : {}), ...(ctx.params.comment !== undefined ? { comment: String(ctx.params.comment) } : {}) });
-    return null;
-  },
-  'DELETE /cluster/firewall/ipset/{name}': (ctx) => {
-    const fw = firewallOf(ctx.core.state);
-    const name = String(ctx.params.name).toLowerCase();
-    const set = fw.ipsets.get(name);
-    if (!set) return null;
-    if (set.entries.size && !isTrue(ctx.params.force)) die(`IPSet '${name}' is not empty`);
-    fw.ipsets.delete(name);
-    return null;
-  },
-  'DELETE /cluster/firewall/ipset/{name}/{cidr}': (ctx) => {
-    const set = firewallOf(ctx.core.state).ipsets.get(String(ctx.params.name).toLowerCase());
-    if (!set) die(`no such IPSet '${ctx.params.name}'`);
-    set.entries.delete(String(ctx.params.cidr));
-    return null;
-  },
+  ...aliasHandlers('/cluster/firewall', (ctx) => firewallOf(ctx.core.state).aliases),
+  ...ipsetHandlers('/cluster/firewall', (ctx) => firewallOf(ctx.core.state).ipsets),
 
   'GET /nodes/{node}/firewall/options': (ctx) => ({ ...nodeFw(ctx).options, digest: DIGEST }),
   'PUT /nodes/{node}/firewall/options': (ctx) => {
@@ -293,4 +265,147 @@ export const firewallHandlers: Record<string, Handler> = {
   'POST /nodes/{node}/lxc/{vmid}/firewall/rules': lxc.create,
   'PUT /nodes/{node}/lxc/{vmid}/firewall/rules/{pos}': lxc.update,
   'DELETE /nodes/{node}/lxc/{vmid}/firewall/rules/{pos}': lxc.remove,
+  ...aliasHandlers('/nodes/{node}/qemu/{vmid}/firewall', (ctx) => guestFw(ctx, 'qemu').aliases),
+  ...ipsetHandlers('/nodes/{node}/qemu/{vmid}/firewall', (ctx) => guestFw(ctx, 'qemu').ipsets),
+  ...aliasHandlers('/nodes/{node}/lxc/{vmid}/firewall', (ctx) => guestFw(ctx, 'lxc').aliases),
+  ...ipsetHandlers('/nodes/{node}/lxc/{vmid}/firewall', (ctx) => guestFw(ctx, 'lxc').ipsets),
+
+  'GET /nodes/{node}/firewall/log': (ctx) => {
+    ctx.core.node(String(ctx.params.node));
+    return logPage(ctx, firewallLog(ctx.core.state, String(ctx.params.node), ctx.now));
+  },
+  'GET /nodes/{node}/qemu/{vmid}/firewall/log': (ctx) => {
+    const g = ctx.core.guest(String(ctx.params.node), Number(ctx.params.vmid), 'qemu');
+    return logPage(ctx, firewallLog(ctx.core.state, g.node, ctx.now).filter((line) => line.vmid === g.vmid));
+  },
+  'GET /nodes/{node}/lxc/{vmid}/firewall/log': (ctx) => {
+    const g = ctx.core.guest(String(ctx.params.node), Number(ctx.params.vmid), 'lxc');
+    return logPage(ctx, firewallLog(ctx.core.state, g.node, ctx.now).filter((line) => line.vmid === g.vmid));
+  },
+
+  'GET /cluster/sdn/vnets/{vnet}/firewall/options': (ctx) => ({ ...vnetFw(ctx, false).options, digest: DIGEST }),
+  'PUT /cluster/sdn/vnets/{vnet}/firewall/options': (ctx) => {
+    setOptions(vnetFw(ctx, true).options, ctx.params, ['enable', 'policy_forward', 'log_level_forward']);
+    return null;
+  },
+  'GET /cluster/sdn/vnets/{vnet}/firewall/rules': vnetRead.index,
+  'POST /cluster/sdn/vnets/{vnet}/firewall/rules': vnetRules.create,
+  'PUT /cluster/sdn/vnets/{vnet}/firewall/rules/{pos}': vnetRules.update,
+  'DELETE /cluster/sdn/vnets/{vnet}/firewall/rules/{pos}': vnetRules.remove,
 };
+
+/** Alias handlers under `base` (the cluster's or a guest's firewall); names are case-insensitive. */
+function aliasHandlers(base: string, of: (ctx: HandlerContext) => Map<string, { cidr: string; comment?: string }>): Record<string, Handler> {
+  return {
+    [`GET ${base}/aliases`]: (ctx) => [...of(ctx).entries()].map(([name, a]) => ({ name, cidr: a.cidr, digest: DIGEST, ...(a.comment ? { comment: a.comment } : {}) })),
+    [`POST ${base}/aliases`]: (ctx) => {
+      const aliases = of(ctx);
+      const name = String(ctx.params.name);
+      if (aliases.has(name.toLowerCase())) die(`alias '${name}' already exists`);
+      aliases.set(name.toLowerCase(), { cidr: String(ctx.params.cidr), ...(ctx.params.comment !== undefined ? { comment: String(ctx.params.comment) } : {}) });
+      return null;
+    },
+    [`PUT ${base}/aliases/{name}`]: (ctx) => {
+      const aliases = of(ctx);
+      const name = String(ctx.params.name).toLowerCase();
+      const alias = aliases.get(name);
+      if (!alias) die(`no such alias '${ctx.params.name}'`);
+      const next = { cidr: String(ctx.params.cidr), ...(ctx.params.comment !== undefined ? { comment: String(ctx.params.comment) } : alias.comment ? { comment: alias.comment } : {}) };
+      aliases.delete(name);
+      aliases.set(ctx.params.rename !== undefined ? String(ctx.params.rename).toLowerCase() : name, next);
+      return null;
+    },
+    [`DELETE ${base}/aliases/{name}`]: (ctx) => {
+      of(ctx).delete(String(ctx.params.name).toLowerCase());
+      return null;
+    },
+  };
+}
+
+/** IP set handlers under `base`: sets, their entries (nomatch exceptions), delete only when empty unless force. */
+function ipsetHandlers(base: string, of: (ctx: HandlerContext) => Map<string, IpSet>): Record<string, Handler> {
+  const existing = (ctx: HandlerContext) => {
+    const set = of(ctx).get(String(ctx.params.name).toLowerCase());
+    if (!set) die(`no such IPSet '${ctx.params.name}'`);
+    return set;
+  };
+  return {
+    [`GET ${base}/ipset`]: (ctx) => [...of(ctx).entries()].map(([name, s]) => ({ name, digest: DIGEST, ...(s.comment ? { comment: s.comment } : {}) })),
+    [`POST ${base}/ipset`]: (ctx) => {
+      const sets = of(ctx);
+      const name = String(ctx.params.name).toLowerCase();
+      if (ctx.params.rename !== undefined) {
+        const old = sets.get(String(ctx.params.rename).toLowerCase());
+        if (!old) die(`IPSet '${ctx.params.rename}' does not exist`);
+        sets.delete(String(ctx.params.rename).toLowerCase());
+        sets.set(name, old);
+        return null;
+      }
+      if (sets.has(name)) die(`IPSet '${name}' already exists`);
+      sets.set(name, { entries: new Map(), ...(ctx.params.comment !== undefined ? { comment: String(ctx.params.comment) } : {}) });
+      return null;
+    },
+    [`GET ${base}/ipset/{name}`]: (ctx) => [...existing(ctx).entries.entries()].map(([cidr, e]) => ({ cidr, digest: DIGEST, ...e })),
+    [`POST ${base}/ipset/{name}`]: (ctx) => {
+      const set = existing(ctx);
+      const cidr = String(ctx.params.cidr);
+      if (set.entries.has(cidr)) die(`address '${cidr}' already exists`);
+      set.entries.set(cidr, { ...(isTrue(ctx.params.nomatch) ? { nomatch: 1 } : {}), ...(ctx.params.comment !== undefined ? { comment: String(ctx.params.comment) } : {}) });
+      return null;
+    },
+    [`DELETE ${base}/ipset/{name}`]: (ctx) => {
+      const sets = of(ctx);
+      const name = String(ctx.params.name).toLowerCase();
+      const set = sets.get(name);
+      if (!set) return null;
+      if (set.entries.size && !isTrue(ctx.params.force)) die(`IPSet '${name}' is not empty`);
+      sets.delete(name);
+      return null;
+    },
+    [`DELETE ${base}/ipset/{name}/{cidr}`]: (ctx) => {
+      existing(ctx).entries.delete(String(ctx.params.cidr));
+      return null;
+    },
+  };
+}
+
+interface LogLine { time: number; vmid: number; text: string }
+
+/**
+ * /var/log/pve-firewall.log of a node as pve-firewall's logger writes it: `VMID LEVEL CHAIN TIME TEXT`
+ * (VMID 0 for the host), one line every few minutes over the last day: drops of scans against guests'
+ * and the host's closed ports, and the logger's own start. Stable for a given state and hour.
+ */
+function firewallLog(state: SimState, node: string, now: number): LogLine[] {
+  const guests = [...state.guests.values()].filter((g) => g.node === node).map((g) => g.vmid).sort((a, b) => a - b);
+  const end = Math.floor(now / 1000 / 3600) * 3600;
+  const start = end - 86400;
+  const lines: LogLine[] = [{ time: start, vmid: 0, text: 'starting pvefw logger' }];
+  const ports = [22, 23, 3389, 445, 8006, 5900];
+  let i = 0;
+  for (let t = start + 420; t < end; t += 420 + ((i * 137) % 300), i++) {
+    const vmid = i % 3 === 0 || !guests.length ? 0 : guests[i % guests.length];
+    const port = ports[i % ports.length];
+    const src = `203.0.113.${(i * 37) % 250 + 1}`;
+    const chain = vmid ? `tap${vmid}i0-IN` : 'PVEFW-HOST-IN';
+    lines.push({ time: t, vmid, text: `${chain} policy DROP: IN=${vmid ? `fwbr${vmid}i0` : 'vmbr0'} SRC=${src} DST=${vmid ? `10.0.0.${vmid % 250}` : '10.0.0.11'} LEN=60 PROTO=TCP SPT=${40000 + ((i * 911) % 20000)} DPT=${port} SYN` });
+  }
+  return lines.map((line) => ({ ...line, text: `${line.vmid} ${line.vmid ? 6 : 5} ${line.text.startsWith('starting') ? '-' : line.text.split(' ')[0]} ${stamp(line.time)} ${line.text.startsWith('starting') ? line.text : line.text.slice(line.text.indexOf(' ') + 1)}` }));
+}
+
+function stamp(seconds: number): string {
+  const d = new Date(seconds * 1000);
+  const month = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()];
+  const pad = (n: number) => String(n).padStart(2, '0');
+  return `${pad(d.getUTCDate())}/${month}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+}
+
+/** The API's paging of a log: since/until (epoch) filter, then start (0-based line) and limit (default 50). */
+function logPage(ctx: HandlerContext, lines: LogLine[]): Reply {
+  const since = ctx.params.since === undefined ? undefined : Number(ctx.params.since);
+  const until = ctx.params.until === undefined ? undefined : Number(ctx.params.until);
+  const kept = lines.filter((line) => (since === undefined || line.time >= since) && (until === undefined || line.time <= until));
+  const start = ctx.params.start === undefined ? 0 : Number(ctx.params.start);
+  const limit = ctx.params.limit === undefined ? 50 : Number(ctx.params.limit);
+  return new Reply(kept.slice(start, start + limit).map((line, i) => ({ n: start + i + 1, t: line.text })), { total: kept.length });
+}
