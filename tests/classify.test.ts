@@ -28,6 +28,9 @@ describe('classifyCommandLine: attempts to get forbidden things past it', () => 
     'pveum acl modify / --users root@pam --roles NoAccess',
     'pveum acl delete / --users=root@pam --roles Administrator',
     'pveum acl modify / --tokens root@pam!x --roles NoAccess',
+    // Proxmox splits a list on Perl's \s, which has NEL (U+0085); JavaScript's \s does not
+    'pveum acl modify / --users alice@pve\u0085root@pam --roles NoAccess',
+    'pveum acl modify / --tokens alice@pve!x\u0085root@pam!y --roles NoAccess',
     'pveum user delete {root,x}@pam',
     'echo root@pam | xargs pveum user delete',
     'pveum user delete $U',

@@ -10,6 +10,7 @@ import { ToolError } from '../errors.ts';
 import { num } from '../pve/parse.ts';
 import { flag, isoFromEpoch, text } from './format.ts';
 import { judgeRequest } from '../policy/guard.ts';
+import { splitList } from '../policy/split-list.ts';
 
 const kinds = ['user', 'group', 'role', 'acl', 'token'] as const;
 const actions = ['list', 'get', 'create', 'update', 'delete'] as const;
@@ -168,7 +169,7 @@ async function vetChange(args: Input, ctx: ToolContext): Promise<void> {
   if (request) await judgeRequest(ctx, request.method, request.path, request.params);
 }
 
-const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String) : String(value ?? '').split(/[,;\s]+/)).filter(Boolean);
+const list = (value: unknown): string[] => (Array.isArray(value) ? value.map(String).filter(Boolean) : splitList(String(value ?? '')));
 
 /**
  * The users among `userids` that hold no ACL entry this server can see (none of their own, none through a

@@ -10,6 +10,7 @@ import { finishTask, taskResultSchema } from '../task-result.ts';
 import { flag, text } from './format.ts';
 import { num } from '../pve/parse.ts';
 import { requireNode } from './nodes.ts';
+import { splitList } from '../policy/split-list.ts';
 
 export const actions = ['list', 'get', 'create', 'update', 'delete', 'pending', 'apply', 'revert'] as const;
 export const readActions = ['list', 'get', 'pending'] as const;
@@ -106,7 +107,7 @@ function needIface(args: Input): string {
 
 const networkPath = (node: string, iface?: string) => `/nodes/${encodeURIComponent(node)}/network${iface ? `/${encodeURIComponent(iface)}` : ''}`;
 
-const split = (value: string | undefined) => (value ?? '').split(/[\s,;]+/).filter(Boolean);
+const split = (value: string | undefined) => splitList(value ?? '');
 
 function toIface(row: Record<string, unknown>, management: Set<string>): IfaceInfo {
   const comments = text(row.comments)?.trim();

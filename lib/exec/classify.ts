@@ -19,7 +19,9 @@ import { LEVELS, loadKnowledge } from '../knowledge.ts';
 import type { ParsedCommandLine, Redirection, ShellWord, SimpleCommand } from './shell-parse.ts';
 import { tryParseCommandLine } from './shell-parse.ts';
 import { checkRead } from './read-allowlist.ts';
+import { ownStateReason } from './own-state.ts';
 import { resolveDotSegments } from '../policy/normalize.ts';
+import { splitList } from '../policy/split-list.ts';
 import { CODE_LOADING_ENV, commandFeatures, FEATURE_DESCRIPTIONS, isDecoder, type ShellFeature } from './shell-features.ts';
 
 export type { Level } from '../knowledge.ts';
@@ -189,6 +191,9 @@ function classifyOne(cmd: SimpleCommand, state: LineState): CommandClassificatio
     if (RISKY_ENV.has(e.name)) f.add('write', `sets ${e.name}, which changes which program or library actually runs`);
   }
   for (const r of cmd.redirections) checkRedirection(r, f, state);
+  // This server's own state (approvals, tokens, modes) is changed only by an approver or the host CLI.
+  const ownState = ownStateReason(cmd);
+  if (ownState) f.add('forbidden', ownState);
 
   const hasInner = state.parsed.commands.some((c) => c.parent === cmd.id && c.nesting[c.nesting.length - 1] !== 'command-substitution' && c.nesting[c.nesting.length - 1] !== 'backticks' && c.nesting[c.nesting.length - 1] !== 'process-substitution');
 
@@ -753,7 +758,7 @@ function normaliseUser(value: string): string {
 /** Why this Proxmox user (or token owner) may not be touched, or null. */
 function protectedUserReason(value: string, dynamic: boolean, p: Protections): string | null {
   if (dynamic) return 'the user is only known at run time, so it could be root@pam';
-  for (const raw of value.split(/[,;\s]+/).filter(Boolean)) {
+  for (const raw of splitList(value)) {
     const full = normaliseUser(raw);
     const user = full.split('!')[0]!;
     if (user === 'root' || p.users.has(user)) return `${user === 'root' ? 'root@pam' : user} is protected: it cannot be modified or deleted, and neither can its password, tokens or permissions`;

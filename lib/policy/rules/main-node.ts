@@ -13,6 +13,7 @@
  * refused here (the shell and confirmations treat them as destructive).
  */
 import { paramItems, paramReadings, type NormalizedRequest } from '../normalize.ts';
+import { splitList } from '../split-list.ts';
 import { maybeTrue, refuse, type PolicyRule, type ProtectionContext } from './common.ts';
 
 /** Services whose stop on the main node leaves this server without Proxmox (API, cluster file system, quorum, SSH). */
@@ -102,7 +103,7 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
 /** Settings of an interface whose change moves or drops the node's address. */
 const addressing = ['address', 'cidr', 'netmask', 'gateway', 'address6', 'cidr6', 'netmask6', 'gateway6', 'bridge_ports', 'slaves', 'vlan-raw-device', 'vlan-id', 'bond-primary', 'bond_mode'];
 
-const splitNames = (value: unknown) => String(value ?? '').split(/[\s,;]+/).filter(Boolean);
+const splitNames = (value: unknown) => splitList(String(value ?? ''));
 
 /** The main node's management interfaces: the one holding its cluster address and what lies under it (fail closed). */
 async function managementInterfaces(node: string, ctx: ProtectionContext): Promise<Set<string>> {
