@@ -15,6 +15,7 @@ import { addApprover, approveCli, csrfIn, decideOnPage, getPage, postForm } from
 import { approvalLimits, approvalTimings, waitsOf } from '../lib/approval/gate.ts';
 import { approvalsOf } from '../lib/approval/store.ts';
 import { defineTool, type AnyTool } from '../lib/tool.ts';
+import { SHELL_FEATURES, updateShellFeatureGrant } from '../lib/exec/shell-features.ts';
 import type { SimGuest } from '../lib/simulator/index.ts';
 
 let ts: SafetyServer;
@@ -93,6 +94,8 @@ describe('raising a mode with only a client token', () => {
       '{"mode":"normal"}',
       { mode: 'normal', confirmation_id: 'approval_00000000000000000000' },
       { mode: 'normal', wait_seconds: 0.5 },
+      { mode: 'normal', token: 'red-admin-normal' },
+      { mode: 'normal', name: name, tokenId: 'x' },
     ];
     for (const args of tries) {
       const rest = await callRest(ts.url, secret, 'toggle_mode', args);
@@ -268,6 +271,18 @@ describe('one approval, one call', () => {
     expect(hasSnapshot(other)).toBe(true);
   });
 
+  it('an approved id sent by many calls at once runs exactly one of them', async () => {
+    const safe = await ts.createToken({ name: 'red-race', role: 'operator', mode: 'safe' });
+    const { name, args } = await makeSnapshot();
+    const id = (await callRest(ts.url, safe, 'proxmox_api', args)).body.error.details.approval_id as string;
+    expect((await approveCli(ts.server.store, 'yes', id)).code).toBe(0);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => callRest(ts.url, safe, 'proxmox_api', { ...args, confirmation_id: id })));
+    const ok = answers.filter((a) => a.status === 200);
+    expect(ok.length, JSON.stringify(answers.map((a) => a.status))).toBe(1);
+    expect(hasSnapshot(name)).toBe(false);
+    expect((await store().get(id))!.status).toBe('used');
+  });
+
   it('hole: a tool whose explain gives no plan still needs the yes (fails closed)', async () => {
     const safe = await ts.createToken({ name: 'red-blank', role: 'admin', mode: 'safe' });
     const rest = await callRest(ts.url, safe, 'redteam_blank_plan', { what: 'x' });
@@ -410,8 +425,27 @@ describe('the host CLI through execute_command', () => {
     "sqlite3 /var/lib/proxmox-mcp/proxmox-mcp.db \"UPDATE approvals SET status='approved'\"",
     "sudo sqlite3 /var/lib/proxmox-mcp/proxmox-mcp.db \"UPDATE client_tokens SET mode='normal'\"",
     'echo "UPDATE approvals SET status=\'approved\';" | sqlite3 /var/lib/proxmox-mcp/proxmox-mcp.db',
-  ])('an admin token in normal mode does not run `%s` on the host', async (command) => {
-    const answer = await callRest(ts.url, admin, 'execute_command', { command, node: 'pve1' });
-    expect(answer.status, JSON.stringify(answer.body).slice(0, 400)).not.toBe(200);
+    'docker exec 3f2a9c1b7d node dist/bin/approve.js yes approval_00000000000000000000',
+    'cd /var/lib && sqlite3 proxmox-mcp/proxmox-mcp.db "UPDATE approvals SET status=\'approved\'"',
+    'cp /var/lib/proxmox-mcp/proxmox-mcp.db /tmp/x.db',
+    'cat /opt/proxmox-mcp/.env',
+    'echo x >> /var/lib//./proxmox-mcp/update/request.json',
+    'tee /var/lib/vz/../proxmox-mcp/update/request.json < /dev/null',
+    'podman exec -it proxmox-mcp sh',
+    'nsenter -t 1 -m -- cat /var/lib/docker/volumes',
+    'yarn approve yes approval_00000000000000000000',
+  ])('hole (with SSH_USER=root): an admin token in normal mode, even granted interpreters, does not run `%s` on the host', async (command) => {
+    const name = `red-host-${++counter}`;
+    const secret = await ts.createToken({ name, role: 'admin', mode: 'normal' });
+    await updateShellFeatureGrant(ts.server.store.settings, (await tokenRow(name)).id, SHELL_FEATURES.join(','), undefined);
+    const answer = await callRest(ts.url, secret, 'execute_command', { command, node: 'pve1' });
+    // forbidden by the shell rules in every mode (the simulated host has no SSH: a 503 would mean it was sent)
+    expect(answer.status, JSON.stringify(answer.body).slice(0, 400)).toBe(403);
+    expect(JSON.stringify(answer.body)).toMatch(/this server's|container this server runs in/);
+  });
+
+  it('listing containers stays a read', async () => {
+    const answer = await callRest(ts.url, admin, 'explain_command', { command: 'docker ps' });
+    expect(JSON.stringify(answer.body)).not.toMatch(/container this server runs in/);
   });
 });
