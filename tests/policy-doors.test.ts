@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest } from './helpers/server.ts';
-import { protectedGuest, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
-import { api, closeDoors, describeRefusedThroughEveryDoor, openDoors, sh, typed, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
+import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { api, closeDoors, describeRefusedThroughEveryDoor, mcpToken, mcpUser, openDoors, serverUserInOwnGroup, sh, stoppedProtectedGuest, typed, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 
 let ts: SafetyServer;
@@ -16,26 +16,19 @@ let admin: string;
 let operator: string;
 let doors: DoorServer;
 
-const mcpUser = 'proxmox-mcp@pve';
-const mcpToken = 'proxmox-mcp@pve!mcp';
 let vmid = 0;
 let node = '';
 let diskVolume = '';
 
 beforeAll(async () => {
   const sim = createSimulator({ taskDurationMs: 5 });
-  const guest = protectedGuest(sim);
-  guest.status = 'stopped';
+  // A snapshot taken before the flag was set, and one taken with it.
+  const guest = stoppedProtectedGuest(sim);
   vmid = guest.vmid;
   node = guest.node;
   diskVolume = String(guest.config.scsi0 ?? guest.config.rootfs).split(',')[0];
-  // A snapshot taken before the flag was set, and one taken with it.
-  const { protection: _flag, ...withoutFlag } = guest.config;
-  guest.snapshots.set('before_protection', { name: 'before_protection', snaptime: 1_700_000_000, description: '', config: { ...withoutFlag } });
   guest.snapshots.set('with_protection', { name: 'with_protection', snaptime: 1_700_000_100, description: '', parent: 'before_protection', config: { ...guest.config } });
-  // The server's user is in a group of its own.
-  sim.state.groups.set('mcpgroup', { comment: 'proxmox-mcp' });
-  sim.state.users.get(mcpUser)!.groups.add('mcpgroup');
+  serverUserInOwnGroup(sim);
   // A role with Sys.Audit: Proxmox shows the server an ACL entry only where it has Sys.Audit (a hidden
   // entry makes its identity incomplete, and the rules then refuse what depends on it).
   sim.state.acl.push({ path: '/storage', type: 'group', ugid: 'mcpgroup', roleid: 'PVEAuditor', propagate: 1 });

@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest, connectClient } from './helpers/server.ts';
-import { clusterSnapshot, protectedGuest, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
-import { api, closeDoors, describeRefusedThroughEveryDoor, openDoors, sh, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
+import { clusterSnapshot, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { api, closeDoors, describeRefusedThroughEveryDoor, openDoors, sh, stoppedProtectedContainer, stoppedProtectedGuest, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 import { addBackupVolume } from '../lib/simulator/state.ts';
 import { checkProtections } from '../lib/policy/protections.ts';
@@ -28,18 +28,13 @@ let otherVmid = 0;
 
 beforeAll(async () => {
   const sim = createSimulator({ taskDurationMs: 5 });
-  const guest = protectedGuest(sim);
-  guest.status = 'stopped';
+  const guest = stoppedProtectedGuest(sim);
   vmid = guest.vmid;
   node = guest.node;
-  const { protection: _flag, ...withoutFlag } = guest.config;
-  guest.snapshots.set('before_protection', { name: 'before_protection', snaptime: 1_700_000_000, description: '', config: { ...withoutFlag } });
   const local = sim.state.storages.get('local')!;
   backup = addBackupVolume(sim.state, local, node, guest, 1_700_000_000).volid;
   // A protected container too, with a backup of its own.
-  const ct = [...sim.state.guests.values()].find((g) => g.type === 'lxc' && !g.config.template)!;
-  ct.config.protection = 1;
-  ct.status = 'stopped';
+  const ct = stoppedProtectedContainer(sim);
   ctid = ct.vmid;
   ctBackup = addBackupVolume(sim.state, local, ct.node, ct, 1_700_000_000).volid;
   // An unprotected guest's backup: deleting it stays possible.

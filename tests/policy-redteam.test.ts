@@ -7,16 +7,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest } from './helpers/server.ts';
-import { clusterSnapshot, protectedGuest, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
-import { api, closeDoors, describeRefusedThroughEveryDoor, openDoors, sh as doorSh, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
+import { clusterSnapshot, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
+import { api, closeDoors, describeRefusedThroughEveryDoor, mcpToken, mcpUser, openDoors, serverUserInOwnGroup, sh as doorSh, stoppedProtectedContainer, stoppedProtectedGuest, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 import { addBackupVolume } from '../lib/simulator/state.ts';
 
 let ts: SafetyServer;
 const tokens: Record<string, string> = {};
 let doors: DoorServer;
-const mcpUser = 'proxmox-mcp@pve';
-const mcpToken = 'proxmox-mcp@pve!mcp';
 let vmid = 0;
 let node = '';
 let ctid = 0;
@@ -27,24 +25,18 @@ let ctBackup = '';
 
 beforeAll(async () => {
   const sim = createSimulator({ taskDurationMs: 5 });
-  const guest = protectedGuest(sim);
-  guest.status = 'stopped';
+  const guest = stoppedProtectedGuest(sim);
   vmid = guest.vmid;
   node = guest.node;
   disk = String(guest.config.scsi0 ?? guest.config.rootfs).split(',')[0];
-  const { protection: _flag, ...withoutFlag } = guest.config;
-  guest.snapshots.set('before_protection', { name: 'before_protection', snaptime: 1_700_000_000, description: '', config: { ...withoutFlag } });
   const local = sim.state.storages.get('local')!;
   backup = addBackupVolume(sim.state, local, node, guest, 1_700_000_000).volid;
-  const ct = [...sim.state.guests.values()].find((g) => g.type === 'lxc' && !g.config.template)!;
-  ct.config.protection = 1;
-  ct.status = 'stopped';
+  const ct = stoppedProtectedContainer(sim);
   ctid = ct.vmid;
   ctNode = ct.node;
   ctBackup = addBackupVolume(sim.state, local, ct.node, ct, 1_700_000_000).volid;
   // The server's user is in a group of its own, and holds rights through a pool and a storage too.
-  sim.state.groups.set('mcpgroup', { comment: 'proxmox-mcp' });
-  sim.state.users.get(mcpUser)!.groups.add('mcpgroup');
+  serverUserInOwnGroup(sim);
   // ...and in a group a directory realm's sync manages (synced groups are named <name>-<realm>)
   sim.state.groups.set('ops-corp', { comment: 'synced from corp' });
   sim.state.users.get(mcpUser)!.groups.add('ops-corp');
@@ -219,8 +211,7 @@ describe('entries Proxmox hides from the server count as unknown (fail closed)',
     // The server's group holds a custom role on a pool, without Sys.Audit there: GET /access/acl does not
     // show this entry to the server, so it cannot know it holds HiddenRole.
     sim.state.roles.set('HiddenRole', { privs: new Set(['VM.Audit', 'VM.PowerMgmt']), special: 0 });
-    sim.state.groups.set('mcpgroup', { comment: 'proxmox-mcp' });
-    sim.state.users.get(mcpUser)!.groups.add('mcpgroup');
+    serverUserInOwnGroup(sim);
     sim.state.pools.set('hidden', { comment: 'x' });
     sim.state.acl.push({ path: '/pool/hidden', type: 'group', ugid: 'mcpgroup', roleid: 'HiddenRole', propagate: 1 });
     const server = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });

@@ -6,7 +6,35 @@
 import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { callRest, connectClient } from './server.ts';
-import { clusterSnapshot, type SafetyServer } from './safety.ts';
+import { clusterSnapshot, protectedGuest, type SafetyServer } from './safety.ts';
+import type { Simulator } from '../../lib/simulator/index.ts';
+
+/** The server's Proxmox user and API token in the simulator. */
+export const mcpUser = 'proxmox-mcp@pve';
+export const mcpToken = 'proxmox-mcp@pve!mcp';
+
+/** The simulator's protected VM, stopped, with a snapshot `before_protection` taken before its flag was set. */
+export function stoppedProtectedGuest(sim: Simulator) {
+  const guest = protectedGuest(sim);
+  guest.status = 'stopped';
+  const { protection: _flag, ...withoutFlag } = guest.config;
+  guest.snapshots.set('before_protection', { name: 'before_protection', snaptime: 1_700_000_000, description: '', config: { ...withoutFlag } });
+  return guest;
+}
+
+/** The first container that is no template, made protected and stopped. */
+export function stoppedProtectedContainer(sim: Simulator) {
+  const ct = [...sim.state.guests.values()].find((g) => g.type === 'lxc' && !g.config.template)!;
+  ct.config.protection = 1;
+  ct.status = 'stopped';
+  return ct;
+}
+
+/** The server's user in a group of its own, `mcpgroup`. */
+export function serverUserInOwnGroup(sim: Simulator): void {
+  sim.state.groups.set('mcpgroup', { comment: 'proxmox-mcp' });
+  sim.state.users.get(mcpUser)!.groups.add('mcpgroup');
+}
 
 export const DOORS = ['rest', 'mcp', 'mcp-legacy'] as const;
 export type Door = (typeof DOORS)[number];
