@@ -223,6 +223,11 @@ export function touchedKeys(type: GuestType, input: Settable): string[] {
   return keys;
 }
 
+/** The parameters with each secret's value (by the one secret-name list) replaced by `[secret]`, for a plan's requests. */
+export function maskSecretParams(params: PveParams): PveParams {
+  return Object.fromEntries(Object.entries(params).map(([key, value]) => [key, value !== undefined && isSecretName(key) ? '[secret]' : value]));
+}
+
 /** Parameters as they may be shown (plans, answers): secrets (by the one secret-name list) and SSH keys replaced. */
 export function showParams(params: PveParams): string {
   return Object.entries(params)

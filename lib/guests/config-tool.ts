@@ -10,7 +10,7 @@ import { isUpid } from '../pve/upid.ts';
 import type { PveParams } from '../pve/types.ts';
 import { guestPath, isMissingConfig, kindOf, locateAny, wrongNodeError, type Located } from './kinds.ts';
 import { configSummarySchema, maskConfig, summarizeConfig, type GuestConfig } from './summary.ts';
-import { configParams, isDiskKey, nicInput, privilegeForKey, settableShape, showParams, touchedKeys, checkKindFields } from './config-params.ts';
+import { configParams, isDiskKey, maskSecretParams, nicInput, privilegeForKey, settableShape, showParams, touchedKeys, checkKindFields } from './config-params.ts';
 import { parseProps, sizeToBytes, formatBytes } from './props.ts';
 
 export const input = z.object({
@@ -172,8 +172,8 @@ export const configTool = defineTool({
         ...planned.resizes.map((entry) => `PUT ${base}/resize disk=${entry.disk} size=${entry.size}`),
       ],
       requests: [
-        // The plan is shown to people and kept with the confirmation: the cloud-init password never is.
-        ...(shown || planned.deletes.length ? [{ method: 'PUT' as const, path: `${base}/config`, params: { ...planned.params, ...(planned.params.cipassword !== undefined ? { cipassword: '[secret]' } : {}), ...(planned.deletes.length ? { delete: planned.deletes.join(',') } : {}) } }] : []),
+        // The plan is shown to people and kept with the confirmation: the cloud-init password (any secret) never is.
+        ...(shown || planned.deletes.length ? [{ method: 'PUT' as const, path: `${base}/config`, params: { ...maskSecretParams(planned.params), ...(planned.deletes.length ? { delete: planned.deletes.join(',') } : {}) } }] : []),
         ...planned.resizes.map((entry) => ({ method: 'PUT' as const, path: `${base}/resize`, params: { disk: entry.disk, size: entry.size } })),
       ],
       cliEquivalent: cli.join(' && '),
