@@ -48,6 +48,14 @@ export default defineTool({
       if (rank[input.mode] > rank[caller.ceiling]) {
         throw new ToolError('forbidden', `This client's token has the ceiling ${caller.ceiling}; it cannot be put in ${input.mode} mode. An admin can create a token with a higher ceiling.`);
       }
+      // The mode this call was judged against was read when the request came in. If it changed since
+      // (an admin lowered it from the host CLI or the page), what was a lowering then may be a raise now,
+      // and a raise was approved for the mode the approver saw: either way, judge it again.
+      const stored = await store.tokens.byId(caller.tokenId);
+      const now: Mode = stored ? (rank[stored.mode] <= rank[caller.ceiling] ? stored.mode : caller.ceiling) : previous;
+      if (now !== previous) {
+        throw new ToolError('conflict', `This client's mode changed to ${now} while the call was on its way (it was ${previous}); nothing was changed. Call toggle_mode again: raising from ${now} needs an approver's proof.`);
+      }
       await store.tokens.setMode(caller.tokenId, input.mode);
       mode = input.mode;
     }

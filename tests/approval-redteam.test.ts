@@ -160,6 +160,21 @@ describe('raising a mode with only a client token', () => {
   });
 });
 
+describe('a mode changed while a toggle_mode call is on its way', () => {
+  it('hole: a "lowering" judged against the mode read when the request came in does not raise the mode an admin set meanwhile', async () => {
+    const name = 'red-race-mode';
+    await ts.createToken({ name, role: 'admin', mode: 'normal', ceiling: 'normal' });
+    const row = await tokenRow(name);
+    // The request was authenticated while the token was in normal mode; then the admin lowered it.
+    const caller = { tokenId: row.id, name, role: 'admin' as const, mode: 'normal' as const, ceiling: 'normal' as const, learning: false, door: 'rest' as const, requestId: 'r', canElicit: false };
+    await ts.server.store.tokens.setMode(row.id, 'read-only');
+    const toggle = ts.server.runtime.tools.get('toggle_mode')!;
+    expect(toggle.confirmation!({ mode: 'safe' } as never, { caller } as never)).toBe('none');
+    await expect(toggle.run({ mode: 'safe' } as never, { caller, services: { store: ts.server.store } } as never)).rejects.toThrow(/changed to read-only while the call was on its way/);
+    expect((await tokenRow(name)).mode).toBe('read-only');
+  });
+});
+
 describe('requestState is the client\'s: forged ones decide nothing (MCP 2026-07-28)', () => {
   it('a retry whose requestState names another client\'s approved approval, a plain id or an id for other arguments runs nothing', async () => {
     // Another client's approval for the very same call, approved by a human.
