@@ -53,12 +53,12 @@ export class SimCore {
   }
 
   checkLock(g: SimGuest, skiplock?: unknown): void {
-    if (g.lock && !skiplock) die(`${g.type === 'qemu' ? 'VM' : 'CT'} ${g.vmid} is locked (${g.lock})`);
+    if (g.lock && !skiplock) die(`${label(g)} ${g.vmid} is locked (${g.lock})`);
   }
 
   checkVmidUnused(vmid: number): void {
     const g = this.state.guests.get(vmid);
-    if (g) die(`${g.type === 'qemu' ? 'VM' : 'CT'} ${vmid} already exists on node '${g.node}'`);
+    if (g) die(`${label(g)} ${vmid} already exists on node '${g.node}'`);
   }
 
   /** fork_worker: returns the UPID; the work runs when the task finishes. */
