@@ -6,7 +6,7 @@ export default defineTool({
   name: 'firewall_change',
   title: 'Firewall: change rules, options, groups, aliases, IP sets',
   description:
-    'Change the Proxmox firewall of the cluster, a node or a guest: add, update, delete or move a rule; set options (enable, policies); cluster-wide security groups, aliases and IP sets. ' +
+    'Change the Proxmox firewall of the cluster, a node, a guest or an SDN vnet: add, update, delete or move a rule; set options (enable, policies); security groups (cluster), aliases and IP sets (cluster or guest). ' +
     'A change that would cut this server\'s access to the main node (API 8006, SSH 22) or corosync/migration between nodes is refused, naming the rule. Reading: firewall_get.',
   toolset: 'firewall',
   input: changeInput,
@@ -14,7 +14,7 @@ export default defineTool({
   effect: 'write',
   idempotent: false,
   roles: ['admin', 'operator'],
-  privileges: (input) => firewallPrivileges(input, true),
+  privileges: (input, ctx) => firewallPrivileges(input, true, ctx),
   async explain(input, ctx): Promise<Plan> {
     const { request, summary, cli } = await changeRequest(input, ctx);
     const opens = input.action === 'options_set' && input.enable === true;
@@ -23,11 +23,11 @@ export default defineTool({
       requests: [request],
       apiCalls: [`${request.method} ${request.path}`],
       cliEquivalent: cli,
-      privileges: firewallPrivileges(input, true),
-      risk: input.scope === 'guest' ? 'medium' : 'high',
+      privileges: await firewallPrivileges(input, true, ctx),
+      risk: input.scope === 'guest' || input.scope === 'vnet' ? 'medium' : 'high',
       reversible: true,
       warnings: [
-        ...(input.scope !== 'guest' ? ['Host firewall: a wrong rule can lock people (and services) out of the nodes. This server checks its own access and the cluster\'s traffic, not everyone else\'s.'] : []),
+        ...(input.scope === 'cluster' || input.scope === 'node' ? ['Host firewall: a wrong rule can lock people (and services) out of the nodes. This server checks its own access and the cluster\'s traffic, not everyone else\'s.'] : []),
         ...(opens ? ['Enabling the firewall applies policy_in to everything no rule accepts.'] : []),
       ],
     };

@@ -11,7 +11,7 @@ import type { SettingsRepo } from './store/settings.ts';
 export const TOOLSETS = {
   ha: 'High availability: HA status, resources, groups (PVE 8) or rules (PVE 9), and changes through HA',
   metrics: 'Metrics history of nodes and guests (rrddata): summaries and PNG charts',
-  firewall: 'Firewall: cluster, node and guest rules, options, security groups, aliases and IP sets',
+  firewall: 'Firewall: cluster, node, guest and SDN vnet rules and options, security groups, aliases, IP sets, the firewall log',
   infra: 'Ceph health, OSDs and pools; SDN zones, vnets, subnets and apply; storage replication jobs',
   backups: 'Backups on any backup storage (Proxmox Backup Server included): protect, notes, prune',
 } as const;

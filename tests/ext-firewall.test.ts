@@ -332,3 +332,170 @@ describe('firewall through every door', () => {
     expect((await callRest(ts.url, viewer, 'firewall_change', { action: 'rule_delete', pos: 0 })).status).toBe(403);
   }, 90_000);
 });
+
+for (const pveVersion of ['8.4', '9.1'] as const) {
+  describe(`guest aliases and IP sets, the firewall log, the vnet firewall on PVE ${pveVersion}`, () => {
+    test('a guest\'s own aliases and IP sets: read and change, each request on the guest\'s path', async () => {
+      const t = testContext({ simOptions: { pveVersion } });
+      try {
+        const ct = [...t.sim.state.guests.values()].find((g) => g.type === 'lxc')!;
+        for (const [vmid, kind] of [[100, 'qemu'], [ct.vmid, 'lxc']] as const) {
+          const node = t.sim.state.guests.get(vmid)!.node;
+          expect((await callTool(firewallGet, { scope: 'guest', vmid, view: 'aliases' }, t.ctx)).data.rows).toEqual([]);
+          const plan = await explainTool(firewallChange, { scope: 'guest', vmid, action: 'alias_set', name: 'backup_srv', cidr: '10.20.0.5' }, t.ctx);
+          expect(plan.requests).toEqual([{ method: 'POST', path: `/nodes/${node}/${kind}/${vmid}/firewall/aliases`, params: { name: 'backup_srv', cidr: '10.20.0.5' } }]);
+          expect(plan.risk).toBe('medium');
+          await callTool(firewallChange, { scope: 'guest', vmid, action: 'alias_set', name: 'backup_srv', cidr: '10.20.0.5' }, t.ctx);
+          await callTool(firewallChange, { scope: 'guest', vmid, action: 'alias_set', name: 'backup_srv', cidr: '10.20.0.6', comment: 'moved' }, t.ctx);
+          expect((await callTool(firewallGet, { scope: 'guest', vmid, view: 'aliases' }, t.ctx)).data.rows).toEqual([{ name: 'backup_srv', cidr: '10.20.0.6', comment: 'moved' }]);
+          await callTool(firewallChange, { scope: 'guest', vmid, action: 'ipset_create', name: 'clients' }, t.ctx);
+          await callTool(firewallChange, { scope: 'guest', vmid, action: 'ipset_add', name: 'clients', cidr: '192.0.2.0/24' }, t.ctx);
+          await callTool(firewallChange, { scope: 'guest', vmid, action: 'ipset_add', name: 'clients', cidr: '192.0.2.9', nomatch: true }, t.ctx);
+          expect((await callTool(firewallGet, { scope: 'guest', vmid, view: 'ipsets', ipset: 'clients' }, t.ctx)).data.rows).toEqual([{ cidr: '192.0.2.0/24' }, { cidr: '192.0.2.9', nomatch: 1 }]);
+          expect(firewallOf(t.sim.state).guests.get(vmid)!.ipsets.get('clients')!.entries.size).toBe(2);
+          // the cluster's sets are untouched
+          expect(firewallOf(t.sim.state).ipsets.has('clients')).toBe(false);
+          // Proxmox refuses to delete a set that is not empty
+          await expect(callTool(firewallChange, { scope: 'guest', vmid, action: 'ipset_delete', name: 'clients' }, t.ctx)).rejects.toThrow(/not empty/);
+          await callTool(firewallChange, { scope: 'guest', vmid, action: 'ipset_remove', name: 'clients', cidr: '192.0.2.0/24' }, t.ctx);
+          await callTool(firewallChange, { scope: 'guest', vmid, action: 'ipset_remove', name: 'clients', cidr: '192.0.2.9' }, t.ctx);
+          await callTool(firewallChange, { scope: 'guest', vmid, action: 'ipset_delete', name: 'clients' }, t.ctx);
+          await callTool(firewallChange, { scope: 'guest', vmid, action: 'alias_delete', name: 'backup_srv' }, t.ctx);
+          expect((await callTool(firewallGet, { scope: 'guest', vmid, view: 'ipsets' }, t.ctx)).data.rows).toEqual([]);
+        }
+        expect(await privilegesOf(firewallChange, { scope: 'guest', vmid: 100, action: 'alias_delete', name: 'x1' }, t.ctx)).toEqual([{ path: '/vms/100', privileges: ['VM.Config.Network'] }]);
+        // a node has no aliases or IP sets of its own; a security group is the cluster's
+        await expect(callTool(firewallChange, { scope: 'node', node: 'pve1', action: 'ipset_create', name: 'x1' }, t.ctx)).rejects.toThrow(/scope cluster or guest/);
+        await expect(callTool(firewallGet, { scope: 'node', node: 'pve1', view: 'ipsets' }, t.ctx)).rejects.toThrow(/scope cluster or guest/);
+        await expect(callTool(firewallChange, { scope: 'guest', vmid: 100, action: 'group_create', group: 'g1' }, t.ctx)).rejects.toThrow(/scope cluster/);
+        await expect(callTool(firewallChange, { scope: 'guest', vmid: 100, action: 'rule_add', type: 'forward', rule_action: 'ACCEPT' }, t.ctx)).rejects.toThrow(/scope vnet/);
+      } finally {
+        t.close();
+      }
+    });
+
+    test('the firewall log of a node and a guest pages by start, filters by time, counts the drops', async () => {
+      const t = testContext({ simOptions: { pveVersion } });
+      try {
+        const first = await callTool(firewallGet, { scope: 'node', node: 'pve1', view: 'log', limit: 20 }, t.ctx);
+        expect(first.data.lines).toHaveLength(20);
+        expect(first.data.lines![0]).toEqual({ n: 1, t: expect.stringMatching(/^0 5 - \d\d\/\w{3}\/\d{4}:\d\d:\d\d:\d\d \+0000 starting pvefw logger$/) });
+        expect(first.data.next_start).toBe(20);
+        expect(first.summary).toMatch(/lines 1-20; dropped\/rejected \d+ to port \d+.*; more from start 20/);
+        const second = await callTool(firewallGet, { scope: 'node', node: 'pve1', view: 'log', limit: 20, start: 20 }, t.ctx);
+        expect(second.data.lines![0].n).toBe(21);
+        expect(second.data.lines!.map((l) => l.t)).not.toContain(first.data.lines![19].t);
+        const dropped = Object.values(first.data.dropped!).reduce((a, b) => a + b, 0);
+        expect(dropped).toBe(first.data.lines!.filter((l) => /DROP|REJECT/.test(l.t)).length);
+        // a guest's log holds its own lines only
+        const vmid = [...t.sim.state.guests.values()].find((g) => g.node === 'pve1')!.vmid;
+        const guest = await callTool(firewallGet, { scope: 'guest', vmid, view: 'log', limit: 500 }, t.ctx);
+        expect(guest.data.lines!.length).toBeGreaterThan(0);
+        expect(guest.data.lines!.every((l) => l.t.startsWith(`${vmid} `))).toBe(true);
+        expect(guest.data.next_start).toBeNull();
+        // since/until as ISO 8601 or UNIX seconds: only lines inside
+        const now = Math.floor(Date.now() / 1000);
+        const recent = await callTool(firewallGet, { scope: 'node', node: 'pve1', view: 'log', limit: 500, since: new Date((now - 3 * 3600) * 1000).toISOString() }, t.ctx);
+        const all = await callTool(firewallGet, { scope: 'node', node: 'pve1', view: 'log', limit: 500 }, t.ctx);
+        expect(recent.data.lines!.length).toBeGreaterThan(0);
+        expect(recent.data.lines!.length).toBeLessThan(all.data.lines!.length);
+        expect((await callTool(firewallGet, { scope: 'node', node: 'pve1', view: 'log', until: now - 2 * 86400 }, t.ctx)).data.lines).toEqual([]);
+        expect(t.requests.some((r) => r.path === '/nodes/pve1/firewall/log')).toBe(true);
+        expect(await privilegesOf(firewallGet, { scope: 'guest', vmid: 100, view: 'log' }, t.ctx)).toEqual([{ path: '/vms/100', privileges: ['VM.Console'] }]);
+        expect(await privilegesOf(firewallGet, { scope: 'node', node: 'pve1', view: 'log' }, t.ctx)).toEqual([{ path: '/nodes/pve1', privileges: ['Sys.Syslog'] }]);
+        // unhappy paths
+        await expect(callTool(firewallGet, { view: 'log' }, t.ctx)).rejects.toThrow(/scope node or guest/);
+        await expect(callTool(firewallGet, { scope: 'node', node: 'pve1', view: 'rules', start: 5 }, t.ctx)).rejects.toThrow(/go with view log/);
+        expect(() => firewallGet.input.parse({ scope: 'node', node: 'pve1', view: 'log', since: 'yesterday' })).toThrow();
+        expect(() => firewallGet.input.parse({ scope: 'node', node: 'pve1', view: 'log', start: -1 })).toThrow();
+        await expect(callTool(firewallGet, { scope: 'guest', vmid: 99999, view: 'log' }, t.ctx)).rejects.toMatchObject({ code: 'not_found' });
+      } finally {
+        t.close();
+      }
+    });
+
+    test('an SDN vnet\'s firewall: forward rules and options, read and change; unknown vnets and other rule kinds refused', async () => {
+      const t = testContext({ simOptions: { pveVersion, sdn: true } });
+      try {
+        expect((await callTool(firewallGet, { scope: 'vnet', vnet: 'vnet100', view: 'options' }, t.ctx)).data.options).toEqual({ enable: 0 });
+        const plan = await explainTool(firewallChange, { scope: 'vnet', vnet: 'vnet100', action: 'rule_add', rule_action: 'DROP', proto: 'tcp', dport: '25' }, t.ctx);
+        expect(plan.requests).toEqual([{ method: 'POST', path: '/cluster/sdn/vnets/vnet100/firewall/rules', params: { type: 'forward', action: 'DROP', proto: 'tcp', dport: '25' } }]);
+        expect(plan.privileges).toEqual([{ path: '/sdn/zones/evpnz/vnet100', privileges: ['SDN.Allocate'] }]);
+        await callTool(firewallChange, { scope: 'vnet', vnet: 'vnet100', action: 'rule_add', rule_action: 'DROP', proto: 'tcp', dport: '25', comment: 'no mail out' }, t.ctx);
+        await callTool(firewallChange, { scope: 'vnet', vnet: 'vnet100', action: 'rule_add', type: 'forward', rule_action: 'ACCEPT', proto: 'tcp', dport: '443', pos: 1 }, t.ctx);
+        await callTool(firewallChange, { scope: 'vnet', vnet: 'vnet100', action: 'options_set', enable: true, policy_forward: 'DROP' }, t.ctx);
+        const rules = await callTool(firewallGet, { scope: 'vnet', vnet: 'vnet100' }, t.ctx);
+        expect(rules.data.rows?.map((r) => [r.pos, r.type, r.action, r.dport])).toEqual([[0, 'forward', 'DROP', '25'], [1, 'forward', 'ACCEPT', '443']]);
+        const options = await callTool(firewallGet, { scope: 'vnet', vnet: 'vnet100', view: 'options' }, t.ctx);
+        expect(options.data.options).toEqual({ enable: 1, policy_forward: 'DROP' });
+        expect(options.summary).toContain('policy_forward DROP');
+        await callTool(firewallChange, { scope: 'vnet', vnet: 'vnet100', action: 'rule_delete', pos: 0 }, t.ctx);
+        expect(firewallOf(t.sim.state).vnets.get('vnet100')!.rules).toHaveLength(1);
+        expect(await privilegesOf(firewallGet, { scope: 'vnet', vnet: 'vnet100' }, t.ctx)).toEqual([{ path: '/sdn/zones/evpnz/vnet100', privileges: ['SDN.Audit'] }]);
+        // not a host firewall: the self-access rule does not judge it
+        await checkProtections('PUT', '/cluster/sdn/vnets/vnet100/firewall/options', { enable: 1, policy_forward: 'DROP' }, { mainNode: async () => 'pve1', serviceTokenId: t.sim.defaultToken.tokenId, pve: t.ctx.pve });
+        // unhappy paths
+        await expect(callTool(firewallChange, { scope: 'vnet', vnet: 'vnet100', action: 'rule_add', type: 'in', rule_action: 'DROP' }, t.ctx)).rejects.toThrow(/forward rules only/);
+        await expect(callTool(firewallChange, { scope: 'vnet', vnet: 'vnet100', action: 'options_set', policy_in: 'DROP' }, t.ctx)).rejects.toThrow(/policy_forward, not policy_in/);
+        await expect(callTool(firewallChange, { scope: 'vnet', vnet: 'vnet100', action: 'alias_set', name: 'x1', cidr: '10.0.0.1' }, t.ctx)).rejects.toThrow(/scope cluster or guest/);
+        await expect(callTool(firewallChange, { action: 'options_set', policy_forward: 'DROP' }, t.ctx)).rejects.toThrow(/vnet option/);
+        await expect(callTool(firewallGet, { scope: 'vnet', vnet: 'nosuch' }, t.ctx)).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/no SDN vnet 'nosuch'\. Vnets: vnet100, vnet200/) });
+        await expect(callTool(firewallGet, { scope: 'vnet' }, t.ctx)).rejects.toThrow(/needs vnet/);
+        await expect(callTool(firewallGet, { scope: 'vnet', vnet: 'vnet100', view: 'log' }, t.ctx)).rejects.toThrow(/scope node or guest/);
+        expect(() => firewallGet.input.parse({ scope: 'vnet', vnet: '../x' })).toThrow();
+        // Proxmox's own refusal: a vnet rule of another type sent raw
+        await expect(t.ctx.pve.post('/cluster/sdn/vnets/vnet100/firewall/rules', { type: 'in', action: 'ACCEPT' })).rejects.toThrow(/forward/);
+      } finally {
+        t.close();
+      }
+      const plain = testContext({ simOptions: { pveVersion } });
+      try {
+        await expect(callTool(firewallGet, { scope: 'vnet', vnet: 'vnet100' }, plain.ctx)).rejects.toMatchObject({ code: 'not_found', message: expect.stringMatching(/Vnets: none/) });
+      } finally {
+        plain.close();
+      }
+    });
+  });
+}
+
+describe('guest IP sets, the log and vnet rules through every door', () => {
+  let ts: SafetyServer;
+  beforeAll(async () => {
+    ts = await startSafetyServer({ simulator: createSimulator({ sdn: true, taskDurationMs: 5 }) });
+  }, 60_000);
+  afterAll(async () => {
+    await ts?.close();
+  });
+
+  test('REST and MCP (both eras) read and change them; a viewer reads but does not change', async () => {
+    const token = await ts.createToken({ name: 'fw2-op', role: 'operator', mode: 'normal', ceiling: 'normal' });
+    const viewer = await ts.createToken({ name: 'fw2-viewer', role: 'viewer' });
+    for (const name of ['fw2-op', 'fw2-viewer']) await ts.server.store.settings.set(settingsKeyForToolsets((await ts.server.store.tokens.byName(name))!.id), ['firewall']);
+    const created = await callRest(ts.url, token, 'firewall_change', { scope: 'guest', vmid: 100, action: 'ipset_create', name: 'office' });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    expect((await callRest(ts.url, token, 'firewall_change', { scope: 'guest', vmid: 100, action: 'ipset_add', name: 'office', cidr: '198.51.100.0/24' })).status).toBe(200);
+    const log = await callRest(ts.url, viewer, 'firewall_get', { scope: 'node', node: 'pve1', view: 'log', limit: 5 });
+    expect(log.body.data.lines).toHaveLength(5);
+    expect(log.body.data.next_start).toBe(5);
+    expect((await callRest(ts.url, viewer, 'firewall_change', { scope: 'vnet', vnet: 'vnet100', action: 'rule_add', rule_action: 'DROP' })).status).toBe(403);
+    for (const era of ['legacy', 'modern'] as const) {
+      const client = await connectClient(ts.mcpUrl, token, era);
+      const sets = await client.callTool({ name: 'firewall_get', arguments: { scope: 'guest', vmid: 100, view: 'ipsets', ipset: 'office' } });
+      expect(JSON.stringify(sets.structuredContent)).toContain('198.51.100.0/24');
+      const rule = await client.callTool({ name: 'firewall_change', arguments: { scope: 'vnet', vnet: 'vnet100', action: 'rule_add', rule_action: 'ACCEPT', proto: 'tcp', dport: era === 'legacy' ? '80' : '443' } });
+      expect(rule.isError, JSON.stringify(rule.content)).toBeFalsy();
+      const refused = await client.callTool({ name: 'firewall_change', arguments: { scope: 'vnet', vnet: 'vnet100', action: 'rule_add', type: 'in', rule_action: 'DROP' } });
+      expect(refused.isError).toBe(true);
+      const guestLog = await client.callTool({ name: 'firewall_get', arguments: { scope: 'guest', vmid: 100, view: 'log' } });
+      expect(guestLog.isError, JSON.stringify(guestLog.content)).toBeFalsy();
+      await client.close();
+    }
+    expect(firewallOf(ts.sim.state).vnets.get('vnet100')!.rules.map((r) => r.dport)).toEqual(['443', '80']);
+    expect(ts.changesSent).toEqual([
+      'POST /nodes/pve1/qemu/100/firewall/ipset',
+      'POST /nodes/pve1/qemu/100/firewall/ipset/office',
+      'POST /cluster/sdn/vnets/vnet100/firewall/rules',
+      'POST /cluster/sdn/vnets/vnet100/firewall/rules',
+    ]);
+  }, 90_000);
+});

@@ -9,20 +9,35 @@ import type { PlannedRequest, PrivilegeNeed, ToolContext } from '../tool.ts';
 import { nodeName } from '../schemas.ts';
 
 export const scopeShape = {
-  scope: z.enum(['cluster', 'node', 'guest']).default('cluster').describe('cluster (datacenter), node (a host), or guest (a VM or container)'),
+  scope: z.enum(['cluster', 'node', 'guest', 'vnet']).default('cluster').describe('cluster (datacenter), node (a host), guest (a VM or container), or vnet (an SDN vnet: forward rules)'),
   node: nodeName.optional().describe('scope node: the node'),
   vmid: z.coerce.number().int().min(100).max(999999999).optional().describe('scope guest: the guest (its node is found for you)'),
+  vnet: z.string().regex(/^[a-z][a-z0-9]{0,7}$/i).optional().describe('scope vnet: the SDN vnet'),
 };
 
 export interface Scope {
-  scope: 'cluster' | 'node' | 'guest';
+  scope: 'cluster' | 'node' | 'guest' | 'vnet';
   node?: string;
   vmid?: number;
+  vnet?: string;
+}
+
+/** The SDN zone a vnet belongs to (its ACL path is /sdn/zones/<zone>/<vnet>); refused when there is no such vnet. */
+export async function vnetZone(vnet: string, ctx: ToolContext): Promise<string> {
+  const vnets = await ctx.pve.get<{ vnet: string; zone?: string }[]>('/cluster/sdn/vnets', undefined, { signal: ctx.signal });
+  const found = vnets.find((row) => row.vnet === vnet);
+  if (!found) throw new ToolError('not_found', `There is no SDN vnet '${vnet}'. Vnets: ${vnets.map((row) => row.vnet).sort().join(', ') || 'none'}.`);
+  return String(found.zone ?? '');
 }
 
 /** `/cluster/firewall`, `/nodes/pve1/firewall` or `/nodes/pve1/qemu/101/firewall`. */
 export async function firewallBase(input: Scope, ctx: ToolContext): Promise<{ base: string; label: string; node?: string }> {
   if (input.scope === 'cluster') return { base: '/cluster/firewall', label: 'the cluster' };
+  if (input.scope === 'vnet') {
+    if (!input.vnet) throw new ToolError('invalid_input', 'scope vnet needs vnet.');
+    await vnetZone(input.vnet, ctx);
+    return { base: `/cluster/sdn/vnets/${input.vnet}/firewall`, label: `vnet ${input.vnet}` };
+  }
   if (input.scope === 'node') {
     if (!input.node) throw new ToolError('invalid_input', 'scope node needs node.');
     return { base: `/nodes/${encodeURIComponent(input.node)}/firewall`, label: `node ${input.node}`, node: input.node };
@@ -32,7 +47,13 @@ export async function firewallBase(input: Scope, ctx: ToolContext): Promise<{ ba
   return { base: `/nodes/${encodeURIComponent(where.node)}/${where.type}/${input.vmid}/firewall`, label: `${where.type === 'qemu' ? 'VM' : 'CT'} ${input.vmid}${where.name ? ` (${where.name})` : ''}`, node: where.node };
 }
 
-export function firewallPrivileges(input: Scope, change: boolean): PrivilegeNeed[] {
+export async function firewallPrivileges(input: Scope, change: boolean, ctx?: ToolContext, log = false): Promise<PrivilegeNeed[]> {
+  if (input.scope === 'vnet') {
+    const zone = ctx && input.vnet ? await vnetZone(input.vnet, ctx).catch(() => '{zone}') : '{zone}';
+    return [{ path: `/sdn/zones/${zone}/${input.vnet ?? '{vnet}'}`, privileges: [change ? 'SDN.Allocate' : 'SDN.Audit'] }];
+  }
+  if (log && input.scope === 'guest') return [{ path: `/vms/${input.vmid ?? '{vmid}'}`, privileges: ['VM.Console'] }];
+  if (log) return [{ path: `/nodes/${input.node ?? '{node}'}`, privileges: ['Sys.Syslog'] }];
   if (input.scope === 'guest') return [{ path: `/vms/${input.vmid ?? '{vmid}'}`, privileges: [change ? 'VM.Config.Network' : 'VM.Audit'] }];
   if (input.scope === 'node') return [{ path: `/nodes/${input.node ?? '{node}'}`, privileges: [change ? 'Sys.Modify' : 'Sys.Audit'] }];
   return [{ path: '/', privileges: [change ? 'Sys.Modify' : 'Sys.Audit'] }];
@@ -44,7 +65,7 @@ const word = z.string().regex(/^[A-Za-z][A-Za-z0-9_\-]{0,63}$/);
 
 export const changeInput = z.object({
   ...scopeShape,
-  action: z.enum(changeActions).describe('rule_add/update/delete/move, options_set; cluster only: group_create/delete, alias_set/delete, ipset_create/delete, ipset_add/remove'),
+  action: z.enum(changeActions).describe('rule_add/update/delete/move, options_set; cluster only: group_create/delete; cluster or guest: alias_set/delete, ipset_create/delete, ipset_add/remove'),
   group: word.optional().describe('A security group: its rules (rule_*), or the group to create/delete'),
   pos: z.coerce.number().int().min(0).max(100000).optional().describe('Rule position (update, delete, move; add: where, default top)'),
   moveto: z.coerce.number().int().min(0).max(100000).optional().describe('rule_move: new position'),
@@ -60,6 +81,7 @@ export const changeInput = z.object({
   enable: z.boolean().optional().describe('rule: enabled; options_set: the firewall on or off'),
   policy_in: z.enum(['ACCEPT', 'DROP', 'REJECT']).optional().describe('options_set (cluster, guest)'),
   policy_out: z.enum(['ACCEPT', 'DROP', 'REJECT']).optional().describe('options_set (cluster, guest)'),
+  policy_forward: z.enum(['ACCEPT', 'DROP']).optional().describe('options_set (vnet)'),
   comment: z.string().max(512).optional(),
   name: word.optional().describe('Alias or IP set name'),
   cidr: z.string().regex(/^[0-9a-fA-F.:/\-]{1,64}$/).optional().describe('alias_set, ipset_add, ipset_remove: address or network'),
@@ -76,8 +98,13 @@ function need<T>(value: T | undefined, what: string, action: string): T {
 export async function changeRequest(input: ChangeInput, ctx: ToolContext): Promise<{ request: PlannedRequest; summary: string; cli: string }> {
   const { base, label } = await firewallBase(input, ctx);
   const { action } = input;
-  const clusterOnly = ['group_create', 'group_delete', 'alias_set', 'alias_delete', 'ipset_create', 'ipset_delete', 'ipset_add', 'ipset_remove'];
+  const clusterOnly = ['group_create', 'group_delete'];
+  const clusterOrGuest = ['alias_set', 'alias_delete', 'ipset_create', 'ipset_delete', 'ipset_add', 'ipset_remove'];
   if ((clusterOnly.includes(action) || input.group) && input.scope !== 'cluster') throw new ToolError('invalid_input', `${action}${input.group ? ' with a security group' : ''} is a cluster-wide object here: use scope cluster.`);
+  if (clusterOrGuest.includes(action) && input.scope !== 'cluster' && input.scope !== 'guest') throw new ToolError('invalid_input', `${action}: aliases and IP sets live in the cluster's firewall or a guest's (scope cluster or guest), not a ${input.scope}'s.`);
+  if (input.scope === 'vnet' && input.type !== undefined && input.type !== 'forward') throw new ToolError('invalid_input', `A vnet's firewall holds forward rules only (type forward), not ${input.type}.`);
+  if (input.scope === 'guest' && input.type === 'forward') throw new ToolError('invalid_input', 'Forward rules belong to a vnet\'s firewall (scope vnet), not a guest\'s.');
+  if (input.policy_forward && input.scope !== 'vnet') throw new ToolError('invalid_input', 'policy_forward is a vnet option (scope vnet).');
   const ruleParams = () => {
     const params: Record<string, unknown> = {};
     for (const key of ['type', 'macro', 'source', 'dest', 'proto', 'dport', 'sport', 'iface', 'comment'] as const) if (input[key] !== undefined) params[key] = input[key];
@@ -90,10 +117,11 @@ export async function changeRequest(input: ChangeInput, ctx: ToolContext): Promi
   const show = (params: Record<string, unknown>) => Object.entries(params).map(([k, v]) => `--${k} ${JSON.stringify(v)}`).join(' ');
   switch (action) {
     case 'rule_add': {
-      const params = { ...ruleParams(), ...(input.pos !== undefined ? { pos: input.pos } : {}) };
-      need(input.type, 'type (in, out, forward or group)', action);
+      const params: Record<string, unknown> = { ...ruleParams(), ...(input.pos !== undefined ? { pos: input.pos } : {}) };
+      if (input.scope === 'vnet' && params.type === undefined) params.type = 'forward';
+      need(params.type, 'type (in, out, forward or group)', action);
       need(input.rule_action, 'rule_action (ACCEPT, DROP, REJECT, or the group)', action);
-      return { request: { method: 'POST', path: rules, params }, summary: `Add a firewall rule to ${input.group ? `security group ${input.group}` : label} at position ${input.pos ?? 0}: ${input.type} ${input.rule_action}${input.proto ? ` ${input.proto}` : ''}${input.dport ? ` dport ${input.dport}` : ''}${input.source ? ` from ${input.source}` : ''}`, cli: `pvesh create ${rules} ${show(params)}` };
+      return { request: { method: 'POST', path: rules, params }, summary: `Add a firewall rule to ${input.group ? `security group ${input.group}` : label} at position ${input.pos ?? 0}: ${String(params.type)} ${input.rule_action}${input.proto ? ` ${input.proto}` : ''}${input.dport ? ` dport ${input.dport}` : ''}${input.source ? ` from ${input.source}` : ''}`, cli: `pvesh create ${rules} ${show(params)}` };
     }
     case 'rule_update': {
       const params = ruleParams();
@@ -112,11 +140,14 @@ export async function changeRequest(input: ChangeInput, ctx: ToolContext): Promi
     case 'options_set': {
       const params: Record<string, unknown> = {};
       if (input.enable !== undefined) params.enable = input.enable ? 1 : 0;
-      if (input.scope !== 'node') {
+      if (input.scope === 'vnet') {
+        if (input.policy_in || input.policy_out) throw new ToolError('invalid_input', 'A vnet\'s firewall has policy_forward, not policy_in/policy_out.');
+        if (input.policy_forward) params.policy_forward = input.policy_forward;
+      } else if (input.scope !== 'node') {
         if (input.policy_in) params.policy_in = input.policy_in;
         if (input.policy_out) params.policy_out = input.policy_out;
       } else if (input.policy_in || input.policy_out) throw new ToolError('invalid_input', 'A node has no policy of its own: the cluster\'s policy_in/policy_out apply to hosts (scope cluster).');
-      if (!Object.keys(params).length) throw new ToolError('invalid_input', 'options_set needs enable, policy_in or policy_out.');
+      if (!Object.keys(params).length) throw new ToolError('invalid_input', `options_set needs enable${input.scope === 'vnet' ? ' or policy_forward' : ', policy_in or policy_out'}.`);
       return { request: { method: 'PUT', path: `${base}/options`, params }, summary: `Set the firewall options of ${label}: ${Object.entries(params).map(([k, v]) => `${k}=${v}`).join(', ')}`, cli: `pvesh set ${cliBase}/options ${show(params)}` };
     }
     case 'group_create':
@@ -130,18 +161,18 @@ export async function changeRequest(input: ChangeInput, ctx: ToolContext): Promi
       const exists = existing.some((a) => a.name.toLowerCase() === name.toLowerCase());
       const params = { cidr, ...(input.comment ? { comment: input.comment } : {}) };
       return exists
-        ? { request: { method: 'PUT', path: `${base}/aliases/${encodeURIComponent(name)}`, params }, summary: `Point alias ${name} at ${cidr}`, cli: `pvesh set /cluster/firewall/aliases/${name} --cidr ${cidr}` }
-        : { request: { method: 'POST', path: `${base}/aliases`, params: { name, ...params } }, summary: `Create alias ${name} = ${cidr}`, cli: `pvesh create /cluster/firewall/aliases --name ${name} --cidr ${cidr}` };
+        ? { request: { method: 'PUT', path: `${base}/aliases/${encodeURIComponent(name)}`, params }, summary: `Point alias ${name} of ${label} at ${cidr}`, cli: `pvesh set ${base}/aliases/${name} --cidr ${cidr}` }
+        : { request: { method: 'POST', path: `${base}/aliases`, params: { name, ...params } }, summary: `Create alias ${name} = ${cidr} in ${label}`, cli: `pvesh create ${base}/aliases --name ${name} --cidr ${cidr}` };
     }
     case 'alias_delete':
-      return { request: { method: 'DELETE', path: `${base}/aliases/${encodeURIComponent(need(input.name, 'name', action))}` }, summary: `Delete alias ${input.name}`, cli: `pvesh delete /cluster/firewall/aliases/${input.name}` };
+      return { request: { method: 'DELETE', path: `${base}/aliases/${encodeURIComponent(need(input.name, 'name', action))}` }, summary: `Delete alias ${input.name}`, cli: `pvesh delete ${base}/aliases/${input.name}` };
     case 'ipset_create':
-      return { request: { method: 'POST', path: `${base}/ipset`, params: { name: need(input.name, 'name', action), ...(input.comment ? { comment: input.comment } : {}) } }, summary: `Create IP set ${input.name}`, cli: `pvesh create /cluster/firewall/ipset --name ${input.name}` };
+      return { request: { method: 'POST', path: `${base}/ipset`, params: { name: need(input.name, 'name', action), ...(input.comment ? { comment: input.comment } : {}) } }, summary: `Create IP set ${input.name} in ${label}`, cli: `pvesh create ${base}/ipset --name ${input.name}` };
     case 'ipset_delete':
-      return { request: { method: 'DELETE', path: `${base}/ipset/${encodeURIComponent(need(input.name, 'name', action))}` }, summary: `Delete IP set ${input.name} (Proxmox refuses while it has entries)`, cli: `pvesh delete /cluster/firewall/ipset/${input.name}` };
+      return { request: { method: 'DELETE', path: `${base}/ipset/${encodeURIComponent(need(input.name, 'name', action))}` }, summary: `Delete IP set ${input.name} (Proxmox refuses while it has entries)`, cli: `pvesh delete ${base}/ipset/${input.name}` };
     case 'ipset_add':
-      return { request: { method: 'POST', path: `${base}/ipset/${encodeURIComponent(need(input.name, 'name', action))}`, params: { cidr: need(input.cidr, 'cidr', action), ...(input.nomatch ? { nomatch: 1 } : {}), ...(input.comment ? { comment: input.comment } : {}) } }, summary: `Add ${input.cidr}${input.nomatch ? ' (nomatch)' : ''} to IP set ${input.name}`, cli: `pvesh create /cluster/firewall/ipset/${input.name} --cidr ${input.cidr}` };
+      return { request: { method: 'POST', path: `${base}/ipset/${encodeURIComponent(need(input.name, 'name', action))}`, params: { cidr: need(input.cidr, 'cidr', action), ...(input.nomatch ? { nomatch: 1 } : {}), ...(input.comment ? { comment: input.comment } : {}) } }, summary: `Add ${input.cidr}${input.nomatch ? ' (nomatch)' : ''} to IP set ${input.name} of ${label}`, cli: `pvesh create ${base}/ipset/${input.name} --cidr ${input.cidr}` };
     case 'ipset_remove':
-      return { request: { method: 'DELETE', path: `${base}/ipset/${encodeURIComponent(need(input.name, 'name', action))}/${encodeURIComponent(need(input.cidr, 'cidr', action))}` }, summary: `Remove ${input.cidr} from IP set ${input.name}`, cli: `pvesh delete /cluster/firewall/ipset/${input.name}/${input.cidr}` };
+      return { request: { method: 'DELETE', path: `${base}/ipset/${encodeURIComponent(need(input.name, 'name', action))}/${encodeURIComponent(need(input.cidr, 'cidr', action))}` }, summary: `Remove ${input.cidr} from IP set ${input.name}`, cli: `pvesh delete ${base}/ipset/${input.name}/${input.cidr}` };
   }
 }
