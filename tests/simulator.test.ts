@@ -1,10 +1,9 @@
 import { describe, expect, test } from 'vitest';
 import { auditorToken, type Simulator } from '../lib/simulator/index.ts';
 import { simCall as call, simulatorsClosedAfterEach } from './helpers/sim.ts';
+import { sleep } from '../lib/abort.ts';
 
 const make = simulatorsClosedAfterEach();
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('envelope and errors', () => {
   test('success wraps data; content type is json', async () => {

@@ -15,6 +15,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { freePort } from '../free-port.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep } from '../abort.ts';
 import { ToolError } from '../errors.ts';
 import { checkout, dirtyFiles, fetchTag, fileAt, GitError, headCommit, isGitCheckout, remoteTags, tagAtHead } from './git.ts';
 import { compareVersions, parseSemVer, releaseTags } from './semver.ts';
@@ -361,7 +362,7 @@ export function trialHealthCheck(options: { copyDatabase: (path: string) => Prom
         } catch {
           // not listening yet
         }
-        await new Promise((resolve) => setTimeout(resolve, 500));
+        await sleep(500);
       }
       return { ok: false, detail: 'the new version did not answer /health in time' };
     } finally {

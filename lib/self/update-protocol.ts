@@ -47,6 +47,7 @@
 import { existsSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { sleep } from '../abort.ts';
 
 export const requestFileName = 'request.json';
 export const resultFileName = 'result.json';
@@ -235,7 +236,7 @@ async function waitFor<T extends { id: string }>(read: () => T | undefined, kind
     if (answer?.id === id) return answer;
     // An answer that is not in this protocol will not turn into one: stop (the caller reads answerProblem).
     if (Date.now() >= deadline || options.signal?.aborted || (!answer && answerProblem(updateDir, kind))) return undefined;
-    await new Promise((resolve) => setTimeout(resolve, Math.min(options.pollMs ?? 1000, Math.max(0, deadline - Date.now()))));
+    await sleep(Math.min(options.pollMs ?? 1000, Math.max(0, deadline - Date.now())));
   }
 }
 

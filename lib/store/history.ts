@@ -11,6 +11,7 @@ import { and, asc, desc, eq, gte, lt, lte, sql, type SQL } from 'drizzle-orm';
 import type { LibSQLDatabase } from 'drizzle-orm/libsql';
 import type { Client, InStatement } from '@libsql/client';
 import { history } from '../../db/schema.ts';
+import { sleep } from '../abort.ts';
 import type { Logger } from '../log.ts';
 
 export type HistoryRow = typeof history.$inferSelect;
@@ -248,7 +249,7 @@ export class HistoryRepo {
       });
       total += result.rowsAffected;
       if (result.rowsAffected < chunk) return total;
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      await sleep(pauseMs);
     }
   }
 }
