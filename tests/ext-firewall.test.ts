@@ -124,6 +124,11 @@ describe('the cluster\'s traffic is judged over its whole port ranges', () => {
         expect((error as ToolError).message).toMatch(/(corosync \(udp\/5405-5412\)|insecure migration \(tcp\/60000-60050\)) from pve\d to pve2 would be dropped/);
       }
       await checkProtections('POST', '/nodes/pve2/firewall/rules', { type: 'in', action: 'DROP', proto: 'tcp', dport: '60051:60100' }, ctx);
+      // the advice fits the cut: the cluster's ports for cluster traffic, the server's ports for its own access
+      const cluster = await checkProtections('POST', '/nodes/pve2/firewall/rules', { type: 'in', action: 'DROP', proto: 'udp', dport: '5405' }, ctx).catch((e: ToolError) => e);
+      expect((cluster as ToolError).message).toMatch(/udp dport 5405:5412 for corosync, tcp dport 22 and 60000:60050 for migration/);
+      const own = await checkProtections('POST', '/nodes/pve1/firewall/rules', { type: 'in', action: 'DROP', proto: 'tcp', dport: '8006' }, ctx).catch((e: ToolError) => e);
+      expect((own as ToolError).message).toMatch(/dport 8006 and 22, source this server's address/);
       sim.close();
     }
   });
@@ -193,6 +198,11 @@ describe('host command lines reach the same rule', () => {
     expect((await vet('pvesh create /nodes/localhost/firewall/rules --type in --action DROP --macro SSH')).protectedReasons.join(' ')).toMatch(/SSH access \(tcp\/22\) to pve1/);
     expect((await vet('pvesh create /nodes/LocalHost/firewall/rules --type in --action REJECT --proto tcp --dport 8006')).protectedReasons.join(' ')).toMatch(/API access/);
     expect((await vet('pvesh create /cluster/firewall/rules --type in --action DROP --proto tcp --dport 3306')).protectedReasons).toEqual([]);
+    // the cluster's whole port ranges, in the CLI's spellings too
+    for (const line of ['pvesh create /nodes/pve2/firewall/rules --type in --action DROP --proto udp --dport 5407', 'pvesh create /nodes/pve2/firewall/rules -type=in -action=REJECT -proto=udp -dport=5410:5412', 'pvesh create /cluster/firewall/rules --type in --action DROP --proto tcp --dport 60000:60050', 'pvesh create /nodes/pve3/firewall/rules --type in --action DROP --proto tcp --dport 1,60049']) {
+      expect((await vet(line)).protectedReasons.join(' '), line).toMatch(/(corosync \(udp\/5405-5412\)|insecure migration \(tcp\/60000-60050\)) from pve\d to pve\d would be dropped/);
+    }
+    expect((await vet('pvesh create /nodes/pve2/firewall/rules --type in --action DROP --proto udp --dport 5413')).protectedReasons).toEqual([]);
     sim.close();
   });
 });

@@ -196,7 +196,10 @@ async function check(req: NormalizedRequest, ctx: ProtectionContext): Promise<vo
     const added = judge(applyChange(before, req, { ...where, node: targets[Math.floor(level / depth)] }, pick)).filter((cut) => !existing.has(key(cut)));
     if (added.length) {
       const list = added.slice(0, 4).map((cut) => `${cut.what} to ${cut.node} would be dropped by ${cut.why}`).join('; ');
-      refuse(`This firewall change would cut ${added.length === 1 ? 'this' : 'these'} off: ${list}. Nothing was sent. Add an ACCEPT rule for it first (e.g. in, tcp, dport 8006 and 22, source this server's address), or make the change on the host.`);
+      const advice = added.some((cut) => cut.what.startsWith('this server'))
+        ? 'Add an ACCEPT rule for it first (e.g. in, tcp, dport 8006 and 22, source this server\'s address)'
+        : 'Keep the cluster\'s own traffic open first (in, ACCEPT from the cluster network: udp dport 5405:5412 for corosync, tcp dport 22 and 60000:60050 for migration), or narrow the rule\'s source or ports';
+      refuse(`This firewall change would cut ${added.length === 1 ? 'this' : 'these'} off: ${list}. Nothing was sent. ${advice}, or make the change on the host.`);
     }
   }
 }
