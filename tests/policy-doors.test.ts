@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest } from './helpers/server.ts';
-import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
-import { api, closeDoors, describeRefusedThroughEveryDoor, mcpToken, mcpUser, openDoors, serverUserInOwnGroup, sh, stoppedProtectedGuest, typed, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
+import type { SafetyServer } from './helpers/safety.ts';
+import { api, closeDoors, describeRefusedThroughEveryDoor, mcpToken, mcpUser, serverUserInOwnGroup, sh, startDoors, stoppedProtectedGuest, typed, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 
 let ts: SafetyServer;
@@ -32,15 +32,14 @@ beforeAll(async () => {
   // A role with Sys.Audit: Proxmox shows the server an ACL entry only where it has Sys.Audit (a hidden
   // entry makes its identity incomplete, and the rules then refuse what depends on it).
   sim.state.acl.push({ path: '/storage', type: 'group', ugid: 'mcpgroup', roleid: 'PVEAuditor', propagate: 1 });
-  ts = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });
-  admin = await ts.createToken({ name: 'doors-admin', role: 'admin', mode: 'normal', ceiling: 'normal' });
-  operator = await ts.createToken({ name: 'doors-operator', role: 'operator', mode: 'normal', ceiling: 'normal' });
-  doors = await openDoors(ts, { admin, operator });
+  doors = await startDoors(sim, { admin: 'doors-admin', operator: 'doors-operator' });
+  ts = doors.ts;
+  admin = doors.tokens.admin!;
+  operator = doors.tokens.operator!;
 }, 60_000);
 
 afterAll(async () => {
   await closeDoors(doors);
-  await ts?.close();
 });
 
 type Case = DoorCase<'admin' | 'operator'>;

@@ -7,8 +7,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest, connectClient } from './helpers/server.ts';
-import { clusterSnapshot, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
-import { api, closeDoors, describeRefusedThroughEveryDoor, openDoors, sh, stoppedProtectedContainer, stoppedProtectedGuest, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
+import { clusterSnapshot, type SafetyServer } from './helpers/safety.ts';
+import { api, closeDoors, describeRefusedThroughEveryDoor, sh, startDoors, stoppedProtectedContainer, stoppedProtectedGuest, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 import { addBackupVolume } from '../lib/simulator/state.ts';
 import { checkProtections } from '../lib/policy/protections.ts';
@@ -41,16 +41,15 @@ beforeAll(async () => {
   const other = [...sim.state.guests.values()].find((g) => g.type === 'qemu' && !g.config.protection && !g.config.template)!;
   otherVmid = other.vmid;
   otherBackup = addBackupVolume(sim.state, local, other.node, other, 1_700_000_000).volid;
-  ts = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });
-  admin = await ts.createToken({ name: 'follow-admin', role: 'admin', mode: 'normal', ceiling: 'normal' });
-  operator = await ts.createToken({ name: 'follow-operator', role: 'operator', mode: 'normal', ceiling: 'normal' });
+  doors = await startDoors(sim, { admin: 'follow-admin', operator: 'follow-operator' });
+  ts = doors.ts;
+  admin = doors.tokens.admin!;
+  operator = doors.tokens.operator!;
   safeOperator = await ts.createToken({ name: 'follow-safe', role: 'operator', mode: 'safe', ceiling: 'normal' });
-  doors = await openDoors(ts, { admin, operator });
 }, 60_000);
 
 afterAll(async () => {
   await closeDoors(doors);
-  await ts?.close();
 });
 
 type Case = DoorCase<'admin' | 'operator'>;

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest } from './helpers/server.ts';
 import { clusterSnapshot, startSafetyServer, type SafetyServer } from './helpers/safety.ts';
-import { api, closeDoors, describeRefusedThroughEveryDoor, mcpToken, mcpUser, openDoors, serverUserInOwnGroup, sh as doorSh, stoppedProtectedContainer, stoppedProtectedGuest, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
+import { api, closeDoors, describeRefusedThroughEveryDoor, mcpToken, mcpUser, serverUserInOwnGroup, sh as doorSh, startDoors, stoppedProtectedContainer, stoppedProtectedGuest, type DoorCase, type DoorServer } from './helpers/policy-doors.ts';
 import { createSimulator } from '../lib/simulator/index.ts';
 import { addBackupVolume } from '../lib/simulator/state.ts';
 
@@ -47,16 +47,13 @@ beforeAll(async () => {
   sim.state.pools.set('mcp-pool', { comment: 'guests this server manages' });
   sim.state.acl.push({ path: '/pool/mcp-pool', type: 'group', ugid: 'mcpgroup', roleid: 'PVEAdmin', propagate: 1 });
   sim.state.acl.push({ path: '/storage/nfs-backup', type: 'group', ugid: 'mcpgroup', roleid: 'PVEAuditor', propagate: 1 });
-  ts = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });
-  for (const role of ['admin', 'operator', 'viewer'] as const) {
-    tokens[role] = await ts.createToken({ name: `red-${role}`, role, mode: 'normal', ceiling: 'normal' });
-  }
-  doors = await openDoors(ts, tokens);
+  doors = await startDoors(sim, { admin: 'red-admin', operator: 'red-operator', viewer: 'red-viewer' });
+  ts = doors.ts;
+  Object.assign(tokens, doors.tokens);
 }, 60_000);
 
 afterAll(async () => {
   await closeDoors(doors);
-  await ts?.close();
 });
 
 type Try = DoorCase<'admin' | 'operator' | 'viewer'>;

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Client } from '@modelcontextprotocol/client';
 import { callRest, connectClient } from './server.ts';
-import { clusterSnapshot, protectedGuest, type SafetyServer } from './safety.ts';
+import { clusterSnapshot, protectedGuest, startSafetyServer, type SafetyServer } from './safety.ts';
 import type { Simulator } from '../../lib/simulator/index.ts';
 
 /** The server's Proxmox user and API token in the simulator. */
@@ -78,18 +78,32 @@ export interface DoorServer {
   clients: Record<string, Client>;
 }
 
-/** Connects a 2026-07-28 ("modern") and a 2025 ("legacy") MCP client for each token. */
-export async function openDoors(ts: SafetyServer, tokens: Record<string, string>): Promise<DoorServer> {
-  const clients: Record<string, Client> = {};
-  for (const [who, token] of Object.entries(tokens)) {
-    clients[`${who}-modern`] = await connectClient(ts.mcpUrl, token, 'modern');
-    clients[`${who}-legacy`] = await connectClient(ts.mcpUrl, token, 'legacy');
+/**
+ * Starts the server on `sim` (main node pve1), creates a token of each named role (mode and ceiling normal)
+ * and connects a 2026-07-28 ("modern") and a 2025 ("legacy") MCP client for each.
+ */
+export async function startDoors(sim: Simulator, names: Partial<Record<'admin' | 'operator' | 'viewer', string>>): Promise<DoorServer> {
+  const ts = await startSafetyServer({ simulator: sim, env: { MCP_MAIN_NODE: 'pve1' } });
+  const doors: DoorServer = { ts, tokens: {}, clients: {} };
+  try {
+    for (const [role, name] of Object.entries(names) as ['admin' | 'operator' | 'viewer', string][]) {
+      doors.tokens[role] = await ts.createToken({ name, role, mode: 'normal', ceiling: 'normal' });
+    }
+    for (const [who, token] of Object.entries(doors.tokens)) {
+      doors.clients[`${who}-modern`] = await connectClient(ts.mcpUrl, token, 'modern');
+      doors.clients[`${who}-legacy`] = await connectClient(ts.mcpUrl, token, 'legacy');
+    }
+  } catch (error) {
+    await closeDoors(doors);
+    throw error;
   }
-  return { ts, tokens, clients };
+  return doors;
 }
 
+/** Closes the clients, then the server. */
 export async function closeDoors(doors: DoorServer | undefined): Promise<void> {
   for (const client of Object.values(doors?.clients ?? {})) await client.close().catch(() => undefined);
+  await doors?.ts.close();
 }
 
 /** Sends one call through a door, asserts it was refused, and returns the error code. */
