@@ -47,6 +47,8 @@ describe('npm run token -- toolsets (a separate process on the host)', () => {
       const client = await connectClient(ts.mcpUrl, secret, era);
       const answer = await client.callTool({ name: 'ha_status', arguments: {} }).catch((error: Error) => ({ isError: true, content: [{ type: 'text', text: error.message }] }));
       expect(answer.isError, era).toBe(true);
+      // the current revision names the toolset and the command, as REST does
+      if (era === 'modern') expect(JSON.stringify(answer.content)).toContain('npm run token -- toolsets ts-op ha');
       await client.close();
     }
 

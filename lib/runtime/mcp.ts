@@ -17,7 +17,7 @@ import { planText } from '../policy/plan-text.ts';
 import { envelopeSchema } from './envelope-schema.ts';
 import { renderAnswer } from './render-text.ts';
 import { trimInputSchema } from './schema-trim.ts';
-import { inToolsets, visibleTo } from '../tool.ts';
+import { visibleTo } from '../tool.ts';
 import type { Runtime } from './runtime.ts';
 
 /** Where the resources/prompts features plug in (issue 9): called for every per-request instance. */
@@ -296,8 +296,9 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
       },
     );
     const listedFor = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;
-    // A tool of a toolset this token did not enable is neither listed nor callable here (the REST door refuses it too, in invokeTool).
-    const single = only && (!listedFor || inToolsets(only.tool, listedFor)) ? only : undefined;
+    // A tool of a toolset this token did not enable is not listed; a 2026-07-28 tools/call of it reaches invokeTool,
+    // which refuses it as REST does, naming the toolset and the command that enables it (2025 clients: unknown tool).
+    const single = only;
     for (const entry of single ? [single] : catalog.filter((item) => !listedFor || visibleTo(item.tool, listedFor))) {
       server.registerTool(
         entry.tool.name,
