@@ -71,7 +71,7 @@ export interface GateInput {
 /**
  * The shell control characters of a text that are outside single quotes, in order (`;`, `&`, `|`, `$`,
  * backquote, parentheses, redirections, line breaks; `$` and backquote count inside double quotes, where
- * the shell still expands them).
+ * the shell still expands them), with every quote delimiter and backslash escape.
  */
 export function shellControls(text: string): string {
   let out = '';
@@ -79,20 +79,30 @@ export function shellControls(text: string): string {
   for (let i = 0; i < text.length; i++) {
     const ch = text[i]!;
     if (quote === "'") {
-      if (ch === "'") quote = null;
+      if (ch === "'") {
+        quote = null;
+        out += ch;
+      }
       continue;
     }
     if (ch === '\\') {
+      // an escape, and what it escapes: removing one would change how the rest reads
+      out += ch + (text[i + 1] ?? '');
       i++;
       continue;
     }
     if (quote === '"') {
-      if (ch === '"') quote = null;
-      else if (ch === '$' || ch === '`') out += ch;
+      if (ch === '"') {
+        quote = null;
+        out += ch;
+      } else if (ch === '$' || ch === '`') out += ch;
       continue;
     }
-    if (ch === "'" || ch === '"') quote = ch;
-    else if (';&|`$()<>\n\r'.includes(ch)) out += ch;
+    // Quote delimiters count too: a mask that took one away would turn quoted text into commands.
+    if (ch === "'" || ch === '"') {
+      quote = ch;
+      out += ch;
+    } else if (';&|`$()<>\n\r'.includes(ch)) out += ch;
   }
   return out;
 }
