@@ -8,11 +8,17 @@ const rank: Record<Mode, number> = { 'read-only': 0, safe: 1, normal: 2 };
 export default defineTool({
   name: 'toggle_mode',
   title: 'Mode and learning mode',
-  description: 'Set this client\'s mode (read-only, safe, normal) or learning mode; raising needs an approver\'s proof. No arguments: the current settings.',
-  input: z.object({
-    mode: z.enum(modes).optional().describe('The mode to switch to'),
-    learning: z.boolean().optional().describe('Turn learning mode on or off'),
-  }),
+  description: 'Set this client\'s mode (read-only, safe, normal) or learning mode; raising needs an approver\'s proof. Give mode, learning or both; get_mcp_info reports the current settings.',
+  // A call that sets nothing is refused (issue 15): this tool's write annotations must be true for every
+  // call it accepts, and reading the settings is get_mcp_info's job.
+  input: z
+    .object({
+      mode: z.enum(modes).optional().describe('The mode to switch to (mode or learning is required)'),
+      learning: z.boolean().optional().describe('Turn learning mode on or off (mode or learning is required)'),
+    })
+    .refine((input) => input.mode !== undefined || input.learning !== undefined, {
+      message: 'toggle_mode sets something: give mode (read-only, safe, normal), learning (true or false) or both. To read the current mode and learning mode, call get_mcp_info.',
+    }),
   output: z.object({
     mode: z.enum(modes),
     previous_mode: z.enum(modes),

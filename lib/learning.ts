@@ -195,11 +195,11 @@ const nextByTool: Record<string, string[]> = {
   proxmox_api: ['When a typed tool does the same (help_llm lists them), it adds checks, plans and clearer errors.'],
   execute_command: ['explain_command explains any command part by part before you run it.'],
   explain_command: ['execute_command runs it, if this client\'s mode allows it.'],
-  toggle_mode: ['toggle_mode without arguments shows the current mode, ceiling and learning setting.', 'Turn learning mode off again with toggle_mode {"learning": false}.'],
+  toggle_mode: ['get_mcp_info shows the current mode, ceiling and learning setting.', 'Turn learning mode off again with toggle_mode {"learning": false}.'],
   get_command_history: ['The resource proxmox://history/me shows your own calls of the last 24 hours.', 'task_status with a task id (UPID) from an entry shows its Proxmox log.'],
   health_check: ['get_system_info shows the cluster itself: quorum, nodes, guests.'],
   best_practices: ['best_practices with a topic runs its checks; the text is also at proxmox://best-practices/<topic>.'],
-  help_llm: ['toggle_mode without arguments shows this client\'s mode.'],
+  help_llm: ['get_mcp_info shows this client\'s mode.'],
 };
 
 function nextFor(input: LearningInput): string[] {

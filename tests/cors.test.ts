@@ -148,7 +148,7 @@ describe('actual requests', () => {
     const rest = await fetch(`${ts.url}/v1/tools/toggle_mode`, {
       method: 'POST',
       headers: { origin: allowed, 'content-type': 'application/json', authorization: `Bearer ${ts.adminToken}` },
-      body: '{}',
+      body: '{"learning":false}',
     });
     expect(rest.status).toBe(200);
     expectEchoed(rest, allowed);

@@ -21,7 +21,7 @@ describe('Deno 2', () => {
     expect(health.status).toBe('ok');
     const client = await connectClient(`http://127.0.0.1:${port}/mcp`, testAdminToken, 'auto');
     try {
-      const result = await client.callTool({ name: 'toggle_mode', arguments: {} });
+      const result = await client.callTool({ name: 'toggle_mode', arguments: { learning: false } });
       expect(result.isError).toBeFalsy();
       expect((result.structuredContent as { data: { mode: string } }).data.mode).toBe('safe');
       expect(started.output()).toMatch(/Deno/);

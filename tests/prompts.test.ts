@@ -14,7 +14,7 @@ const toolNames = [
   'list_vms', 'vm_status', 'vm_action', 'list_containers', 'container_status', 'container_action', 'node_status', 'get_system_info',
   'storage_operations', 'network_config', 'user_list', 'user_change', 'guest_snapshot', 'guest_backup', 'guest_config', 'guest_create',
   'guest_exec', 'task_status', 'proxmox_api', 'execute_command', 'explain_command', 'best_practices', 'get_command_history',
-  'toggle_mode', 'health_check', 'help_llm',
+  'toggle_mode', 'health_check', 'help_llm', 'get_mcp_info',
 ];
 const toolLike = /\b(?:list|vm|container|node|get|storage|network|user|guest|task|proxmox|execute|explain|best|toggle|health|help)_[a-z_]+\b/g;
 
@@ -46,7 +46,7 @@ const prompts: Record<string, { args: Record<string, string>; mode: RegExp; tool
   security_review: {
     args: {},
     mode: /read-only work/,
-    tools: ['user_list', 'proxmox_api', 'execute_command', 'node_status', 'toggle_mode', 'get_command_history', 'health_check', 'best_practices'],
+    tools: ['user_list', 'proxmox_api', 'execute_command', 'node_status', 'get_mcp_info', 'get_command_history', 'health_check', 'best_practices'],
     mentions: ['privsep', 'root@pam', 'firewall', 'apt/update', 'pvetest', 'severity'],
   },
 };

@@ -179,7 +179,7 @@ describe.each(['legacy', 'modern', 'auto'] as const)('resources (%s era)', (era)
   });
 
   it('shows the caller its own calls of the last 24 hours', async () => {
-    await client.callTool({ name: 'toggle_mode', arguments: {} });
+    await client.callTool({ name: 'toggle_mode', arguments: { learning: false } });
     const history = json(await client.readResource({ uri: 'proxmox://history/me' }, { cacheMode: 'bypass' }));
     expect(history.client).toBe('admin-env');
     expect(history.count).toBeGreaterThan(0);

@@ -38,7 +38,7 @@ export default definePrompt({
     if (area === 'all') {
       steps.push(
         'The hosts: execute_command, read-only: `sshd -T | grep -Ei "permitrootlogin|passwordauthentication"`, `systemctl --failed`, `last -n 20`.',
-        'This server: toggle_mode with no arguments (this client\'s mode and ceiling), get_command_history {"outcome":"refused","since":"7d"} (what was refused, and by whom), health_check.',
+        'This server: get_mcp_info (this client\'s mode and ceiling), get_command_history {"outcome":"refused","since":"7d"} (what was refused, and by whom), health_check.',
       );
     }
     steps.push(

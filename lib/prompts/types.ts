@@ -32,11 +32,11 @@ export function definePrompt<Args extends z.ZodObject>(prompt: PromptDefinition<
 export const modes = {
   readOnly:
     'Mode: this is read-only work. Use only read tools and read-only commands; it works in read-only mode, and nothing in it changes the cluster. ' +
-    'Call toggle_mode with no arguments first to see this client\'s mode (and whether learning mode is on). Do not raise the mode. ' +
+    'Call get_mcp_info first to see this client\'s mode (and whether learning mode is on). Do not raise the mode. ' +
     'If you find something to fix, propose it at the end as the exact tool call, and let the user decide.',
   safeChanges:
     'Mode: reading runs in any mode; every change below must run in safe mode, so the user confirms each one in the client (or you get a confirmation_id: show the plan to the user and repeat the call with it only after they say yes). ' +
-    'Call toggle_mode with no arguments first to see the mode. Never raise the mode yourself; if the client is read-only, stop after the plan and ask the user to raise it. ' +
+    'Call get_mcp_info first to see the mode. Never raise the mode yourself; if the client is read-only, stop after the plan and ask the user to raise it. ' +
     'If the client is in normal mode, ask the user before each change anyway.',
 };
 
