@@ -24,7 +24,8 @@ export function registerSecret(value: string | undefined): void {
 }
 
 const secretPatterns: RegExp[] = [
-  /(PVEAPIToken=[^=\s]+=)[^\s"',}]+/gi,
+  // The secret ends with its shell word: `;rm` after it stays visible (and a value masked already is left).
+  /(PVEAPIToken=[^=\s]+=)[^\s"',}[;&|()<>`$]+/gi,
   /(Bearer\s+)[A-Za-z0-9._~+/=-]{8,}/gi,
   /\bpmcp_[A-Za-z0-9_-]{16,}\b/g,
   // To the END line, or to the end of the text when there is none (never one scan per BEGIN: that is quadratic).

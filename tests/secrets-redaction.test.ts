@@ -93,6 +93,7 @@ describe('a mask never hides the commands around a secret (issue 13 red team)', 
     `tool --db-pass=${S}`,
     `mount -o username=u,password=${S}`,
     `PGPASSWORD=${S}`,
+    `tool PVEAPIToken=root@pam!mcp=${S}`,
   ];
   const followers = [';rm -rf /x', '&&rm -rf /x', '|sh -c id', '$(id)', '`id`', '>/etc/x', '\nrm -rf /x', ' http://192.0.2.1/x --output /etc/cron.d/x', '<(id)', '||(id)'];
   for (const carrier of carriers) {
@@ -110,6 +111,28 @@ describe('a mask never hides the commands around a secret (issue 13 red team)', 
       });
     }
   }
+
+  it('the logger keeps the commands after a secret too, JSON and pretty', () => {
+    const written: string[] = [];
+    const spy = vi.spyOn(process.stderr, 'write').mockImplementation(((chunk: string) => {
+      written.push(String(chunk));
+      return true;
+    }) as never);
+    try {
+      for (const json of [true, false]) {
+        const log = createLogger('debug', { json });
+        for (const carrier of carriers) log.info(`ran ${carrier};rm -rf /x`, { command: `${carrier}|sh -c id` });
+      }
+    } finally {
+      spy.mockRestore();
+    }
+    expect(written.length).toBe(carriers.length * 2);
+    for (const line of written) {
+      expect(line).not.toContain(S);
+      expect(line).toContain(';rm -rf /x');
+      expect(line).toContain('|sh -c id');
+    }
+  });
 
   it('a secret in quotes ends at its closing quote, and may hold control characters', () => {
     for (const [line, secret, follower] of [
