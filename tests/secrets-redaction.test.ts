@@ -162,6 +162,26 @@ describe('a mask never hides the commands around a secret (issue 13 red team)', 
     expect(prose).toContain(';rm -rf /x');
   });
 
+  it('a private key block ends with its key lines: an unterminated one no longer takes the commands after it', () => {
+    const body = ['MIIEowIBAAKCAQEAx9KeyLineOne0000000000000000000000000000000000000', 'KeyLineTwo1111111111111111111111111111111111111111111111111111111', 'Zm9v=='];
+    const pem = `-----BEGIN RSA PRIVATE KEY-----\n${body.join('\n')}\n-----END RSA PRIVATE KEY-----`;
+    const encrypted = `-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\nDEK-Info: AES-128-CBC,0A1B2C3D\n\n${body.join('\n')}\n-----END RSA PRIVATE KEY-----`;
+    for (const [line, follower] of [
+      [`echo '${pem}' > /root/.ssh/id_rsa;rm -rf /x`, "' > /root/.ssh/id_rsa;rm -rf /x"],
+      [`${encrypted}\nrm -rf /x`, '\nrm -rf /x'],
+      [JSON.stringify({ note: pem, then: 'rm -rf /x' }), '"then":"rm -rf /x"'],
+      [`echo -----BEGIN RSA PRIVATE KEY-----;rm -rf /x`, ';rm -rf /x'],
+      [`echo -----BEGIN RSA PRIVATE KEY-----\nrm -rf /x`, '\nrm -rf /x'],
+      [`-----BEGIN OPENSSH PRIVATE KEY-----\n${body[0]}\n${body[1]}|sh -c id`, '|sh -c id'],
+      [`-----BEGIN OPENSSH PRIVATE KEY-----\nPrivKey55\n-----END OPENSSH PRIVATE KEY-----$(id)`, '$(id)'],
+    ] as const) {
+      const out = redactText(line);
+      expect(out, line).toContain('[redacted private key]');
+      for (const part of [...body, 'PrivKey55', 'DEK-Info', 'Proc-Type']) expect(out, line).not.toContain(part);
+      expect(out, line).toContain(follower);
+    }
+  });
+
   it('a header scheme stays and the credential after it goes, also in free text', () => {
     const out = redactText('upstream said: Authorization: Basic dXNlcjpwYXNzd29yZA== then 401');
     expect(out).not.toContain('dXNlcjpwYXNzd29yZA');

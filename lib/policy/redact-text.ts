@@ -193,8 +193,21 @@ function applyRule(text: string, pattern: RegExp, how: string): string {
   return out + text.slice(last);
 }
 
+/**
+ * A private key block: its BEGIN line, the key lines after it (base64 runs, `Proc-Type:`-style header
+ * lines, separated by line breaks, written `\n` in JSON text too, or spaces) and its END line when it
+ * follows them. Not everything up to an END line (or the end of the text): that took the commands after
+ * an unterminated block with it (`echo -----BEGIN RSA PRIVATE KEY-----;rm -rf /x`). A short run counts
+ * only with `=` padding or right before the END line, so a word such as `rm` on the next line stays.
+ */
+const keyBreak = String.raw`(?:\r?\n|(?:\\r)?\\n|[ \t]){1,8}`;
+const privateKey = new RegExp(
+  String.raw`-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY-----(?:${keyBreak}(?:[A-Za-z0-9+/]{20,4096}={0,2}|[A-Za-z0-9+/]{1,19}={1,2}|[A-Za-z0-9+/]{1,19}(?=${keyBreak}-----END )|[A-Z][A-Za-z-]{1,40}: [^\r\n;&|()<>\x60$\\]{0,256})){0,100000}(?:${keyBreak}-----END [A-Z0-9 ]{0,40}PRIVATE KEY-----)?`,
+  'g',
+);
+
 const fixed: Array<[RegExp, string]> = [
-  [/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|$)/g, '[redacted private key]'],
+  [privateKey, '[redacted private key]'],
   [/(PVEAPIToken=[^=\s]{1,256}=)[^\s"',;}]{1,256}/gi, `$1${R}`],
   [/(PVEAuthCookie=)[^\s"';]+/gi, `$1${R}`],
   [/(\bBearer\s+)[A-Za-z0-9._~+/=-]{6,}/gi, `$1${R}`],
