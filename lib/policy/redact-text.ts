@@ -54,11 +54,13 @@ function redactOptions(text: string): string {
   let onPveCli = false;
   for (const match of text.matchAll(shellWord)) {
     let word = match[0];
-    // A new command starts after ; | & or a newline: the PVE CLI context ends with its command.
-    if (/[\n;&|]/.test(text.slice(last, match.index))) onPveCli = false;
+    // A new command starts after ; | & ( backquote or a newline: the PVE CLI context ends with its command.
+    if (/[\n;&|(`]/.test(text.slice(last, match.index))) onPveCli = false;
     if (pveCli.test(word.split('/').pop() ?? '')) onPveCli = true;
     // After `--` the words belong to another program (`pct exec 101 -- bash -c ...`): not PVE options.
     if (word === '--') onPveCli = false;
+    // `--password $(cat f)`: the value is a substitution, whose command must stay visible.
+    if (valueIsSecret && /\S/.test(text.slice(last, match.index))) valueIsSecret = false;
     if (valueIsSecret) {
       valueIsSecret = false;
       if (!word.startsWith('[redacted')) word = R;
@@ -186,7 +188,8 @@ function applyRule(text: string, pattern: RegExp, how: string): string {
         end = wordEnd(text, next, next + 4096, states[next]!);
       }
     }
-    if (end <= from || text.startsWith('[redacted', from)) continue;
+    // Nothing of the secret in reach (`-p "$(cat f)"`: only the quote before the substitution): left as it is.
+    if (end <= from || text.startsWith('[redacted', from) || /^["']*$/.test(text.slice(from, end))) continue;
     out += text.slice(last, from) + R;
     last = end;
   }
@@ -254,7 +257,7 @@ function valueCutter(text: string): (start: number, length: number) => number {
 
 /** `head` + the masked value + whatever of the value lies past its shell word (kept visible). */
 function masked(head: string, val: string, cut: number): string {
-  return cut <= 0 ? head + val : `${head}${R}${val.slice(cut)}`;
+  return cut <= 0 || /^["']*$/.test(val.slice(0, cut)) ? head + val : `${head}${R}${val.slice(cut)}`;
 }
 
 export function redactText(text: string): string {
