@@ -9,7 +9,7 @@ import { callRest, connectClient, startTestServer, type TestServer } from './hel
 import { redactConfig } from '../lib/resources/guest-config.ts';
 
 let ts: TestServer;
-const secrets = ['OldCurlPw1', 'OldSshpassPw2', 'OldParamPw3', 'OldKeyring4', 'OldMsgPw5', 'OldHeaderKey6', 'OldSmbPw7'];
+const secrets = ['OldCurlPw1', 'OldSshpassPw2', 'OldParamPw3', 'OldKeyring4', 'OldMsgPw5', 'OldHeaderKey6', 'OldSmbPw7', 'OldGluedKey8', 'OldGluedPw9'];
 
 beforeAll(async () => {
   ts = await startTestServer();
@@ -23,6 +23,8 @@ beforeAll(async () => {
     { tool: 'execute_command', args: { node: 'pve1', command: 'curl -u admin:OldCurlPw1 https://backup.example/x && sshpass -p OldSshpassPw2 ssh pve2 true' }, message: 'exit 1' },
     { tool: 'proxmox_api', args: { method: 'POST', path: '/storage', params: { storage: 'cephx', password: 'OldParamPw3', keyring: 'OldKeyring4' } }, message: 'failed: smbclient -U u%OldSmbPw7 //h/s' },
     { tool: 'execute_command', args: { node: 'pve1', command: "curl -H 'X-API-Key: OldHeaderKey6' https://x" }, message: 'sshpass -p OldMsgPw5 ssh x' },
+    // a secret glued to the next command: the mask must not take the command with it (issue 13 red team)
+    { tool: 'execute_command', args: { node: 'pve1', command: 'curl -H X-API-Key:OldGluedKey8;rm -rf /var/lib/vz/dump' }, message: 'failed: sshpass -p OldGluedPw9&&touch /tmp/glued-marker' },
   ];
   let n = 0;
   for (const row of old) {
@@ -41,6 +43,8 @@ function assertMasked(text: string, where: string) {
   // the rows are there, only their secrets are gone
   expect(text, where).toContain('backup.example');
   expect(text, where).toContain('cephx');
+  expect(text, where).toContain(';rm -rf /var/lib/vz/dump');
+  expect(text, where).toContain('touch /tmp/glued-marker');
 }
 
 describe('history rows stored in clear are masked on the way out', () => {
