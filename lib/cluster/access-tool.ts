@@ -5,7 +5,7 @@
  * API policy before anyone is asked). functions/user_list.ts and functions/user_change.ts are made here.
  */
 import { z } from 'zod';
-import { defineTool, type AnyTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../tool.ts';
+import { defineTool, type Effect, type Plan, type PrivilegeNeed, type ToolContext } from '../tool.ts';
 import { ToolError } from '../errors.ts';
 import { num } from '../pve/parse.ts';
 import { flag, isoFromEpoch, text } from './format.ts';
@@ -395,9 +395,6 @@ export const userChangeTool = defineTool({
   },
   run: (args, ctx) => runAccess(args as Input, ctx),
 });
-
-/** Both halves as a list, for tests that go over every tool of this area. */
-export const accessTools = [userListTool, userChangeTool] as unknown as AnyTool[];
 
 async function runAccess(args: Input, ctx: ToolContext) {
   await vetChange(args, ctx);

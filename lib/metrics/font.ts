@@ -56,7 +56,3 @@ export function glyphPixel(char: string, x: number, y: number): boolean {
   const glyph = GLYPHS[char];
   return Boolean(glyph && glyph[y]?.[x] === '#');
 }
-
-export function hasGlyph(char: string): boolean {
-  return Object.prototype.hasOwnProperty.call(GLYPHS, char) || char === ' ';
-}
