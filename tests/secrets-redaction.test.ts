@@ -16,6 +16,21 @@ import { commandCases } from './helpers/secret-cases.ts';
 import { shellControls } from '../lib/approval/gate.ts';
 
 
+/** Everything `run` wrote to stderr (the logger's output), one entry per write. */
+function stderrWrites(run: () => void): string[] {
+  const written: string[] = [];
+  const spy = vi.spyOn(process.stderr, 'write').mockImplementation(((chunk: string) => {
+    written.push(String(chunk));
+    return true;
+  }) as never);
+  try {
+    run();
+  } finally {
+    spy.mockRestore();
+  }
+  return written;
+}
+
 /** Text that must come through unchanged (no false alarm on everyday commands). */
 const untouched = [
   'qm start 101',
@@ -46,12 +61,7 @@ describe('command-line patterns', () => {
   }
 
   it('the logger applies the same rules to messages and fields, JSON and pretty', () => {
-    const written: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation(((chunk: string) => {
-      written.push(String(chunk));
-      return true;
-    }) as never);
-    try {
+    const written = stderrWrites(() => {
       for (const json of [true, false]) {
         const log = createLogger('debug', { json });
         for (const [line] of commandCases) {
@@ -59,9 +69,7 @@ describe('command-line patterns', () => {
           log.error('failed', { error: `exit 1: ${line}` });
         }
       }
-    } finally {
-      spy.mockRestore();
-    }
+    });
     const text = written.join('');
     expect(written.length).toBeGreaterThan(commandCases.length * 4 - 1);
     for (const [, secret] of commandCases) expect(text).not.toContain(secret);
@@ -113,19 +121,12 @@ describe('a mask never hides the commands around a secret (issue 13 red team)', 
   }
 
   it('the logger keeps the commands after a secret too, JSON and pretty', () => {
-    const written: string[] = [];
-    const spy = vi.spyOn(process.stderr, 'write').mockImplementation(((chunk: string) => {
-      written.push(String(chunk));
-      return true;
-    }) as never);
-    try {
+    const written = stderrWrites(() => {
       for (const json of [true, false]) {
         const log = createLogger('debug', { json });
         for (const carrier of carriers) log.info(`ran ${carrier};rm -rf /x`, { command: `${carrier}|sh -c id` });
       }
-    } finally {
-      spy.mockRestore();
-    }
+    });
     expect(written.length).toBe(carriers.length * 2);
     for (const line of written) {
       expect(line).not.toContain(S);
