@@ -26,9 +26,12 @@ export function fromBase64(text: string): Uint8Array {
   return bytes;
 }
 
+function hex(bytes: ArrayBuffer | Uint8Array): string {
+  return [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+}
+
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes as BufferSource);
-  return [...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
+  return hex(await crypto.subtle.digest('SHA-256', bytes as BufferSource));
 }
 
 async function deriveKey(passphrase: string, salt: Uint8Array, iterations: number): Promise<CryptoKey> {
@@ -74,10 +77,6 @@ export async function open(sealed: Sealed, passphrase: string, associated: Uint8
     sealed.ciphertext as BufferSource,
   );
   return new Uint8Array(plaintext);
-}
-
-function hex(bytes: ArrayBuffer | Uint8Array): string {
-  return [...new Uint8Array(bytes)].map((byte) => byte.toString(16).padStart(2, '0')).join('');
 }
 
 /** HMAC-SHA256 of `data` with `key`, as 64 hex digits (bundles are authenticated with it). */
