@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callRest, connectClient } from './helpers/server.ts';
 import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
-import { addApprover, approveCli, decideOnPage } from './helpers/approval.ts';
+import { addApprover, approveCli, connectAcceptingClient, decideOnPage } from './helpers/approval.ts';
 import { approvalTimings } from '../lib/approval/gate.ts';
 import { approvalsOf } from '../lib/approval/store.ts';
 import { guestTargets, objectTargets } from '../lib/approval/digest.ts';
@@ -43,12 +43,7 @@ describe('a client token and a shell are not proof', () => {
     const { name, args } = await makeSnapshot();
     const ids = new Set<string>();
     for (const era of ['modern', 'legacy'] as const) {
-      const client = await connectClient(ts.mcpUrl, secret, era, { elicitation: { form: {}, url: {} } });
-      client.setRequestHandler('elicitation/create', async (request) => {
-        const params = request.params as { mode?: string; url?: string };
-        if (params.url) ids.add(params.url.split('/').pop()!);
-        return params.mode === 'url' ? { action: 'accept' } : { action: 'accept', content: { confirm: true } };
-      });
+      const client = await connectAcceptingClient(ts.mcpUrl, secret, era, ids);
       try {
         const first = await client.callTool({ name: 'proxmox_api', arguments: args });
         expect(first.isError).toBe(true);

@@ -9,9 +9,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Client } from '@modelcontextprotocol/client';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
-import { callRest, connectClient } from './helpers/server.ts';
+import { callRest } from './helpers/server.ts';
 import { startSafetyServer, type SafetyServer } from './helpers/safety.ts';
-import { addApprover, approveCli, csrfIn, decideOnPage, getPage, postForm } from './helpers/approval.ts';
+import { addApprover, approveCli, connectAcceptingClient, csrfIn, decideOnPage, getPage, postForm } from './helpers/approval.ts';
 import { approvalLimits, approvalTimings, hiddenShellSyntax, shellControls, waitsOf } from '../lib/approval/gate.ts';
 import { redactText } from '../lib/policy/redact-text.ts';
 import { approvalsOf } from '../lib/approval/store.ts';
@@ -108,12 +108,7 @@ describe('raising a mode with only a client token', () => {
     }
     const ids = new Set<string>();
     for (const era of ['modern', 'legacy'] as const) {
-      const client = await connectClient(ts.mcpUrl, secret, era, { elicitation: { form: {}, url: {} } });
-      client.setRequestHandler('elicitation/create', async (request) => {
-        const params = request.params as { mode?: string; url?: string };
-        if (params.url) ids.add(params.url.split('/').pop()!);
-        return params.mode === 'url' ? { action: 'accept' } : { action: 'accept', content: { confirm: true } };
-      });
+      const client = await connectAcceptingClient(ts.mcpUrl, secret, era, ids);
       try {
         const answer = await client.callTool({ name: 'toggle_mode', arguments: { mode: 'normal' } });
         expect(answer.isError).toBe(true);

@@ -6,6 +6,7 @@ import { approvalsOf } from '../../lib/approval/store.ts';
 import { runApproveCli } from '../../lib/approval/cli.ts';
 import { totp, totpPeriodSeconds } from '../../lib/approval/totp.ts';
 import type { Store } from '../../lib/store/store.ts';
+import { connectClient, type Era } from './server.ts';
 
 export interface TestApprover {
   name: string;
@@ -66,4 +67,18 @@ export async function approveCli(store: Store, ...args: string[]): Promise<{ cod
   let out = '';
   const code = await runApproveCli(store, args, { out: (text) => (out += text), user: 'test-admin' });
   return { code, out };
+}
+
+/**
+ * A client that says yes to everything, as a script holding the token would: it accepts every
+ * elicitation (form: confirm true; URL: accept) and collects the approval ids of the URLs it was sent.
+ */
+export async function connectAcceptingClient(mcpUrl: string, secret: string, era: Era, ids: Set<string>) {
+  const client = await connectClient(mcpUrl, secret, era, { elicitation: { form: {}, url: {} } });
+  client.setRequestHandler('elicitation/create', async (request) => {
+    const params = request.params as { mode?: string; url?: string };
+    if (params.url) ids.add(params.url.split('/').pop()!);
+    return params.mode === 'url' ? { action: 'accept' } : { action: 'accept', content: { confirm: true } };
+  });
+  return client;
 }
