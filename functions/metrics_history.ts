@@ -6,7 +6,7 @@ import { pageLine, pageShape, paginate } from '../lib/cluster/paging.ts';
 import { daysUntilFull, iso, metricNames, metricsOf, summarize, seriesOf, timeframes, type RrdRow } from '../lib/metrics/history.ts';
 import { chartPng, comparisonPng, describe, metricSummaries, onlineNodes, readRrd, resolveTarget } from '../lib/metrics/report.ts';
 import { metricsChartUri } from '../lib/metrics/resource.ts';
-import { toBase64 } from '../lib/metrics/png.ts';
+import { toBase64 } from '../lib/self/crypto.ts';
 
 const seriesSummary = z.object({ avg: z.number(), min: z.number(), peak: z.number(), peak_at: z.string(), trend: z.enum(['rising', 'falling', 'flat']), change_percent: z.number() });
 const nodeColumns = ['node', 'cpu_avg', 'cpu_peak', 'cpu_peak_at', 'mem_avg', 'mem_peak', 'net_in_avg', 'net_out_avg'];

@@ -71,10 +71,3 @@ export function encodePalettePng(width: number, height: number, pixels: Uint8Arr
   }
   return out;
 }
-
-/** Base64 without Buffer (works the same in Node and Deno). */
-export function toBase64(bytes: Uint8Array): string {
-  let text = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(text);
-}

@@ -7,7 +7,7 @@ import { ToolError } from '../errors.ts';
 import type { PveClient } from '../pve/types.ts';
 import { metricNames, timeframes, type MetricName, type Target, type Timeframe } from './history.ts';
 import { chartPng, readRrd, resolveTarget } from './report.ts';
-import { toBase64 } from './png.ts';
+import { toBase64 } from '../self/crypto.ts';
 
 export const metricsChartTemplate = 'proxmox://metrics/{kind}/{id}/{timeframe}/{metric}';
 
