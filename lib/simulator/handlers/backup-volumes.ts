@@ -11,12 +11,7 @@
 import { die, paramError } from '../errors.ts';
 import { isTrue, type Handler, type HandlerContext } from '../core.ts';
 import { addBackupVolume, volumesOf, type SimState, type SimStorage, type SimVolume } from '../state.ts';
-
-function storageOf(ctx: HandlerContext): SimStorage {
-  const s = ctx.core.state.storages.get(String(ctx.params.storage));
-  if (!s) die(`storage '${ctx.params.storage}' does not exist`);
-  return s;
-}
+import { storageOf } from './storage.ts';
 
 function backupsOn(ctx: HandlerContext, s: SimStorage): SimVolume[] {
   ctx.core.node(String(ctx.params.node));

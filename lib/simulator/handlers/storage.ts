@@ -17,7 +17,8 @@ function canSeeStorage(ctx: HandlerContext, id: string): boolean {
   return ctx.core.access.checkPerm(ctx.auth.authid, `/storage/${id}`, ['Datastore.Audit', 'Datastore.AllocateSpace'], true, true);
 }
 
-function storageOf(ctx: HandlerContext): SimStorage {
+/** The storage named by the path's {storage}, or the 'does not exist' error (backup-volumes.ts uses it too). */
+export function storageOf(ctx: HandlerContext): SimStorage {
   const s = ctx.core.state.storages.get(String(ctx.params.storage));
   if (!s) die(`storage '${ctx.params.storage}' does not exist`);
   return s;
