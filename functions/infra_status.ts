@@ -4,10 +4,7 @@ import { ToolError } from '../lib/errors.ts';
 import { nodeName } from '../lib/schemas.ts';
 import { pageLine, pageShape, paginate } from '../lib/cluster/paging.ts';
 import { readCeph, readReplication, readSdn } from '../lib/cluster-extras/read.ts';
-
-async function onlineNodes(ctx: { pve: import('../lib/pve/types.ts').PveClient; signal: AbortSignal }): Promise<string[]> {
-  return (await ctx.pve.clusterResources('node', { signal: ctx.signal })).filter((r) => r.type === 'node' && r.status === 'online').map((r) => String(r.node)).sort();
-}
+import { onlineNodes } from '../lib/metrics/report.ts';
 
 export default defineTool({
   name: 'infra_status',
@@ -46,7 +43,7 @@ export default defineTool({
   }),
   async run(input, ctx) {
     if (input.view === 'ceph') {
-      const online = await onlineNodes(ctx);
+      const online = (await onlineNodes(ctx.pve, ctx.signal)).online;
       const node = input.node ?? online[0];
       if (!node) throw new ToolError('unavailable', 'No node is online to ask about Ceph.');
       const report = await readCeph(ctx.pve, node, ctx.signal);
@@ -67,7 +64,7 @@ export default defineTool({
         ...(report.pending.length ? { suggestions: ['sdn_apply applies the pending SDN changes on every node (network reload).'] } : {}),
       };
     }
-    const { jobs, problems } = await readReplication(ctx.pve, await onlineNodes(ctx), ctx.signal);
+    const { jobs, problems } = await readReplication(ctx.pve, (await onlineNodes(ctx.pve, ctx.signal)).online, ctx.signal);
     const page = paginate(jobs, input, { sortable: ['id', 'guest', 'source', 'target', 'state', 'last_sync', 'fail_count'], tieBreak: ['id'], columns: ['id', 'guest', 'source', 'target', 'schedule', 'last_sync', 'next_sync', 'duration_seconds', 'fail_count', 'error', 'state'], key: ['id'] });
     return {
       data: { view: 'replication' as const, jobs: page.rows as Record<string, unknown>[], total: page.total, next_cursor: page.next_cursor, problems },
