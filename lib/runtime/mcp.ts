@@ -295,19 +295,17 @@ export function createMcpServerFactory(runtime: Runtime, options: McpDoorOptions
         },
       },
     );
-    const listedFor = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;
+    const caller = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;
     // A tool of a toolset this token did not enable is not listed; a 2026-07-28 tools/call of it reaches invokeTool,
     // which refuses it as REST does, naming the toolset and the command that enables it (2025 clients: unknown tool).
-    const single = only;
-    for (const entry of single ? [single] : catalog.filter((item) => !listedFor || visibleTo(item.tool, listedFor))) {
+    for (const entry of only ? [only] : catalog.filter((item) => !caller || visibleTo(item.tool, caller))) {
       server.registerTool(
         entry.tool.name,
         { title: entry.tool.title, description: entry.tool.description, inputSchema: entry.input as never, annotations: entry.annotations },
         ((args: unknown, ctx: ServerContext) => handleCall(entry, args, ctx, server, era, hostHint)) as never,
       );
     }
-    const caller = (context.authInfo as { extra?: { caller?: Caller } } | undefined)?.extra?.caller;
-    if (!single) for (const extend of options.extensions ?? []) extend(server, runtime, caller);
+    if (!only) for (const extend of options.extensions ?? []) extend(server, runtime, caller);
     return server;
   };
 }
