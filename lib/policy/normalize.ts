@@ -157,10 +157,6 @@ export function requestViews(method: string, rawPath: string, params: Record<str
 }
 
 /** Proxmox's boolean spellings (PVE::JSONSchema parse_boolean). */
-export function isFalse(value: string): boolean {
-  return ['0', 'false', 'no', 'off'].includes(value.trim().toLowerCase());
-}
-
 export function isTrue(value: string): boolean {
   return ['1', 'true', 'yes', 'on'].includes(value.trim().toLowerCase());
 }
