@@ -20,7 +20,7 @@
  * It over-masks rather than under-masks: a masked non-secret costs a little readability, a missed secret
  * is a leak.
  */
-import { cliSecretNames, isSecretName, isSecretOption } from './secret-params.ts';
+import { isSecretName, isSecretOption } from './secret-params.ts';
 
 const R = '[redacted]';
 /** A value on a command line: quoted (with escapes), a JSON object, or a run of non-separators. */
@@ -297,9 +297,6 @@ export function redactStrings(value: unknown, depth = 0): unknown {
   if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([key, inner]) => [key, redactStrings(inner, depth + 1)]));
   return value;
 }
-
-/** For tests and documentation: the PVE option names masked on command lines. */
-export const secretCliOptions = cliSecretNames;
 
 const marker = /\[redacted(?: private key)?\]/;
 
