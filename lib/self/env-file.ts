@@ -75,7 +75,6 @@ export function envVariables(text: string): Map<string, string> {
  * (Docker Compose reads the host's .env: COMPOSE_FILE, DOCKER_HOST…), and NODE_OPTIONS, PATH and the like,
  * which the runtime would act on.
  */
-export function refusedEnvVariables(variables: Map<string, string> | Iterable<string>): string[] {
-  const names = variables instanceof Map ? [...variables.keys()] : [...variables];
-  return names.filter((name) => !/^(MCP|PROXMOX|SSH|DATABASE|LIBSQL|SQLD)_[A-Z0-9_]+$/.test(name)).sort();
+export function refusedEnvVariables(variables: Map<string, string>): string[] {
+  return [...variables.keys()].filter((name) => !/^(MCP|PROXMOX|SSH|DATABASE|LIBSQL|SQLD)_[A-Z0-9_]+$/.test(name)).sort();
 }
