@@ -55,7 +55,7 @@ export const bundleFilePattern = /^proxmox-mcp-config-\d{8}T\d{9}Z-[0-9a-f]{6}\.
 /** The fixed header every bundle starts with; `body` follows, then the closing brace. */
 const headerPattern = /^\{"format":"proxmox-mcp-config-backup","format_version":(\d{1,4}),"mac":\{"algorithm":"HMAC-SHA256","key_id":"([0-9a-f]{16})","value":"([0-9a-f]{64})"\},"body":/;
 /** A bundle's time may be this far ahead of the clock (clock skew between replicas), no more. */
-export const futureSkewMs = 5 * 60_000;
+const futureSkewMs = 5 * 60_000;
 
 export const entryNames = ['settings.json', 'client_tokens.json', 'history.json', 'env', 'cluster.json'] as const;
 export type EntryName = (typeof entryNames)[number];

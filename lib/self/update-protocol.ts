@@ -54,7 +54,7 @@ export const resultFileName = 'result.json';
 export const checkRequestFileName = 'check-request.json';
 export const checkResultFileName = 'tags.json';
 /** Where the host's answers are, inside the update dir (a read-only mount of a root-owned host directory). */
-export const answerDirName = 'answers';
+const answerDirName = 'answers';
 export const answerDir = (updateDir: string) => join(updateDir, answerDirName);
 
 const files = {
