@@ -80,14 +80,14 @@ export function bearerChallenge(reason: string): string {
 }
 
 /** A body stream that stops (errors) as soon as more than `maxBytes` have come, without reading ahead. */
-export class BodyTooLargeError extends Error {
+class BodyTooLargeError extends Error {
   constructor(readonly maxBytes: number) {
     super(`request body over ${maxBytes} bytes`);
     this.name = 'BodyTooLargeError';
   }
 }
 
-export function cappedStream(body: ReadableStream<Uint8Array>, maxBytes: number): ReadableStream<Uint8Array> {
+function cappedStream(body: ReadableStream<Uint8Array>, maxBytes: number): ReadableStream<Uint8Array> {
   let seen = 0;
   return body.pipeThrough(
     new TransformStream<Uint8Array, Uint8Array>({

@@ -94,7 +94,7 @@ export function annotationsFor(tool: AnyTool) {
  * Default answers stay under 40,000 characters (issue 15); a bigger one only comes from a caller that
  * asked for it (a large limit), so say so to Claude Code, which would otherwise cut it.
  */
-export const defaultAnswerChars = 40_000;
+const defaultAnswerChars = 40_000;
 
 function largeAnswerMeta(size: number): { _meta?: Record<string, unknown> } {
   return size > defaultAnswerChars ? { _meta: { 'anthropic/maxResultSizeChars': Math.min(Math.ceil(size / 10_000) * 10_000, 500_000) } } : {};
@@ -172,7 +172,7 @@ export function callerFromContext(ctx: ServerContext, server: McpServer, era: 'l
  * Which elicitation modes the client advertised on this request (current revision only): `{}` or
  * `{form}` is form (the spec's default), `{url}` is the URL mode that opens a page (Claude Code sends both).
  */
-export function elicitationModes(server: McpServer): { form: boolean; url: boolean } {
+function elicitationModes(server: McpServer): { form: boolean; url: boolean } {
   const elicitation = server.server.getClientCapabilities()?.elicitation as Record<string, unknown> | undefined;
   if (!elicitation || typeof elicitation !== 'object') return { form: false, url: false };
   const keys = Object.keys(elicitation);

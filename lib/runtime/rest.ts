@@ -73,7 +73,7 @@ export function methodNotAllowed(app: Hono, pattern: string, allowed: string[], 
 }
 
 /** Deepest nesting of arrays/objects a body may have; no tool takes anything near it. */
-export const maxJsonDepth = 64;
+const maxJsonDepth = 64;
 
 /** Whether JSON text nests deeper than `max`, found by scanning (strings skipped) without parsing. */
 export function jsonNestsDeeperThan(text: string, max: number): boolean {
