@@ -220,9 +220,11 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
   options.signal?.addEventListener('abort', onAbort, { once: true });
   const timer = setTimeout(() => abort.abort(new DOMException('call timed out', 'TimeoutError')), runtime.callTimeoutMs);
 
+  /** The exact secret values of this call's arguments (as sent and as parsed), masked wherever a text shows them. */
+  const callSecrets = () => secretsIn(rawArgs, secretsIn(input));
+
   const finishError = (error: ToolError, outcome: 'error' | 'refused' | 'confirmation_required'): Envelope => {
-    // The exact secret values of this call's arguments are masked too, wherever an error text shows them.
-    const secrets = secretsIn(rawArgs, secretsIn(input));
+    const secrets = callSecrets();
     const envelope = maskKnown(errorEnvelope(error, caller.mode, startedAt, plan), secrets);
     if (caller.learning) envelope.learning = maskKnown(learningForError({ tool, input, effect: callEffect, plan, error }), secrets);
     const end = { outcome, errorCode: error.code, message: maskKnown(redactText(error.message), secrets).slice(0, 1000), durationMs: envelope.execution_time };
@@ -236,7 +238,7 @@ export async function invokeTool(runtime: Runtime, tool: AnyTool, rawArgs: unkno
 
   const makeRecord = (): CallRecord => callRecord(callId, startedAtMs, tool, input, caller);
   /** The plan as it is stored (approvals, confirmations) and shown to an approver: no secret in clear. */
-  const storablePlan = (shown: Plan): Plan => maskKnown(redactStrings(shown) as Plan, secretsIn(rawArgs, secretsIn(input)));
+  const storablePlan = (shown: Plan): Plan => maskKnown(redactStrings(shown) as Plan, callSecrets());
 
   try {
     const parsed = parseArguments(tool, rawArgs);
