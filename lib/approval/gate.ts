@@ -5,6 +5,7 @@
  * Nothing the client sends can approve: only a row an approver (page, TOTP) or the host CLI decided.
  */
 import { ToolError } from '../errors.ts';
+import { sleep } from '../abort.ts';
 import type { Runtime } from '../runtime/runtime.ts';
 import type { Caller, Plan } from '../tool.ts';
 import { approvalsOf, type ApprovalRow } from './store.ts';
@@ -160,7 +161,7 @@ async function waitForDecision(input: GateInput, id: string): Promise<ApprovalRo
     let row = await store.get(id);
     let polls = 0;
     while (row?.status === 'pending' && Date.now() < until && !input.signal.aborted) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(500, Math.max(0, until - Date.now()))));
+      await sleep(Math.min(500, Math.max(0, until - Date.now())));
       row = await store.get(id);
       if (++polls % 10 === 0) {
         input.progress?.({ progress: Math.round((Date.now() - started) / 1000), total: Math.round(input.waitMs / 1000), message: `Waiting for an approver to decide ${id}` });

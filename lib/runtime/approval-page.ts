@@ -30,6 +30,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Context, Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { approvalsOf, type ApprovalRow } from '../approval/store.ts';
+import { sleep } from '../abort.ts';
 import { FailureThrottle } from '../auth/authenticate.ts';
 import { modeRank } from '../store/tokens.ts';
 import type { Mode, Plan } from '../tool.ts';
@@ -71,7 +72,7 @@ export async function recordRefusedApprovalRequest(runtime: Runtime, c: Context,
   const address = addressOf(c);
   const delay = throttle.delayFor(address);
   throttle.fail(address);
-  if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+  if (delay > 0) await sleep(delay);
   const segment = c.req.path.split('/')[2] ?? '';
   await approvalsOf(runtime.store)
     .event({
@@ -292,7 +293,7 @@ ${note ? message(note.text, note.error) : ''}
   const throttle = throttleOf(runtime);
   const brake = async (c: Context) => {
     const delay = throttle.delayFor(addressOf(c));
-    if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+    if (delay > 0) await sleep(delay);
   };
   /** A refused form: on record, and its address slowed down. */
   const refusal = async (c: Context, event: Parameters<typeof approvals.event>[0]) => {
